@@ -1,0 +1,1 @@
+"""Causeway: managed AWS PrivateLink connections for multi-tenant Kubernetes platforms."""
