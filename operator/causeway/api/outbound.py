@@ -1,0 +1,85 @@
+"""The OutboundConnection kind: a private interface endpoint from the platform's
+transit VPC to an endpoint service the tenant runs in its own AWS account."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from causeway.api.common import (
+    REGION_PATTERN,
+    SERVICE_NAME_PATTERN,
+    VPC_ENDPOINT_ID_PATTERN,
+    ApiModel,
+    ConnectionStatusBase,
+    immutable,
+)
+from causeway.api.kinds import Column, KindInfo
+
+
+class OutboundConnectionSpec(ApiModel):
+    """What the tenant asks for: a connection to one of its endpoint services."""
+
+    region: str = Field(
+        pattern=REGION_PATTERN,
+        description="AWS region of the tenant's endpoint service, e.g. us-east-1. Immutable.",
+        json_schema_extra=immutable("region"),
+    )
+    serviceName: str = Field(
+        pattern=SERVICE_NAME_PATTERN,
+        max_length=128,
+        description=(
+            "Name of the tenant's VPC endpoint service, "
+            "com.amazonaws.vpce.<region>.vpce-svc-<id>. Immutable."
+        ),
+        json_schema_extra=immutable("serviceName"),
+    )
+    description: str | None = Field(
+        default=None, max_length=256, description="Free text shown to the tenant's users."
+    )
+    provisioned: bool = Field(
+        default=True,
+        description="false keeps the object as a placeholder and tears down its endpoint.",
+    )
+
+    @model_validator(mode="after")
+    def _service_is_in_region(self) -> OutboundConnectionSpec:
+        if not self.serviceName.startswith(f"com.amazonaws.vpce.{self.region}."):
+            raise ValueError(f"serviceName {self.serviceName} is not in region {self.region}")
+        return self
+
+
+SERVICE_IN_REGION_RULE = {
+    "rule": "self.serviceName.startsWith('com.amazonaws.vpce.' + self.region + '.')",
+    "message": "serviceName must be an endpoint service in spec.region",
+}
+
+
+class OutboundConnectionStatus(ConnectionStatusBase):
+    """What Causeway observed and did."""
+
+    vpcEndpointId: str | None = Field(
+        default=None,
+        pattern=VPC_ENDPOINT_ID_PATTERN,
+        description="The platform's interface endpoint for this connection.",
+    )
+    dnsNames: list[str] = Field(
+        default_factory=list, description="DNS names of the endpoint (used by NamedCredential)."
+    )
+
+
+OUTBOUND = KindInfo(
+    kind="OutboundConnection",
+    plural="outboundconnections",
+    short_names=("obc", "outbound"),
+    description="A private connection from the platform to a tenant's AWS endpoint service.",
+    spec=OutboundConnectionSpec,
+    status=OutboundConnectionStatus,
+    spec_rules=(SERVICE_IN_REGION_RULE,),
+    columns=(
+        Column("Region", ".spec.region"),
+        Column("Phase", ".status.phase"),
+        Column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        Column("Endpoint", ".status.vpcEndpointId"),
+        Column("Service", ".spec.serviceName", priority=1),
+    ),
+)

@@ -1,0 +1,82 @@
+"""The ConnectionQuota kind: a tenant's entitlement (licenses, data packs and the
+AWS accounts it may connect from), owned by platform admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from causeway.api.common import AWS_ACCOUNT_ID_PATTERN, ApiModel, Condition
+from causeway.api.kinds import Column, KindInfo
+
+AwsAccountId = Annotated[str, StringConstraints(pattern=AWS_ACCOUNT_ID_PATTERN)]
+
+
+class ConnectionQuotaSpec(ApiModel):
+    """What the tenant bought."""
+
+    licenses: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="Each license = 1 inbound + 1 outbound provisioned connection + 5 GB/day.",
+    )
+    dataPacks: int = Field(
+        default=0, ge=0, le=10000, description="Each data pack adds 5 GB/day to the allocation."
+    )
+    awsAccountIds: list[AwsAccountId] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Tenant AWS accounts whose endpoints may connect inbound.",
+    )
+
+
+class QuotaAmounts(ApiModel):
+    """Counts and byte totals, used for both hard limits and current usage."""
+
+    outboundConnections: int = Field(default=0, description="Provisioned outbound connections.")
+    inboundConnections: int = Field(default=0, description="Provisioned inbound connections.")
+    dailyBytes: int = Field(default=0, description="Bytes in the current UTC day.")
+    hourlyOutboundBytes: int = Field(default=0, description="Outbound bytes this UTC hour.")
+
+
+class Limit(ApiModel):
+    """A Limits-API style entry."""
+
+    max: int = Field(description="The limit.")
+    remaining: int = Field(description="What is left of it now.")
+
+
+class ResetsAt(ApiModel):
+    """When the hourly and daily windows reset (UTC)."""
+
+    hour: datetime | None = Field(default=None, description="Top of the next UTC hour.")
+    day: datetime | None = Field(default=None, description="Next UTC midnight.")
+
+
+class ConnectionQuotaStatus(ApiModel):
+    """Entitlement versus usage."""
+
+    hard: QuotaAmounts | None = Field(default=None, description="What the quota allows.")
+    used: QuotaAmounts | None = Field(default=None, description="What is in use.")
+    limits: dict[str, Limit] = Field(default_factory=dict, description="Limits-API style view.")
+    resetsAt: ResetsAt | None = Field(default=None, description="Window resets.")
+    observedGeneration: int | None = Field(default=None, description="Generation observed.")
+    conditions: list[Condition] = Field(default_factory=list, description="Quota conditions.")
+
+
+CONNECTION_QUOTA = KindInfo(
+    kind="ConnectionQuota",
+    plural="connectionquotas",
+    short_names=("cq", "quota"),
+    description="A tenant's Causeway entitlement, owned by platform admins.",
+    spec=ConnectionQuotaSpec,
+    status=ConnectionQuotaStatus,
+    columns=(
+        Column("Licenses", ".spec.licenses", type="integer"),
+        Column("DataPacks", ".spec.dataPacks", type="integer"),
+        Column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+    ),
+)

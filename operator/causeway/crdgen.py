@@ -1,0 +1,162 @@
+"""Generates the CustomResourceDefinitions in `crds/` from the pydantic API models.
+
+pydantic's JSON schema is close to, but not, a Kubernetes structural schema: refs
+must be inlined, `Optional` unions collapsed, titles dropped and integer/date
+formats spelled the Kubernetes way. This module does that translation and nothing
+else, so `crds/` can never drift from the models (a test compares them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from causeway.api import ALL_KINDS, GROUP, VERSION, KindInfo
+
+_KEPT_KEYS = {
+    "type",
+    "description",
+    "default",
+    "enum",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "items",
+    "properties",
+    "required",
+    "additionalProperties",
+    "nullable",
+}
+
+
+def structural(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
+    """Translate one pydantic JSON-schema node into a Kubernetes structural schema node."""
+    node = _resolve(schema, defs)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key.startswith("x-kubernetes-"):
+            out[key] = value
+        elif key == "properties":
+            out[key] = {name: structural(sub, defs) for name, sub in value.items()}
+        elif key == "items" or (key == "additionalProperties" and isinstance(value, dict)):
+            out[key] = structural(value, defs)
+        elif key == "additionalProperties":
+            continue  # `false` is not structural; the API server prunes unknown fields instead
+        elif key == "const":
+            out["enum"] = [value]
+        elif key in _KEPT_KEYS:
+            out[key] = value
+    if out.get("format") == "date-time":
+        out["type"] = "string"
+    out = {k: out[k] for k in sorted(out, key=_key_order)}
+    open_object = "properties" not in out and "additionalProperties" not in out
+    if out.get("type") == "object" and open_object:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    return out
+
+
+def _key_order(key: str) -> tuple[int, str]:
+    """type and description first, nested schemas last, so the YAML reads top-down."""
+    first = {"type": 0, "description": 1}
+    last = {"properties": 8, "items": 8, "additionalProperties": 8, "required": 9}
+    return (first.get(key, last.get(key, 5)), key if key not in last else "")
+
+
+def _resolve(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
+    """Inline $ref and collapse `X | None` unions, keeping the outer description/default."""
+    node = dict(schema)
+    if "$ref" in node:
+        target = defs[node.pop("$ref").rsplit("/", 1)[-1]]
+        node = {**_resolve(target, defs), **node}
+    options = node.pop("anyOf", None)
+    if options is not None:
+        concrete = [o for o in options if o.get("type") != "null"]
+        if len(concrete) != 1:
+            raise ValueError(f"cannot express union {options} structurally")
+        inner = _resolve(concrete[0], defs)
+        node = {**inner, **node}
+    if node.get("default", ...) is None:
+        del node["default"]
+    return node
+
+
+def _object_schema(model: type[Any], extra_rules: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    json_schema = model.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+    defs = json_schema.get("$defs", {})
+    node = structural(json_schema, defs)
+    node.pop("description", None)
+    if extra_rules:
+        node["x-kubernetes-validations"] = list(extra_rules)
+    return node
+
+
+def crd_for(kind: KindInfo) -> dict[str, Any]:
+    """The full apiextensions.k8s.io/v1 CRD for one kind."""
+    spec_schema = _object_schema(kind.spec, kind.spec_rules)
+    spec_schema["description"] = f"Desired state of the {kind.kind}."
+    status_schema = _object_schema(kind.status, ())
+    status_schema["description"] = f"Observed state of the {kind.kind}, written by Causeway."
+    columns = [
+        {"name": c.name, "type": c.type, "jsonPath": c.json_path}
+        | ({"priority": c.priority} if c.priority else {})
+        for c in kind.columns
+    ]
+    columns.append({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"})
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{kind.plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "names": {
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.singular,
+                "shortNames": list(kind.short_names),
+                "categories": ["causeway"],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": columns,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": kind.description,
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec_schema,
+                                "status": status_schema,
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render(kind: KindInfo) -> str:
+    """The CRD as the YAML text committed under crds/."""
+    header = "# Generated by `causeway crds` from operator/causeway/api; do not edit.\n"
+    return header + yaml.safe_dump(crd_for(kind), sort_keys=False, width=100)
+
+
+def crd_files() -> dict[str, str]:
+    """File name → YAML text for every kind."""
+    return {f"{kind.plural}.yaml": render(kind) for kind in ALL_KINDS}

@@ -1,0 +1,80 @@
+"""The pydantic models enforce the same contract at run time as the CRDs do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from causeway.api.credential import Authentication, NamedCredentialSpec
+from causeway.api.outbound import OutboundConnectionSpec
+from causeway.api.quota import ConnectionQuotaSpec
+
+SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
+
+
+def test_outbound_defaults_to_provisioned() -> None:
+    spec = OutboundConnectionSpec.model_validate({"region": "us-east-1", "serviceName": SERVICE})
+    assert spec.provisioned is True
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"region": "us-east-1", "serviceName": "vpce-svc-0123"}, "should match pattern"),
+        ({"region": "useast1", "serviceName": SERVICE}, "should match pattern"),
+        (
+            {"region": "eu-west-1", "serviceName": SERVICE.replace("us-east-1", "eu-west-2")},
+            "not in region",
+        ),
+        ({"region": "us-east-1", "serviceName": SERVICE, "extra": 1}, "Extra inputs"),
+    ],
+)
+def test_outbound_spec_rejects(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        OutboundConnectionSpec.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("auth", "message"),
+    [
+        ({"type": "Basic"}, "needs secretRef"),
+        ({"type": "ApiKey", "secretRef": {"name": "k"}}, "header is required"),
+        (
+            {"type": "BearerToken", "secretRef": {"name": "k"}, "header": "X-Key"},
+            "header is required",
+        ),
+        ({"type": "OAuth2ClientCredentials", "secretRef": {"name": "k"}}, "tokenUrl"),
+        ({"type": "AwsSigV4", "secretRef": {"name": "k"}}, "service is required"),
+    ],
+)
+def test_authentication_fields_must_fit_the_type(auth: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Authentication.model_validate(auth)
+
+
+def test_named_credential_accepts_a_complete_api_key_spec() -> None:
+    spec = NamedCredentialSpec.model_validate(
+        {
+            "url": "https://inventory.acme.internal:8443/v1",
+            "outboundConnection": "inventory",
+            "authentication": {
+                "type": "ApiKey",
+                "secretRef": {"name": "inv"},
+                "header": "X-Api-Key",
+            },
+        }
+    )
+    assert spec.authentication.header == "X-Api-Key"
+
+
+def test_quota_account_ids_are_twelve_digits() -> None:
+    with pytest.raises(ValidationError):
+        ConnectionQuotaSpec.model_validate({"awsAccountIds": ["12345"]})
+    assert (
+        ConnectionQuotaSpec.model_validate(
+            {"licenses": 2, "awsAccountIds": ["222222222222"]}
+        ).licenses
+        == 2
+    )
