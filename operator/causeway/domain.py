@@ -1,0 +1,56 @@
+"""Plain data shared by the pure core and the AWS edge: who owns an endpoint, what
+an endpoint looks like when observed, and the tags that tie the two together."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+TAG_PREFIX = "causeway.dev"
+TAG_MANAGED_BY = f"{TAG_PREFIX}/managed-by"
+TAG_KIND = f"{TAG_PREFIX}/kind"
+TAG_NAMESPACE = f"{TAG_PREFIX}/owner-namespace"
+TAG_NAME = f"{TAG_PREFIX}/owner-name"
+TAG_UID = f"{TAG_PREFIX}/owner-uid"
+MANAGED_BY = "causeway"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The Kubernetes object an AWS resource belongs to."""
+
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+
+    def tags(self) -> dict[str, str]:
+        """Owner tags put on every AWS resource Causeway creates, so it can find them again."""
+        return {
+            "Name": f"causeway/{self.namespace}/{self.name}",
+            TAG_MANAGED_BY: MANAGED_BY,
+            TAG_KIND: self.kind,
+            TAG_NAMESPACE: self.namespace,
+            TAG_NAME: self.name,
+            TAG_UID: self.uid,
+        }
+
+
+def client_token(owner: Owner, generation: int, sync: str) -> str:
+    """Deterministic idempotency token: the same object, generation and sync request
+    always give the same token, so a retried create never makes a second endpoint."""
+    digest = hashlib.sha256(f"{owner.uid}/{generation}/{sync}".encode()).hexdigest()
+    return f"causeway-{digest[:48]}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An interface endpoint as AWS describes it."""
+
+    id: str
+    state: str
+    service_name: str
+    dns_names: tuple[str, ...] = ()
+    owner_uid: str | None = None
+    created: datetime | None = None

@@ -1,0 +1,137 @@
+"""The one table that decides what an AWS error means for a connection.
+
+Every AWS error code Causeway expects is listed here as *terminal* (only a spec
+change, or a fix on the tenant's/admin's side followed by a sync, can help: the
+object goes Stalled and is not retried hot) or *recoverable* (retried with
+exponential backoff). Codes not in the table are treated as recoverable, since a
+retry with backoff is the safe default for something we do not understand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    TERMINAL = "Terminal"
+    RECOVERABLE = "Recoverable"
+
+
+@dataclass(frozen=True)
+class AwsCallError(Exception):
+    """An AWS API call failed; `code` is the AWS error code (e.g. InvalidServiceName)."""
+
+    operation: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.operation} failed: {self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """How to treat one AWS error code: its kind, the condition reason and a hint."""
+
+    kind: ErrorKind
+    reason: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class ErrorContext:
+    """Facts the hints may mention."""
+
+    region: str
+    service_name: str = ""
+    platform_principal: str = ""
+
+
+def _terminal(reason: str, hint: str) -> ErrorRule:
+    return ErrorRule(ErrorKind.TERMINAL, reason, hint)
+
+
+def _recoverable(reason: str, hint: str) -> ErrorRule:
+    return ErrorRule(ErrorKind.RECOVERABLE, reason, hint)
+
+
+_ALLOW_LIST = (
+    "AWS does not let the platform use endpoint service {service_name}: it does not exist in "
+    "{region}, or the platform is not allowed on it. Add {platform_principal} to the service's "
+    "allowed principals, then set the annotation causeway.dev/sync to a new value."
+)
+_ADMIN = (
+    "The platform's configuration for {region} is wrong ({detail}); "
+    "a platform admin must fix the operator config."
+)
+_RETRY = "AWS is busy or unavailable ({detail}); retrying with backoff."
+
+ERROR_TABLE: dict[str, ErrorRule] = {
+    # The tenant's side: nothing changes until the tenant acts (then syncs) or edits the spec.
+    "InvalidServiceName": _terminal("ServiceNotAllowed", _ALLOW_LIST),
+    "InvalidVpcEndpointServiceId.NotFound": _terminal("ServiceNotAllowed", _ALLOW_LIST),
+    "InvalidParameter": _terminal("InvalidRequest", "AWS refused the request: {detail}."),
+    "InvalidParameterValue": _terminal("InvalidRequest", "AWS refused the request: {detail}."),
+    "InvalidParameterCombination": _terminal("InvalidRequest", "AWS refused: {detail}."),
+    "IdempotentParameterMismatch": _terminal(
+        "IdempotencyConflict",
+        "AWS saw this request before with other parameters ({detail}); "
+        "set causeway.dev/sync to a new value to make a fresh request.",
+    ),
+    # The platform's side: an admin must fix config or IAM; retried slowly meanwhile.
+    "InvalidVpcId.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
+    "InvalidSubnetID.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
+    "InvalidSubnet": _terminal("PlatformMisconfigured", _ADMIN),
+    "InvalidGroup.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
+    "InvalidSecurityGroupID.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
+    "UnauthorizedOperation": _recoverable(
+        "PlatformAccessDenied", "The operator's AWS role may not do this ({detail}); retrying."
+    ),
+    "AccessDenied": _recoverable(
+        "PlatformAccessDenied", "The operator's AWS role may not do this ({detail}); retrying."
+    ),
+    "AuthFailure": _recoverable("PlatformAccessDenied", "AWS rejected the credentials ({detail})."),
+    "InvalidClientTokenId": _recoverable("PlatformAccessDenied", "AWS credentials are invalid."),
+    "ExpiredToken": _recoverable("PlatformAccessDenied", "AWS credentials expired; retrying."),
+    "VpcEndpointLimitExceeded": _recoverable(
+        "PlatformLimitReached", "The platform hit its AWS endpoint limit in {region}; retrying."
+    ),
+    # AWS itself: transient.
+    "RequestLimitExceeded": _recoverable("AwsThrottled", _RETRY),
+    "Throttling": _recoverable("AwsThrottled", _RETRY),
+    "ThrottlingException": _recoverable("AwsThrottled", _RETRY),
+    "RequestThrottled": _recoverable("AwsThrottled", _RETRY),
+    "InternalError": _recoverable("AwsUnavailable", _RETRY),
+    "InternalFailure": _recoverable("AwsUnavailable", _RETRY),
+    "ServiceUnavailable": _recoverable("AwsUnavailable", _RETRY),
+    "Unavailable": _recoverable("AwsUnavailable", _RETRY),
+    "InsufficientFreeAddressesInSubnet": _recoverable(
+        "PlatformLimitReached", "The transit subnets in {region} have no free addresses."
+    ),
+    "IncorrectState": _recoverable("AwsBusy", "The endpoint is changing state; retrying."),
+    "EndpointConnectionError": _recoverable("AwsUnreachable", _RETRY),
+}
+
+_UNKNOWN = _recoverable("AwsError", "AWS returned an unexpected error ({detail}); retrying.")
+
+
+def classify(error: AwsCallError) -> ErrorRule:
+    """The table entry for this error (unknown codes are recoverable)."""
+    return ERROR_TABLE.get(error.code, _UNKNOWN)
+
+
+def describe(error: AwsCallError, context: ErrorContext) -> str:
+    """The human message for a failed call, with the next step where there is one."""
+    rule = classify(error)
+    return rule.hint.format(
+        region=context.region,
+        service_name=context.service_name or "(unknown)",
+        platform_principal=context.platform_principal or "the platform principal",
+        detail=f"{error.code}: {error.message}" if error.message else error.code,
+    )
+
+
+def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
+    """Exponential backoff for recoverable errors: 2, 4, 8 … seconds, capped at 5 minutes."""
+    return float(min(cap, base * 2 ** max(0, attempt)))

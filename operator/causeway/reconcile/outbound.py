@@ -1,0 +1,281 @@
+"""Pure planner for OutboundConnection: given the object and the endpoints AWS holds
+for it, decide what to create or delete, then compute the status to write.
+
+The handler runs: observe (AWS) → `plan` → apply (AWS) → `status` → patch. The
+poller runs only: observe → `status` → patch, so both always agree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from causeway.api import OutboundConnectionSpec, Phase
+from causeway.conditions import Progress, kstatus, merge, timestamp
+from causeway.domain import Endpoint, Owner, client_token
+from causeway.reconcile.phases import (
+    DEAD_STATES,
+    DELETABLE_STATES,
+    GONE,
+    LIVE_STATES,
+    PHASE_PROGRESS,
+    normalize,
+    phase_for_state,
+)
+
+SYNC_ANNOTATION = "causeway.dev/sync"
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    """One OutboundConnection as the planner sees it."""
+
+    owner: Owner
+    generation: int
+    spec: OutboundConnectionSpec
+    tracked_id: str | None = None  # status.vpcEndpointId as last written
+    sync: str = ""  # value of the causeway.dev/sync annotation
+    sync_requested: bool = False  # this run was caused by a new sync value
+    deleting: bool = False
+
+    @property
+    def wants_endpoint(self) -> bool:
+        return self.spec.provisioned and not self.deleting
+
+
+@dataclass(frozen=True)
+class CreateEndpoint:
+    service_name: str
+    client_token: str
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class DeleteEndpoints:
+    ids: tuple[str, ...]
+
+
+Action = CreateEndpoint | DeleteEndpoints
+
+
+@dataclass(frozen=True)
+class OutboundPlan:
+    """What to do, in order (deletes first), and whether teardown is complete."""
+
+    actions: tuple[Action, ...] = ()
+    settled: bool = True
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the last attempt did not get through, as condition reason + human message."""
+
+    reason: str
+    message: str
+    terminal: bool
+
+
+def is_live(endpoint: Endpoint) -> bool:
+    return normalize(endpoint.state) in LIVE_STATES
+
+
+def focus(owned: Sequence[Endpoint], tracked_id: str | None) -> Endpoint | None:
+    """The endpoint the status follows: the tracked one while live, else the oldest live
+    one (an adopted endpoint after a crash), else the tracked one (dead), else none."""
+    tracked = next((e for e in owned if e.id == tracked_id), None)
+    if tracked is not None and is_live(tracked):
+        return tracked
+    live = sorted(
+        (e for e in owned if is_live(e)), key=lambda e: (e.created is None, e.created, e.id)
+    )
+    return live[0] if live else tracked
+
+
+def plan(request: OutboundRequest, owned: Sequence[Endpoint]) -> OutboundPlan:
+    """Decide the actions for one connection given every endpoint tagged as its own."""
+    if not request.wants_endpoint:
+        return _plan_teardown(owned)
+    current = focus(owned, request.tracked_id)
+    duplicates = tuple(e.id for e in owned if is_live(e) and e is not current)
+    actions: list[Action] = [DeleteEndpoints(duplicates)] if duplicates else []
+    if _needs_new_endpoint(request, current):
+        if current is not None and normalize(current.state) in DELETABLE_STATES:
+            actions.insert(0, DeleteEndpoints((current.id,)))
+        actions.append(_create(request))
+    return OutboundPlan(tuple(actions))
+
+
+def _needs_new_endpoint(request: OutboundRequest, current: Endpoint | None) -> bool:
+    if current is None:
+        # Never created, or gone remotely: a gone endpoint is only replaced on request.
+        return request.tracked_id is None or request.sync_requested
+    return normalize(current.state) in DEAD_STATES and request.sync_requested
+
+
+def _plan_teardown(owned: Sequence[Endpoint]) -> OutboundPlan:
+    deletable = tuple(e.id for e in owned if normalize(e.state) in DELETABLE_STATES)
+    deleting = any(normalize(e.state) == "deleting" for e in owned)
+    actions = (DeleteEndpoints(deletable),) if deletable else ()
+    return OutboundPlan(actions, settled=not deletable and not deleting)
+
+
+def _create(request: OutboundRequest) -> CreateEndpoint:
+    return CreateEndpoint(
+        service_name=request.spec.serviceName,
+        client_token=client_token(request.owner, request.generation, request.sync),
+        tags=request.owner.tags(),
+    )
+
+
+def after_deletion(owned: Sequence[Endpoint], deleted: Sequence[str]) -> list[Endpoint]:
+    """The endpoints as AWS reports them right after DeleteVpcEndpoints succeeded."""
+    gone = set(deleted)
+    return [replace(e, state="deleting") if e.id in gone else e for e in owned]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where one connection stands, before it is rendered as status."""
+
+    phase: Phase
+    progress: Progress
+    reason: str
+    message: str
+    endpoint_id: str | None = None
+    dns_names: tuple[str, ...] = ()
+
+
+def outcome(
+    request: OutboundRequest, owned: Sequence[Endpoint], problem: Problem | None = None
+) -> Outcome:
+    """Where the connection stands given the endpoints AWS holds for it (after apply)."""
+    phase, endpoint = _phase(request, owned)
+    endpoint_id = endpoint.id if endpoint is not None and phase is not Phase.UNPROVISIONED else None
+    dns_names = endpoint.dns_names if endpoint is not None and is_live(endpoint) else ()
+    if problem is not None:
+        return _with_problem(phase, problem, endpoint_id, dns_names)
+    message = _message(request, phase, endpoint)
+    return Outcome(phase, PHASE_PROGRESS[phase], phase.value, message, endpoint_id, dns_names)
+
+
+def outcome_unobserved(
+    request: OutboundRequest, previous: Mapping[str, Any], problem: Problem
+) -> Outcome:
+    """Where the connection stands when AWS could not be read: as last stored, plus why."""
+    stored = str(previous.get("phase"))
+    phase = Phase(stored) if stored in set(Phase) else Phase.ALLOCATING
+    dns_names = tuple(previous.get("dnsNames") or ())
+    return _with_problem(phase, problem, request.tracked_id, dns_names)
+
+
+def _phase(request: OutboundRequest, owned: Sequence[Endpoint]) -> tuple[Phase, Endpoint | None]:
+    if not request.wants_endpoint:
+        busy = [e for e in owned if normalize(e.state) not in {"deleted", GONE}]
+        return (Phase.TEARDOWN_IN_PROGRESS, busy[0]) if busy else (Phase.UNPROVISIONED, None)
+    current = focus(owned, request.tracked_id)
+    if current is not None:
+        return phase_for_state(current.state), current
+    if request.tracked_id is not None:
+        return Phase.DELETED_REMOTELY, Endpoint(request.tracked_id, GONE, request.spec.serviceName)
+    return Phase.ALLOCATING, None
+
+
+def _with_problem(
+    phase: Phase, problem: Problem, endpoint_id: str | None, dns_names: tuple[str, ...]
+) -> Outcome:
+    if problem.terminal:
+        # Nothing was allocated and nothing will be until the tenant acts: say so.
+        stuck = Phase.UNPROVISIONED if phase is Phase.ALLOCATING else phase
+        return Outcome(
+            stuck, Progress.STALLED, problem.reason, problem.message, endpoint_id, dns_names
+        )
+    return Outcome(
+        phase, Progress.RECONCILING, problem.reason, problem.message, endpoint_id, dns_names
+    )
+
+
+def _message(request: OutboundRequest, phase: Phase, endpoint: Endpoint | None) -> str:
+    spec = request.spec
+    service_id = spec.serviceName.rsplit(".", 1)[-1]
+    vpce = endpoint.id if endpoint else "the endpoint"
+    resync = f"set the annotation {SYNC_ANNOTATION} to a new value to request a new connection"
+    messages = {
+        Phase.UNPROVISIONED: "Not provisioned (spec.provisioned is false): no endpoint exists.",
+        Phase.ALLOCATING: f"Creating an interface endpoint to {service_id} in {spec.region}.",
+        Phase.PENDING_ACCEPTANCE: (
+            f"Accept the connection request {vpce} on your endpoint service {service_id} "
+            f"in {spec.region}."
+        ),
+        Phase.PENDING_ACTIVATION: f"The request {vpce} was accepted; AWS is activating it.",
+        Phase.READY: f"Connected: {vpce} to {service_id} is available.",
+        Phase.REJECTED_REMOTELY: (
+            f"Your endpoint service {service_id} rejected the connection request {vpce}. "
+            f"To try again, {resync}."
+        ),
+        Phase.DELETED_REMOTELY: (
+            f"The endpoint {vpce} is {_remote_state(endpoint)} outside Causeway. "
+            f"To reconnect, {resync}."
+        ),
+        Phase.TEARDOWN_IN_PROGRESS: f"Deleting the endpoint {vpce}.",
+    }
+    return messages[phase]
+
+
+def _remote_state(endpoint: Endpoint | None) -> str:
+    state = normalize(endpoint.state) if endpoint else GONE
+    return {GONE: "gone (deleted)"}.get(state, state)
+
+
+def render_status(
+    request: OutboundRequest, result: Outcome, previous: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The full status stanza for `result`, merged with the stored conditions."""
+    conditions = kstatus(result.progress, result.reason, result.message)
+    stored_conditions = previous.get("conditions") or []
+    return {
+        "phase": result.phase.value,
+        "vpcEndpointId": result.endpoint_id,
+        "dnsNames": list(result.dns_names),
+        "message": result.message,
+        "observedGeneration": request.generation,
+        "lastSyncTime": timestamp(now),
+        "conditions": merge(stored_conditions, conditions, generation=request.generation, now=now),
+    }
+
+
+def invalid_status(
+    previous: Mapping[str, Any], generation: int, message: str, now: datetime
+) -> dict[str, Any] | None:
+    """Status patch for an object whose spec cannot be parsed (Stalled, no AWS calls)."""
+    conditions = kstatus(Progress.STALLED, "InvalidSpec", message)
+    status = {
+        "message": message,
+        "observedGeneration": generation,
+        "lastSyncTime": timestamp(now),
+        "conditions": merge(
+            previous.get("conditions") or [], conditions, generation=generation, now=now
+        ),
+    }
+    return status_changes(previous, status, touch=True)
+
+
+def status_changes(
+    previous: Mapping[str, Any], new: Mapping[str, Any], *, touch: bool
+) -> dict[str, Any] | None:
+    """The merge patch that turns `previous` into `new`, or None when nothing but the
+    sync time would change and `touch` is False (so a no-op poll writes nothing)."""
+    changed = {k: v for k, v in new.items() if _differs(previous.get(k), v)}
+    if not touch:
+        changed.pop("lastSyncTime", None)
+        if not changed:
+            return None
+        changed["lastSyncTime"] = new["lastSyncTime"]
+    return changed or None
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """None, an absent key and an empty list are the same thing once stored."""
+    if old in (None, []) and new in (None, []):
+        return False
+    return bool(old != new)
