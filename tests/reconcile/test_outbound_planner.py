@@ -1,0 +1,327 @@
+"""The OutboundConnection planner, as tables: AWS state → phase and kstatus, and
+(object, owned endpoints) → actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from causeway.api import OutboundConnectionSpec, Phase
+from causeway.conditions import Progress
+from causeway.domain import Endpoint, Owner, client_token
+from causeway.reconcile import outbound as planner
+from causeway.reconcile.outbound import CreateEndpoint, DeleteEndpoints, OutboundRequest, Problem
+
+SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
+OWNER = Owner("OutboundConnection", "acme", "inventory", "uid-1")
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def request(**changes: Any) -> OutboundRequest:
+    spec = OutboundConnectionSpec.model_validate(
+        {
+            "region": "us-east-1",
+            "serviceName": SERVICE,
+            "provisioned": changes.pop("provisioned", True),
+        }
+    )
+    return OutboundRequest(
+        owner=OWNER, generation=changes.pop("generation", 1), spec=spec, **changes
+    )
+
+
+def ep(vpce: str, state: str, minute: int = 0) -> Endpoint:
+    return Endpoint(
+        vpce, state, SERVICE, (f"{vpce}.example",), OWNER.uid, T0 + timedelta(minutes=minute)
+    )
+
+
+# --- every AWS state → phase, progress and the endpoint id kept in status -------------------
+
+STATE_TABLE = [
+    # AWS state,            phase,                         kstatus
+    ("pendingAcceptance", Phase.PENDING_ACCEPTANCE, Progress.RECONCILING),
+    ("PendingAcceptance", Phase.PENDING_ACCEPTANCE, Progress.RECONCILING),
+    ("pending", Phase.PENDING_ACTIVATION, Progress.RECONCILING),
+    ("available", Phase.READY, Progress.READY),
+    ("rejected", Phase.REJECTED_REMOTELY, Progress.STALLED),
+    ("deleted", Phase.DELETED_REMOTELY, Progress.STALLED),
+    ("expired", Phase.DELETED_REMOTELY, Progress.STALLED),
+    ("failed", Phase.DELETED_REMOTELY, Progress.STALLED),
+    ("deleting", Phase.TEARDOWN_IN_PROGRESS, Progress.RECONCILING),
+]
+
+
+@pytest.mark.parametrize(("state", "phase", "progress"), STATE_TABLE)
+def test_aws_state_maps_to_phase(state: str, phase: Phase, progress: Progress) -> None:
+    result = planner.outcome(request(tracked_id="vpce-1"), [ep("vpce-1", state)])
+    assert (result.phase, result.progress, result.endpoint_id) == (phase, progress, "vpce-1")
+    assert result.reason == phase.value
+
+
+def test_gone_endpoint_is_deleted_remotely_and_says_so() -> None:
+    result = planner.outcome(request(tracked_id="vpce-1"), [])
+    assert result.phase is Phase.DELETED_REMOTELY
+    assert "gone" in result.message and "causeway.dev/sync" in result.message
+
+
+@pytest.mark.parametrize(
+    ("state", "word"), [("expired", "expired"), ("failed", "failed"), ("deleted", "deleted")]
+)
+def test_deleted_remotely_message_names_the_state(state: str, word: str) -> None:
+    assert word in planner.outcome(request(tracked_id="vpce-1"), [ep("vpce-1", state)]).message
+
+
+def test_pending_acceptance_tells_the_tenant_what_to_accept() -> None:
+    message = planner.outcome(
+        request(tracked_id="vpce-1"), [ep("vpce-1", "pendingAcceptance")]
+    ).message
+    assert message == (
+        "Accept the connection request vpce-1 on your endpoint service "
+        "vpce-svc-0123456789abcdef0 in us-east-1."
+    )
+
+
+def test_dns_names_only_while_the_endpoint_is_live() -> None:
+    assert planner.outcome(request(tracked_id="vpce-1"), [ep("vpce-1", "available")]).dns_names == (
+        "vpce-1.example",
+    )
+    assert planner.outcome(request(tracked_id="vpce-1"), [ep("vpce-1", "rejected")]).dns_names == ()
+
+
+def test_nothing_allocated_yet_is_allocating() -> None:
+    assert planner.outcome(request(), []).phase is Phase.ALLOCATING
+
+
+@pytest.mark.parametrize(
+    ("owned", "phase"),
+    [
+        ([], Phase.UNPROVISIONED),
+        ([ep("vpce-1", "deleted")], Phase.UNPROVISIONED),
+        ([ep("vpce-1", "deleting")], Phase.TEARDOWN_IN_PROGRESS),
+    ],
+)
+def test_unprovisioned_phases(owned: list[Endpoint], phase: Phase) -> None:
+    result = planner.outcome(request(provisioned=False, tracked_id="vpce-1"), owned)
+    assert result.phase is phase
+    assert result.endpoint_id == (None if phase is Phase.UNPROVISIONED else "vpce-1")
+
+
+# --- problems ------------------------------------------------------------------------------
+
+
+def test_terminal_problem_before_allocation_is_unprovisioned_and_stalled() -> None:
+    result = planner.outcome(
+        request(), [], Problem("ServiceNotAllowed", "allow-list arn:x", terminal=True)
+    )
+    assert (result.phase, result.progress, result.reason) == (
+        Phase.UNPROVISIONED,
+        Progress.STALLED,
+        "ServiceNotAllowed",
+    )
+
+
+def test_recoverable_problem_keeps_phase_and_reconciles() -> None:
+    result = planner.outcome(
+        request(tracked_id="vpce-1"),
+        [ep("vpce-1", "available")],
+        Problem("AwsThrottled", "busy", terminal=False),
+    )
+    assert (result.phase, result.progress, result.message) == (
+        Phase.READY,
+        Progress.RECONCILING,
+        "busy",
+    )
+
+
+def test_unobserved_outcome_keeps_the_stored_phase() -> None:
+    previous = {"phase": "PendingAcceptance", "dnsNames": ["a.example"]}
+    result = planner.outcome_unobserved(
+        request(tracked_id="vpce-1"), previous, Problem("AwsUnavailable", "down", False)
+    )
+    assert (result.phase, result.endpoint_id, result.dns_names) == (
+        Phase.PENDING_ACCEPTANCE,
+        "vpce-1",
+        ("a.example",),
+    )
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+CREATE = "create"
+PLAN_TABLE: list[tuple[str, dict[str, Any], list[Endpoint], list[Any], bool]] = [
+    # name, request changes, owned endpoints, expected actions, settled
+    ("first create", {}, [], [CREATE], True),
+    ("adopt after a crash", {}, [ep("vpce-1", "pendingAcceptance")], [], True),
+    ("tracked and available", {"tracked_id": "vpce-1"}, [ep("vpce-1", "available")], [], True),
+    (
+        "duplicate from a lost create is deleted",
+        {"tracked_id": "vpce-1"},
+        [ep("vpce-1", "available"), ep("vpce-2", "pendingAcceptance", 1)],
+        [DeleteEndpoints(("vpce-2",))],
+        True,
+    ),
+    (
+        "oldest live wins without tracking",
+        {},
+        [ep("vpce-2", "available", 1), ep("vpce-1", "pendingAcceptance")],
+        [DeleteEndpoints(("vpce-2",))],
+        True,
+    ),
+    ("gone stays gone without sync", {"tracked_id": "vpce-1"}, [], [], True),
+    (
+        "gone is recreated on sync",
+        {"tracked_id": "vpce-1", "sync_requested": True, "sync": "2"},
+        [],
+        [CREATE],
+        True,
+    ),
+    ("rejected stays without sync", {"tracked_id": "vpce-1"}, [ep("vpce-1", "rejected")], [], True),
+    (
+        "rejected is replaced on sync",
+        {"tracked_id": "vpce-1", "sync_requested": True},
+        [ep("vpce-1", "rejected")],
+        [DeleteEndpoints(("vpce-1",)), CREATE],
+        True,
+    ),
+    (
+        "deleted is replaced on sync without a delete",
+        {"tracked_id": "vpce-1", "sync_requested": True},
+        [ep("vpce-1", "deleted")],
+        [CREATE],
+        True,
+    ),
+    (
+        "live endpoint ignores sync",
+        {"tracked_id": "vpce-1", "sync_requested": True},
+        [ep("vpce-1", "available")],
+        [],
+        True,
+    ),
+    (
+        "tracked dead but a live one exists",
+        {"tracked_id": "vpce-1"},
+        [ep("vpce-1", "rejected"), ep("vpce-2", "pendingAcceptance", 1)],
+        [],
+        True,
+    ),
+    (
+        "unprovision deletes",
+        {"provisioned": False, "tracked_id": "vpce-1"},
+        [ep("vpce-1", "available")],
+        [DeleteEndpoints(("vpce-1",))],
+        False,
+    ),
+    (
+        "unprovision deletes rejected ones too",
+        {"provisioned": False},
+        [ep("vpce-1", "rejected"), ep("vpce-2", "deleted")],
+        [DeleteEndpoints(("vpce-1",))],
+        False,
+    ),
+    (
+        "unprovision waits while deleting",
+        {"provisioned": False},
+        [ep("vpce-1", "deleting")],
+        [],
+        False,
+    ),
+    ("unprovision done", {"provisioned": False}, [ep("vpce-1", "deleted")], [], True),
+    (
+        "deletion deletes",
+        {"deleting": True, "tracked_id": "vpce-1"},
+        [ep("vpce-1", "pendingAcceptance")],
+        [DeleteEndpoints(("vpce-1",))],
+        False,
+    ),
+    ("deletion of nothing is done", {"deleting": True}, [], [], True),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "owned", "expected", "settled"),
+    PLAN_TABLE,
+    ids=[row[0] for row in PLAN_TABLE],
+)
+def test_plan(
+    name: str, changes: dict[str, Any], owned: list[Endpoint], expected: list[Any], settled: bool
+) -> None:
+    req = request(**changes)
+    the_plan = planner.plan(req, owned)
+    want = [
+        CreateEndpoint(SERVICE, client_token(OWNER, req.generation, req.sync), OWNER.tags())
+        if a == CREATE
+        else a
+        for a in expected
+    ]
+    assert list(the_plan.actions) == want
+    assert the_plan.settled is settled
+
+
+def test_client_token_is_deterministic_per_generation_and_sync() -> None:
+    assert client_token(OWNER, 1, "") == client_token(OWNER, 1, "")
+    assert (
+        len({client_token(OWNER, 1, ""), client_token(OWNER, 2, ""), client_token(OWNER, 1, "x")})
+        == 3
+    )
+    assert len(client_token(OWNER, 1, "")) <= 64
+
+
+def test_owner_tags_carry_namespace_name_and_uid() -> None:
+    tags = OWNER.tags()
+    assert tags["causeway.dev/owner-namespace"] == "acme"
+    assert tags["causeway.dev/owner-name"] == "inventory"
+    assert tags["causeway.dev/owner-uid"] == "uid-1"
+
+
+# --- status rendering -----------------------------------------------------------------------
+
+
+def test_status_is_rendered_with_conditions_and_generation() -> None:
+    req = request(tracked_id="vpce-1", generation=3)
+    status = planner.render_status(req, planner.outcome(req, [ep("vpce-1", "available")]), {}, T0)
+    assert status["phase"] == "Ready" and status["observedGeneration"] == 3
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["observedGeneration"], ready["lastTransitionTime"]) == (
+        "True",
+        3,
+        "2026-11-22T12:00:00Z",
+    )
+
+
+def test_no_op_refresh_writes_nothing_but_a_handler_touches_sync_time() -> None:
+    req = request(tracked_id="vpce-1")
+    first = planner.render_status(req, planner.outcome(req, [ep("vpce-1", "available")]), {}, T0)
+    again = planner.render_status(
+        req, planner.outcome(req, [ep("vpce-1", "available")]), first, T0 + timedelta(minutes=5)
+    )
+    assert planner.status_changes(first, again, touch=False) is None
+    assert planner.status_changes(first, again, touch=True) == {
+        "lastSyncTime": "2026-11-22T12:05:00Z"
+    }
+
+
+def test_a_change_is_written_with_the_new_sync_time() -> None:
+    req = request(tracked_id="vpce-1")
+    first = planner.render_status(
+        req, planner.outcome(req, [ep("vpce-1", "pendingAcceptance")]), {}, T0
+    )
+    later = planner.render_status(
+        req, planner.outcome(req, [ep("vpce-1", "available")]), first, T0 + timedelta(minutes=1)
+    )
+    patch = planner.status_changes(first, later, touch=False)
+    assert patch is not None
+    assert patch["phase"] == "Ready" and patch["lastSyncTime"] == "2026-11-22T12:01:00Z"
+    assert "dnsNames" not in patch and "vpcEndpointId" not in patch  # unchanged fields stay out
+    assert next(c for c in patch["conditions"] if c["type"] == "Ready")["status"] == "True"
+
+
+def test_removed_endpoint_id_is_patched_to_null() -> None:
+    req = request(provisioned=False, tracked_id="vpce-1")
+    status = planner.render_status(req, planner.outcome(req, []), {"vpcEndpointId": "vpce-1"}, T0)
+    assert (
+        planner.status_changes({"vpcEndpointId": "vpce-1"}, status, touch=False)["vpcEndpointId"]
+        is None
+    )  # type: ignore[index]

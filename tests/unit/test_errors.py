@@ -1,0 +1,98 @@
+"""The one error table: every expected AWS code is terminal or recoverable, and the
+messages tell the reader what to do."""
+
+from __future__ import annotations
+
+import pytest
+
+from causeway.errors import (
+    ERROR_TABLE,
+    AwsCallError,
+    ErrorContext,
+    ErrorKind,
+    backoff_seconds,
+    classify,
+    describe,
+)
+
+CONTEXT = ErrorContext(
+    region="us-east-1",
+    service_name="com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0",
+    platform_principal="arn:aws:iam::111111111111:role/causeway-outbound",
+)
+
+TERMINAL = [
+    "InvalidServiceName",
+    "InvalidVpcEndpointServiceId.NotFound",
+    "InvalidParameter",
+    "InvalidParameterValue",
+    "InvalidParameterCombination",
+    "IdempotentParameterMismatch",
+    "InvalidVpcId.NotFound",
+    "InvalidSubnetID.NotFound",
+    "InvalidSubnet",
+    "InvalidGroup.NotFound",
+    "InvalidSecurityGroupID.NotFound",
+]
+RECOVERABLE = [
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "RequestThrottled",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+    "UnauthorizedOperation",
+    "AccessDenied",
+    "AuthFailure",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "VpcEndpointLimitExceeded",
+    "InsufficientFreeAddressesInSubnet",
+    "IncorrectState",
+    "EndpointConnectionError",
+]
+
+
+def test_the_table_is_exactly_these_codes() -> None:
+    assert set(ERROR_TABLE) == set(TERMINAL) | set(RECOVERABLE)
+
+
+@pytest.mark.parametrize("code", TERMINAL)
+def test_terminal_codes(code: str) -> None:
+    assert classify(AwsCallError("CreateVpcEndpoint", code, "x")).kind is ErrorKind.TERMINAL
+
+
+@pytest.mark.parametrize("code", RECOVERABLE)
+def test_recoverable_codes(code: str) -> None:
+    assert classify(AwsCallError("CreateVpcEndpoint", code, "x")).kind is ErrorKind.RECOVERABLE
+
+
+def test_unknown_codes_are_recoverable() -> None:
+    rule = classify(AwsCallError("CreateVpcEndpoint", "SomethingNew", "?"))
+    assert (rule.kind, rule.reason) == (ErrorKind.RECOVERABLE, "AwsError")
+
+
+def test_invalid_service_name_names_the_principal_to_allow_list() -> None:
+    message = describe(
+        AwsCallError("CreateVpcEndpoint", "InvalidServiceName", "does not exist"), CONTEXT
+    )
+    assert "arn:aws:iam::111111111111:role/causeway-outbound" in message
+    assert "vpce-svc-0123456789abcdef0" in message and "causeway.dev/sync" in message
+    assert (
+        classify(AwsCallError("CreateVpcEndpoint", "InvalidServiceName", "")).reason
+        == "ServiceNotAllowed"
+    )
+
+
+def test_every_hint_formats() -> None:
+    for code in ERROR_TABLE:
+        assert "{" not in describe(AwsCallError("Op", code, "detail"), CONTEXT)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "delay"), [(0, 2.0), (1, 4.0), (3, 16.0), (7, 256.0), (8, 300.0), (50, 300.0)]
+)
+def test_backoff_doubles_and_caps_at_five_minutes(attempt: int, delay: float) -> None:
+    assert backoff_seconds(attempt) == delay
