@@ -1,0 +1,116 @@
+"""Interface endpoints in a region's transit VPC: create (idempotent, tagged with
+the owner), find by owner tag or id, list the whole VPC in pages, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from causeway.aws.session import aws_call
+from causeway.config import RegionConfig
+from causeway.domain import TAG_UID, Endpoint
+from causeway.errors import AwsCallError
+
+PAGE_SIZE = 1000  # the largest page DescribeVpcEndpoints returns
+
+
+class TransitEndpoints:
+    """The endpoints Causeway manages in one region's transit VPC."""
+
+    def __init__(self, ec2: Any, region: RegionConfig) -> None:
+        self._ec2 = ec2
+        self._region = region
+
+    def owned_by(self, uid: str, also_ids: Iterable[str] = ()) -> list[Endpoint]:
+        """Every endpoint tagged with this owner uid, plus the given ids if still listed."""
+        found = {e.id: e for e in self._describe(Filters=self._filters({f"tag:{TAG_UID}": uid}))}
+        missing = [i for i in also_ids if i not in found]
+        for endpoint in self.by_ids(missing):
+            found[endpoint.id] = endpoint
+        return list(found.values())
+
+    def by_ids(self, ids: Sequence[str]) -> list[Endpoint]:
+        """The endpoints with these ids; ids AWS no longer knows are left out."""
+        result: list[Endpoint] = []
+        for vpce_id in ids:  # one at a time: AWS fails the whole call for one unknown id
+            try:
+                result.extend(self._describe(VpcEndpointIds=[vpce_id]))
+            except AwsCallError as exc:
+                if exc.code != "InvalidVpcEndpointId.NotFound":
+                    raise
+        return result
+
+    def all_managed(self) -> list[Endpoint]:
+        """Every Causeway-tagged endpoint in the transit VPC, ceil(N/1000) calls."""
+        return self._describe(Filters=self._filters({"tag-key": TAG_UID}), MaxResults=PAGE_SIZE)
+
+    def create(self, service_name: str, client_token: str, tags: Mapping[str, str]) -> Endpoint:
+        """Create (or, for a token AWS has seen, return) the endpoint to `service_name`."""
+        with aws_call("CreateVpcEndpoint"):
+            response = self._ec2.create_vpc_endpoint(
+                VpcEndpointType="Interface",
+                VpcId=self._region.transitVpcId,
+                ServiceName=service_name,
+                SubnetIds=list(self._region.subnetIds),
+                SecurityGroupIds=list(self._region.securityGroupIds),
+                PrivateDnsEnabled=False,
+                ClientToken=client_token,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "vpc-endpoint",
+                        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                    }
+                ],
+            )
+        return to_endpoint(response["VpcEndpoint"])
+
+    def delete(self, ids: Sequence[str]) -> list[str]:
+        """Delete these endpoints; returns the ids deleted or already gone."""
+        if not ids:
+            return []
+        with aws_call("DeleteVpcEndpoints"):
+            response = self._ec2.delete_vpc_endpoints(VpcEndpointIds=list(ids))
+        failures = {
+            item["ResourceId"]: item.get("Error", {})
+            for item in response.get("Unsuccessful", [])
+            if item.get("Error", {}).get("Code") != "InvalidVpcEndpoint.NotFound"
+            and item.get("Error", {}).get("Code") != "InvalidVpcEndpointId.NotFound"
+        }
+        if failures:
+            vpce_id, error = next(iter(failures.items()))
+            raise AwsCallError(
+                "DeleteVpcEndpoints",
+                str(error.get("Code", "Unknown")),
+                f"{vpce_id}: {error.get('Message', '')}",
+            )
+        return list(ids)
+
+    def _filters(self, extra: Mapping[str, str]) -> list[dict[str, Any]]:
+        filters = {"vpc-id": self._region.transitVpcId, **extra}
+        return [{"Name": name, "Values": [value]} for name, value in filters.items()]
+
+    def _describe(self, **kwargs: Any) -> list[Endpoint]:
+        endpoints: list[Endpoint] = []
+        while True:
+            with aws_call("DescribeVpcEndpoints"):
+                page = self._ec2.describe_vpc_endpoints(**kwargs)
+            endpoints.extend(to_endpoint(item) for item in page.get("VpcEndpoints", []))
+            token = page.get("NextToken")
+            if not token:
+                return endpoints
+            kwargs["NextToken"] = token
+
+
+def to_endpoint(item: Mapping[str, Any]) -> Endpoint:
+    """Our view of one VpcEndpoint record from the EC2 API."""
+    tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
+    created = item.get("CreationTimestamp")
+    return Endpoint(
+        id=item["VpcEndpointId"],
+        state=str(item.get("State", "")),
+        service_name=str(item.get("ServiceName", "")),
+        dns_names=tuple(d["DnsName"] for d in item.get("DnsEntries", []) if d.get("DnsName")),
+        owner_uid=tags.get(TAG_UID),
+        created=created if isinstance(created, datetime) else None,
+    )

@@ -1,0 +1,176 @@
+"""The AWS layer against moto (extended by the sandbox): idempotent tagged create,
+adoption by owner tag, batched listing, deletion and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from causeway.aws.endpoints import TransitEndpoints
+from causeway.aws.session import ClientFactory
+from causeway.config import RegionConfig
+from causeway.domain import Owner, client_token
+from causeway.errors import AwsCallError
+from causeway.sandbox.aws import AwsSandbox, TenantService
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[AwsSandbox]:
+    with AwsSandbox(region=REGION) as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def region_config(sandbox: AwsSandbox) -> RegionConfig:
+    return RegionConfig.model_validate(sandbox.create_platform(REGION))
+
+
+@pytest.fixture(scope="module")
+def service(sandbox: AwsSandbox, region_config: RegionConfig) -> TenantService:
+    return sandbox.create_tenant_service(REGION, acceptance_required=True)
+
+
+@pytest.fixture
+def transit(sandbox: AwsSandbox, region_config: RegionConfig) -> TransitEndpoints:
+    sandbox.reset_call_counts()
+    session = lambda: __import__("boto3").Session(  # noqa: E731
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    factory = ClientFactory(session, endpoint_url=sandbox.endpoint_url)
+    return TransitEndpoints(factory.client("ec2", REGION), region_config)
+
+
+def owner(name: str) -> Owner:
+    return Owner("OutboundConnection", "acme", name, f"uid-{name}")
+
+
+def create(
+    transit: TransitEndpoints, service: TenantService, who: Owner, generation: int = 1
+) -> Any:
+    return transit.create(service.service_name, client_token(who, generation, ""), who.tags())
+
+
+def test_create_puts_the_endpoint_in_the_transit_vpc_tagged_with_its_owner(
+    sandbox: AwsSandbox,
+    transit: TransitEndpoints,
+    service: TenantService,
+    region_config: RegionConfig,
+) -> None:
+    who = owner("tagged")
+    endpoint = create(transit, service, who)
+    assert endpoint.state == "pendingAcceptance" and endpoint.owner_uid == who.uid
+    record = sandbox.client().describe_vpc_endpoints(VpcEndpointIds=[endpoint.id])["VpcEndpoints"][
+        0
+    ]
+    tags = {t["Key"]: t["Value"] for t in record["Tags"]}
+    assert (
+        tags["causeway.dev/owner-namespace"] == "acme"
+        and tags["causeway.dev/owner-name"] == "tagged"
+    )
+    assert record["VpcId"] == region_config.transitVpcId
+    assert sorted(record["SubnetIds"]) == sorted(region_config.subnetIds)
+    assert [g["GroupId"] for g in record["Groups"]] == region_config.securityGroupIds
+
+
+def test_retried_create_with_the_same_token_returns_the_same_endpoint(
+    transit: TransitEndpoints, service: TenantService
+) -> None:
+    who = owner("retried")
+    first, second = create(transit, service, who), create(transit, service, who)
+    assert first.id == second.id
+    assert [e.id for e in transit.owned_by(who.uid)] == [first.id]
+
+
+def test_lost_create_response_is_retried_into_the_same_endpoint(
+    sandbox: AwsSandbox, transit: TransitEndpoints, service: TenantService
+) -> None:
+    who = owner("lost")
+    sandbox.fail_next(
+        "CreateVpcEndpoint", "ServiceUnavailable", "reply lost", after_effect=True, status=503
+    )
+    endpoint = create(transit, service, who)  # botocore retries with the same ClientToken
+    assert sandbox.call_counts()["CreateVpcEndpoint"] == 2
+    assert [e.id for e in transit.owned_by(who.uid)] == [endpoint.id]
+
+
+def test_failed_create_that_did_happen_is_found_again_by_owner_tag(
+    sandbox: AwsSandbox, transit: TransitEndpoints, service: TenantService
+) -> None:
+    who = owner("crashed")
+    sandbox.fail_next(
+        "CreateVpcEndpoint", "InternalError", "crashed after create", after_effect=True
+    )
+    with pytest.raises(AwsCallError) as caught:
+        create(transit, service, who)
+    assert caught.value.code == "InternalError"
+    adopted = transit.owned_by(who.uid)
+    assert len(adopted) == 1 and adopted[0].owner_uid == who.uid
+
+
+def test_owned_by_includes_a_tracked_id_and_skips_unknown_ones(
+    sandbox: AwsSandbox, transit: TransitEndpoints, service: TenantService
+) -> None:
+    who = owner("tracked")
+    endpoint = create(transit, service, who)
+    sandbox.remove_endpoint(endpoint.id)
+    assert transit.owned_by(who.uid, [endpoint.id]) == []
+
+
+def test_all_managed_lists_every_owner_in_one_call(
+    sandbox: AwsSandbox, transit: TransitEndpoints, service: TenantService
+) -> None:
+    ids = {create(transit, service, owner(f"many-{i}")).id for i in range(5)}
+    sandbox.reset_call_counts()
+    listed = {e.id for e in transit.all_managed()}
+    assert ids <= listed
+    assert sandbox.call_counts() == {"DescribeVpcEndpoints": 1}
+
+
+def test_all_managed_follows_pages(
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox: AwsSandbox,
+    transit: TransitEndpoints,
+    service: TenantService,
+) -> None:
+    for i in range(3):
+        create(transit, service, owner(f"paged-{i}"))
+    expected = {e.id for e in transit.all_managed()}
+    monkeypatch.setattr("causeway.aws.endpoints.PAGE_SIZE", 5)
+    sandbox.reset_call_counts()
+    assert {e.id for e in transit.all_managed()} == expected
+    assert sandbox.call_counts()["DescribeVpcEndpoints"] == -(-len(expected) // 5)
+
+
+def test_delete_tolerates_already_gone_and_reports_deleted(
+    sandbox: AwsSandbox, transit: TransitEndpoints, service: TenantService
+) -> None:
+    who = owner("deleted")
+    endpoint = create(transit, service, who)
+    assert transit.delete([endpoint.id]) == [endpoint.id]
+    assert [e.state for e in transit.owned_by(who.uid)] == ["deleted"]
+    assert transit.delete([]) == []
+
+
+def test_unknown_service_is_invalid_service_name(transit: TransitEndpoints) -> None:
+    with pytest.raises(AwsCallError) as caught:
+        transit.create(
+            "com.amazonaws.vpce.us-east-1.vpce-svc-0000000000000dead",
+            "t-unknown",
+            owner("x").tags(),
+        )
+    assert (caught.value.operation, caught.value.code) == (
+        "CreateVpcEndpoint",
+        "InvalidServiceName",
+    )
+
+
+def test_throttling_is_translated(sandbox: AwsSandbox, transit: TransitEndpoints) -> None:
+    for _ in range(3):  # botocore's standard mode retries throttling itself; exhaust it
+        sandbox.fail_next("DescribeVpcEndpoints", "RequestLimitExceeded", "slow down")
+    with pytest.raises(AwsCallError) as caught:
+        transit.all_managed()
+    assert caught.value.code == "RequestLimitExceeded"
