@@ -113,6 +113,7 @@ class _Control:
     counts: Counter[str] = field(default_factory=Counter)
     failures: dict[str, deque[_Failure]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    next_service_id: str | None = None
 
     def record(self, action: str) -> _Failure | None:
         """Count one received call and pop the failure queued for it, if any."""
@@ -121,10 +122,17 @@ class _Control:
             queue = self.failures.get(action)
             return queue.popleft() if queue else None
 
+    def take_service_id(self) -> str | None:
+        """The id the next endpoint service must get, if a fixture asked for one."""
+        with self.lock:
+            chosen, self.next_service_id = self.next_service_id, None
+            return chosen
+
     def clear(self) -> None:
         with self.lock:
             self.counts.clear()
             self.failures.clear()
+            self.next_service_id = None
 
 
 _CONTROL = _Control()
@@ -141,8 +149,9 @@ class SandboxServiceConfiguration(VPCServiceConfiguration):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         region = self.service_name.split(".")[3]
-        # AWS service ids carry 17 hex digits; operator code validates that shape.
-        self.id = f"vpce-svc-{random_resource_id(17)}"
+        # AWS service ids carry 17 hex digits; operator code validates that shape. A
+        # fixture may ask for a known id (the demo's seed manifests name one).
+        self.id = _CONTROL.take_service_id() or f"vpce-svc-{random_resource_id(17)}"
         self.service_name = f"com.amazonaws.vpce.{region}.{self.id}"
         self.endpoint_dns_name = f"{self.id}.{region}.vpce.amazonaws.com"
 
@@ -663,12 +672,16 @@ class AwsSandbox:
         region: str | None = None,
         acceptance_required: bool = True,
         allow_platform: bool = True,
+        service_id: str | None = None,
     ) -> TenantService:
-        """A tenant endpoint service in its own VPC, optionally allow-listing the platform."""
+        """A tenant endpoint service in its own VPC, optionally allow-listing the platform.
+        `service_id` gives it a known id (e.g. the one a seed manifest names)."""
         region = region or self.region
         ec2 = self.client("ec2", region)
         vpc_id = _create_vpc(ec2, "172.16.0.0/16", "tenant")
         subnet_ids = _create_subnets(ec2, vpc_id, region, "172.16")
+        with _CONTROL.lock:
+            _CONTROL.next_service_id = service_id
         service = self._create_service(region, vpc_id, subnet_ids, acceptance_required)
         if allow_platform:
             ec2.modify_vpc_endpoint_service_permissions(
