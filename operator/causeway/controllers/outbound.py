@@ -1,0 +1,198 @@
+"""Reconciles one OutboundConnection: observe its endpoints in AWS, plan (pure),
+apply the plan, and compute the status patch. Also the status-only refresh the
+region poller uses, so handler and poller compute status the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from causeway.api import OutboundConnectionSpec
+from causeway.aws.endpoints import TransitEndpoints
+from causeway.domain import Endpoint, Owner
+from causeway.errors import (
+    AwsCallError,
+    ErrorContext,
+    ErrorKind,
+    backoff_seconds,
+    classify,
+    describe,
+)
+from causeway.reconcile import outbound as planner
+from causeway.reconcile.outbound import (
+    SYNC_ANNOTATION,
+    CreateEndpoint,
+    DeleteEndpoints,
+    OutboundPlan,
+    OutboundRequest,
+    Problem,
+)
+from causeway.runtime import Runtime
+
+KIND = "OutboundConnection"
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+TEARDOWN_RECHECK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """The status patch to write and, if not done, when to run again."""
+
+    status_patch: dict[str, Any] | None
+    retry_after: float | None = None
+    retry_reason: str = ""
+
+
+class InvalidObjectError(Exception):
+    """The object cannot be parsed (the CRD schema should have prevented it)."""
+
+
+def request_from(body: Mapping[str, Any], *, sync_requested: bool = False) -> OutboundRequest:
+    """Parse a kopf body into the planner's view of the object."""
+    meta = body.get("metadata", {})
+    try:
+        spec = OutboundConnectionSpec.model_validate(body.get("spec", {}))
+    except ValidationError as exc:
+        raise InvalidObjectError("; ".join(e["msg"] for e in exc.errors())) from None
+    return OutboundRequest(
+        owner=Owner(KIND, meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")),
+        generation=int(meta.get("generation") or 1),
+        spec=spec,
+        tracked_id=(body.get("status") or {}).get("vpcEndpointId"),
+        sync=str((meta.get("annotations") or {}).get(SYNC_ANNOTATION, "")),
+        sync_requested=sync_requested,
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+class OutboundController:
+    """The reconcile loop for OutboundConnection objects."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def reconcile(
+        self, body: Mapping[str, Any], *, sync_requested: bool, attempt: int, logger: Logger
+    ) -> ReconcileResult:
+        """One full pass for one object: observe, plan, apply, status."""
+        previous = body.get("status") or {}
+        try:
+            request = request_from(body, sync_requested=sync_requested)
+        except InvalidObjectError as exc:
+            return self._invalid(body, previous, str(exc))
+        if request.spec.region not in self._runtime.config.regions:
+            return self._stalled(request, previous, self._unknown_region(request))
+        endpoints = self._runtime.transit_endpoints(request.spec.region)
+        try:
+            owned = await asyncio.to_thread(
+                endpoints.owned_by, request.owner.uid, _ids(request.tracked_id)
+            )
+        except AwsCallError as exc:
+            return self._failed(request, previous, exc, attempt, logger, observed=None)
+        the_plan = planner.plan(request, owned)
+        try:
+            owned = await self._apply(endpoints, the_plan, owned, logger)
+        except AwsCallError as exc:
+            return self._failed(request, previous, exc, attempt, logger, observed=owned)
+        result = planner.outcome(request, owned)
+        patch = self._patch(request, result, previous, touch=True)
+        if not the_plan.settled:
+            return ReconcileResult(patch, TEARDOWN_RECHECK_SECONDS, "AWS is deleting the endpoint")
+        return ReconcileResult(patch)
+
+    def refresh(self, body: Mapping[str, Any], owned: Sequence[Endpoint]) -> dict[str, Any] | None:
+        """Status patch from a poll of AWS, or None when nothing the tenant sees changed."""
+        request = request_from(body)
+        return self._patch(request, planner.outcome(request, owned), body.get("status") or {})
+
+    def _patch(
+        self,
+        request: OutboundRequest,
+        result: planner.Outcome,
+        previous: Mapping[str, Any],
+        *,
+        touch: bool = False,
+    ) -> dict[str, Any] | None:
+        status = planner.render_status(request, result, previous, self._runtime.clock())
+        return planner.status_changes(previous, status, touch=touch)
+
+    async def _apply(
+        self,
+        endpoints: TransitEndpoints,
+        the_plan: OutboundPlan,
+        owned: list[Endpoint],
+        logger: Logger,
+    ) -> list[Endpoint]:
+        for action in the_plan.actions:
+            if isinstance(action, DeleteEndpoints):
+                deleted = await asyncio.to_thread(endpoints.delete, action.ids)
+                logger.info("Deleted endpoints %s", ", ".join(deleted))
+                owned = planner.after_deletion(owned, deleted)
+            elif isinstance(action, CreateEndpoint):
+                created = await asyncio.to_thread(
+                    endpoints.create, action.service_name, action.client_token, action.tags
+                )
+                logger.info(
+                    "Created endpoint %s to %s (%s)", created.id, action.service_name, created.state
+                )
+                owned = [*(e for e in owned if e.id != created.id), created]
+        return owned
+
+    def _failed(
+        self,
+        request: OutboundRequest,
+        previous: Mapping[str, Any],
+        error: AwsCallError,
+        attempt: int,
+        logger: Logger,
+        *,
+        observed: Sequence[Endpoint] | None,
+    ) -> ReconcileResult:
+        rule = classify(error)
+        context = ErrorContext(
+            region=request.spec.region,
+            service_name=request.spec.serviceName,
+            platform_principal=self._runtime.config.regions[request.spec.region].platformPrincipal,
+        )
+        problem = Problem(rule.reason, describe(error, context), rule.kind is ErrorKind.TERMINAL)
+        logger.warning("%s (%s, %s)", error, rule.kind.value, rule.reason)
+        if observed is None:
+            result = planner.outcome_unobserved(request, previous, problem)
+        else:
+            result = planner.outcome(request, observed, problem)
+        patch = self._patch(request, result, previous, touch=True)
+        if problem.terminal:
+            return ReconcileResult(patch)
+        return ReconcileResult(patch, backoff_seconds(attempt), problem.message)
+
+    def _stalled(
+        self, request: OutboundRequest, previous: Mapping[str, Any], problem: Problem
+    ) -> ReconcileResult:
+        result = planner.outcome_unobserved(request, previous, problem)
+        return ReconcileResult(self._patch(request, result, previous, touch=True))
+
+    def _unknown_region(self, request: OutboundRequest) -> Problem:
+        offered = ", ".join(sorted(self._runtime.config.regions)) or "none"
+        message = (
+            f"Region {request.spec.region} is not served by this platform "
+            f"(regions offered: {offered}). Recreate the connection in an offered region."
+        )
+        return Problem("UnknownRegion", message, terminal=True)
+
+    def _invalid(
+        self, body: Mapping[str, Any], previous: Mapping[str, Any], detail: str
+    ) -> ReconcileResult:
+        generation = int(body.get("metadata", {}).get("generation") or 1)
+        message = f"The spec is invalid: {detail}. Fix the spec."
+        return ReconcileResult(
+            planner.invalid_status(previous, generation, message, self._runtime.clock())
+        )
+
+
+def _ids(tracked_id: str | None) -> tuple[str, ...]:
+    return (tracked_id,) if tracked_id else ()
