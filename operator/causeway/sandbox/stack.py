@@ -1,0 +1,161 @@
+"""The whole embedded sandbox in one object: the moto-based AWS sandbox, the kmock
+Kubernetes API with Causeway's CRDs, and the real operator running in a thread
+against both. The demo, the end-to-end tests and the benchmark all use this, so
+they exercise exactly the code `causeway run` runs, minus real endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import boto3
+import kopf
+import yaml
+
+from causeway.api import ALL_KINDS
+from causeway.aws.session import ClientFactory
+from causeway.config import OperatorConfig, parse_config
+from causeway.crdgen import crd_for
+from causeway.kube import KubeApi
+from causeway.operator import run_operator
+from causeway.runtime import Clock, Runtime, utc_now
+from causeway.sandbox.aws import AwsSandbox
+from causeway.sandbox.kube import ThreadedKubeSandbox, kinds_from_crds
+
+SEEDS = Path(__file__).resolve().parents[3] / "seeds"
+OPERATOR_START_TIMEOUT = 30.0
+
+
+def load_manifests(folder: Path) -> list[dict[str, Any]]:
+    """Every YAML document in a folder's *.yaml files, in file-name order."""
+    documents: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        documents.extend(d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d)
+    return documents
+
+
+class OperatorThread:
+    """The real operator (kopf + region pollers) in its own thread and event loop."""
+
+    def __init__(self, runtime: Runtime, login: Callable[..., Any]) -> None:
+        self.runtime = runtime
+        self._login = login
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="causeway-operator", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(OPERATOR_START_TIMEOUT):
+            raise RuntimeError(f"the operator did not start within {OPERATOR_START_TIMEOUT}s")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError("the operator did not stop in time")
+        if self._failure is not None:
+            raise RuntimeError("the operator crashed") from self._failure
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(
+                run_operator(
+                    self.runtime, login=self._login, stop_flag=self._stop, ready_flag=self._ready
+                )
+            )
+        except BaseException as exc:
+            self._failure = exc
+            self._ready.set()
+
+
+class SandboxStack:
+    """AWS + Kubernetes sandboxes for one region, and operators started on demand."""
+
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        poll_interval: str = "1s",
+        namespaces: Iterable[str] = (),
+        clock: Clock = utc_now,
+    ) -> None:
+        self.region = region
+        self.aws = AwsSandbox(region=region)
+        self.kube = ThreadedKubeSandbox(
+            kinds_from_crds(crd_for(kind) for kind in ALL_KINDS), namespaces=tuple(namespaces)
+        )
+        self._poll_interval = poll_interval
+        self._clock = clock
+        self.config: OperatorConfig | None = None
+        self.operators: list[OperatorThread] = []
+
+    def __enter__(self) -> Self:
+        self.aws.start()
+        try:
+            self.kube.__enter__()
+            platform = self.aws.create_platform(self.region)
+            self.config = parse_config(
+                {"regions": {self.region: platform}, "pollInterval": self._poll_interval},
+                source="sandbox config",
+            )
+        except BaseException:
+            self.aws.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            for operator in self.operators:
+                operator.stop()
+        finally:
+            self.kube.__exit__(exc_type, exc, tb)
+            self.aws.stop()
+
+    def runtime(self) -> Runtime:
+        """A fresh Runtime (as after a process restart) wired to both sandboxes."""
+        if self.config is None:
+            raise RuntimeError("the sandbox is not started")
+
+        def session() -> boto3.Session:
+            return boto3.Session(
+                aws_access_key_id="sandbox",
+                aws_secret_access_key="sandbox",
+                region_name=self.region,
+            )
+
+        return Runtime(
+            config=self.config,
+            clients=ClientFactory(session, endpoint_url=self.aws.endpoint_url),
+            kube=KubeApi(self.kube.kube_configuration()),
+            clock=self._clock,
+        )
+
+    def start_operator(self) -> OperatorThread:
+        """Start a new operator process-equivalent (fresh memory, fresh clients)."""
+        connection = self.kube.kopf_connection()
+
+        async def login(**_: Any) -> kopf.ConnectionInfo:
+            return connection
+
+        operator = OperatorThread(self.runtime(), login)
+        self.operators.append(operator)
+        operator.start()
+        return operator
+
+    def stop_operator(self, operator: OperatorThread) -> None:
+        self.operators.remove(operator)
+        operator.stop()
+
+    def apply_all(self, manifests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [self.kube.apply(m) for m in manifests]

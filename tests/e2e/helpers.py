@@ -1,0 +1,86 @@
+"""Shared end-to-end helpers: wait for a condition without fixed sleeps, and read
+an object's phase, endpoint and conditions from the sandbox Kubernetes API."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from causeway.sandbox.stack import SandboxStack
+
+T = TypeVar("T")
+OUTBOUND = "outboundconnections"
+
+
+class TickingClock:
+    """A deterministic clock for the operator: every reading is one second later, so
+    each status write carries a distinct lastSyncTime whatever the wall clock does."""
+
+    def __init__(self, start: datetime = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)) -> None:
+        self._ticks = itertools.count()
+        self._start = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._start + timedelta(seconds=next(self._ticks))
+
+
+def eventually(
+    probe: Callable[[], T | None], *, timeout: float = 20.0, what: str = "condition"
+) -> T:
+    """Poll `probe` until it returns something truthy; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
+
+
+def status_of(stack: SandboxStack, namespace: str, name: str) -> dict[str, Any]:
+    body = stack.kube.get(OUTBOUND, namespace, name) or {}
+    return dict(body.get("status") or {})
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in status.get("conditions", []) if c["type"] == kind), {})
+
+
+def wait_phase(
+    stack: SandboxStack, namespace: str, name: str, phase: str, timeout: float = 20.0
+) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        status = status_of(stack, namespace, name)
+        return status if status.get("phase") == phase else None
+
+    return eventually(probe, timeout=timeout, what=f"{namespace}/{name} to reach {phase}")
+
+
+def outbound(
+    name: str, service_name: str, *, namespace: str = "acme", region: str = "us-east-1", **spec: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "causeway.dev/v1alpha1",
+        "kind": "OutboundConnection",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"region": region, "serviceName": service_name, **spec},
+    }
+
+
+def endpoints_of(stack: SandboxStack, uid: str) -> list[dict[str, Any]]:
+    """Every endpoint AWS holds for an owner uid, deleted ones included."""
+    reply = stack.aws.client().describe_vpc_endpoints(
+        Filters=[{"Name": "tag:causeway.dev/owner-uid", "Values": [uid]}]
+    )
+    return list(reply["VpcEndpoints"])
+
+
+def live_endpoints_of(stack: SandboxStack, uid: str) -> list[dict[str, Any]]:
+    return [e for e in endpoints_of(stack, uid) if e["State"] not in {"deleted", "deleting"}]

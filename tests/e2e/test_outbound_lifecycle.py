@@ -1,0 +1,223 @@
+"""End to end: the real operator (kopf + region poller) against the kmock Kubernetes
+API and the moto-based AWS sandbox. The test plays the tenant with boto3 (accept,
+reject, delete) and checks phases, conditions, tags and teardown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from causeway.sandbox.aws import TenantService
+from causeway.sandbox.stack import SEEDS, SandboxStack, load_manifests
+from e2e.helpers import (
+    OUTBOUND,
+    TickingClock,
+    condition,
+    endpoints_of,
+    eventually,
+    live_endpoints_of,
+    outbound,
+    status_of,
+    wait_phase,
+)
+
+SEED_SERVICE_ID = "vpce-svc-0123456789abcdef0"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[SandboxStack]:
+    with SandboxStack(poll_interval="1s", namespaces=["acme"], clock=TickingClock()) as running:
+        running.aws.create_tenant_service(service_id=SEED_SERVICE_ID)
+        running.start_operator()
+        yield running
+
+
+@pytest.fixture
+def service(stack: SandboxStack) -> TenantService:
+    return stack.aws.create_tenant_service(acceptance_required=True)
+
+
+def uid_of(stack: SandboxStack, name: str, namespace: str = "acme") -> str:
+    body = stack.kube.get(OUTBOUND, namespace, name)
+    assert body is not None
+    return str(body["metadata"]["uid"])
+
+
+def test_seed_tenant_walks_to_ready_after_the_tenant_accepts(stack: SandboxStack) -> None:
+    stack.apply_all(load_manifests(SEEDS / "tenant-acme"))
+    pending = wait_phase(stack, "acme", "inventory", "PendingAcceptance")
+    vpce = pending["vpcEndpointId"]
+    assert pending["message"] == (
+        f"Accept the connection request {vpce} on your endpoint service {SEED_SERVICE_ID} in us-east-1."
+    )
+    assert condition(pending, "Reconciling")["status"] == "True"
+    assert condition(pending, "Ready")["status"] == "False"
+
+    stack.aws.accept(SEED_SERVICE_ID, vpce)  # the tenant, in its own account
+    ready = wait_phase(stack, "acme", "inventory", "Ready", timeout=5)  # within one poll (1s)
+    assert condition(ready, "Ready") | {"lastTransitionTime": "-"} == {
+        "type": "Ready",
+        "status": "True",
+        "reason": "Ready",
+        "observedGeneration": 1,
+        "message": f"Connected: {vpce} to {SEED_SERVICE_ID} is available.",
+        "lastTransitionTime": "-",
+    }
+    assert ready["dnsNames"] and all(SEED_SERVICE_ID in name for name in ready["dnsNames"])
+
+    tags = {
+        t["Key"]: t["Value"] for t in endpoints_of(stack, uid_of(stack, "inventory"))[0]["Tags"]
+    }
+    assert tags["causeway.dev/owner-namespace"] == "acme"
+    assert tags["causeway.dev/owner-name"] == "inventory"
+    assert tags["causeway.dev/owner-uid"] == uid_of(stack, "inventory")
+
+    placeholder = wait_phase(stack, "acme", "reporting", "Unprovisioned")
+    assert condition(placeholder, "Ready")["status"] == "False"
+    assert live_endpoints_of(stack, uid_of(stack, "reporting")) == []
+
+
+def test_remote_reject_then_sync_requests_a_new_connection(
+    stack: SandboxStack, service: TenantService
+) -> None:
+    stack.kube.apply(outbound("rejected", service.service_name))
+    first = wait_phase(stack, "acme", "rejected", "PendingAcceptance")["vpcEndpointId"]
+    stack.aws.reject(service.service_id, first)
+    rejected = wait_phase(stack, "acme", "rejected", "RejectedRemotely", timeout=5)
+    assert condition(rejected, "Stalled")["status"] == "True"
+    assert "causeway.dev/sync" in rejected["message"]
+
+    stack.kube.patch(
+        OUTBOUND, "acme", "rejected", {"metadata": {"annotations": {"causeway.dev/sync": "1"}}}
+    )
+    again = eventually(
+        lambda: (
+            (s := status_of(stack, "acme", "rejected")).get("vpcEndpointId") not in (None, first)
+            and s
+        ),
+        what="a new connection request",
+    )
+    assert again["phase"] == "PendingAcceptance"
+    states = {
+        e["VpcEndpointId"]: e["State"] for e in endpoints_of(stack, uid_of(stack, "rejected"))
+    }
+    assert states == {first: "deleted", again["vpcEndpointId"]: "pendingAcceptance"}
+
+
+def test_sync_annotation_on_a_healthy_connection_only_rechecks(
+    stack: SandboxStack, service: TenantService
+) -> None:
+    stack.kube.apply(outbound("healthy", service.service_name))
+    before = wait_phase(stack, "acme", "healthy", "PendingAcceptance")
+    stack.kube.patch(
+        OUTBOUND, "acme", "healthy", {"metadata": {"annotations": {"causeway.dev/sync": "now"}}}
+    )
+    after = eventually(
+        lambda: (
+            (s := status_of(stack, "acme", "healthy")).get("lastSyncTime") != before["lastSyncTime"]
+            and s
+        ),
+        what="the sync to be handled",
+    )
+    assert after["vpcEndpointId"] == before["vpcEndpointId"]
+    assert len(live_endpoints_of(stack, uid_of(stack, "healthy"))) == 1
+
+
+@pytest.mark.parametrize("how", ["deleted", "expired", "failed", "gone"])
+def test_remote_delete_is_deleted_remotely(
+    stack: SandboxStack, service: TenantService, how: str
+) -> None:
+    name = f"remote-{how}"
+    stack.kube.apply(outbound(name, service.service_name))
+    vpce = wait_phase(stack, "acme", name, "PendingAcceptance")["vpcEndpointId"]
+    if how == "gone":
+        stack.aws.remove_endpoint(vpce)
+    else:
+        stack.aws.force_endpoint_state(vpce, how)
+    status = wait_phase(stack, "acme", name, "DeletedRemotely", timeout=5)
+    assert condition(status, "Stalled")["status"] == "True"
+    assert ("gone" if how == "gone" else how) in status["message"]
+
+
+def test_unprovision_tears_down_and_reprovision_creates_again(
+    stack: SandboxStack, service: TenantService
+) -> None:
+    stack.kube.apply(outbound("toggled", service.service_name))
+    first = wait_phase(stack, "acme", "toggled", "PendingAcceptance")["vpcEndpointId"]
+    stack.kube.patch(OUTBOUND, "acme", "toggled", {"spec": {"provisioned": False}})
+    unprovisioned = wait_phase(stack, "acme", "toggled", "Unprovisioned")
+    assert "vpcEndpointId" not in unprovisioned or unprovisioned["vpcEndpointId"] is None
+    assert live_endpoints_of(stack, uid_of(stack, "toggled")) == []
+    assert condition(unprovisioned, "Ready")["status"] == "False"
+    assert condition(unprovisioned, "Reconciling")["status"] == "False"
+
+    stack.kube.patch(OUTBOUND, "acme", "toggled", {"spec": {"provisioned": True}})
+    second = wait_phase(stack, "acme", "toggled", "PendingAcceptance")["vpcEndpointId"]
+    assert second != first
+
+
+def test_delete_removes_the_endpoint_then_the_object(
+    stack: SandboxStack, service: TenantService
+) -> None:
+    stack.kube.apply(outbound("doomed", service.service_name))
+    wait_phase(stack, "acme", "doomed", "PendingAcceptance")
+    uid = uid_of(stack, "doomed")
+    stack.kube.delete(OUTBOUND, "acme", "doomed")
+    eventually(
+        lambda: stack.kube.get(OUTBOUND, "acme", "doomed") is None, what="the object to be gone"
+    )
+    assert [e["State"] for e in endpoints_of(stack, uid)] == ["deleted"]
+
+
+def test_delete_tolerates_an_endpoint_already_gone(
+    stack: SandboxStack, service: TenantService
+) -> None:
+    stack.kube.apply(outbound("vanished", service.service_name))
+    vpce = wait_phase(stack, "acme", "vanished", "PendingAcceptance")["vpcEndpointId"]
+    stack.aws.remove_endpoint(vpce)
+    stack.kube.delete(OUTBOUND, "acme", "vanished")
+    eventually(
+        lambda: stack.kube.get(OUTBOUND, "acme", "vanished") is None, what="the object to be gone"
+    )
+
+
+def test_service_not_allow_listed_stalls_without_hammering_aws(stack: SandboxStack) -> None:
+    hidden = stack.aws.create_tenant_service(allow_platform=False)
+    stack.kube.apply(outbound("not-allowed", hidden.service_name))
+    status = wait_phase(stack, "acme", "not-allowed", "Unprovisioned")
+    stalled = condition(status, "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "ServiceNotAllowed")
+    assert stack.config is not None
+    assert stack.config.regions["us-east-1"].platformPrincipal in stalled["message"]
+    creates = stack.aws.call_counts().get("CreateVpcEndpoint", 0)
+    eventually(lambda: stack.aws.call_counts().get("DescribeVpcEndpoints", 0) > 0, what="a poll")
+    polls_before = stack.aws.call_counts()["DescribeVpcEndpoints"]
+    eventually(
+        lambda: stack.aws.call_counts()["DescribeVpcEndpoints"] >= polls_before + 2,
+        what="two more polls",
+    )
+    assert stack.aws.call_counts().get("CreateVpcEndpoint", 0) == creates  # no hot retry
+
+
+def test_unknown_region_stalls_with_a_clear_message_and_no_aws_calls(stack: SandboxStack) -> None:
+    before = stack.aws.call_counts().get("CreateVpcEndpoint", 0)
+    stack.kube.apply(
+        outbound(
+            "elsewhere",
+            "com.amazonaws.vpce.eu-west-3.vpce-svc-0123456789abcdef0",
+            region="eu-west-3",
+        )
+    )
+    status = eventually(
+        lambda: (s := status_of(stack, "acme", "elsewhere")).get("conditions") and s,
+        what="a status",
+    )
+    stalled = condition(status, "Stalled")
+    assert (status["phase"], stalled["status"], stalled["reason"]) == (
+        "Unprovisioned",
+        "True",
+        "UnknownRegion",
+    )
+    assert "eu-west-3 is not served" in status["message"] and "us-east-1" in status["message"]
+    assert stack.aws.call_counts().get("CreateVpcEndpoint", 0) == before
