@@ -140,6 +140,21 @@ def test_remote_delete_is_deleted_remotely(
     assert ("gone" if how == "gone" else how) in status["message"]
 
 
+def test_accepted_but_activating_is_pending_activation(
+    stack: SandboxStack, service: TenantService
+) -> None:
+    stack.kube.apply(outbound("activating", service.service_name))
+    vpce = wait_phase(stack, "acme", "activating", "PendingAcceptance")["vpcEndpointId"]
+    stack.aws.force_endpoint_state(vpce, "pending")
+    status = wait_phase(stack, "acme", "activating", "PendingActivation", timeout=5)
+    assert condition(status, "Reconciling")["status"] == "True"
+    stack.aws.force_endpoint_state(vpce, "available")
+    assert (
+        condition(wait_phase(stack, "acme", "activating", "Ready", timeout=5), "Ready")["status"]
+        == "True"
+    )
+
+
 def test_unprovision_tears_down_and_reprovision_creates_again(
     stack: SandboxStack, service: TenantService
 ) -> None:

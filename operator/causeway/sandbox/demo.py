@@ -47,9 +47,23 @@ def run_demo(*, timeout: float = 90.0, verbose: bool = False, seeds: Path = SEED
     if not (seeds / TENANT_FOLDER).is_dir():
         sys.stderr.write(f"causeway: seed manifests not found in {seeds / TENANT_FOLDER}\n")
         return 2
-    if not verbose:
-        for noisy in ("kopf", "causeway", "aiohttp.access"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
+    quieted = {} if verbose else _quiet_loggers("kopf", "causeway", "aiohttp.access")
+    try:
+        return _run(seeds, timeout, out)
+    finally:
+        for name, level in quieted.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _quiet_loggers(*names: str) -> dict[str, int]:
+    """Silence the operator's own logs so the progress lines stand out; returns old levels."""
+    old = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    return old
+
+
+def _run(seeds: Path, timeout: float, out: Callable[[str], Any]) -> int:
     manifests = load_manifests(seeds / TENANT_FOLDER)
     progress = Progress(out)
     progress.say("starting the embedded sandbox: Kubernetes API (kmock) + AWS (moto, PrivateLink)")

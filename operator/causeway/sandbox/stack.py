@@ -141,21 +141,25 @@ class SandboxStack:
             clock=self._clock,
         )
 
-    def start_operator(self) -> OperatorThread:
+    def start_operator(self, runtime: Runtime | None = None) -> OperatorThread:
         """Start a new operator process-equivalent (fresh memory, fresh clients)."""
         connection = self.kube.kopf_connection()
 
         async def login(**_: Any) -> kopf.ConnectionInfo:
             return connection
 
-        operator = OperatorThread(self.runtime(), login)
+        operator = OperatorThread(runtime or self.runtime(), login)
         self.operators.append(operator)
         operator.start()
         return operator
 
-    def stop_operator(self, operator: OperatorThread) -> None:
+    def stop_operator(self, operator: OperatorThread, *, expect_crash: bool = False) -> None:
         self.operators.remove(operator)
-        operator.stop()
+        try:
+            operator.stop()
+        except RuntimeError:
+            if not expect_crash:
+                raise
 
     def apply_all(self, manifests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [self.kube.apply(m) for m in manifests]
