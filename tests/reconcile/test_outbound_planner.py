@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from causeway.api import OutboundConnectionSpec, Phase
+from causeway.api import OutboundConnectionSpec, OutboundConnectionStatus, Phase
 from causeway.conditions import Progress
 from causeway.domain import Endpoint, Owner, client_token
 from causeway.reconcile import outbound as planner
@@ -325,3 +325,11 @@ def test_removed_endpoint_id_is_patched_to_null() -> None:
         planner.status_changes({"vpcEndpointId": "vpce-1"}, status, touch=False)["vpcEndpointId"]
         is None
     )  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("state", "phase", "progress"), STATE_TABLE)
+def test_rendered_status_fits_the_api_model(state: str, phase: Phase, progress: Progress) -> None:
+    req = request(tracked_id="vpce-0123456789abcdef0")
+    endpoint = Endpoint("vpce-0123456789abcdef0", state, SERVICE, ("a.example",), OWNER.uid, T0)
+    status = planner.render_status(req, planner.outcome(req, [endpoint]), {}, T0)
+    assert OutboundConnectionStatus.model_validate(status).phase is phase

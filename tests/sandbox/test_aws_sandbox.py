@@ -382,3 +382,11 @@ def test_env_points_the_sdk_chain_at_the_sandbox(sandbox: AwsSandbox) -> None:
 def test_only_one_sandbox_per_process(sandbox: AwsSandbox) -> None:
     with pytest.raises(RuntimeError, match="already running"), AwsSandbox():
         pass
+
+
+def test_tenant_service_can_get_a_known_id(sandbox: AwsSandbox, platform: dict[str, Any]) -> None:
+    service = sandbox.create_tenant_service(REGION, service_id="vpce-svc-0123456789abcdef0")
+    assert service.service_id == "vpce-svc-0123456789abcdef0"
+    assert service.service_name == f"com.amazonaws.vpce.{REGION}.vpce-svc-0123456789abcdef0"
+    other = sandbox.create_tenant_service(REGION)  # the known id is used once only
+    assert other.service_id != service.service_id

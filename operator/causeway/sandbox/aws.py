@@ -44,6 +44,7 @@ from typing import Any, Final, Self
 import boto3
 import botocore.session
 from botocore.config import Config
+from moto import backends as moto_backends
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, BaseResponse
@@ -469,6 +470,9 @@ def _controlled_call_action(self: BaseResponse) -> TYPE_RESPONSE:
 # --------------------------------------------------------------------------- install
 
 
+_list_of_moto_modules = moto_backends.list_of_moto_modules
+
+
 def install() -> None:
     """Patch moto's EC2 backend and responses with the PrivateLink behaviour.
 
@@ -495,6 +499,9 @@ def install() -> None:
             if callable(member) and not name.startswith("_"):
                 setattr(EC2Response, name, member)
         EC2Response.call_action = _controlled_call_action  # type: ignore[method-assign]
+        # moto's server lists its package directory on disk for every request to route it
+        # (listdir + isdir per service); the answer never changes, so compute it once.
+        moto_backends.list_of_moto_modules = functools.cache(lambda: tuple(_list_of_moto_modules()))
         _installed = True
 
 
