@@ -281,11 +281,13 @@ class _DirectRouting(apps.RawHandler):
             self._requests[:] = kept
         for payload in candidates:
             try:
-                return await payload(request)
+                response: aiohttp.web.StreamResponse = await payload(request)
             except rendering.ReactionMismatchError:
                 payload._disabled.set()
             except NotImplementedError:
                 pass
+            else:
+                return response
         raise NotImplementedError(f"no reaction for {request.method.value} {request.url}")
 
     def _by_priority(self) -> list[Any]:
