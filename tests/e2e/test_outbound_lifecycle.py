@@ -4,6 +4,7 @@ reject, delete) and checks phases, conditions, tags and teardown."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -236,3 +237,21 @@ def test_unknown_region_stalls_with_a_clear_message_and_no_aws_calls(stack: Sand
     )
     assert "eu-west-3 is not served" in status["message"] and "us-east-1" in status["message"]
     assert stack.aws.call_counts().get("CreateVpcEndpoint", 0) == before
+
+
+def test_steady_state_polls_cost_one_describe_and_no_kubernetes_writes(stack: SandboxStack) -> None:
+    # Runs last in this module: every object above has settled into some phase.
+    def describes() -> int:
+        return stack.aws.call_counts().get("DescribeVpcEndpoints", 0)
+
+    def after_next_poll() -> int:
+        before = describes()
+        return eventually(lambda: describes() > before and describes(), what="a poll")
+
+    after_next_poll()
+    time.sleep(0.3)  # let a status write of that poll (if any) land
+    start_describes, start_writes = describes(), stack.kube.write_count()
+    for _ in range(3):
+        after_next_poll()
+    assert describes() - start_describes == 3  # one batched call per poll for the region
+    assert stack.kube.write_count() == start_writes  # nothing changed, nothing written
