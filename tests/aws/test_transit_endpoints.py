@@ -155,6 +155,16 @@ def test_delete_tolerates_already_gone_and_reports_deleted(
     assert transit.delete([]) == []
 
 
+def test_delete_of_an_endpoint_aws_no_longer_knows_succeeds(
+    sandbox: AwsSandbox, transit: TransitEndpoints, service: TenantService
+) -> None:
+    endpoint = create(transit, service, owner("forgotten"))
+    sandbox.remove_endpoint(endpoint.id)
+    assert transit.delete([endpoint.id]) == [endpoint.id]
+    sandbox.fail_next("DeleteVpcEndpoints", "InvalidVpcEndpointId.NotFound", "no such endpoint")
+    assert transit.delete([endpoint.id]) == [endpoint.id]
+
+
 def test_unknown_service_is_invalid_service_name(transit: TransitEndpoints) -> None:
     with pytest.raises(AwsCallError) as caught:
         transit.create(

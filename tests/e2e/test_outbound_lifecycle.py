@@ -239,6 +239,20 @@ def test_unknown_region_stalls_with_a_clear_message_and_no_aws_calls(stack: Sand
     assert stack.aws.call_counts().get("CreateVpcEndpoint", 0) == before
 
 
+def test_spec_that_slipped_past_the_schema_stalls_with_the_reason(stack: SandboxStack) -> None:
+    # The sandbox API server does not enforce the CRD schema, so this reaches the operator
+    # as it would on a cluster whose CRDs are older than the operator.
+    before = stack.aws.call_counts().get("CreateVpcEndpoint", 0)
+    stack.kube.apply(outbound("garbled", "vpce-svc-not-a-service-name"))
+    status = eventually(
+        lambda: (s := status_of(stack, "acme", "garbled")).get("conditions") and s, what="a status"
+    )
+    stalled = condition(status, "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "InvalidSpec")
+    assert status["message"].startswith("The spec is invalid: spec.serviceName: String should match")
+    assert stack.aws.call_counts().get("CreateVpcEndpoint", 0) == before
+
+
 def test_steady_state_polls_cost_one_describe_and_no_kubernetes_writes(stack: SandboxStack) -> None:
     # Runs last in this module: every object above has settled into some phase.
     def describes() -> int:

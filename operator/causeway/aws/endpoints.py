@@ -13,6 +13,7 @@ from causeway.domain import TAG_UID, Endpoint
 from causeway.errors import AwsCallError
 
 PAGE_SIZE = 1000  # the largest page DescribeVpcEndpoints returns
+_ALREADY_GONE = frozenset({"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpoint.NotFound"})
 
 
 class TransitEndpoints:
@@ -69,13 +70,17 @@ class TransitEndpoints:
         """Delete these endpoints; returns the ids deleted or already gone."""
         if not ids:
             return []
-        with aws_call("DeleteVpcEndpoints"):
-            response = self._ec2.delete_vpc_endpoints(VpcEndpointIds=list(ids))
+        try:
+            with aws_call("DeleteVpcEndpoints"):
+                response = self._ec2.delete_vpc_endpoints(VpcEndpointIds=list(ids))
+        except AwsCallError as exc:
+            if exc.code in _ALREADY_GONE:
+                return list(ids)
+            raise
         failures = {
             item["ResourceId"]: item.get("Error", {})
             for item in response.get("Unsuccessful", [])
-            if item.get("Error", {}).get("Code") != "InvalidVpcEndpoint.NotFound"
-            and item.get("Error", {}).get("Code") != "InvalidVpcEndpointId.NotFound"
+            if item.get("Error", {}).get("Code") not in _ALREADY_GONE
         }
         if failures:
             vpce_id, error = next(iter(failures.items()))

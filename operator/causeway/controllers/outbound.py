@@ -58,7 +58,8 @@ def request_from(body: Mapping[str, Any], *, sync_requested: bool = False) -> Ou
     try:
         spec = OutboundConnectionSpec.model_validate(body.get("spec", {}))
     except ValidationError as exc:
-        raise InvalidObjectError("; ".join(e["msg"] for e in exc.errors())) from None
+        problems = [f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise InvalidObjectError("; ".join(problems)) from None
     return OutboundRequest(
         owner=Owner(KIND, meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")),
         generation=int(meta.get("generation") or 1),
