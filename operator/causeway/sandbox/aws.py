@@ -169,6 +169,16 @@ class SandboxVpcEndpoint(VPCEndPoint):
     def vpc_endpoint_id(self) -> str:
         return self.id
 
+    def get_tags(self) -> list[dict[str, str]]:
+        # moto's version asks the tag backend to regex-match every tag of every resource
+        # for this one id, so describing or tag-filtering N endpoints cost O(N x all tags)
+        # and made 1,000 endpoints take minutes; the backend keeps tags by id, so look up.
+        tags: dict[str, str] = self.ec2_backend.tags.get(self.id, {})
+        return [
+            {"resource_id": self.id, "key": key, "value": value, "resource_type": "vpc-endpoint"}
+            for key, value in tags.items()
+        ]
+
     def get_filter_value(self, filter_name: str, method_name: str | None = None) -> Any:
         if filter_name == "vpc-endpoint-id":
             return self.id
