@@ -249,7 +249,9 @@ def test_spec_that_slipped_past_the_schema_stalls_with_the_reason(stack: Sandbox
     )
     stalled = condition(status, "Stalled")
     assert (stalled["status"], stalled["reason"]) == ("True", "InvalidSpec")
-    assert status["message"].startswith("The spec is invalid: spec.serviceName: String should match")
+    assert status["message"].startswith(
+        "The spec is invalid: spec.serviceName: String should match"
+    )
     assert stack.aws.call_counts().get("CreateVpcEndpoint", 0) == before
 
 
