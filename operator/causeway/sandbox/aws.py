@@ -465,13 +465,21 @@ class PrivateLinkResponses(EC2BaseResponse):
 _original_call_action = BaseResponse.call_action
 
 
+# moto's server handles requests on parallel threads but its EC2 backend is not
+# thread-safe (dicts mutate while another request iterates them, and a ClientToken
+# check-then-create could race). Each EC2 action runs alone, as AWS makes each one atomic.
+_EC2_ACTION_LOCK = threading.Lock()
+
+
 def _controlled_call_action(self: BaseResponse) -> TYPE_RESPONSE:
     """Count every EC2 call and serve injected failures before or after the real work."""
     failure = _CONTROL.record(self._get_action())
     if failure is None:
-        return _original_call_action(self)
+        with _EC2_ACTION_LOCK:
+            return _original_call_action(self)
     if failure.after_effect:
-        _original_call_action(self)  # the effect happens; only the response is lost
+        with _EC2_ACTION_LOCK:
+            _original_call_action(self)  # the effect happens; only the response is lost
     error = EC2ClientError(failure.code, failure.message)
     _, headers, body = self.serialized(ActionResult(error))
     return failure.status, headers, body
