@@ -13,6 +13,9 @@ from causeway.reconcile.outbound import SYNC_ANNOTATION
 from causeway.runtime import Runtime
 
 INDEX_HANDLER_ID = "outbound-index"
+# New objects and objects resuming after a restart may observe AWS through the shared
+# region listing; updates (incl. sync) and teardown read AWS directly. See listings.py.
+_SHARED_LISTING_REASONS = frozenset({kopf.Reason.CREATE.value, kopf.Reason.RESUME.value})
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
@@ -21,11 +24,23 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     resource = (GROUP, VERSION, OUTBOUND.plural)
 
     async def reconcile(
-        *, body: kopf.Body, patch: kopf.Patch, retry: int, old: Any, new: Any, logger: Any, **_: Any
+        *,
+        body: kopf.Body,
+        patch: kopf.Patch,
+        reason: str,
+        retry: int,
+        old: Any,
+        new: Any,
+        logger: Any,
+        **_: Any,
     ) -> None:
         sync_requested = old is not None and _sync_value(old) != _sync_value(new)
         result = await controller.reconcile(
-            body, sync_requested=sync_requested, attempt=retry, logger=logger
+            body,
+            sync_requested=sync_requested,
+            attempt=retry,
+            logger=logger,
+            shared_listing=reason in _SHARED_LISTING_REASONS,
         )
         _hand_back(result, patch)
 

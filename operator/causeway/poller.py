@@ -59,8 +59,7 @@ class RegionPoller:
         objects = [o for o in self._runtime.outbound_index.in_region(self._region) if _pollable(o)]
         if not objects:
             return PollReport(self._region, 0, 0, 0)
-        transit = self._runtime.transit_endpoints(self._region)
-        endpoints = await asyncio.to_thread(transit.all_managed)
+        endpoints = await self._runtime.listings.refresh(self._region)
         by_owner: dict[str, list[Endpoint]] = defaultdict(list)
         for endpoint in endpoints:
             by_owner[endpoint.owner_uid or ""].append(endpoint)

@@ -13,6 +13,7 @@ from causeway.aws.session import ClientFactory
 from causeway.config import OperatorConfig
 from causeway.index import ConnectionIndex
 from causeway.kube import KubeApi
+from causeway.listings import RegionListings
 
 Clock = Callable[[], datetime]
 
@@ -28,6 +29,10 @@ class Runtime:
     kube: KubeApi
     clock: Clock = utc_now
     outbound_index: ConnectionIndex = field(default_factory=ConnectionIndex)
+    listings: RegionListings = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.listings = RegionListings(lambda region: self.transit_endpoints(region).all_managed())
 
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""

@@ -78,9 +78,16 @@ class OutboundController:
         self._runtime = runtime
 
     async def reconcile(
-        self, body: Mapping[str, Any], *, sync_requested: bool, attempt: int, logger: Logger
+        self,
+        body: Mapping[str, Any],
+        *,
+        sync_requested: bool,
+        attempt: int,
+        logger: Logger,
+        shared_listing: bool = False,
     ) -> ReconcileResult:
-        """One full pass for one object: observe, plan, apply, status."""
+        """One full pass for one object: observe, plan, apply, status. With
+        `shared_listing`, observe through the region's shared listing (see listings.py)."""
         previous = body.get("status") or {}
         try:
             request = request_from(body, sync_requested=sync_requested)
@@ -90,9 +97,7 @@ class OutboundController:
             return self._stalled(request, previous, self._unknown_region(request))
         endpoints = self._runtime.transit_endpoints(request.spec.region)
         try:
-            owned = await asyncio.to_thread(
-                endpoints.owned_by, request.owner.uid, _ids(request.tracked_id)
-            )
+            owned = await self._observe(request, endpoints, shared_listing=shared_listing)
         except AwsCallError as exc:
             return self._failed(request, previous, exc, attempt, logger, observed=None)
         the_plan = planner.plan(request, owned)
@@ -105,6 +110,15 @@ class OutboundController:
         if not the_plan.settled:
             return ReconcileResult(patch, TEARDOWN_RECHECK_SECONDS, "AWS is deleting the endpoint")
         return ReconcileResult(patch)
+
+    async def _observe(
+        self, request: OutboundRequest, endpoints: TransitEndpoints, *, shared_listing: bool
+    ) -> list[Endpoint]:
+        if shared_listing:
+            return await self._runtime.listings.owned_by(request.spec.region, request.owner.uid)
+        return await asyncio.to_thread(
+            endpoints.owned_by, request.owner.uid, _ids(request.tracked_id)
+        )
 
     def refresh(self, body: Mapping[str, Any], owned: Sequence[Endpoint]) -> dict[str, Any] | None:
         """Status patch from a poll of AWS, or None when nothing the tenant sees changed."""
