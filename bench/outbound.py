@@ -27,8 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from causeway.sandbox.stack import SandboxStack
 
 NAMESPACE = "bench"
@@ -44,27 +42,6 @@ def wait_until(probe: Callable[[], bool], timeout: float, what: str, step: float
             return
         time.sleep(step)
     raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-
-
-def start_operator(stack: SandboxStack, workdir: Path) -> subprocess.Popen[bytes]:
-    """`causeway run` in its own process, configured only through the standard chain."""
-    assert stack.config is not None
-    config_path, kubeconfig = workdir / "config.yaml", workdir / "kubeconfig"
-    config = stack.config.model_dump(mode="json")
-    config["pollInterval"] = f"{POLL_INTERVAL_S}s"
-    config["metering"]["interval"] = "60s"
-    config_path.write_text(yaml.safe_dump(config))
-    stack.kube.write_kubeconfig(kubeconfig)
-    env = {
-        **os.environ,
-        **stack.aws.env(),
-        "CAUSEWAY_CONFIG": str(config_path),
-        "KUBECONFIG": str(kubeconfig),
-    }
-    log = (workdir / "operator.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "causeway", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -105,7 +82,7 @@ def run_size(n: int) -> dict[str, Any]:
         tempfile.TemporaryDirectory() as tmp,
     ):
         service = stack.aws.create_tenant_service(acceptance_required=False)
-        operator = start_operator(stack, Path(tmp))
+        operator = stack.start_operator_process(Path(tmp), poll_interval=f"{POLL_INTERVAL_S}s")
         try:
             time.sleep(3)  # let kopf connect; nothing to do yet
             stack.aws.reset_call_counts()

@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the operator against the current cluster")
     run.add_argument("--config", help=f"operator config file (default: ${CONFIG_ENV})")
+    run.add_argument(
+        "--liveness",
+        metavar="URL",
+        help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     run.set_defaults(command=_run)
 
@@ -70,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     runtime = Runtime(config=config, clients=ClientFactory(), kube=KubeApi(load_configuration()))
-    asyncio.run(run_operator(runtime))
+    asyncio.run(run_operator(runtime, liveness_endpoint=args.liveness))
     return 0
 
 

@@ -63,6 +63,7 @@ async def run_operator(
     login: LoginFn | None = None,
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,
+    liveness_endpoint: str | None = None,
 ) -> None:
     """Run until `stop_flag` is set (or SIGINT/SIGTERM in the main thread)."""
     quiet = _QuietIndexing()
@@ -82,6 +83,7 @@ async def run_operator(
             standalone=True,
             stop_flag=stop_flag,
             ready_flag=ready_flag,
+            liveness_endpoint=liveness_endpoint,
         )
     finally:
         pollers_stopped.set()

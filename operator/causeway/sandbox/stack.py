@@ -6,8 +6,11 @@ they exercise exactly the code `causeway run` runs, minus real endpoints."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -160,6 +163,29 @@ class SandboxStack:
         except RuntimeError:
             if not expect_crash:
                 raise
+
+    def start_operator_process(
+        self, workdir: Path, *, args: Sequence[str] = (), poll_interval: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """`causeway run` as its own process, configured only the way a cluster deployment
+        is: a config file (CAUSEWAY_CONFIG), a kubeconfig and the AWS SDK's environment.
+        Its output goes to workdir/operator.log."""
+        if self.config is None:
+            raise RuntimeError("the sandbox is not started")
+        config = self.config.model_dump(mode="json")
+        config["pollInterval"] = poll_interval or f"{self.config.pollInterval.total_seconds()}s"
+        config["metering"]["interval"] = f"{self.config.metering.interval.total_seconds()}s"
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        self.kube.write_kubeconfig(workdir / "kubeconfig")
+        env = {
+            **os.environ,
+            **self.aws.env(),
+            "CAUSEWAY_CONFIG": str(workdir / "config.yaml"),
+            "KUBECONFIG": str(workdir / "kubeconfig"),
+        }
+        command = [sys.executable, "-m", "causeway", "run", *args]
+        with (workdir / "operator.log").open("wb") as log:
+            return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def apply_all(self, manifests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [self.kube.apply(m) for m in manifests]
