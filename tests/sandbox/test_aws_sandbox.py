@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from causeway.sandbox import aws as sandbox_aws
 from causeway.sandbox.aws import AwsSandbox, TenantService, install
 
 REGION = "eu-west-1"
@@ -390,3 +391,17 @@ def test_tenant_service_can_get_a_known_id(sandbox: AwsSandbox, platform: dict[s
     assert service.service_name == f"com.amazonaws.vpce.{REGION}.vpce-svc-0123456789abcdef0"
     other = sandbox.create_tenant_service(REGION)  # the known id is used once only
     assert other.service_id != service.service_id
+
+
+def test_accepted_endpoint_is_pending_until_activation_time(
+    sandbox: AwsSandbox, platform: dict[str, Any], ec2: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = sandbox.create_tenant_service(REGION)
+    vpce = _endpoint(ec2, platform, service)["VpcEndpointId"]
+    monkeypatch.setattr(sandbox_aws._CONTROL, "activation_seconds", 60.0)
+    sandbox.accept(service.service_id, vpce)
+    assert _state(ec2, vpce) == "pending"
+    monkeypatch.setattr(sandbox_aws._CONTROL, "activation_seconds", 0.0)
+    sandbox.force_endpoint_state(vpce, "pendingAcceptance")
+    sandbox.accept(service.service_id, vpce)
+    assert _state(ec2, vpce) == "available"  # due at once: the next describe activates it

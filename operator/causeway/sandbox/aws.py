@@ -34,6 +34,7 @@ import itertools
 import json
 import logging
 import threading
+import time
 import urllib.request
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
@@ -111,6 +112,7 @@ class _Control:
     """Process-wide sandbox state: moto's backends are process-wide too."""
 
     platform_principal: str | None = None
+    activation_seconds: float = 0.0
     counts: Counter[str] = field(default_factory=Counter)
     failures: dict[str, deque[_Failure]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -164,6 +166,7 @@ class SandboxVpcEndpoint(VPCEndPoint):
     service_id: str | None = None
     connection_id: str | None = None
     fingerprint: str | None = None
+    activate_at: float | None = None  # monotonic time an accepted endpoint becomes available
 
     @property
     def vpc_endpoint_id(self) -> str:
@@ -377,7 +380,20 @@ def _transition_connections(
             )
         else:
             endpoint.state = target
+            if target == "pending":
+                endpoint.activate_at = time.monotonic() + _CONTROL.activation_seconds
     return failures
+
+
+def _activate_due(backend: Any) -> None:
+    """Accepted endpoints become available once their activation time has passed (AWS
+    shows them as pending for a while after the service owner accepts)."""
+    now = time.monotonic()
+    for endpoint in list(backend.vpc_end_points.values()):
+        due = getattr(endpoint, "activate_at", None)
+        if due is not None and endpoint.state == "pending" and now >= due:
+            endpoint.state = "available"
+            endpoint.activate_at = None
 
 
 def _accept_vpc_endpoint_connections(
@@ -385,7 +401,7 @@ def _accept_vpc_endpoint_connections(
 ) -> list[dict[str, Any]]:
     # AWS passes through a short "pending" before "available"; the sandbox skips it.
     return _transition_connections(
-        backend, service_id, endpoint_ids, "available", {"pendingAcceptance"}
+        backend, service_id, endpoint_ids, "pending", {"pendingAcceptance"}
     )
 
 
@@ -431,6 +447,7 @@ class PrivateLinkResponses(EC2BaseResponse):
     """EC2 actions the sandbox adds or replaces; installed onto moto's EC2Response."""
 
     def describe_vpc_endpoints(self) -> ActionResult:
+        _activate_due(self.ec2_backend)
         endpoints = self.ec2_backend.describe_vpc_endpoints(
             vpc_end_point_ids=self._get_param("VpcEndpointIds", []),
             filters=self._filters_from_querystring(),
@@ -441,6 +458,7 @@ class PrivateLinkResponses(EC2BaseResponse):
         return ActionResult({"VpcEndpoints": page, "NextToken": token})
 
     def describe_vpc_endpoint_connections(self) -> ActionResult:
+        _activate_due(self.ec2_backend)
         connections = _describe_vpc_endpoint_connections(
             self.ec2_backend, self._filters_from_querystring()
         )
@@ -547,8 +565,14 @@ class AwsSandbox:
     """
 
     def __init__(
-        self, region: str = "us-east-1", platform_principal: str = DEFAULT_PLATFORM_PRINCIPAL
+        self,
+        region: str = "us-east-1",
+        platform_principal: str = DEFAULT_PLATFORM_PRINCIPAL,
+        activation_seconds: float = 0.0,
     ) -> None:
+        """`activation_seconds`: how long an accepted endpoint stays `pending` before it
+        is `available` (0: it is available at the next describe)."""
+        self.activation_seconds = activation_seconds
         self.region = region
         self.platform_principal = platform_principal
         self._server: ThreadedMotoServer | None = None
@@ -585,6 +609,7 @@ class AwsSandbox:
             raise
         _CONTROL.clear()
         _CONTROL.platform_principal = self.platform_principal
+        _CONTROL.activation_seconds = self.activation_seconds
 
     def _start_server(self) -> None:
         install()
@@ -764,6 +789,8 @@ class AwsSandbox:
             raise ValueError(f"unknown endpoint state {state!r}; one of {sorted(ENDPOINT_STATES)}")
         _, endpoint = self._find_endpoint(vpce_id)
         endpoint.state = state
+        if isinstance(endpoint, SandboxVpcEndpoint):
+            endpoint.activate_at = None  # a forced state stays until forced again
 
     def remove_endpoint(self, vpce_id: str) -> None:
         """Forget an endpoint entirely, as AWS does some time after deletion."""

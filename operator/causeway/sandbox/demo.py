@@ -67,7 +67,8 @@ def _run(seeds: Path, timeout: float, out: Callable[[str], Any]) -> int:
     manifests = load_manifests(seeds / TENANT_FOLDER)
     progress = Progress(out)
     progress.say("starting the embedded sandbox: Kubernetes API (kmock) + AWS (moto, PrivateLink)")
-    with SandboxStack(poll_interval="1s") as stack:
+    # AWS keeps an accepted endpoint "pending" for a while; show that phase too.
+    with SandboxStack(poll_interval="1s", activation_seconds=1.5) as stack:
         _prepare_tenant(stack, manifests, progress)
         stack.aws.reset_call_counts()  # from here on, count only what the operator does
         stack.start_operator()

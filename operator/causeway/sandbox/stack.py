@@ -87,9 +87,10 @@ class SandboxStack:
         poll_interval: str = "1s",
         namespaces: Iterable[str] = (),
         clock: Clock = utc_now,
+        activation_seconds: float = 0.0,
     ) -> None:
         self.region = region
-        self.aws = AwsSandbox(region=region)
+        self.aws = AwsSandbox(region=region, activation_seconds=activation_seconds)
         self.kube = ThreadedKubeSandbox(
             kinds_from_crds(crd_for(kind) for kind in ALL_KINDS), namespaces=tuple(namespaces)
         )
