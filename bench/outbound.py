@@ -3,7 +3,9 @@ sandbox with N OutboundConnections to an instantly-available endpoint service.
 
 Reports, per N: time from apply to all Ready; AWS calls to converge, by operation;
 AWS describe calls per poll in steady state (target <= ceil(N/1000) per region);
-Kubernetes writes per no-op poll (target 0); and the operator process's peak RSS.
+Kubernetes writes per no-op poll (target 0); the operator process's peak RSS; and,
+after a restart of the operator, the time, AWS calls and Kubernetes writes it takes
+to resume every object.
 The figures are written to a JSON file; nothing here asserts on timing.
 
     uv run python bench/outbound.py                 # N = 100 and 1000
@@ -44,6 +46,21 @@ def wait_until(probe: Callable[[], bool], timeout: float, what: str, step: float
     raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
 
 
+def stop(operator: subprocess.Popen[bytes]) -> None:
+    if operator.poll() is not None:
+        return
+    operator.send_signal(signal.SIGTERM)
+    try:
+        operator.wait(30)
+    except subprocess.TimeoutExpired:
+        operator.kill()
+
+
+def resumed(log: Path) -> int:
+    """Objects kopf has finished resuming, from the operator's own log."""
+    return log.read_text(errors="replace").count("Resuming is processed")
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -82,7 +99,8 @@ def run_size(n: int) -> dict[str, Any]:
         tempfile.TemporaryDirectory() as tmp,
     ):
         service = stack.aws.create_tenant_service(acceptance_required=False)
-        operator = stack.start_operator_process(Path(tmp), poll_interval=f"{POLL_INTERVAL_S}s")
+        workdir = Path(tmp)
+        operator = stack.start_operator_process(workdir, poll_interval=f"{POLL_INTERVAL_S}s")
         try:
             time.sleep(3)  # let kopf connect; nothing to do yet
             stack.aws.reset_call_counts()
@@ -109,12 +127,19 @@ def run_size(n: int) -> dict[str, Any]:
             steady_describes = describe_calls(stack) - aws_before
             steady_writes = stack.kube.write_count() - kube_before
             rss = peak_rss_mib(operator.pid)
+
+            stop(operator)
+            stack.aws.reset_call_counts()
+            kube_before = stack.kube.write_count()
+            restarted = time.monotonic()
+            operator = stack.start_operator_process(workdir, poll_interval=f"{POLL_INTERVAL_S}s")
+            log = workdir / "operator.log"
+            wait_until(lambda: resumed(log) >= n, 60 + n * 0.2, f"{n} objects resumed")
+            restart_seconds = time.monotonic() - restarted
+            restart_calls = stack.aws.call_counts()
+            restart_writes = stack.kube.write_count() - kube_before
         finally:
-            operator.send_signal(signal.SIGTERM)
-            try:
-                operator.wait(30)
-            except subprocess.TimeoutExpired:
-                operator.kill()
+            stop(operator)
     return {
         "objects": n,
         "apply_seconds": round(applied, 2),
@@ -126,6 +151,9 @@ def run_size(n: int) -> dict[str, Any]:
         "describe_calls_per_poll_target": math.ceil(n / 1000),
         "kubernetes_writes_per_noop_poll": steady_writes / STEADY_POLLS,
         "operator_peak_rss_mib": round(rss, 1),
+        "restart_to_all_resumed_seconds": round(restart_seconds, 2),
+        "restart_aws_calls": dict(sorted(restart_calls.items())),
+        "restart_kubernetes_writes": restart_writes,
     }
 
 

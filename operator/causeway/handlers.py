@@ -41,6 +41,7 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
             attempt=retry,
             logger=logger,
             shared_listing=reason in _SHARED_LISTING_REASONS,
+            quiet=reason == kopf.Reason.RESUME.value,
         )
         _hand_back(result, patch)
 

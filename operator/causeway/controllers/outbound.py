@@ -85,28 +85,34 @@ class OutboundController:
         attempt: int,
         logger: Logger,
         shared_listing: bool = False,
+        quiet: bool = False,
     ) -> ReconcileResult:
         """One full pass for one object: observe, plan, apply, status. With
-        `shared_listing`, observe through the region's shared listing (see listings.py)."""
+        `shared_listing`, observe through the region's shared listing (see listings.py);
+        with `quiet`, write status only if more than lastSyncTime changed (a restart
+        should not rewrite every object)."""
+        touch = not quiet
         previous = body.get("status") or {}
         try:
             request = request_from(body, sync_requested=sync_requested)
         except InvalidObjectError as exc:
             return self._invalid(body, previous, str(exc))
         if request.spec.region not in self._runtime.config.regions:
-            return self._stalled(request, previous, self._unknown_region(request))
+            return self._stalled(request, previous, self._unknown_region(request), touch=touch)
         endpoints = self._runtime.transit_endpoints(request.spec.region)
         try:
             owned = await self._observe(request, endpoints, shared_listing=shared_listing)
         except AwsCallError as exc:
-            return self._failed(request, previous, exc, attempt, logger, observed=None)
+            return self._failed(request, previous, exc, attempt, logger, observed=None, touch=touch)
         the_plan = planner.plan(request, owned)
         try:
             owned = await self._apply(endpoints, the_plan, owned, logger)
         except AwsCallError as exc:
-            return self._failed(request, previous, exc, attempt, logger, observed=owned)
+            return self._failed(
+                request, previous, exc, attempt, logger, observed=owned, touch=touch
+            )
         result = planner.outcome(request, owned)
-        patch = self._patch(request, result, previous, touch=True)
+        patch = self._patch(request, result, previous, touch=touch)
         if not the_plan.settled:
             return ReconcileResult(patch, TEARDOWN_RECHECK_SECONDS, "AWS is deleting the endpoint")
         return ReconcileResult(patch)
@@ -167,6 +173,7 @@ class OutboundController:
         logger: Logger,
         *,
         observed: Sequence[Endpoint] | None,
+        touch: bool,
     ) -> ReconcileResult:
         rule = classify(error)
         context = ErrorContext(
@@ -180,16 +187,21 @@ class OutboundController:
             result = planner.outcome_unobserved(request, previous, problem)
         else:
             result = planner.outcome(request, observed, problem)
-        patch = self._patch(request, result, previous, touch=True)
+        patch = self._patch(request, result, previous, touch=touch)
         if problem.terminal:
             return ReconcileResult(patch)
         return ReconcileResult(patch, backoff_seconds(attempt), problem.message)
 
     def _stalled(
-        self, request: OutboundRequest, previous: Mapping[str, Any], problem: Problem
+        self,
+        request: OutboundRequest,
+        previous: Mapping[str, Any],
+        problem: Problem,
+        *,
+        touch: bool,
     ) -> ReconcileResult:
         result = planner.outcome_unobserved(request, previous, problem)
-        return ReconcileResult(self._patch(request, result, previous, touch=True))
+        return ReconcileResult(self._patch(request, result, previous, touch=touch))
 
     def _unknown_region(self, request: OutboundRequest) -> Problem:
         offered = ", ".join(sorted(self._runtime.config.regions)) or "none"
