@@ -188,8 +188,10 @@ class OutboundController:
         else:
             result = planner.outcome(request, observed, problem)
         patch = self._patch(request, result, previous, touch=touch)
-        if problem.terminal:
+        if problem.terminal and not request.deleting:
             return ReconcileResult(patch)
+        # While the object is being deleted every failure is retried: releasing the
+        # finalizer now could leave an endpoint behind that nobody tracks any more.
         return ReconcileResult(patch, backoff_seconds(attempt), problem.message)
 
     def _stalled(
