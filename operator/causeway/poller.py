@@ -53,6 +53,10 @@ class RegionPoller:
                 await self.poll_once()
             except AwsCallError as exc:
                 logger.warning("Poll of %s failed, retrying next interval: %s", self._region, exc)
+            except Exception:  # the poller must outlive any one bad poll
+                logger.exception(
+                    "Poll of %s failed unexpectedly; retrying next interval", self._region
+                )
 
     async def poll_once(self) -> PollReport:
         """One poll: one batched listing, then status patches for changed objects only."""
@@ -63,8 +67,19 @@ class RegionPoller:
         by_owner: dict[str, list[Endpoint]] = defaultdict(list)
         for endpoint in endpoints:
             by_owner[endpoint.owner_uid or ""].append(endpoint)
-        results = await asyncio.gather(*(self._refresh(o, by_owner[o.uid]) for o in objects))
-        report = PollReport(self._region, len(objects), len(endpoints), sum(results))
+        results = await asyncio.gather(
+            *(self._refresh(o, by_owner[o.uid]) for o in objects), return_exceptions=True
+        )
+        for snapshot, result in zip(objects, results, strict=True):
+            if isinstance(result, BaseException):
+                logger.warning(
+                    "%s/%s: status update failed, retrying next poll: %s",
+                    snapshot.namespace,
+                    snapshot.name,
+                    result,
+                )
+        patched = sum(1 for result in results if result is True)
+        report = PollReport(self._region, len(objects), len(endpoints), patched)
         logger.debug("Polled %s: %s", self._region, report)
         return report
 

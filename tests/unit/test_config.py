@@ -10,17 +10,10 @@ import pytest
 import yaml
 
 from causeway.config import ConfigError, load_config, parse_config, parse_duration
+from fakes import REGION_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
-REGION = {
-    "transitVpcId": "vpc-0a1b2c3d4e5f60718",
-    "subnetIds": ["subnet-0a1b2c3d4e5f60718"],
-    "securityGroupIds": ["sg-0a1b2c3d4e5f60718"],
-    "platformPrincipal": "arn:aws:iam::111111111111:role/causeway-outbound",
-    "inboundServiceId": "vpce-svc-0a1b2c3d4e5f60718",
-    "sourceIpPool": "10.200.0.0/16",
-    "blockedSecurityGroupId": "sg-0f1e2d3c4b5a69788",
-}
+REGION = REGION_CONFIG
 
 
 def test_example_config_in_seeds_is_valid() -> None:

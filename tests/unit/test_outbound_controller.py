@@ -15,17 +15,10 @@ from causeway.controllers.outbound import OutboundController
 from causeway.domain import Endpoint
 from causeway.errors import AwsCallError
 from causeway.runtime import Runtime
+from fakes import REGION_CONFIG, SERVICE_NAME
 
-SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
-REGION = {
-    "transitVpcId": "vpc-0a1b2c3d4e5f60718",
-    "subnetIds": ["subnet-0a1b2c3d4e5f60718"],
-    "securityGroupIds": ["sg-0a1b2c3d4e5f60718"],
-    "platformPrincipal": "arn:aws:iam::111111111111:role/causeway-outbound",
-    "inboundServiceId": "vpce-svc-0a1b2c3d4e5f60718",
-    "sourceIpPool": "10.200.0.0/16",
-    "blockedSecurityGroupId": "sg-0f1e2d3c4b5a69788",
-}
+SERVICE = SERVICE_NAME
+REGION = REGION_CONFIG
 LOG = logging.getLogger("test")
 
 
