@@ -1,15 +1,19 @@
 """The Kubernetes edge outside kopf: the only module that uses the kubernetes client.
 kopf patches objects from inside handlers; this module writes status from outside
-them (the region pollers)."""
+them (the region pollers) and records Events on phase transitions."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import kubernetes
 
-from causeway.api import GROUP, VERSION, KindInfo
+from causeway.api import API_VERSION, GROUP, VERSION, KindInfo
+from causeway.conditions import timestamp
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -28,13 +32,53 @@ def load_configuration() -> kubernetes.client.Configuration:
     return configuration
 
 
+COMPONENT = "causeway"
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Which object an Event is about."""
+
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+
+
 class KubeApi:
-    """Status writes for Causeway's own kinds."""
+    """Status writes and Events for Causeway's own kinds."""
 
     def __init__(self, configuration: kubernetes.client.Configuration) -> None:
-        self._custom = kubernetes.client.CustomObjectsApi(
-            kubernetes.client.ApiClient(configuration)
-        )
+        client = kubernetes.client.ApiClient(configuration)
+        self._custom = kubernetes.client.CustomObjectsApi(client)
+        self._core = kubernetes.client.CoreV1Api(client)
+
+    def record_event(
+        self, ref: ObjectRef, *, reason: str, message: str, warning: bool, now: datetime
+    ) -> None:
+        """Record a core/v1 Event on the object (shown by `kubectl describe`)."""
+        stamp = timestamp(now)
+        event: Any = {  # the client serialises plain dicts as well as its models
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{ref.name}.{uuid.uuid4().hex[:16]}", "namespace": ref.namespace},
+            "involvedObject": {
+                "apiVersion": API_VERSION,
+                "kind": ref.kind,
+                "name": ref.name,
+                "namespace": ref.namespace,
+                "uid": ref.uid,
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        self._core.create_namespaced_event(ref.namespace, event)
 
     def patch_status(
         self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]

@@ -97,6 +97,7 @@ class RegionPoller:
                 self._runtime.kube.patch_status, OUTBOUND, snapshot.namespace, snapshot.name, patch
             )
         self._runtime.outbound_index.remember_status(snapshot.namespace, snapshot.name, patch)
+        await self._controller.announce(snapshot.body, patch, logger)
         logger.info(
             "%s/%s: AWS state changed, phase now %s",
             snapshot.namespace,

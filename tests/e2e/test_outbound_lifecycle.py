@@ -74,6 +74,13 @@ def test_seed_tenant_walks_to_ready_after_the_tenant_accepts(stack: SandboxStack
     assert tags["causeway.dev/owner-name"] == "inventory"
     assert tags["causeway.dev/owner-uid"] == uid_of(stack, "inventory")
 
+    events = [
+        e for e in stack.kube.list("events", "acme") if e["involvedObject"]["name"] == "inventory"
+    ]
+    assert [e["reason"] for e in events] == ["PendingAcceptance", "Ready"]
+    assert {e["type"] for e in events} == {"Normal"}
+    assert events[0]["involvedObject"]["uid"] == uid_of(stack, "inventory")
+
     placeholder = wait_phase(stack, "acme", "reporting", "Unprovisioned")
     assert condition(placeholder, "Ready")["status"] == "False"
     assert live_endpoints_of(stack, uid_of(stack, "reporting")) == []
@@ -204,6 +211,10 @@ def test_service_not_allow_listed_stalls_without_hammering_aws(stack: SandboxSta
     status = wait_phase(stack, "acme", "not-allowed", "Unprovisioned")
     stalled = condition(status, "Stalled")
     assert (stalled["status"], stalled["reason"]) == ("True", "ServiceNotAllowed")
+    warnings = [
+        e for e in stack.kube.list("events", "acme") if e["involvedObject"]["name"] == "not-allowed"
+    ]
+    assert [(e["type"], e["reason"]) for e in warnings] == [("Warning", "Unprovisioned")]
     assert stack.config is not None
     assert stack.config.regions["us-east-1"].platformPrincipal in stalled["message"]
     creates = stack.aws.call_counts().get("CreateVpcEndpoint", 0)

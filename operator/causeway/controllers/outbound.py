@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from causeway.api import OutboundConnectionSpec
 from causeway.aws.endpoints import TransitEndpoints
+from causeway.conditions import STALLED
 from causeway.domain import Endpoint, Owner
 from causeway.errors import (
     AwsCallError,
@@ -23,6 +24,7 @@ from causeway.errors import (
     classify,
     describe,
 )
+from causeway.kube import ObjectRef
 from causeway.reconcile import outbound as planner
 from causeway.reconcile.outbound import (
     SYNC_ANNOTATION,
@@ -91,7 +93,22 @@ class OutboundController:
         `shared_listing`, observe through the region's shared listing (see listings.py);
         with `quiet`, write status only if more than lastSyncTime changed (a restart
         should not rewrite every object)."""
-        touch = not quiet
+        result = await self._reconcile(
+            body, sync_requested, attempt, logger, shared_listing=shared_listing, touch=not quiet
+        )
+        await self.announce(body, result.status_patch, logger)
+        return result
+
+    async def _reconcile(
+        self,
+        body: Mapping[str, Any],
+        sync_requested: bool,
+        attempt: int,
+        logger: Logger,
+        *,
+        shared_listing: bool,
+        touch: bool,
+    ) -> ReconcileResult:
         previous = body.get("status") or {}
         try:
             request = request_from(body, sync_requested=sync_requested)
@@ -125,6 +142,30 @@ class OutboundController:
         return await asyncio.to_thread(
             endpoints.owned_by, request.owner.uid, _ids(request.tracked_id)
         )
+
+    async def announce(
+        self, body: Mapping[str, Any], patch: Mapping[str, Any] | None, logger: Logger
+    ) -> None:
+        """Record an Event when the phase changes, so `kubectl describe` shows the history.
+        Best effort: a failed Event never fails the reconcile."""
+        if not patch or "phase" not in patch:
+            return
+        meta = body.get("metadata", {})
+        ref = ObjectRef(KIND, meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""))
+        stalled = any(
+            c["type"] == STALLED and c["status"] == "True" for c in patch.get("conditions", [])
+        )
+        try:
+            await asyncio.to_thread(
+                self._runtime.kube.record_event,
+                ref,
+                reason=str(patch["phase"]),
+                message=str(patch.get("message", "")),
+                warning=stalled,
+                now=self._runtime.clock(),
+            )
+        except Exception as exc:  # Events are informational: never fail a reconcile
+            logger.debug("Could not record an Event for %s/%s: %s", ref.namespace, ref.name, exc)
 
     def refresh(self, body: Mapping[str, Any], owned: Sequence[Endpoint]) -> dict[str, Any] | None:
         """Status patch from a poll of AWS, or None when nothing the tenant sees changed."""
