@@ -4,6 +4,7 @@ them (the region pollers) and records Events on phase transitions."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,6 @@ from typing import Any
 import kubernetes
 
 from causeway.api import API_VERSION, GROUP, VERSION, KindInfo
-from causeway.conditions import timestamp
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -49,36 +49,38 @@ class KubeApi:
     """Status writes and Events for Causeway's own kinds."""
 
     def __init__(self, configuration: kubernetes.client.Configuration) -> None:
-        client = kubernetes.client.ApiClient(configuration)
-        self._custom = kubernetes.client.CustomObjectsApi(client)
-        self._core = kubernetes.client.CoreV1Api(client)
+        self._custom = kubernetes.client.CustomObjectsApi(
+            kubernetes.client.ApiClient(configuration)
+        )
 
     def record_event(
         self, ref: ObjectRef, *, reason: str, message: str, warning: bool, now: datetime
     ) -> None:
-        """Record a core/v1 Event on the object (shown by `kubectl describe`)."""
-        stamp = timestamp(now)
-        event: Any = {  # the client serialises plain dicts as well as its models
-            "apiVersion": "v1",
+        """Record an events.k8s.io/v1 Event about the object (`kubectl describe` shows it).
+        Sent through the generic custom-objects API: the typed Event model would make the
+        client build and validate dozens of nested models for every Event."""
+        event = {
+            "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
             "metadata": {"name": f"{ref.name}.{uuid.uuid4().hex[:16]}", "namespace": ref.namespace},
-            "involvedObject": {
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "reportingController": f"{GROUP}/{COMPONENT}",
+            "reportingInstance": f"{COMPONENT}-{socket.gethostname()}",
+            "action": "Reconcile",
+            "reason": reason,
+            "note": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "regarding": {
                 "apiVersion": API_VERSION,
                 "kind": ref.kind,
                 "name": ref.name,
                 "namespace": ref.namespace,
                 "uid": ref.uid,
             },
-            "reason": reason,
-            "message": message[:1024],
-            "type": "Warning" if warning else "Normal",
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
         }
-        self._core.create_namespaced_event(ref.namespace, event)
+        self._custom.create_namespaced_custom_object(
+            "events.k8s.io", "v1", ref.namespace, "events", event
+        )
 
     def patch_status(
         self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]

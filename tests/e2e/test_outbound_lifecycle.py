@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,13 @@ def uid_of(stack: SandboxStack, name: str, namespace: str = "acme") -> str:
     return str(body["metadata"]["uid"])
 
 
+def events_about(stack: SandboxStack, name: str) -> list[dict[str, Any]]:
+    events = stack.kube.list("events.events.k8s.io", "acme")
+    return sorted(
+        (e for e in events if e["regarding"]["name"] == name), key=lambda e: e["eventTime"]
+    )
+
+
 def test_seed_tenant_walks_to_ready_after_the_tenant_accepts(stack: SandboxStack) -> None:
     stack.apply_all(load_manifests(SEEDS / "tenant-acme"))
     pending = wait_phase(stack, "acme", "inventory", "PendingAcceptance")
@@ -74,12 +82,10 @@ def test_seed_tenant_walks_to_ready_after_the_tenant_accepts(stack: SandboxStack
     assert tags["causeway.dev/owner-name"] == "inventory"
     assert tags["causeway.dev/owner-uid"] == uid_of(stack, "inventory")
 
-    events = [
-        e for e in stack.kube.list("events", "acme") if e["involvedObject"]["name"] == "inventory"
-    ]
+    events = events_about(stack, "inventory")
     assert [e["reason"] for e in events] == ["PendingAcceptance", "Ready"]
     assert {e["type"] for e in events} == {"Normal"}
-    assert events[0]["involvedObject"]["uid"] == uid_of(stack, "inventory")
+    assert events[0]["regarding"]["uid"] == uid_of(stack, "inventory")
 
     placeholder = wait_phase(stack, "acme", "reporting", "Unprovisioned")
     assert condition(placeholder, "Ready")["status"] == "False"
@@ -211,9 +217,7 @@ def test_service_not_allow_listed_stalls_without_hammering_aws(stack: SandboxSta
     status = wait_phase(stack, "acme", "not-allowed", "Unprovisioned")
     stalled = condition(status, "Stalled")
     assert (stalled["status"], stalled["reason"]) == ("True", "ServiceNotAllowed")
-    warnings = [
-        e for e in stack.kube.list("events", "acme") if e["involvedObject"]["name"] == "not-allowed"
-    ]
+    warnings = events_about(stack, "not-allowed")
     assert [(e["type"], e["reason"]) for e in warnings] == [("Warning", "Unprovisioned")]
     assert stack.config is not None
     assert stack.config.regions["us-east-1"].platformPrincipal in stalled["message"]
