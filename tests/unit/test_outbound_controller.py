@@ -5,17 +5,14 @@ deleting object's finalizer while its endpoint may still exist."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from causeway.config import parse_config
 from causeway.controllers.outbound import OutboundController
 from causeway.domain import Endpoint
 from causeway.errors import AwsCallError
-from causeway.runtime import Runtime
-from fakes import REGION_CONFIG, SERVICE_NAME
+from fakes import REGION_CONFIG, SERVICE_NAME, FakeRuntime
 
 SERVICE = SERVICE_NAME
 REGION = REGION_CONFIG
@@ -44,20 +41,6 @@ class FakeEndpoints:
     def delete(self, ids: Any) -> list[str]:
         self._maybe_fail("DeleteVpcEndpoints")
         return list(ids)
-
-
-class FakeRuntime(Runtime):
-    def __init__(self, endpoints: FakeEndpoints) -> None:
-        super().__init__(
-            config=parse_config({"regions": {"us-east-1": REGION}}),
-            clients=None,  # type: ignore[arg-type]
-            kube=None,  # type: ignore[arg-type]
-            clock=lambda: datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
-        )
-        self.endpoints = endpoints
-
-    def transit_endpoints(self, region: str) -> Any:
-        return self.endpoints
 
 
 def body(*, deleting: bool = False, tracked: str | None = None) -> dict[str, Any]:

@@ -3,16 +3,13 @@ AWS state changed, and one failing object does not stop the others."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from causeway.api import KindInfo
-from causeway.config import parse_config
 from causeway.domain import Endpoint
 from causeway.poller import RegionPoller
-from causeway.runtime import Runtime
-from fakes import REGION_CONFIG as REGION
 from fakes import SERVICE_NAME as SERVICE
+from fakes import FakeRuntime
 
 
 class FakeKube:
@@ -37,20 +34,6 @@ class FakeTransit:
         return self.endpoints
 
 
-class PollRuntime(Runtime):
-    def __init__(self, transit: FakeTransit, kube: FakeKube) -> None:
-        super().__init__(
-            config=parse_config({"regions": {"us-east-1": REGION}}),
-            clients=None,  # type: ignore[arg-type]
-            kube=kube,  # type: ignore[arg-type]
-            clock=lambda: datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
-        )
-        self.transit = transit
-
-    def transit_endpoints(self, region: str) -> Any:
-        return self.transit
-
-
 def obj(name: str, vpce: str | None, phase: str | None) -> dict[str, Any]:
     status = {"vpcEndpointId": vpce, "phase": phase} if vpce else {}
     return {
@@ -73,7 +56,7 @@ async def test_only_changed_objects_are_patched_and_failures_are_isolated() -> N
         ]
     )
     kube = FakeKube(failing={"broken"})
-    runtime = PollRuntime(transit, kube)
+    runtime = FakeRuntime(transit, kube)
     for body in (
         obj("accepted", "vpce-1", "PendingAcceptance"),  # tenant accepted: must be patched
         obj("broken", "vpce-2", "PendingAcceptance"),  # patch fails: logged, others go on
@@ -98,5 +81,5 @@ async def test_only_changed_objects_are_patched_and_failures_are_isolated() -> N
 
 async def test_a_region_without_objects_costs_no_aws_call() -> None:
     transit = FakeTransit([])
-    report = await RegionPoller(PollRuntime(transit, FakeKube(set())), "us-east-1").poll_once()
+    report = await RegionPoller(FakeRuntime(transit, FakeKube(set())), "us-east-1").poll_once()
     assert (report.objects, transit.listings) == (0, 0)
