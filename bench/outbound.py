@@ -32,6 +32,7 @@ from typing import Any
 from causeway.sandbox.stack import SandboxStack
 
 NAMESPACE = "bench"
+REGION = "us-east-1"
 POLL_INTERVAL_S = 2.0
 STEADY_POLLS = 5
 OUTBOUND = "outboundconnections"
@@ -80,22 +81,21 @@ def describe_calls(stack: SandboxStack) -> int:
     return stack.aws.call_counts().get("DescribeVpcEndpoints", 0)
 
 
-def next_poll(stack: SandboxStack, timeout: float) -> None:
-    """Wait for the next poll: the describe count moves, then stays still (all its pages)."""
-    before = describe_calls(stack)
-    wait_until(lambda: describe_calls(stack) > before, timeout, "a poll", step=0.02)
-    settled = describe_calls(stack)
-    while True:
-        time.sleep(0.3)
-        now = describe_calls(stack)
-        if now == settled:
-            return
-        settled = now
+def polls(log: Path) -> int:
+    """Polls the operator has completed, from its own log (one line per poll)."""
+    return log.read_text(errors="replace").count(f"Polled {REGION}:")
+
+
+def next_poll(log: Path) -> None:
+    before = polls(log)
+    wait_until(lambda: polls(log) > before, POLL_INTERVAL_S * 10, "a poll", step=0.02)
 
 
 def run_size(n: int) -> dict[str, Any]:
     with (
-        SandboxStack(poll_interval=f"{POLL_INTERVAL_S}s", namespaces=[NAMESPACE]) as stack,
+        SandboxStack(
+            region=REGION, poll_interval=f"{POLL_INTERVAL_S}s", namespaces=[NAMESPACE]
+        ) as stack,
         tempfile.TemporaryDirectory() as tmp,
     ):
         service = stack.aws.create_tenant_service(acceptance_required=False)
@@ -119,11 +119,12 @@ def run_size(n: int) -> dict[str, Any]:
             to_ready = time.monotonic() - started
             converge_calls = stack.aws.call_counts()
 
-            time.sleep(2)  # let the last status writes land before measuring no-op polls
-            next_poll(stack, POLL_INTERVAL_S * 3)
+            log = workdir / "operator.log"
+            next_poll(log)  # the first poll after convergence may still write
+            next_poll(log)
             aws_before, kube_before = describe_calls(stack), stack.kube.write_count()
             for _ in range(STEADY_POLLS):
-                next_poll(stack, POLL_INTERVAL_S * 3)
+                next_poll(log)
             steady_describes = describe_calls(stack) - aws_before
             steady_writes = stack.kube.write_count() - kube_before
             rss = peak_rss_mib(operator.pid)
@@ -133,7 +134,6 @@ def run_size(n: int) -> dict[str, Any]:
             kube_before = stack.kube.write_count()
             restarted = time.monotonic()
             operator = stack.start_operator_process(workdir, poll_interval=f"{POLL_INTERVAL_S}s")
-            log = workdir / "operator.log"
             wait_until(lambda: resumed(log) >= n, 60 + n * 0.2, f"{n} objects resumed")
             restart_seconds = time.monotonic() - restarted
             restart_calls = stack.aws.call_counts()

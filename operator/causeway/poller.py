@@ -80,7 +80,13 @@ class RegionPoller:
                 )
         patched = sum(1 for result in results if result is True)
         report = PollReport(self._region, len(objects), len(endpoints), patched)
-        logger.debug("Polled %s: %s", self._region, report)
+        logger.info(
+            "Polled %s: %d objects, %d managed endpoints, %d status updates",
+            report.region,
+            report.objects,
+            report.endpoints,
+            report.patched,
+        )
         return report
 
     async def _refresh(self, snapshot: ObjectSnapshot, owned: list[Endpoint]) -> bool:
