@@ -8,7 +8,7 @@ after a restart of the operator, the time, AWS calls and Kubernetes writes it ta
 to resume every object.
 The figures are written to a JSON file; nothing here asserts on timing.
 
-    uv run python bench/outbound.py                 # N = 100 and 1000
+    uv run python bench/outbound.py                 # N = 100, 1000 and 2500 (~7 min)
     uv run python bench/outbound.py --sizes 50 --output /tmp/bench.json
 """
 
@@ -159,7 +159,7 @@ def run_size(n: int) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 2500])
     parser.add_argument("--output", type=Path, default=Path("bench/results.json"))
     args = parser.parse_args()
     results = []
