@@ -14,6 +14,7 @@ TAG_NAMESPACE = f"{TAG_PREFIX}/owner-namespace"
 TAG_NAME = f"{TAG_PREFIX}/owner-name"
 TAG_UID = f"{TAG_PREFIX}/owner-uid"
 MANAGED_BY = "causeway"
+TAG_VALUE_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class Owner:
     def tags(self) -> dict[str, str]:
         """Owner tags put on every AWS resource Causeway creates, so it can find them again."""
         return {
-            "Name": f"causeway/{self.namespace}/{self.name}",
+            # AWS tag values stop at 256 characters; namespace + name can reach 317.
+            "Name": f"causeway/{self.namespace}/{self.name}"[:TAG_VALUE_MAX],
             TAG_MANAGED_BY: MANAGED_BY,
             TAG_KIND: self.kind,
             TAG_NAMESPACE: self.namespace,

@@ -269,6 +269,12 @@ def test_client_token_is_deterministic_per_generation_and_sync() -> None:
     assert len(client_token(OWNER, 1, "")) <= 64
 
 
+def test_owner_tags_fit_aws_tag_limits_for_the_longest_names() -> None:
+    longest = Owner("OutboundConnection", "n" * 63, "o" * 253, "u" * 36)
+    assert all(len(key) <= 128 and len(value) <= 256 for key, value in longest.tags().items())
+    assert longest.tags()["causeway.dev/owner-name"] == "o" * 253
+
+
 def test_owner_tags_carry_namespace_name_and_uid() -> None:
     tags = OWNER.tags()
     assert tags["causeway.dev/owner-namespace"] == "acme"
