@@ -28,6 +28,11 @@ class ObjectSnapshot:
     def status(self) -> Mapping[str, Any]:
         return self.body.get("status") or {}
 
+    @property
+    def resource_version(self) -> str | None:
+        version = self.body.get("metadata", {}).get("resourceVersion")
+        return str(version) if version else None
+
 
 class ConnectionIndex:
     """Objects of one kind by region; safe to read from any thread."""

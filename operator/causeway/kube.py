@@ -83,19 +83,26 @@ class KubeApi:
         )
 
     def patch_status(
-        self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]
-    ) -> None:
-        """Merge-patch the status subresource; an object deleted meanwhile is ignored."""
+        self,
+        kind: KindInfo,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> bool:
+        """Merge-patch the status subresource. With `resource_version`, only if the object
+        is still at that version (optimistic locking). False when the object changed
+        meanwhile or is gone: the caller's view was stale, nothing was written."""
+        body: dict[str, Any] = {"status": dict(status)}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             self._custom.patch_namespaced_custom_object_status(
-                GROUP,
-                VERSION,
-                namespace,
-                kind.plural,
-                name,
-                {"status": dict(status)},
-                _content_type=MERGE_PATCH,
+                GROUP, VERSION, namespace, kind.plural, name, body, _content_type=MERGE_PATCH
             )
         except kubernetes.client.ApiException as exc:
-            if exc.status != 404:
-                raise
+            if exc.status in (404, 409):
+                return False
+            raise
+        return True

@@ -99,9 +99,18 @@ class RegionPoller:
         if patch is None:
             return False
         async with self._patch_slots:
-            await asyncio.to_thread(
-                self._runtime.kube.patch_status, OUTBOUND, snapshot.namespace, snapshot.name, patch
+            # The object as seen before the listing was taken: if a handler wrote it since,
+            # its status is newer than this poll's view, so the write is refused (409).
+            written = await asyncio.to_thread(
+                self._runtime.kube.patch_status,
+                OUTBOUND,
+                snapshot.namespace,
+                snapshot.name,
+                patch,
+                resource_version=snapshot.resource_version,
             )
+        if not written:
+            return False
         self._runtime.outbound_index.remember_status(snapshot.namespace, snapshot.name, patch)
         await self._controller.announce(snapshot.body, patch, logger)
         logger.info(

@@ -42,7 +42,24 @@ def test_patch_status_changes_only_status(kube: ThreadedKubeSandbox) -> None:
 
 
 def test_patch_status_of_a_deleted_object_is_ignored(kube: ThreadedKubeSandbox) -> None:
-    KubeApi(kube.kube_configuration()).patch_status(OUTBOUND, "acme", "gone", {"phase": "Ready"})
+    api = KubeApi(kube.kube_configuration())
+    assert api.patch_status(OUTBOUND, "acme", "gone", {"phase": "Ready"}) is False
+
+
+def test_patch_status_with_a_stale_resource_version_is_refused(kube: ThreadedKubeSandbox) -> None:
+    api = KubeApi(kube.kube_configuration())
+    seen = kube.get("outboundconnections", "acme", "inventory")
+    assert seen is not None
+    version = seen["metadata"]["resourceVersion"]
+    assert api.patch_status(
+        OUTBOUND, "acme", "inventory", {"message": "a"}, resource_version=version
+    )
+    stale = api.patch_status(
+        OUTBOUND, "acme", "inventory", {"message": "b"}, resource_version=version
+    )
+    assert stale is False
+    body = kube.get("outboundconnections", "acme", "inventory")
+    assert body is not None and body["status"]["message"] == "a"
 
 
 def test_record_event_names_the_object(kube: ThreadedKubeSandbox) -> None:

@@ -15,14 +15,26 @@ from fakes import FakeRuntime
 class FakeKube:
     def __init__(self, failing: set[str]) -> None:
         self.patches: list[tuple[str, dict[str, Any]]] = []
+        self.versions: list[str | None] = []
         self.failing = failing
+        self.stale: set[str] = set()
 
     def patch_status(
-        self, kind: KindInfo, namespace: str, name: str, status: dict[str, Any]
-    ) -> None:
+        self,
+        kind: KindInfo,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
+    ) -> bool:
         if name in self.failing:
             raise RuntimeError("API server said no")
+        if name in self.stale:
+            return False  # a handler wrote the object since the poll's snapshot
+        self.versions.append(resource_version)
         self.patches.append((name, status))
+        return True
 
 
 class FakeTransit:
@@ -37,7 +49,13 @@ class FakeTransit:
 def obj(name: str, vpce: str | None, phase: str | None) -> dict[str, Any]:
     status = {"vpcEndpointId": vpce, "phase": phase} if vpce else {}
     return {
-        "metadata": {"name": name, "namespace": "acme", "uid": f"uid-{name}", "generation": 1},
+        "metadata": {
+            "name": name,
+            "namespace": "acme",
+            "uid": f"uid-{name}",
+            "generation": 1,
+            "resourceVersion": f"rv-{name}",
+        },
         "spec": {"region": "us-east-1", "serviceName": SERVICE},
         "status": status,
     }
@@ -72,11 +90,24 @@ async def test_only_changed_objects_are_patched_and_failures_are_isolated() -> N
     assert "broken" not in patched and "new" not in patched
     assert report.patched == len(kube.patches)
 
+    assert set(kube.versions) == {"rv-accepted", "rv-waiting"}  # guarded by what was seen
+
     kube.patches.clear()
     kube.failing.clear()
     second = await RegionPoller(runtime, "us-east-1").poll_once()
     assert "accepted" not in dict(kube.patches)  # remembered: no second write
     assert second.patched == len(kube.patches)
+
+
+async def test_an_object_written_since_the_snapshot_is_left_for_the_next_poll() -> None:
+    transit = FakeTransit([endpoint("raced", "vpce-1", "available")])
+    kube = FakeKube(failing=set())
+    kube.stale.add("raced")
+    runtime = FakeRuntime(transit, kube)
+    runtime.outbound_index.observe("ADDED", obj("raced", "vpce-1", "PendingAcceptance"))
+    report = await RegionPoller(runtime, "us-east-1").poll_once()
+    assert report.patched == 0
+    assert runtime.outbound_index.in_region("us-east-1")[0].status["phase"] == "PendingAcceptance"
 
 
 async def test_a_region_without_objects_costs_no_aws_call() -> None:

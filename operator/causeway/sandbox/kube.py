@@ -197,6 +197,16 @@ def _object_matches(obj: Mapping[str, Any], params: Mapping[str, str]) -> bool:
     ) and _selector_matches(params.get("fieldSelector", ""), fields)
 
 
+def _check_precondition(sent: Any, current: Mapping[str, Any]) -> None:
+    """A resourceVersion in a replace or merge-patch body is a precondition: the API
+    server refuses the write with 409 if the object changed since (optimistic locking)."""
+    if not isinstance(sent, Mapping):
+        return  # a JSON patch (a list) states its preconditions with `test` operations
+    sent_rv = (sent.get("metadata") or {}).get("resourceVersion")
+    if sent_rv and str(sent_rv) != current["metadata"].get("resourceVersion"):
+        raise _api_error(409, "Conflict", "the object has been modified; please retry")
+
+
 def _rv_of(obj: Mapping[str, Any]) -> int:
     return int(obj.get("metadata", {}).get("resourceVersion") or 0)
 
@@ -501,6 +511,7 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             candidate = self._replacement(request, current)
         else:
             content_type = request.headers.get("Content-Type", "")
+            _check_precondition(request.data, current)
             candidate = _apply_patch(current, request.data, content_type)
         # WORKAROUND: kmock applies a patch to the whole object for any URL; a real server
         # changes only .status via /status and never .status via the main resource.
@@ -520,9 +531,7 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
     def _replacement(self, request: rendering.Request, current: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(request.data, Mapping):
             raise _api_error(400, "BadRequest", "a replace needs an object body")
-        sent_rv = (request.data.get("metadata") or {}).get("resourceVersion")
-        if sent_rv and str(sent_rv) != current["metadata"].get("resourceVersion"):
-            raise _api_error(409, "Conflict", "the object has been modified; please retry")
+        _check_precondition(request.data, current)
         return copy.deepcopy(dict(request.data))
 
     @staticmethod
