@@ -11,8 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from causeway.sandbox import aws as sandbox_aws
 from causeway.sandbox.aws import AwsSandbox, TenantService, install
+from causeway.sandbox.aws import control as sandbox_control
 
 REGION = "eu-west-1"
 
@@ -398,10 +398,10 @@ def test_accepted_endpoint_is_pending_until_activation_time(
 ) -> None:
     service = sandbox.create_tenant_service(REGION)
     vpce = _endpoint(ec2, platform, service)["VpcEndpointId"]
-    monkeypatch.setattr(sandbox_aws._CONTROL, "activation_seconds", 60.0)
+    monkeypatch.setattr(sandbox_control._CONTROL, "activation_seconds", 60.0)
     sandbox.accept(service.service_id, vpce)
     assert _state(ec2, vpce) == "pending"
-    monkeypatch.setattr(sandbox_aws._CONTROL, "activation_seconds", 0.0)
+    monkeypatch.setattr(sandbox_control._CONTROL, "activation_seconds", 0.0)
     sandbox.force_endpoint_state(vpce, "pendingAcceptance")
     sandbox.accept(service.service_id, vpce)
     assert _state(ec2, vpce) == "available"  # due at once: the next describe activates it

@@ -43,9 +43,6 @@ _HISTORY_SIZE = 8
 _REQUESTS_KEPT = 16
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-# --------------------------------------------------------------------------------------------
-# Teaching kmock's path parser the namespaces resource
-# --------------------------------------------------------------------------------------------
 
 _original_parse_path = parsing.parse_path
 
@@ -70,11 +67,6 @@ def _parse_path(path: str) -> parsing.ParsedPath:
 
 # kmock's request parser looks the function up on the module at call time; install once.
 parsing.parse_path = _parse_path
-
-
-# --------------------------------------------------------------------------------------------
-# The emulator with the real-API-server semantics kmock lacks
-# --------------------------------------------------------------------------------------------
 
 
 @attrs.define(eq=False)

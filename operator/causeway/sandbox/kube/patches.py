@@ -11,10 +11,6 @@ from typing import Any
 import jsonpatch
 import kmock
 
-# --------------------------------------------------------------------------------------------
-# Pure helpers: timestamps, patches, selectors
-# --------------------------------------------------------------------------------------------
-
 
 def _now() -> str:
     # RFC 3339 in UTC with "Z", as the API server renders metav1.Time.

@@ -30,10 +30,6 @@ _Body: TypeAlias = dict[str, Any]
 
 _Bodies: TypeAlias = list[dict[str, Any]]
 
-# --------------------------------------------------------------------------------------------
-# The sandbox
-# --------------------------------------------------------------------------------------------
-
 
 class KubeSandboxError(RuntimeError):
     """A helper's request got a non-success answer from the sandbox API."""

@@ -1,0 +1,226 @@
+"""The PrivateLink behaviour moto's EC2 backend lacks, modelled on the EC2 API
+reference: service visibility (InvalidServiceName), ClientToken idempotency,
+pendingAcceptance, and the service owner's Describe/Accept/RejectVpcEndpointConnections."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Final
+
+from moto.ec2.exceptions import EC2ClientError, InvalidServiceName
+from moto.ec2.models.vpc_service_configuration import (
+    VPCServiceConfiguration,
+)
+from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
+from moto.ec2.utils import random_resource_id
+
+from causeway.sandbox.aws.control import _CONTROL
+from causeway.sandbox.aws.models import SandboxVpcEndpoint, _interface_dns_entries
+
+
+def _find_service_by_name(backend: Any, service_name: str) -> VPCServiceConfiguration | None:
+    configs: dict[str, VPCServiceConfiguration] = backend.configurations
+    return next((c for c in configs.values() if c.service_name == service_name), None)
+
+
+def _is_customer_service_name(service_name: str) -> bool:
+    """AWS-managed names (com.amazonaws.<region>.s3) stay with moto's defaults."""
+    return service_name.startswith("com.amazonaws.vpce.") or not service_name.startswith(
+        "com.amazonaws."
+    )
+
+
+def _caller_may_see(service: VPCServiceConfiguration) -> bool:
+    """Whether the configured platform principal is allow-listed on the service.
+
+    With no principal configured the caller is moto's own account, i.e. the service
+    owner, who always sees its services. Otherwise AWS's rules for another account:
+    the exact ARN, "*", or the principal account's root ARN; no permissions at all
+    means not visible.
+    """
+    principal = _CONTROL.platform_principal
+    if principal is None:
+        return True
+    account = principal.split(":")[4]
+    accepted = {principal, "*", f"arn:aws:iam::{account}:root"}
+    return bool(accepted.intersection(service.principals))
+
+
+def _canonical(value: Any) -> Any:
+    """Order-insensitive form of request parameters, for ClientToken comparison."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple | set):
+        return sorted((_canonical(v) for v in value), key=repr)
+    return value
+
+
+def _fingerprint(kwargs: dict[str, Any]) -> str:
+    params = {k: v for k, v in kwargs.items() if k != "client_token"}
+    return json.dumps(_canonical(params), sort_keys=True, default=str)
+
+
+def _find_by_client_token(backend: Any, token: str) -> SandboxVpcEndpoint | None:
+    endpoints: dict[str, VPCEndPoint] = backend.vpc_end_points
+    for endpoint in endpoints.values():
+        if isinstance(endpoint, SandboxVpcEndpoint) and endpoint.client_token == token:
+            return endpoint
+    return None
+
+
+_original_create_vpc_endpoint = VPCBackend.create_vpc_endpoint
+
+
+def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
+    """CreateVpcEndpoint as AWS documents it, wrapped around moto's implementation."""
+    service_name: str = kwargs["service_name"]
+    endpoint_type: str = kwargs.get("endpoint_type") or "Gateway"
+    if endpoint_type.lower() != "interface" or not _is_customer_service_name(service_name):
+        return _original_create_vpc_endpoint(backend, **kwargs)
+
+    service = _find_service_by_name(backend, service_name)
+    if service is None or not _caller_may_see(service):
+        # AWS does not distinguish "missing" from "not allowed" here.
+        raise InvalidServiceName(service_name)
+
+    token: str | None = kwargs.get("client_token")
+    fingerprint = _fingerprint(kwargs)
+    if token:
+        existing = _find_by_client_token(backend, token)
+        if existing is not None:
+            if existing.fingerprint != fingerprint:
+                raise EC2ClientError(
+                    "IdempotentParameterMismatch",
+                    "The request uses the same client token as a previous, "
+                    "but non-identical request.",
+                )
+            return existing
+
+    endpoint = _original_create_vpc_endpoint(backend, **kwargs)
+    assert isinstance(endpoint, SandboxVpcEndpoint)  # install() swapped the class
+    zones = [backend.get_subnet(s).availability_zone for s in endpoint.subnet_ids or []]
+    endpoint.dns_entries = _interface_dns_entries(endpoint.id, service, zones)
+    endpoint.service_id = service.id
+    endpoint.connection_id = f"vpce-con-{random_resource_id(17)}"
+    endpoint.fingerprint = fingerprint
+    endpoint.state = "pendingAcceptance" if service.acceptance_required else "available"
+    return endpoint
+
+
+def _service_endpoints(backend: Any, service_id: str) -> list[SandboxVpcEndpoint]:
+    endpoints: dict[str, VPCEndPoint] = backend.vpc_end_points
+    return [
+        e
+        for e in endpoints.values()
+        if isinstance(e, SandboxVpcEndpoint) and e.service_id == service_id
+    ]
+
+
+def _connection(backend: Any, endpoint: SandboxVpcEndpoint) -> dict[str, Any]:
+    """One VpcEndpointConnection as the service owner sees it."""
+    service = backend.configurations.get(endpoint.service_id)
+    return {
+        "ServiceId": endpoint.service_id,
+        "VpcEndpointId": endpoint.id,
+        "VpcEndpointOwner": endpoint.owner_id,
+        "VpcEndpointState": endpoint.state,
+        "CreationTimestamp": endpoint.creation_timestamp,
+        "DnsEntries": endpoint.dns_entries,
+        "NetworkLoadBalancerArns": list(service.network_load_balancer_arns) if service else [],
+        "IpAddressType": "ipv4",
+        "VpcEndpointConnectionId": endpoint.connection_id,
+        "VpcEndpointRegion": backend.region_name,
+    }
+
+
+_CONNECTION_FILTERS: Final = {
+    "service-id": "ServiceId",
+    "vpc-endpoint-id": "VpcEndpointId",
+    "vpc-endpoint-owner": "VpcEndpointOwner",
+    "vpc-endpoint-state": "VpcEndpointState",
+}
+
+
+def _describe_vpc_endpoint_connections(
+    backend: Any, filters: dict[str, Any]
+) -> list[dict[str, Any]]:
+    unknown = set(filters) - set(_CONNECTION_FILTERS)
+    if unknown:
+        raise EC2ClientError(
+            "InvalidParameterValue", f"The filter '{sorted(unknown)[0]}' is invalid"
+        )
+    configs: dict[str, VPCServiceConfiguration] = backend.configurations
+    connections = [
+        _connection(backend, e) for sid in configs for e in _service_endpoints(backend, sid)
+    ]
+    return [
+        c
+        for c in connections
+        if all(str(c[_CONNECTION_FILTERS[name]]) in values for name, values in filters.items())
+    ]
+
+
+def _unsuccessful(resource_id: str, code: str, message: str) -> dict[str, Any]:
+    return {"ResourceId": resource_id, "Error": {"Code": code, "Message": message}}
+
+
+def _transition_connections(
+    backend: Any, service_id: str, endpoint_ids: list[str], target: str, allowed_from: set[str]
+) -> list[dict[str, Any]]:
+    """Move endpoints of one service to ``target``; return AWS-style Unsuccessful items."""
+    backend.describe_vpc_endpoint_service_configurations([service_id])  # NotFound if unknown
+    mine = {e.id: e for e in _service_endpoints(backend, service_id)}
+    failures = []
+    for endpoint_id in endpoint_ids:
+        endpoint = mine.get(endpoint_id)
+        if endpoint is None:
+            failures.append(
+                _unsuccessful(
+                    endpoint_id,
+                    "InvalidVpcEndpointId.NotFound",
+                    f"The Vpc Endpoint Id '{endpoint_id}' does not exist",
+                )
+            )
+        elif endpoint.state not in allowed_from:
+            failures.append(
+                _unsuccessful(
+                    endpoint_id,
+                    "InvalidState",
+                    f"Vpc Endpoint {endpoint_id} is in state {endpoint.state}",
+                )
+            )
+        else:
+            endpoint.state = target
+            if target == "pending":
+                endpoint.activate_at = time.monotonic() + _CONTROL.activation_seconds
+    return failures
+
+
+def _activate_due(backend: Any) -> None:
+    """Accepted endpoints become available once their activation time has passed (AWS
+    shows them as pending for a while after the service owner accepts)."""
+    now = time.monotonic()
+    for endpoint in list(backend.vpc_end_points.values()):
+        due = getattr(endpoint, "activate_at", None)
+        if due is not None and endpoint.state == "pending" and now >= due:
+            endpoint.state = "available"
+            endpoint.activate_at = None
+
+
+def _accept_vpc_endpoint_connections(
+    backend: Any, service_id: str, endpoint_ids: list[str]
+) -> list[dict[str, Any]]:
+    # AWS passes through a short "pending" before "available"; the sandbox skips it.
+    return _transition_connections(
+        backend, service_id, endpoint_ids, "pending", {"pendingAcceptance"}
+    )
+
+
+def _reject_vpc_endpoint_connections(
+    backend: Any, service_id: str, endpoint_ids: list[str]
+) -> list[dict[str, Any]]:
+    # Service owners may reject pending and already accepted connections alike.
+    return _transition_connections(
+        backend, service_id, endpoint_ids, "rejected", {"pendingAcceptance", "available"}
+    )

@@ -1,0 +1,51 @@
+"""Process-wide test controls of the AWS sandbox: call counts, queued injected
+failures, the platform principal and the activation delay. moto's backends are
+process-wide, so these are too."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Failure:
+    code: str
+    message: str
+    after_effect: bool
+    status: int
+
+
+@dataclass
+class _Control:
+    """Process-wide sandbox state: moto's backends are process-wide too."""
+
+    platform_principal: str | None = None
+    activation_seconds: float = 0.0
+    counts: Counter[str] = field(default_factory=Counter)
+    failures: dict[str, deque[_Failure]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    next_service_id: str | None = None
+
+    def record(self, action: str) -> _Failure | None:
+        """Count one received call and pop the failure queued for it, if any."""
+        with self.lock:
+            self.counts[action] += 1
+            queue = self.failures.get(action)
+            return queue.popleft() if queue else None
+
+    def take_service_id(self) -> str | None:
+        """The id the next endpoint service must get, if a fixture asked for one."""
+        with self.lock:
+            chosen, self.next_service_id = self.next_service_id, None
+            return chosen
+
+    def clear(self) -> None:
+        with self.lock:
+            self.counts.clear()
+            self.failures.clear()
+            self.next_service_id = None
+
+
+_CONTROL = _Control()

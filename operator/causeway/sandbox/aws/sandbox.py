@@ -1,0 +1,398 @@
+"""The AWS sandbox as something to start: a moto server on 127.0.0.1 with the
+PrivateLink extensions, fixture builders for the platform and tenant sides (real
+boto3 calls), the tenant's accept/reject, and test controls."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import threading
+import urllib.request
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Self
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.vpcs import VPCEndPoint
+from moto.server import ThreadedMotoServer
+
+from causeway.sandbox.aws.control import _CONTROL, _Failure
+from causeway.sandbox.aws.install import install
+from causeway.sandbox.aws.models import SandboxVpcEndpoint
+
+# The operator's identity. Its account differs from moto's single account on purpose:
+# the platform is "another account" from the point of view of tenant services.
+DEFAULT_PLATFORM_PRINCIPAL: Final = "arn:aws:iam::210987654321:role/causeway-platform"
+
+# VpcEndpoint.State values from the EC2 API reference.
+ENDPOINT_STATES: Final = frozenset(
+    {
+        "pendingAcceptance",
+        "pending",
+        "available",
+        "deleting",
+        "deleted",
+        "rejected",
+        "failed",
+        "expired",
+    }
+)
+
+_DUMMY_KEY: Final = "testing"
+
+
+@dataclass(frozen=True)
+class TenantService:
+    """A tenant's endpoint service, as a tenant would hand it to the platform."""
+
+    service_id: str
+    service_name: str
+
+
+_active_lock = threading.Lock()
+_active: AwsSandbox | None = None
+_names = itertools.count(1)
+
+
+class AwsSandbox:
+    """A moto server on a free local port, with PrivateLink behaviour installed.
+
+    One sandbox may be active per process, because moto keeps its state in
+    process-wide backends.
+    """
+
+    def __init__(
+        self,
+        region: str = "us-east-1",
+        platform_principal: str = DEFAULT_PLATFORM_PRINCIPAL,
+        activation_seconds: float = 0.0,
+    ) -> None:
+        """`activation_seconds`: how long an accepted endpoint stays `pending` before it
+        is `available` (0: it is available at the next describe)."""
+        self.activation_seconds = activation_seconds
+        self.region = region
+        self.platform_principal = platform_principal
+        self._server: ThreadedMotoServer | None = None
+        self._endpoint_url: str | None = None
+        # One session: it caches the service models that every new client would reload.
+        self._session = boto3.session.Session()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+
+    # lifecycle -------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        global _active  # noqa: PLW0603 - guards the process-wide moto state
+        with _active_lock:
+            if _active is not None:
+                raise RuntimeError("another AwsSandbox is already running in this process")
+            _active = self
+        try:
+            self._start_server()
+        except BaseException:
+            self.stop()
+            raise
+        _CONTROL.clear()
+        _CONTROL.platform_principal = self.platform_principal
+        _CONTROL.activation_seconds = self.activation_seconds
+
+    def _start_server(self) -> None:
+        install()
+        # werkzeug logs every request at INFO to stderr; the demo and tests don't want it.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # Port 0: the OS picks a free port, with no window for another process to take it.
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self._endpoint_url = f"http://{host}:{port}"
+        self._reset_moto()
+
+    def stop(self) -> None:
+        global _active  # noqa: PLW0603 - guards the process-wide moto state
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self._clients.clear()
+        self._endpoint_url = None
+        _CONTROL.clear()
+        _CONTROL.platform_principal = None
+        with _active_lock:
+            if _active is self:
+                _active = None
+
+    def _reset_moto(self) -> None:
+        # The server shares moto's in-process backends; start from an empty account.
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            reply.read()
+
+    # clients ---------------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._endpoint_url is None:
+            raise RuntimeError("AwsSandbox is not running")
+        return self._endpoint_url
+
+    def client(
+        self, service: str = "ec2", region: str | None = None, config: Config | None = None
+    ) -> Any:
+        """A boto3 client for the sandbox that ignores the environment's AWS config.
+
+        Default-config clients are cached: building one costs far more than a call.
+        """
+        key = (service, region or self.region)
+        with self._clients_lock:
+            if config is None and key in self._clients:
+                return self._clients[key]
+            client = self._session.client(
+                service,  # type: ignore[call-overload]
+                region_name=key[1],
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=_DUMMY_KEY,
+                aws_secret_access_key=_DUMMY_KEY,
+                config=config,
+            )
+            if config is None:
+                self._clients[key] = client
+            return client
+
+    def env(self) -> dict[str, str]:
+        """Variables that point the standard SDK credential/endpoint chain here."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": _DUMMY_KEY,
+            "AWS_SECRET_ACCESS_KEY": _DUMMY_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    # fixtures --------------------------------------------------------------------
+
+    def create_platform(self, region: str | None = None) -> dict[str, Any]:
+        """Platform side of one region, shaped like a region entry of the operator config."""
+        region = region or self.region
+        ec2 = self.client("ec2", region)
+        vpc_id = _create_vpc(ec2, "10.100.0.0/16", "causeway-transit")
+        subnet_ids = _create_subnets(ec2, vpc_id, region, "10.100")
+        sg_id = ec2.create_security_group(
+            GroupName=f"causeway-endpoints-{next(_names)}",
+            Description="Causeway interface endpoints",
+            VpcId=vpc_id,
+        )["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=sg_id,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 0,
+                    "ToPort": 65535,
+                    "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+                }
+            ],
+        )
+        blocked_id = _create_blocked_group(ec2, vpc_id)
+        service = self._create_service(region, vpc_id, subnet_ids, acceptance_required=True)
+        return {
+            "transitVpcId": vpc_id,
+            "subnetIds": subnet_ids,
+            "securityGroupIds": [sg_id],
+            "platformPrincipal": self.platform_principal,
+            "inboundServiceId": service.service_id,
+            "sourceIpPool": "10.200.0.0/16",
+            "blockedSecurityGroupId": blocked_id,
+        }
+
+    def create_tenant_service(
+        self,
+        region: str | None = None,
+        acceptance_required: bool = True,
+        allow_platform: bool = True,
+        service_id: str | None = None,
+    ) -> TenantService:
+        """A tenant endpoint service in its own VPC, optionally allow-listing the platform.
+        `service_id` gives it a known id (e.g. the one a seed manifest names)."""
+        region = region or self.region
+        ec2 = self.client("ec2", region)
+        vpc_id = _create_vpc(ec2, "172.16.0.0/16", "tenant")
+        subnet_ids = _create_subnets(ec2, vpc_id, region, "172.16")
+        with _CONTROL.lock:
+            _CONTROL.next_service_id = service_id
+        service = self._create_service(region, vpc_id, subnet_ids, acceptance_required)
+        if allow_platform:
+            ec2.modify_vpc_endpoint_service_permissions(
+                ServiceId=service.service_id, AddAllowedPrincipals=[self.platform_principal]
+            )
+        return service
+
+    def _create_service(
+        self, region: str, vpc_id: str, subnet_ids: list[str], acceptance_required: bool
+    ) -> TenantService:
+        # PrivateLink services front a Network Load Balancer; moto insists on a real one.
+        elbv2 = self.client("elbv2", region)
+        nlb_arn = elbv2.create_load_balancer(
+            Name=f"causeway-nlb-{next(_names)}",
+            Subnets=subnet_ids,
+            Type="network",
+            Scheme="internal",
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+        config = self.client("ec2", region).create_vpc_endpoint_service_configuration(
+            NetworkLoadBalancerArns=[nlb_arn], AcceptanceRequired=acceptance_required
+        )["ServiceConfiguration"]
+        return TenantService(service_id=config["ServiceId"], service_name=config["ServiceName"])
+
+    # tenant side (real API calls) ------------------------------------------------
+
+    def accept(self, service_id: str, vpce_id: str) -> None:
+        """Accept a connection as the service owner; raises if AWS reports it unsuccessful."""
+        ec2 = self.client("ec2", self._service_region(service_id))
+        reply = ec2.accept_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=[vpce_id])
+        _raise_unsuccessful("accept", reply)
+
+    def reject(self, service_id: str, vpce_id: str) -> None:
+        """Reject a connection as the service owner; raises if AWS reports it unsuccessful."""
+        ec2 = self.client("ec2", self._service_region(service_id))
+        reply = ec2.reject_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=[vpce_id])
+        _raise_unsuccessful("reject", reply)
+
+    def pending_connections(self, service_id: str) -> list[str]:
+        """Endpoint ids waiting for the service owner's acceptance."""
+        ec2 = self.client("ec2", self._service_region(service_id))
+        paginator = ec2.get_paginator("describe_vpc_endpoint_connections")
+        pages = paginator.paginate(
+            Filters=[
+                {"Name": "service-id", "Values": [service_id]},
+                {"Name": "vpc-endpoint-state", "Values": ["pendingAcceptance"]},
+            ]
+        )
+        return [c["VpcEndpointId"] for page in pages for c in page["VpcEndpointConnections"]]
+
+    # test controls (not AWS APIs) ------------------------------------------------
+
+    def force_endpoint_state(self, vpce_id: str, state: str) -> None:
+        """Put an endpoint into any documented state, e.g. to simulate AWS-side failures."""
+        if state not in ENDPOINT_STATES:
+            raise ValueError(f"unknown endpoint state {state!r}; one of {sorted(ENDPOINT_STATES)}")
+        _, endpoint = self._find_endpoint(vpce_id)
+        endpoint.state = state
+        if isinstance(endpoint, SandboxVpcEndpoint):
+            endpoint.activate_at = None  # a forced state stays until forced again
+
+    def remove_endpoint(self, vpce_id: str) -> None:
+        """Forget an endpoint entirely, as AWS does some time after deletion."""
+        backend, endpoint = self._find_endpoint(vpce_id)
+        for eni_id in endpoint.network_interface_ids:
+            backend.enis.pop(eni_id, None)
+        del backend.vpc_end_points[vpce_id]
+
+    def fail_next(
+        self,
+        operation: str,
+        code: str,
+        message: str = "",
+        after_effect: bool = False,
+        status: int = 400,
+    ) -> None:
+        """Make the next ``operation`` call (an EC2 action name) return an AWS error.
+
+        With ``after_effect`` the call is executed first and only its response is
+        replaced, simulating a lost reply. Queued failures are served in order. Use a
+        5xx ``status`` for server-side errors; note botocore retries those by itself.
+        """
+        if operation not in _ec2_operations():
+            raise ValueError(f"{operation!r} is not an EC2 action name (e.g. 'CreateVpcEndpoint')")
+        failure = _Failure(code, message or f"Injected {code}", after_effect, status)
+        with _CONTROL.lock:
+            _CONTROL.failures.setdefault(operation, deque()).append(failure)
+
+    def call_counts(self) -> dict[str, int]:
+        """EC2 API calls the server received, by action name."""
+        with _CONTROL.lock:
+            return dict(_CONTROL.counts)
+
+    def reset_call_counts(self) -> None:
+        with _CONTROL.lock:
+            _CONTROL.counts.clear()
+
+    # internals -------------------------------------------------------------------
+
+    def _backends(self) -> Iterator[Any]:
+        yield from ec2_backends[DEFAULT_ACCOUNT_ID].values()
+
+    def _find_endpoint(self, vpce_id: str) -> tuple[Any, VPCEndPoint]:
+        for backend in self._backends():
+            endpoint = backend.vpc_end_points.get(vpce_id)
+            if endpoint is not None:
+                return backend, endpoint
+        raise KeyError(f"no VPC endpoint {vpce_id} in the sandbox")
+
+    def _service_region(self, service_id: str) -> str:
+        for backend in self._backends():
+            if service_id in backend.configurations:
+                return str(backend.region_name)
+        raise KeyError(f"no endpoint service {service_id} in the sandbox")
+
+
+@functools.cache
+def _ec2_operations() -> frozenset[str]:
+    return frozenset(botocore.session.get_session().get_service_model("ec2").operation_names)
+
+
+def _create_vpc(ec2: Any, cidr: str, name: str) -> str:
+    vpc_id: str = ec2.create_vpc(
+        CidrBlock=cidr,
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}]}],
+    )["Vpc"]["VpcId"]
+    return vpc_id
+
+
+def _create_subnets(ec2: Any, vpc_id: str, region: str, prefix: str) -> list[str]:
+    """Three subnets in three AZs, as PrivateLink deployments usually spread."""
+    return [
+        ec2.create_subnet(
+            VpcId=vpc_id, CidrBlock=f"{prefix}.{index}.0/24", AvailabilityZone=f"{region}{zone}"
+        )["Subnet"]["SubnetId"]
+        for index, zone in enumerate("abc", start=1)
+    ]
+
+
+def _create_blocked_group(ec2: Any, vpc_id: str) -> str:
+    """A security group with no rules at all (AWS adds allow-all egress by default)."""
+    group_id: str = ec2.create_security_group(
+        GroupName=f"causeway-blocked-{next(_names)}",
+        Description="Causeway quarantine: no traffic",
+        VpcId=vpc_id,
+    )["GroupId"]
+    ec2.revoke_security_group_egress(
+        GroupId=group_id,
+        IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    return group_id
+
+
+def _raise_unsuccessful(verb: str, reply: dict[str, Any]) -> None:
+    failures = reply.get("Unsuccessful") or []
+    if failures:
+        first = failures[0]
+        raise RuntimeError(
+            f"{verb} failed for {first['ResourceId']}: "
+            f"{first['Error']['Code']}: {first['Error']['Message']}"
+        )
