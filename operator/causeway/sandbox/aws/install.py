@@ -24,7 +24,6 @@ from causeway.sandbox.aws.backend import (
 from causeway.sandbox.aws.models import SandboxServiceConfiguration, SandboxVpcEndpoint
 from causeway.sandbox.aws.responses import PrivateLinkResponses, _controlled_call_action
 
-
 _INSTALL_LOCK = threading.Lock()
 _installed = False
 
