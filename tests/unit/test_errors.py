@@ -3,6 +3,8 @@ messages tell the reader what to do."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from causeway.errors import (
@@ -96,3 +98,13 @@ def test_every_hint_formats() -> None:
 )
 def test_backoff_doubles_and_caps_at_five_minutes(attempt: int, delay: float) -> None:
     assert backoff_seconds(attempt) == delay
+
+
+def test_readme_documents_every_reason() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    reasons = {rule.reason for rule in ERROR_TABLE.values()} | {
+        "AwsError",
+        "UnknownRegion",
+        "InvalidSpec",
+    }
+    assert [r for r in sorted(reasons) if f"`{r}`" not in readme] == []
