@@ -77,11 +77,12 @@ def _run(seeds: Path, timeout: float, out: Callable[[str], Any]) -> int:
             stack.kube.apply(manifest)
         progress.say(f"applied {len(manifests)} manifests from {seeds / TENANT_FOLDER}")
         ready = _walk_to_ready(stack, progress, deadline=time.monotonic() + timeout)
+        if ready:
+            progress.say("done: every provisioned connection is Ready")
         _print_summary(stack, out)
     if not ready:
         sys.stderr.write(f"causeway: connections did not become Ready within {timeout:g}s\n")
         return 1
-    progress.say("done: every provisioned connection is Ready")
     return 0
 
 
