@@ -159,4 +159,4 @@ def render(kind: KindInfo) -> str:
 
 def crd_files() -> dict[str, str]:
     """File name → YAML text for every kind."""
-    return {f"{kind.plural}.yaml": render(kind) for kind in ALL_KINDS}
+    return {kind.crd_file: render(kind) for kind in ALL_KINDS}

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
 
 
-def load_crd(plural: str) -> dict[str, Any]:
-    return dict(yaml.safe_load((ROOT / "crds" / f"{plural}.yaml").read_text()))
+def load_crd(singular: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "crds" / f"{singular}.yaml").read_text()))
 
 
 def outbound(**spec: Any) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def test_committed_crds_match_the_models() -> None:
 
 def test_every_kind_has_a_crd_with_status_subresource_and_short_names() -> None:
     for kind in ALL_KINDS:
-        crd = load_crd(kind.plural)
+        crd = load_crd(kind.singular)
         version = crd["spec"]["versions"][0]
         assert version["subresources"] == {"status": {}}
         assert crd["spec"]["names"]["shortNames"] == list(kind.short_names)
@@ -58,7 +58,7 @@ def _walk(schema: dict[str, Any], path: str = "") -> list[str]:
 
 @pytest.mark.parametrize("kind", ALL_KINDS, ids=lambda k: k.kind)
 def test_schemas_are_structural_and_described(kind: Any) -> None:
-    schema = load_crd(kind.plural)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema = load_crd(kind.singular)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert _walk(schema) == []
     spec = schema["properties"]["spec"]
     assert all("description" in field for field in spec["properties"].values())
@@ -91,7 +91,7 @@ def test_schemas_are_structural_and_described(kind: Any) -> None:
 def test_outbound_schema_rejects_bad_specs(
     name: str, spec: dict[str, Any], error: str | None
 ) -> None:
-    errors = validate(load_crd("outboundconnections"), outbound(**spec))
+    errors = validate(load_crd("outboundconnection"), outbound(**spec))
     if error is None:
         assert [e for e in errors if "color" not in e] == []
     else:
@@ -105,23 +105,23 @@ def test_outbound_identity_fields_are_immutable(field: str) -> None:
         region="us-west-2", serviceName="com.amazonaws.vpce.us-west-2.vpce-svc-0123456789abcdef0"
     )
     changed = outbound(**{field: new["spec"][field]})
-    errors = validate(load_crd("outboundconnections"), changed, old=old)
+    errors = validate(load_crd("outboundconnection"), changed, old=old)
     assert f".spec.{field}.: {field} is immutable" in errors
 
 
 def test_outbound_description_and_provisioned_may_change() -> None:
     old = outbound()
     new = outbound(description="Inventory API", provisioned=False)
-    assert validate(load_crd("outboundconnections"), new, old=old) == []
+    assert validate(load_crd("outboundconnection"), new, old=old) == []
 
 
 def test_provisioned_defaults_to_true_in_the_schema() -> None:
-    spec = load_crd("outboundconnections")["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    spec = load_crd("outboundconnection")["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert spec["properties"]["spec"]["properties"]["provisioned"]["default"] is True
 
 
 def test_inbound_vpc_endpoint_id_pattern() -> None:
-    crd = load_crd("inboundconnections")
+    crd = load_crd("inboundconnection")
     good = {
         "apiVersion": f"{GROUP}/v1alpha1",
         "kind": "InboundConnection",
@@ -134,7 +134,7 @@ def test_inbound_vpc_endpoint_id_pattern() -> None:
 
 
 def test_named_credential_url_must_be_http_or_https() -> None:
-    crd = load_crd("namedcredentials")
+    crd = load_crd("namedcredential")
     obj = {
         "apiVersion": f"{GROUP}/v1alpha1",
         "kind": "NamedCredential",

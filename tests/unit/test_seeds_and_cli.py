@@ -27,7 +27,7 @@ def test_seed_manifest_is_valid(manifest: dict[str, object]) -> None:
     if kind is None:
         assert manifest["kind"] == "Namespace"
         return
-    crd = yaml.safe_load((ROOT / "crds" / f"{kind.plural}.yaml").read_text())
+    crd = yaml.safe_load((ROOT / "crds" / kind.crd_file).read_text())
     assert validate(crd, manifest) == []
     kind.spec.model_validate(manifest["spec"])
 
@@ -38,9 +38,9 @@ def test_crds_check_passes_on_the_committed_files() -> None:
 
 def test_crds_check_fails_on_drift(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["crds", "--output", str(tmp_path)]) == 0
-    (tmp_path / "outboundconnections.yaml").write_text("stale\n")
+    (tmp_path / "outboundconnection.yaml").write_text("stale\n")
     assert main(["crds", "--check", "--output", str(tmp_path)]) == 1
-    assert "outboundconnections.yaml is out of date" in capsys.readouterr().err
+    assert "outboundconnection.yaml is out of date" in capsys.readouterr().err
 
 
 def test_check_config_reports_ok_and_errors(

@@ -35,3 +35,8 @@ class KindInfo:
     @property
     def singular(self) -> str:
         return self.kind.lower()
+
+    @property
+    def crd_file(self) -> str:
+        """File name of the kind's CRD under crds/."""
+        return f"{self.singular}.yaml"
