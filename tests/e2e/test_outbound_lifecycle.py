@@ -4,7 +4,6 @@ reject, delete) and checks phases, conditions, tags and teardown."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -280,7 +279,7 @@ def test_steady_state_polls_cost_one_describe_and_no_kubernetes_writes(stack: Sa
         return eventually(lambda: describes() > before and describes(), what="a poll")
 
     after_next_poll()
-    time.sleep(0.3)  # let a status write of that poll (if any) land
+    after_next_poll()  # a status write of the first poll, if any, has landed by now
     start_describes, start_writes = describes(), stack.kube.write_count()
     for _ in range(3):
         after_next_poll()
