@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+)
 
 from causeway.api.common import REGION_PATTERN
 
@@ -41,7 +49,17 @@ def parse_duration(raw: object) -> timedelta:
     return timedelta(seconds=float(match["value"]) * _UNIT_SECONDS[match["unit"]])
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+def format_duration(value: timedelta) -> str:
+    """The config file's spelling of a duration: '30s', '1.5s'."""
+    return f"{value.total_seconds():g}s"
+
+
+# Written back as the file spells it, so a dumped config loads again unchanged.
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
 
 
 class _Strict(BaseModel):

@@ -80,3 +80,10 @@ def test_config_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     path.write_text(yaml.safe_dump({"regions": {"eu-west-1": REGION}, "pollInterval": "10s"}))
     monkeypatch.setenv("CAUSEWAY_CONFIG", str(path))
     assert load_config().pollInterval == timedelta(seconds=10)
+
+
+def test_a_dumped_config_loads_back_unchanged() -> None:
+    config = load_config(ROOT / "seeds" / "config.example.yaml")
+    dumped = config.model_dump(mode="json")
+    assert (dumped["pollInterval"], dumped["metering"]["interval"]) == ("30s", "60s")
+    assert parse_config(dumped) == config

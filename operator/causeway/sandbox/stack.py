@@ -6,6 +6,7 @@ they exercise exactly the code `causeway run` runs, minus real endpoints."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -98,19 +99,19 @@ class SandboxStack:
         self._clock = clock
         self.config: OperatorConfig | None = None
         self.operators: list[OperatorThread] = []
+        self._running = contextlib.ExitStack()
 
     def __enter__(self) -> Self:
-        self.aws.start()
-        try:
-            self.kube.__enter__()
+        with contextlib.ExitStack() as started:
+            started.enter_context(self.aws)
+            started.enter_context(self.kube)
             platform = self.aws.create_platform(self.region)
             self.config = parse_config(
                 {"regions": {self.region: platform}, "pollInterval": self._poll_interval},
                 source="sandbox config",
             )
-        except BaseException:
-            self.aws.stop()
-            raise
+            started.callback(self._stop_operators)  # runs first on exit: operators, then APIs
+            self._running = started.pop_all()
         return self
 
     def __exit__(
@@ -119,12 +120,13 @@ class SandboxStack:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            for operator in self.operators:
-                operator.stop()
-        finally:
-            self.kube.__exit__(exc_type, exc, tb)
-            self.aws.stop()
+        self._running.close()
+
+    def _stop_operators(self) -> None:
+        """Stop every operator still running, even if stopping one of them fails."""
+        with contextlib.ExitStack() as stopping:
+            while self.operators:
+                stopping.callback(self.operators.pop().stop)
 
     def runtime(self) -> Runtime:
         """A fresh Runtime (as after a process restart) wired to both sandboxes."""
@@ -174,8 +176,8 @@ class SandboxStack:
         if self.config is None:
             raise RuntimeError("the sandbox is not started")
         config = self.config.model_dump(mode="json")
-        config["pollInterval"] = poll_interval or f"{self.config.pollInterval.total_seconds()}s"
-        config["metering"]["interval"] = f"{self.config.metering.interval.total_seconds()}s"
+        if poll_interval:
+            config["pollInterval"] = poll_interval
         (workdir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
         self.kube.write_kubeconfig(workdir / "kubeconfig")
         env = {
