@@ -102,7 +102,6 @@ def run_size(n: int) -> dict[str, Any]:
         workdir = Path(tmp)
         operator = stack.start_operator_process(workdir, poll_interval=f"{POLL_INTERVAL_S}s")
         try:
-            time.sleep(3)  # let kopf connect; nothing to do yet
             stack.aws.reset_call_counts()
             started = time.monotonic()
             for i in range(n):

@@ -1,19 +1,17 @@
 """`causeway run` as its own process, configured only through CAUSEWAY_CONFIG, a
-kubeconfig and the AWS SDK environment: it serves its liveness probe, reconciles,
-and exits cleanly on SIGTERM."""
+kubeconfig and the AWS SDK environment: it serves its liveness probe (the sandbox
+waits for it), reconciles, and exits cleanly on SIGTERM."""
 
 from __future__ import annotations
 
 import signal
-import socket
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from causeway.sandbox.stack import SandboxStack
-from e2e.helpers import eventually, outbound, wait_phase
+from e2e.helpers import outbound, wait_phase
 
 
 @pytest.fixture
@@ -22,25 +20,9 @@ def stack() -> Iterator[SandboxStack]:
         yield running
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as reply:
-            return bool(reply.status == 200)
-    except OSError:
-        return False
-
-
 def test_causeway_run_reconciles_and_stops_on_sigterm(stack: SandboxStack, tmp_path: Path) -> None:
-    liveness = f"http://127.0.0.1:{free_port()}/healthz"
-    operator = stack.start_operator_process(tmp_path, args=["--liveness", liveness])
+    operator = stack.start_operator_process(tmp_path)  # returns once its liveness probe answers
     try:
-        eventually(lambda: healthy(liveness), timeout=30, what="the liveness probe")
         service = stack.aws.create_tenant_service()
         stack.kube.apply(outbound("from-cli", service.service_name))
         vpce = wait_phase(stack, "acme", "from-cli", "PendingAcceptance", timeout=30)[

@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -168,11 +171,15 @@ class SandboxStack:
                 raise
 
     def start_operator_process(
-        self, workdir: Path, *, args: Sequence[str] = (), poll_interval: str | None = None
+        self,
+        workdir: Path,
+        *,
+        poll_interval: str | None = None,
+        ready_timeout: float = OPERATOR_START_TIMEOUT,
     ) -> subprocess.Popen[bytes]:
         """`causeway run` as its own process, configured only the way a cluster deployment
         is: a config file (CAUSEWAY_CONFIG), a kubeconfig and the AWS SDK's environment.
-        Its output goes to workdir/operator.log."""
+        Returns once its liveness probe answers; its output goes to workdir/operator.log."""
         if self.config is None:
             raise RuntimeError("the sandbox is not started")
         config = self.config.model_dump(mode="json")
@@ -186,9 +193,35 @@ class SandboxStack:
             "CAUSEWAY_CONFIG": str(workdir / "config.yaml"),
             "KUBECONFIG": str(workdir / "kubeconfig"),
         }
-        command = [sys.executable, "-m", "causeway", "run", *args]
+        liveness = f"http://127.0.0.1:{_free_port()}/healthz"
+        command = [sys.executable, "-m", "causeway", "run", "--liveness", liveness]
         with (workdir / "operator.log").open("wb") as log:
-            return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _wait_until_live(process, liveness, ready_timeout, workdir / "operator.log")
+        return process
 
     def apply_all(self, manifests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [self.kube.apply(m) for m in manifests]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_live(process: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
+    """Block until the operator's liveness probe answers 200 (kopf is up and watching)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"causeway run exited with {process.returncode}: see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"causeway run was not live within {timeout:g}s: see {log}")
