@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 
@@ -64,8 +67,18 @@ async def run_operator(
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,
     liveness_endpoint: str | None = None,
+    handle_signals: bool = False,
 ) -> None:
-    """Run until `stop_flag` is set (or SIGINT/SIGTERM in the main thread)."""
+    """Run until `stop_flag` is set. With `handle_signals` (the main thread of `causeway
+    run`), the first SIGINT/SIGTERM stops the operator gracefully and a second one exits
+    at once, quietly."""
+    if handle_signals:
+        stop_flag = stop_flag or asyncio.Event()
+    kopf_ready = asyncio.Event()
+    started = asyncio.create_task(
+        _when_ready(kopf_ready, ready_flag, stop_flag if handle_signals else None),
+        name="operator readiness",
+    )
     quiet = _QuietIndexing()
     logging.getLogger("kopf.objects").addFilter(quiet)
     pollers_stopped = asyncio.Event()
@@ -82,10 +95,44 @@ async def run_operator(
             clusterwide=True,
             standalone=True,
             stop_flag=stop_flag,
-            ready_flag=ready_flag,
+            ready_flag=kopf_ready,
             liveness_endpoint=liveness_endpoint,
         )
     finally:
+        started.cancel()
         pollers_stopped.set()
         await asyncio.gather(*pollers, return_exceptions=True)
         logging.getLogger("kopf.objects").removeFilter(quiet)
+
+
+async def _when_ready(
+    kopf_ready: asyncio.Event,
+    ready_flag: asyncio.Event | threading.Event | None,
+    signal_stop: asyncio.Event | threading.Event | None,
+) -> None:
+    """Once kopf is up: tell the caller, and take SIGINT/SIGTERM over from kopf (whose
+    handler fails with InvalidStateError on a second signal)."""
+    await kopf_ready.wait()
+    if isinstance(signal_stop, asyncio.Event):
+        _take_over_signals(signal_stop)
+    if ready_flag is not None:
+        ready_flag.set()
+
+
+def _take_over_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _on_signal, stop, signum)
+
+
+def _on_signal(stop: asyncio.Event, signum: int) -> None:
+    name = signal.Signals(signum).name
+    if not stop.is_set():
+        logging.getLogger("causeway.operator").info(
+            "%s received: stopping (send it again to exit at once)", name
+        )
+        stop.set()
+        return
+    sys.stderr.write(f"causeway: second {name}: exiting now\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)

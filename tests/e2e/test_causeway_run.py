@@ -5,11 +5,13 @@ waits for it), reconciles, and exits cleanly on SIGTERM."""
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from causeway import __version__
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import outbound, wait_phase
 
@@ -34,3 +36,27 @@ def test_causeway_run_reconciles_and_stops_on_sigterm(stack: SandboxStack, tmp_p
         operator.send_signal(signal.SIGTERM)
         code = operator.wait(30)
     assert code == 0, (tmp_path / "operator.log").read_text()
+
+
+def test_causeway_run_says_what_it_starts(stack: SandboxStack, tmp_path: Path) -> None:
+    operator = stack.start_operator_process(tmp_path)
+    operator.send_signal(signal.SIGTERM)
+    assert operator.wait(30) == 0
+    log = (tmp_path / "operator.log").read_text()
+    startup = next(line for line in log.splitlines() if "starting:" in line)
+    assert f"causeway {__version__} starting: config {tmp_path / 'config.yaml'}" in startup
+    assert f"cluster {stack.kube.url} (Kubernetes v" in startup
+    assert "AWS identity arn:aws:" in startup
+    assert "Region us-east-1: outbound on, inbound on" in log
+
+
+def test_a_second_sigint_exits_at_once_and_quietly(stack: SandboxStack, tmp_path: Path) -> None:
+    operator = stack.start_operator_process(tmp_path)
+    operator.send_signal(signal.SIGINT)
+    time.sleep(0.05)  # two signals sent together may reach the process as one
+    operator.send_signal(signal.SIGINT)
+    code = operator.wait(5)
+    log = (tmp_path / "operator.log").read_text()
+    assert code == 128 + signal.SIGINT, log
+    assert "Traceback" not in log and "InvalidStateError" not in log
+    assert log.rstrip().endswith("causeway: second SIGINT: exiting now")

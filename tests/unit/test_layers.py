@@ -1,5 +1,5 @@
 """Import rules that keep the layering honest: boto3 only under causeway/aws, the
-kubernetes client only in causeway/kube.py, kopf only in the wiring modules, and
+kubernetes client only in causeway/kube/, kopf only in the wiring modules, and
 no I/O library at all in the pure core (planners, conditions, errors, api)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ SANDBOX = "sandbox/"
 ALLOWED: dict[str, tuple[str, ...]] = {
     "boto3": ("aws/", SANDBOX),
     "botocore": ("aws/", SANDBOX),
-    "kubernetes": ("kube.py", SANDBOX),
+    "kubernetes": ("kube/", SANDBOX),
     "kopf": ("handlers.py", "operator.py", SANDBOX),
     "moto": (SANDBOX,),
     "kmock": (SANDBOX,),

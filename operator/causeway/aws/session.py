@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from causeway import __version__
 from causeway.errors import AwsCallError
@@ -22,6 +23,13 @@ _CLIENT_CONFIG = Config(
     user_agent_extra=f"causeway/{__version__}",
     connect_timeout=5,
     read_timeout=30,
+)
+
+_PROBE_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    user_agent_extra=f"causeway/{__version__}",
+    connect_timeout=3,
+    read_timeout=5,
 )
 
 
@@ -43,18 +51,25 @@ class ClientFactory:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self._session.client(  # type: ignore[call-overload]
-                    service,
-                    region_name=region,
-                    config=_CLIENT_CONFIG,
-                    endpoint_url=self._endpoint_url,
-                )
+                self._clients[key] = self._new_client(service, region, _CLIENT_CONFIG)
             return self._clients[key]
+
+    def probe_client(self, service: str, region: str) -> Any:
+        """A client that tries once, with short timeouts: for checks at start-up, where a
+        missing endpoint should be reported in seconds, not after several retries."""
+        return self._new_client(service, region, _PROBE_CONFIG)
+
+    def _new_client(self, service: str, region: str, config: Config) -> Any:
+        return self._session.client(  # type: ignore[call-overload]
+            service, region_name=region, config=config, endpoint_url=self._endpoint_url
+        )
 
 
 @contextmanager
 def aws_call(operation: str) -> Iterator[None]:
-    """Run one AWS call, turning botocore failures into AwsCallError."""
+    """Run one AWS call, turning whatever it raises into AwsCallError, so the one error
+    table classifies every failure: AWS error codes, and transport or parsing failures
+    by their botocore class name (EndpointConnectionError, ResponseParserError, …)."""
     try:
         yield
     except ClientError as exc:
@@ -62,5 +77,11 @@ def aws_call(operation: str) -> Iterator[None]:
         raise AwsCallError(
             operation, str(error.get("Code", "Unknown")), str(error.get("Message", ""))
         ) from exc
-    except BotoCoreError as exc:
-        raise AwsCallError(operation, type(exc).__name__, str(exc)) from exc
+    except (BotoCoreError, ResponseParserError) as exc:
+        raise AwsCallError(operation, type(exc).__name__, _first_line(exc)) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """botocore's parser errors quote the whole response body; keep one short line."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "..."

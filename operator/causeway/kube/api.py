@@ -1,4 +1,4 @@
-"""The Kubernetes edge outside kopf: the only module that uses the kubernetes client.
+"""Status writes and Events for Causeway's kinds, from outside kopf's handlers.
 kopf patches objects from inside handlers; this module writes status from outside
 them (the region pollers) and records Events on phase transitions."""
 
@@ -16,20 +16,6 @@ import kubernetes
 from causeway.api import API_VERSION, GROUP, VERSION, KindInfo
 
 MERGE_PATCH = "application/merge-patch+json"
-
-
-def load_configuration() -> kubernetes.client.Configuration:
-    """In-cluster config when running in a pod, else the current kubeconfig context."""
-    configuration = kubernetes.client.Configuration()
-    try:
-        kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
-            client_configuration=configuration
-        )
-    except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-            client_configuration=configuration
-        )
-    return configuration
 
 
 COMPONENT = "causeway"
