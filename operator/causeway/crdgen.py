@@ -8,12 +8,18 @@ else, so `crds/` can never drift from the models (a test compares them).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from causeway.api import ALL_KINDS, GROUP, VERSION, KindInfo
+from causeway.problems import UserError
+
+DEFAULT_DIRECTORY = Path("crds")
+DIFF_LINES_SHOWN = 20
 
 _KEPT_KEYS = {
     "type",
@@ -160,3 +166,78 @@ def render(kind: KindInfo) -> str:
 def crd_files() -> dict[str, str]:
     """File name → YAML text for every kind."""
     return {kind.crd_file: render(kind) for kind in ALL_KINDS}
+
+
+class CrdDirectoryError(UserError):
+    """The CRD directory to write or check is not there."""
+
+
+def write_crds(output: str | None) -> str:
+    """Write every CRD into `output` (created if named), or into ./crds, which must exist:
+    `causeway crds` run from the wrong directory must not scatter a new crds/ there."""
+    directory = _directory(output, create=output is not None)
+    files = crd_files()
+    changed = [name for name, text in files.items() if _read(directory / name) != text]
+    for name in changed:
+        (directory / name).write_text(files[name], encoding="utf-8")
+    return f"wrote {len(files)} CRDs to {directory}/ ({len(changed)} changed)"
+
+
+def check_crds(output: str | None) -> list[str]:
+    """Every way `output` (./crds) differs from the models: a missing file, a stale one
+    (with the start of a diff), or a stray YAML file that `kubectl apply -f crds/` would
+    apply too. Empty when all is in order."""
+    directory = _directory(output, create=False)
+    files = crd_files()
+    problems = [_compare(directory / name, text) for name, text in files.items()]
+    strays = sorted(p.name for p in directory.glob("*.y*ml") if p.name not in files)
+    problems += [
+        f"{directory / name} is not a Causeway CRD, but `kubectl apply -f {directory}/` "
+        "would apply it; remove it"
+        for name in strays
+    ]
+    return [problem for problem in problems if problem]
+
+
+def _directory(output: str | None, *, create: bool) -> Path:
+    directory = Path(output) if output else DEFAULT_DIRECTORY
+    if directory.is_dir():
+        return directory
+    if directory.exists():
+        raise CrdDirectoryError(f"{directory} is not a directory")
+    if create:
+        directory.mkdir(parents=True)
+        return directory
+    if output:
+        raise CrdDirectoryError(f"no directory {directory}")
+    raise CrdDirectoryError(
+        f"no {DEFAULT_DIRECTORY}/ directory here ({Path.cwd()}): run from the repository "
+        "root, or pass --output DIR"
+    )
+
+
+def _compare(path: Path, expected: str) -> str:
+    actual = _read(path)
+    if actual is None:
+        return f"{path} is missing; run `causeway crds` to write it"
+    if actual == expected:
+        return ""
+    diff = list(
+        difflib.unified_diff(
+            actual.splitlines(), expected.splitlines(), "committed", "generated", lineterm="", n=1
+        )
+    )
+    shown = "\n".join(f"    {line}" for line in diff[:DIFF_LINES_SHOWN])
+    more = (
+        f"\n    … {len(diff) - DIFF_LINES_SHOWN} more diff lines"
+        if len(diff) > DIFF_LINES_SHOWN
+        else ""
+    )
+    return f"{path} is out of date; run `causeway crds`:\n{shown}{more}"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
