@@ -1,4 +1,5 @@
-"""`causeway demo`, the README's main command, runs to Ready and exits 0."""
+"""`causeway demo`, the README's main command, runs to its end state and exits 0; a
+demo that runs out of time says so in one line, without the operator's logs."""
 
 from __future__ import annotations
 
@@ -10,13 +11,21 @@ from causeway.cli import main
 def test_demo_walks_the_seed_tenant_to_ready(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--timeout", "60"]) == 0
     out = capsys.readouterr().out
+    assert out.startswith("causeway demo: starting the embedded sandbox")
     assert "acme/inventory     PendingAcceptance  Accept the connection request vpce-" in out
     assert "tenant: accepts connection request vpce-" in out
     assert "acme/inventory     Ready              Connected: vpce-" in out
     assert "acme/reporting     Unprovisioned" in out
-    assert "done: every provisioned connection is Ready" in out
+    assert "done: every connection reached its end state" in out
+    assert "AWS calls by the tenant: 1 accept call\n" in out
+    assert "arn:aws:iam::111111111111:role/causeway-outbound" in out  # the example config's
 
 
-def test_demo_that_runs_out_of_time_says_so_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--timeout", "0"]) == 1
-    assert "did not become Ready within 0s" in capsys.readouterr().err
+def test_demo_that_runs_out_of_time_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--timeout", "0.2"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "causeway: the demo did not finish within 0.2s (run with -v to see the operator's logs)"
+    ]

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from causeway.sandbox.aws import TenantService
-from causeway.sandbox.stack import SEEDS, SandboxStack, load_manifests
+from causeway.sandbox.seeds import admin_and_tenant_manifests
+from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import (
     OUTBOUND,
     TickingClock,
@@ -53,7 +54,7 @@ def events_about(stack: SandboxStack, name: str) -> list[dict[str, Any]]:
 
 
 def test_seed_tenant_walks_to_ready_after_the_tenant_accepts(stack: SandboxStack) -> None:
-    stack.apply_all(load_manifests(SEEDS / "tenant-acme"))
+    stack.apply_all(admin_and_tenant_manifests())
     pending = wait_phase(stack, "acme", "inventory", "PendingAcceptance")
     vpce = pending["vpcEndpointId"]
     assert pending["message"] == (

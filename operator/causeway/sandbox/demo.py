@@ -1,24 +1,38 @@
 """`causeway demo`: the whole product on one machine with no cluster and no AWS
-account. It starts the embedded sandbox, plays the platform admin (config) and the
-tenant (its endpoint service, the seed manifests, accepting the request), runs the
-real operator, and prints each connection walking through its phases to Ready."""
+account. It starts the embedded sandbox, plays the platform admin (config, the
+tenant's namespace and quota) and the tenant (its endpoint services, its manifests,
+accepting the requests), runs the real operator, and prints each connection walking
+through its phases to its end state."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from causeway.sandbox.stack import SEEDS, SandboxStack, load_manifests
+import yaml
 
-TENANT_NAMESPACE = "acme"
-TENANT_FOLDER = "tenant-acme"
+from causeway.sandbox.seeds import (
+    ADMIN,
+    CONFIG_EXAMPLE,
+    TENANT,
+    TENANT_NAMESPACE,
+    load_manifests,
+    missing_parts,
+    seeds_dir,
+)
+from causeway.sandbox.stack import SandboxStack
+
 OUTBOUND = "outboundconnections"
 WATCH_STEP = 0.1
+NAME_WIDTH = 18
+PHASE_WIDTH = 18  # the longest phase, PendingActivation, plus a space
+_OPERATOR_LOGGERS = ("kopf", "causeway", "aiohttp")
 
 
 @dataclass
@@ -38,55 +52,78 @@ class Progress:
         phase, message = str(status.get("phase", "-")), str(status.get("message", ""))
         if phase != "-" and self.seen.get(name) != (phase, message):
             self.seen[name] = (phase, message)
-            self.say(f"{name:<18} {phase:<18} {message}")
+            self.say(f"{name:<{NAME_WIDTH}} {phase:<{PHASE_WIDTH}} {message}")
 
 
-def run_demo(*, timeout: float = 90.0, verbose: bool = False, seeds: Path = SEEDS) -> int:
-    """Run the demo; 0 when every provisioned seed connection reached Ready in time."""
-    out = sys.stdout.write
-    if not (seeds / TENANT_FOLDER).is_dir():
-        sys.stderr.write(f"causeway: seed manifests not found in {seeds / TENANT_FOLDER}\n")
+def run_demo(*, timeout: float = 90.0, verbose: bool = False, seeds: str | None = None) -> int:
+    """Run the demo; 0 when every seed connection reached its end state in time."""
+    root = Path(seeds) if seeds else seeds_dir()
+    missing = missing_parts(root)
+    if missing:
+        sys.stderr.write(f"causeway: seed manifests not found: {', '.join(missing)}\n")
         return 2
-    quieted = {} if verbose else _quiet_loggers("kopf", "causeway", "aiohttp.access")
-    try:
-        return _run(seeds, timeout, out)
-    finally:
-        for name, level in quieted.items():
-            logging.getLogger(name).setLevel(level)
-
-
-def _quiet_loggers(*names: str) -> dict[str, int]:
-    """Silence the operator's own logs so the progress lines stand out; returns old levels."""
-    old = {name: logging.getLogger(name).level for name in names}
-    for name in names:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    return old
-
-
-def _run(seeds: Path, timeout: float, out: Callable[[str], Any]) -> int:
-    manifests = load_manifests(seeds / TENANT_FOLDER)
-    progress = Progress(out)
-    progress.say("starting the embedded sandbox: Kubernetes API (kmock) + AWS (moto, PrivateLink)")
-    # AWS keeps an accepted endpoint "pending" for a while; show that phase too.
-    with SandboxStack(poll_interval="1s", activation_seconds=1.5) as stack:
-        _prepare_tenant(stack, manifests, progress)
-        stack.aws.reset_call_counts()  # from here on, count only what the operator does
-        stack.start_operator()
-        progress.say("operator running (kopf handlers + one batched poller per region)")
-        for manifest in manifests:
-            stack.kube.apply(manifest)
-        progress.say(f"applied {len(manifests)} manifests from {seeds / TENANT_FOLDER}")
-        ready = _walk_to_ready(stack, progress, deadline=time.monotonic() + timeout)
-        if ready:
-            progress.say("done: every provisioned connection is Ready")
-        _print_summary(stack, out)
-    if not ready:
-        sys.stderr.write(f"causeway: connections did not become Ready within {timeout:g}s\n")
+    with _operator_logs_shown(verbose):
+        ok = _run(root, timeout, sys.stdout.write)
+    if not ok:
+        hint = "" if verbose else " (run with -v to see the operator's logs)"
+        sys.stderr.write(f"causeway: the demo did not finish within {timeout:g}s{hint}\n")
         return 1
     return 0
 
 
-def _prepare_tenant(
+@contextmanager
+def _operator_logs_shown(verbose: bool) -> Iterator[None]:
+    """Without -v, the operator's own log lines are hidden so the story stands out
+    (even the errors of a shutdown after a timeout); -v shows them."""
+    if verbose:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in _OPERATOR_LOGGERS]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, before, strict=True):
+            logger.setLevel(level)
+
+
+def _run(root: Path, timeout: float, out: Callable[[str], Any]) -> bool:
+    admin, tenant = load_manifests(root / ADMIN), load_manifests(root / TENANT)
+    principal = _example_principal(root / CONFIG_EXAMPLE)
+    progress = Progress(out)
+    with SandboxStack(
+        poll_interval="1s", activation_seconds=1.5, platform_principal=principal
+    ) as stack:
+        progress.say(f"platform: region {stack.region} ready; tenants allow-list {principal}")
+        _prepare_tenant_services(stack, tenant, progress)
+        stack.aws.reset_call_counts()  # from here on, count only what the operator does
+        stack.start_operator()
+        progress.say("operator running (kopf handlers + one batched poller per region)")
+        stack.apply_all(admin)
+        progress.say(f"admin: applied {_describe(admin)} from {root / ADMIN}")
+        stack.apply_all(tenant)
+        progress.say(f"tenant: applied {_describe(tenant)} from {root / TENANT}")
+        done = _walk_to_end_state(stack, progress, deadline=time.monotonic() + timeout)
+        if done:
+            progress.say("done: every connection reached its end state")
+        _print_summary(stack, out)
+    return done
+
+
+def _example_principal(path: Path) -> str:
+    """The platform principal of the example config, so the demo matches the docs."""
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    regions = config["regions"]
+    return str(regions[sorted(regions)[0]]["platformPrincipal"])
+
+
+def _describe(manifests: Sequence[dict[str, Any]]) -> str:
+    return ", ".join(f"{m['kind']} {m['metadata']['name']}" for m in manifests)
+
+
+def _prepare_tenant_services(
     stack: SandboxStack, manifests: list[dict[str, Any]], progress: Progress
 ) -> None:
     """Create, in the tenant's 'account', the endpoint services the seeds point at."""
@@ -95,13 +132,11 @@ def _prepare_tenant(
             continue
         service_id = str(manifest["spec"]["serviceName"]).rsplit(".", 1)[-1]
         stack.aws.create_tenant_service(service_id=service_id, acceptance_required=True)
-        progress.say(
-            f"tenant: endpoint service {service_id} allow-lists {stack.aws.platform_principal}"
-        )
+        progress.say(f"tenant: endpoint service {service_id} allow-lists the platform principal")
 
 
-def _walk_to_ready(stack: SandboxStack, progress: Progress, *, deadline: float) -> bool:
-    """Watch the tenant's connections, accepting requests as the tenant, until all Ready."""
+def _walk_to_end_state(stack: SandboxStack, progress: Progress, *, deadline: float) -> bool:
+    """Watch the tenant's connections, accepting requests as the tenant, until settled."""
     accepted: set[str] = set()
     while time.monotonic() < deadline:
         bodies = stack.kube.list(OUTBOUND, TENANT_NAMESPACE)
@@ -134,17 +169,38 @@ def _settled(body: dict[str, Any]) -> bool:
 
 
 def _print_summary(stack: SandboxStack, out: Callable[[str], Any]) -> None:
-    out("\nNAME         REGION      PHASE           READY  ENDPOINT\n")
+    rows = [("NAME", "REGION", "PHASE", "READY", "ENDPOINT")]
     for body in stack.kube.list(OUTBOUND, TENANT_NAMESPACE):
         status = body.get("status") or {}
         ready = next(
             (c["status"] for c in status.get("conditions", []) if c["type"] == "Ready"), "-"
         )
-        out(
-            f"{body['metadata']['name']:<12} {body['spec']['region']:<11} "
-            f"{status.get('phase', '-'):<15} {ready:<6} {status.get('vpcEndpointId') or '-'}\n"
+        rows.append(
+            (
+                body["metadata"]["name"],
+                body["spec"]["region"],
+                str(status.get("phase", "-")),
+                ready,
+                status.get("vpcEndpointId") or "-",
+            )
         )
+    out("\n" + table(rows))
     counts = stack.aws.call_counts()
-    tenant_calls = counts.pop("AcceptVpcEndpointConnections", 0)
+    tenant_accepts = counts.pop("AcceptVpcEndpointConnections", 0)
     calls = ", ".join(f"{op} {n}" for op, n in sorted(counts.items()))
-    out(f"\nAWS calls by the operator: {calls} (the tenant made {tenant_calls} accept call)\n")
+    out(f"\nAWS calls by the operator: {calls}\n")
+    out(f"AWS calls by the tenant: {_plural(tenant_accepts, 'accept call')}\n")
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as aligned columns, each as wide as its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        + "\n"
+        for row in rows
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -30,19 +30,10 @@ from causeway.crdgen import crd_for
 from causeway.kube import KubeApi
 from causeway.operator import run_operator
 from causeway.runtime import Clock, Runtime, utc_now
-from causeway.sandbox.aws import AwsSandbox
+from causeway.sandbox.aws import DEFAULT_PLATFORM_PRINCIPAL, AwsSandbox
 from causeway.sandbox.kube import ThreadedKubeSandbox, kinds_from_crds
 
-SEEDS = Path(__file__).resolve().parents[3] / "seeds"
 OPERATOR_START_TIMEOUT = 30.0
-
-
-def load_manifests(folder: Path) -> list[dict[str, Any]]:
-    """Every YAML document in a folder's *.yaml files, in file-name order."""
-    documents: list[dict[str, Any]] = []
-    for path in sorted(folder.glob("*.yaml")):
-        documents.extend(d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d)
-    return documents
 
 
 class OperatorThread:
@@ -92,9 +83,14 @@ class SandboxStack:
         namespaces: Iterable[str] = (),
         clock: Clock = utc_now,
         activation_seconds: float = 0.0,
+        platform_principal: str = DEFAULT_PLATFORM_PRINCIPAL,
     ) -> None:
         self.region = region
-        self.aws = AwsSandbox(region=region, activation_seconds=activation_seconds)
+        self.aws = AwsSandbox(
+            region=region,
+            activation_seconds=activation_seconds,
+            platform_principal=platform_principal,
+        )
         self.kube = ThreadedKubeSandbox(
             kinds_from_crds(crd_for(kind) for kind in ALL_KINDS), namespaces=tuple(namespaces)
         )
