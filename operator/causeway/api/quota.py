@@ -70,7 +70,7 @@ class ConnectionQuotaStatus(ApiModel):
 CONNECTION_QUOTA = KindInfo(
     kind="ConnectionQuota",
     plural="connectionquotas",
-    short_names=("cq", "quota"),
+    short_names=("cq",),
     description="A tenant's Causeway entitlement, owned by platform admins.",
     spec=ConnectionQuotaSpec,
     status=ConnectionQuotaStatus,
