@@ -1,12 +1,17 @@
 """Shared test data and fakes: a valid region entry of the operator config, a tenant
-service name, and a Runtime with fake AWS and Kubernetes edges."""
+service name, fake AWS and Kubernetes edges, and a Runtime wired to them with fixed
+clocks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from causeway.api import KindInfo
 from causeway.config import parse_config
+from causeway.domain import Endpoint
+from causeway.errors import AwsCallError
 from causeway.runtime import Runtime
 
 SERVICE_NAME = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
@@ -22,16 +27,85 @@ REGION_CONFIG = {
 }
 
 
+class FakeTransit:
+    """Stands in for TransitEndpoints: a list of endpoints, every call recorded, and
+    the named operations failing with the given AWS error code."""
+
+    def __init__(self, endpoints: Iterable[Endpoint] = (), fail: Mapping[str, str] = ()) -> None:
+        self.endpoints = list(endpoints)
+        self.fail = dict(fail)
+        self.calls: list[str] = []
+        self.created = 0
+
+    def _call(self, operation: str) -> None:
+        self.calls.append(operation)
+        if operation in self.fail:
+            raise AwsCallError(operation, self.fail[operation], "injected")
+
+    def all_managed(self) -> list[Endpoint]:
+        self._call("DescribeVpcEndpoints")
+        return list(self.endpoints)
+
+    def create(self, service_name: str, client_token: str, tags: Mapping[str, str]) -> Endpoint:
+        self._call("CreateVpcEndpoint")
+        self.created += 1
+        endpoint = Endpoint(
+            f"vpce-{self.created:017x}",
+            "pendingAcceptance",
+            service_name,
+            ("new.example",),
+            tags.get("causeway.dev/owner-uid"),
+        )
+        self.endpoints.append(endpoint)
+        return endpoint
+
+    def delete(self, ids: Iterable[str]) -> list[str]:
+        self._call("DeleteVpcEndpoints")
+        gone = set(ids)
+        self.endpoints = [
+            Endpoint(e.id, "deleting", e.service_name, e.dns_names, e.owner_uid)
+            if e.id in gone
+            else e
+            for e in self.endpoints
+        ]
+        return list(gone)
+
+
+class FakeKube:
+    """Records status patches; the named objects' writes fail."""
+
+    def __init__(self, failing: Iterable[str] = ()) -> None:
+        self.patches: list[tuple[str, dict[str, Any]]] = []
+        self.events: list[tuple[str, str]] = []
+        self.failing = set(failing)
+
+    def patch_status(
+        self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> bool:
+        if name in self.failing:
+            raise RuntimeError("API server said no")
+        self.patches.append((name, dict(status)))
+        return True
+
+    def record_event(self, ref: Any, *, reason: str, **_: Any) -> None:
+        self.events.append((ref.name, reason))
+
+    def last(self, name: str) -> dict[str, Any]:
+        return next(patch for who, patch in reversed(self.patches) if who == name)
+
+
 class FakeRuntime(Runtime):
-    """A Runtime whose AWS edge (`transit`) and Kubernetes edge (`kube`) are test fakes,
-    with one region (us-east-1) and a fixed clock."""
+    """A Runtime whose AWS edge (`transit`) and Kubernetes edge (`kube`) are fakes, with
+    one region (us-east-1), a fixed wall clock and a monotonic clock tests move."""
 
     def __init__(self, transit: Any, kube: Any = None) -> None:
+        self.now = 1000.0
         super().__init__(
             config=parse_config({"regions": {"us-east-1": REGION_CONFIG}}),
             clients=None,  # type: ignore[arg-type]
-            kube=kube,
+            kube=kube if kube is not None else FakeKube(),
             clock=lambda: datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
+            monotonic=lambda: self.now,
         )
         self.transit = transit
 

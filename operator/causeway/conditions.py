@@ -13,6 +13,12 @@ from typing import Any
 READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
+# Beside kstatus, as Crossplane's Synced beside Ready: whether Causeway could check the
+# object against AWS on its last try. False never rewrites the tenant's last observed
+# phase; it says the view may be stale, and why (credentials, access, AWS unreachable).
+SYNCED = "Synced"
+SYNCED_REASON = "Synced"
+SYNCED_MESSAGE = "Causeway reached AWS on its last check."
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,27 @@ def kstatus(progress: Progress, reason: str, message: str) -> list[ConditionStat
         ConditionState(kind, progress == kind, reason, message)
         for kind in (READY, RECONCILING, STALLED)
     ]
+
+
+def synced(problem_reason: str | None = None, message: str = "") -> ConditionState:
+    """The Synced condition: True, or False with the reason Causeway cannot check AWS."""
+    if problem_reason is None:
+        return ConditionState(SYNCED, True, SYNCED_REASON, SYNCED_MESSAGE)
+    return ConditionState(SYNCED, False, problem_reason, message)
+
+
+def with_condition(
+    previous: Sequence[Mapping[str, Any]],
+    state: ConditionState,
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The stored conditions with one of them set (added if absent), the others kept
+    exactly as they were."""
+    merged = merge(previous, [state], generation=generation, now=now)[0]
+    kept = [dict(c) for c in previous if c.get("type") != state.type]
+    return [*kept, merged]
 
 
 def merge(

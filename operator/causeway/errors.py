@@ -32,11 +32,16 @@ class AwsCallError(Exception):
 
 @dataclass(frozen=True)
 class ErrorRule:
-    """How to treat one AWS error code: its kind, the condition reason and a hint."""
+    """How to treat one AWS error code: its kind, the condition reason and a hint.
+    `platform` marks failures of the platform's own side (credentials, IAM, config,
+    network, AWS itself) rather than of the object: they hit every object of a region
+    alike, so they are logged once per change, and an admin fixing them makes the
+    operator retry without the tenant doing anything."""
 
     kind: ErrorKind
     reason: str
     hint: str
+    platform: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,12 @@ class ErrorContext:
 
 
 def _terminal(reason: str, hint: str) -> ErrorRule:
-    return ErrorRule(ErrorKind.TERMINAL, reason, hint)
+    return ErrorRule(ErrorKind.TERMINAL, reason, hint, platform=reason.startswith("Platform"))
 
 
 def _recoverable(reason: str, hint: str) -> ErrorRule:
-    return ErrorRule(ErrorKind.RECOVERABLE, reason, hint)
+    platform = reason.startswith(("Platform", "Aws")) and reason != "AwsBusy"
+    return ErrorRule(ErrorKind.RECOVERABLE, reason, hint, platform=platform)
 
 
 _ALLOW_LIST = (
@@ -66,6 +72,13 @@ _ADMIN = (
     "a platform admin must fix the operator config."
 )
 _RETRY = "AWS is busy or unavailable ({detail}); retrying with backoff."
+_DENIED = "The operator's AWS role may not do this ({detail}); a platform admin must fix IAM."
+_REFUSED = "AWS refused the operator's credentials ({detail}); a platform admin must fix them."
+_NO_CREDENTIALS = (
+    "The operator has no AWS credentials ({detail}); a platform admin must provide them "
+    "(IRSA, Pod Identity, or the SDK's environment variables or profile)."
+)
+_UNREACHABLE = "The operator cannot reach AWS ({detail}); retrying with backoff."
 
 ERROR_TABLE: dict[str, ErrorRule] = {
     # The tenant's side: nothing changes until the tenant acts (then syncs) or edits the spec.
@@ -85,15 +98,29 @@ ERROR_TABLE: dict[str, ErrorRule] = {
     "InvalidSubnet": _terminal("PlatformMisconfigured", _ADMIN),
     "InvalidGroup.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
     "InvalidSecurityGroupID.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
-    "UnauthorizedOperation": _recoverable(
-        "PlatformAccessDenied", "The operator's AWS role may not do this ({detail}); retrying."
-    ),
-    "AccessDenied": _recoverable(
-        "PlatformAccessDenied", "The operator's AWS role may not do this ({detail}); retrying."
-    ),
-    "AuthFailure": _recoverable("PlatformAccessDenied", "AWS rejected the credentials ({detail})."),
-    "InvalidClientTokenId": _recoverable("PlatformAccessDenied", "AWS credentials are invalid."),
-    "ExpiredToken": _recoverable("PlatformAccessDenied", "AWS credentials expired; retrying."),
+    "UnauthorizedOperation": _recoverable("PlatformAccessDenied", _DENIED),
+    "AccessDenied": _recoverable("PlatformAccessDenied", _DENIED),
+    "AccessDeniedException": _recoverable("PlatformAccessDenied", _DENIED),
+    "AuthFailure": _recoverable("PlatformCredentialsInvalid", _REFUSED),
+    "InvalidClientTokenId": _recoverable("PlatformCredentialsInvalid", _REFUSED),
+    "SignatureDoesNotMatch": _recoverable("PlatformCredentialsInvalid", _REFUSED),
+    "UnrecognizedClientException": _recoverable("PlatformCredentialsInvalid", _REFUSED),
+    "ExpiredToken": _recoverable("PlatformCredentialsInvalid", _REFUSED),
+    "ExpiredTokenException": _recoverable("PlatformCredentialsInvalid", _REFUSED),
+    # botocore's own failures, by class name (see aws/session.py): no credentials at all…
+    "NoCredentialsError": _recoverable("PlatformCredentialsMissing", _NO_CREDENTIALS),
+    "PartialCredentialsError": _recoverable("PlatformCredentialsMissing", _NO_CREDENTIALS),
+    "CredentialRetrievalError": _recoverable("PlatformCredentialsMissing", _NO_CREDENTIALS),
+    # …AWS not reachable over the network…
+    "EndpointConnectionError": _recoverable("AwsUnreachable", _UNREACHABLE),
+    "ConnectTimeoutError": _recoverable("AwsUnreachable", _UNREACHABLE),
+    "ConnectionClosedError": _recoverable("AwsUnreachable", _UNREACHABLE),
+    "ProxyConnectionError": _recoverable("AwsUnreachable", _UNREACHABLE),
+    "SSLError": _recoverable("AwsUnreachable", _UNREACHABLE),
+    "HTTPClientError": _recoverable("AwsUnreachable", _UNREACHABLE),
+    # …or answering, but not with an API response (an overloaded endpoint, a proxy page).
+    "ReadTimeoutError": _recoverable("AwsUnavailable", _RETRY),
+    "ResponseParserError": _recoverable("AwsUnavailable", _RETRY),
     "VpcEndpointLimitExceeded": _recoverable(
         "PlatformLimitReached", "The platform hit its AWS endpoint limit in {region}; retrying."
     ),
@@ -110,10 +137,18 @@ ERROR_TABLE: dict[str, ErrorRule] = {
         "PlatformLimitReached", "The transit subnets in {region} have no free addresses."
     ),
     "IncorrectState": _recoverable("AwsBusy", "The endpoint is changing state; retrying."),
-    "EndpointConnectionError": _recoverable("AwsUnreachable", _RETRY),
 }
 
 _UNKNOWN = _recoverable("AwsError", "AWS returned an unexpected error ({detail}); retrying.")
+
+
+# Failures only the tenant can fix (then sync or edit the spec): remembered in status,
+# so not even a restart retries them.
+TENANT_TERMINAL_REASONS = frozenset(
+    rule.reason
+    for rule in ERROR_TABLE.values()
+    if rule.kind is ErrorKind.TERMINAL and not rule.platform
+)
 
 
 def classify(error: AwsCallError) -> ErrorRule:

@@ -1,66 +1,80 @@
-"""kopf registration only: each handler turns kopf's arguments into one controller
-call and kopf's retry/backoff vocabulary. No decisions are made here."""
+"""kopf registration only. kopf watches the kinds, keeps the cluster index current,
+holds each connection's finalizer until its teardown is done, and tells the region
+reconciler that an object changed; the reconciler makes every decision.
+
+The one exception is an object no region reconciler will ever see (its region is not
+served): its Stalled status is written here, since no AWS is involved."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
-from causeway.api import GROUP, OUTBOUND, VERSION
-from causeway.controllers.outbound import OutboundController, ReconcileResult
+from causeway.api import GROUP, OUTBOUND, VERSION, KindInfo
+from causeway.conditions import Progress, kstatus, merge, timestamp
 from causeway.reconcile.outbound import SYNC_ANNOTATION
 from causeway.runtime import Runtime
 
-INDEX_HANDLER_ID = "outbound-index"
-# New objects and objects resuming after a restart may observe AWS through the shared
-# region listing; updates (incl. sync) and teardown read AWS directly. See listings.py.
-_SHARED_LISTING_REASONS = frozenset({kopf.Reason.CREATE.value, kopf.Reason.RESUME.value})
+CONNECTION_KINDS: tuple[KindInfo, ...] = (OUTBOUND,)
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
-    """Register the OutboundConnection handlers on `registry`."""
-    controller = OutboundController(runtime)
-    resource = (GROUP, VERSION, OUTBOUND.plural)
+    """Register the handlers of every kind on `registry`."""
+    for kind in CONNECTION_KINDS:
+        _register_index(registry, runtime, kind)
+        _register_connection(registry, runtime, kind)
 
-    async def reconcile(
-        *,
-        body: kopf.Body,
-        patch: kopf.Patch,
-        reason: str,
-        retry: int,
-        old: Any,
-        new: Any,
-        logger: Any,
-        **_: Any,
+
+def _register_index(registry: kopf.OperatorRegistry, runtime: Runtime, kind: KindInfo) -> None:
+    resource = (GROUP, VERSION, kind.plural)
+    index = runtime.index[kind]
+
+    # kopf calls index handlers for every object it lists before it runs any other
+    # handler of any kind: once anything else runs, the index holds the whole cluster.
+    def remember(body: kopf.Body, **_: Any) -> None:
+        index.observe(None, dict(body))
+
+    def forget_or_mark_ready(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+        runtime.index.ready.set()
+        if event.get("type") == "DELETED":
+            index.observe("DELETED", dict(body))
+            runtime.memories.forget(str(body.get("metadata", {}).get("uid", "")))
+
+    kopf.index(*resource, registry=registry, id=f"{kind.singular}-index")(remember)
+    kopf.on.event(*resource, registry=registry, id=f"{kind.singular}-events")(forget_or_mark_ready)
+
+
+def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind: KindInfo) -> None:
+    resource = (GROUP, VERSION, kind.plural)
+
+    def changed(
+        *, body: kopf.Body, patch: kopf.Patch, reason: str, old: Any, new: Any, **_: Any
     ) -> None:
-        sync_requested = old is not None and _sync_value(old) != _sync_value(new)
-        result = await controller.reconcile(
-            body,
-            sync_requested=sync_requested,
-            attempt=retry,
-            logger=logger,
-            shared_listing=reason in _SHARED_LISTING_REASONS,
-            quiet=reason == kopf.Reason.RESUME.value,
-        )
-        _hand_back(result, patch)
+        runtime.index[kind].observe(None, dict(body))
+        region = str((body.get("spec") or {}).get("region", ""))
+        if not runtime.serves(region):
+            patch.status.update(_unknown_region(runtime, body, region))
+            return
+        memory = runtime.memories[str(body["metadata"]["uid"])]
+        memory.touch = reason != kopf.Reason.RESUME.value  # a restart rewrites nothing
+        if old is not None and _sync_value(old) != _sync_value(new):
+            memory.sync_requested = True
+        runtime.kick(region)
 
-    async def teardown(
-        *, body: kopf.Body, patch: kopf.Patch, retry: int, logger: Any, **_: Any
-    ) -> None:
-        result = await controller.reconcile(
-            body, sync_requested=False, attempt=retry, logger=logger
-        )
-        _hand_back(result, patch)
+    async def teardown(*, body: kopf.Body, **_: Any) -> None:
+        region = str((body.get("spec") or {}).get("region", ""))
+        if not runtime.serves(region):
+            return  # nothing was ever created for it
+        runtime.index[kind].observe(None, dict(body))
+        done = runtime.memories.teardown_future(str(body["metadata"]["uid"]))
+        runtime.kick(region)
+        await done  # the reconciler resolves it once nothing is left in AWS
 
-    def remember(*, event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-        runtime.outbound_index.observe(event.get("type"), dict(body))
-
-    kopf.on.create(*resource, registry=registry, id="reconcile")(reconcile)
-    kopf.on.update(*resource, registry=registry, id="reconcile")(reconcile)
-    kopf.on.resume(*resource, registry=registry, id="reconcile")(reconcile)
+    for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
+        on(*resource, registry=registry, id="reconcile")(changed)
     kopf.on.delete(*resource, registry=registry, id="teardown")(teardown)
-    kopf.on.event(*resource, registry=registry, id=INDEX_HANDLER_ID)(remember)
 
 
 def _sync_value(essence: Any) -> str | None:
@@ -70,9 +84,24 @@ def _sync_value(essence: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _hand_back(result: ReconcileResult, patch: kopf.Patch) -> None:
-    """Put the status into kopf's patch; ask kopf to come back if not done."""
-    if result.status_patch:
-        patch.status.update(result.status_patch)
-    if result.retry_after is not None:
-        raise kopf.TemporaryError(result.retry_reason, delay=result.retry_after)
+def _unknown_region(runtime: Runtime, body: Mapping[str, Any], region: str) -> dict[str, Any]:
+    offered = ", ".join(sorted(runtime.config.regions)) or "none"
+    message = (
+        f"Region {region or '(none)'} is not served by this platform (regions offered: "
+        f"{offered}). Recreate the connection in an offered region."
+    )
+    generation = int((body.get("metadata") or {}).get("generation") or 1)
+    now = runtime.clock()
+    previous = body.get("status") or {}
+    return {
+        "phase": "Unprovisioned",
+        "message": message,
+        "observedGeneration": generation,
+        "lastSyncTime": timestamp(now),
+        "conditions": merge(
+            previous.get("conditions") or [],
+            kstatus(Progress.STALLED, "UnknownRegion", message),
+            generation=generation,
+            now=now,
+        ),
+    }

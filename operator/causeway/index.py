@@ -1,12 +1,19 @@
-"""An in-memory view of every connection object, kept current from kopf's watch
-events, so a region poller can see all its objects without listing the cluster."""
+"""The cluster as the operator last saw it: every Causeway object of every kind, kept
+current from kopf's watch events, so region reconcilers and the cluster-wide rules
+(licenses, claims) read one consistent in-memory view instead of listing the cluster.
+
+kopf lists every indexed kind before it runs any other handler; `ready` is set at that
+point, so nothing decides on a half-loaded view (an older claim not yet seen)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from causeway.api import KindInfo
 
 
 @dataclass(frozen=True)
@@ -36,25 +43,42 @@ class ObjectSnapshot:
         return str(self._meta.get("uid", ""))
 
     @property
+    def generation(self) -> int:
+        return int(self._meta.get("generation") or 1)
+
+    @property
+    def created(self) -> str:
+        """creationTimestamp as written by the API server (RFC 3339, sorts in time order)."""
+        return str(self._meta.get("creationTimestamp") or "")
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        return self.body.get("spec") or {}
+
+    @property
     def region(self) -> str:
-        return str((self.body.get("spec") or {}).get("region", ""))
+        return str(self.spec.get("region", ""))
 
     @property
     def deleting(self) -> bool:
         return bool(self._meta.get("deletionTimestamp"))
 
     @property
+    def annotations(self) -> Mapping[str, str]:
+        return self._meta.get("annotations") or {}
+
+    @property
     def status(self) -> Mapping[str, Any]:
         return self.body.get("status") or {}
 
-    @property
-    def resource_version(self) -> str | None:
-        version = self._meta.get("resourceVersion")
-        return str(version) if version else None
+    def with_status(self, status: Mapping[str, Any]) -> ObjectSnapshot:
+        """This object with a status patch merged in (top-level keys replaced)."""
+        merged = {k: v for k, v in {**self.status, **status}.items() if v is not None}
+        return ObjectSnapshot({**self.body, "status": merged})
 
 
-class ConnectionIndex:
-    """Objects of one kind by namespace/name; safe to read from any thread."""
+class KindIndex:
+    """The objects of one kind by namespace/name; safe to read from any thread."""
 
     def __init__(self) -> None:
         self._objects: dict[tuple[str, str], ObjectSnapshot] = {}
@@ -74,9 +98,29 @@ class ConnectionIndex:
         with self._lock:
             current = self._objects.get((namespace, name))
             if current is not None:
-                body = {**current.body, "status": {**current.status, **status}}
-                self._objects[current.key] = ObjectSnapshot(body)
+                self._objects[current.key] = current.with_status(status)
+
+    def get(self, namespace: str, name: str) -> ObjectSnapshot | None:
+        with self._lock:
+            return self._objects.get((namespace, name))
+
+    def all(self) -> list[ObjectSnapshot]:
+        with self._lock:
+            return list(self._objects.values())
 
     def in_region(self, region: str) -> list[ObjectSnapshot]:
-        with self._lock:
-            return [o for o in self._objects.values() if o.region == region]
+        return [o for o in self.all() if o.region == region]
+
+    def in_namespace(self, namespace: str) -> list[ObjectSnapshot]:
+        return [o for o in self.all() if o.namespace == namespace]
+
+
+class ClusterIndex:
+    """One KindIndex per Causeway kind, and whether kopf has listed them all yet."""
+
+    def __init__(self, kinds: Iterable[KindInfo]) -> None:
+        self._kinds = {kind.kind: KindIndex() for kind in kinds}
+        self.ready = asyncio.Event()
+
+    def __getitem__(self, kind: KindInfo) -> KindIndex:
+        return self._kinds[kind.kind]

@@ -1,4 +1,4 @@
-"""Runs the operator: kopf's watch/handler machinery plus one poller per region,
+"""Runs the operator: kopf's watch/handler machinery plus one reconciler per region,
 sharing one Runtime and one stop signal. `causeway run`, the demo, the e2e tests
 and the benchmark all start the operator through `run_operator`."""
 
@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import kopf
 
 from causeway import handlers
-from causeway.poller import RegionPoller
+from causeway.controllers.region import RegionReconciler
 from causeway.runtime import Runtime
 
 # Must differ from causeway.dev: kopf drops annotations under its storage prefix from
@@ -26,14 +26,16 @@ FINALIZER = "causeway.dev/teardown"
 LoginFn = Callable[..., Awaitable[kopf.ConnectionInfo | None] | kopf.ConnectionInfo | None]
 
 
-class _QuietIndexing(logging.Filter):
-    """Drops kopf's per-event "Handler 'outbound-index' succeeded." lines: the index hook
-    runs on every watch event, and those lines would drown the useful ones."""
-
-    _NOISE = f"Handler '{handlers.INDEX_HANDLER_ID}' succeeded."
+class _QuietBookkeeping(logging.Filter):
+    """Drops kopf's per-event "Handler '…-index' succeeded." lines: the index and event
+    hooks run on every watch event, and those lines would drown the useful ones."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != self._NOISE
+        message = record.getMessage()
+        return not (
+            message.startswith("Handler '")
+            and message.endswith(("-index' succeeded.", "-events' succeeded."))
+        )
 
 
 def build_settings() -> kopf.OperatorSettings:
@@ -79,15 +81,16 @@ async def run_operator(
         _when_ready(kopf_ready, ready_flag, stop_flag if handle_signals else None),
         name="operator readiness",
     )
-    quiet = _QuietIndexing()
+    quiet = _QuietBookkeeping()
     logging.getLogger("kopf.objects").addFilter(quiet)
-    pollers_stopped = asyncio.Event()
-    pollers = [
-        asyncio.create_task(
-            RegionPoller(runtime, region).run(pollers_stopped), name=f"poller-{region}"
+    reconcilers_stopped = asyncio.Event()
+    reconcilers = []
+    for region in runtime.config.regions:
+        reconciler = RegionReconciler(runtime, region)
+        runtime.on_kick(region, reconciler.kick)
+        reconcilers.append(
+            asyncio.create_task(reconciler.run(reconcilers_stopped), name=f"region-{region}")
         )
-        for region in runtime.config.regions
-    ]
     try:
         await kopf.operator(
             registry=build_registry(runtime, login),
@@ -100,8 +103,8 @@ async def run_operator(
         )
     finally:
         started.cancel()
-        pollers_stopped.set()
-        await asyncio.gather(*pollers, return_exceptions=True)
+        reconcilers_stopped.set()
+        await asyncio.gather(*reconcilers, return_exceptions=True)
         logging.getLogger("kopf.objects").removeFilter(quiet)
 
 

@@ -1,19 +1,23 @@
-"""What every controller needs at run time: the config, AWS clients per region,
-the Kubernetes status writer, the object index and the clock. Built once by the
-operator and handed to controllers, so tests can swap any part."""
+"""What every controller needs at run time: the config, AWS clients per region, the
+Kubernetes status writer, the cluster index, the operator's memory of each object,
+the platform's AWS health and the clocks. Built once by the operator and handed to
+controllers and handlers, so tests can swap any part."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from causeway.api import ALL_KINDS
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.aws.session import ClientFactory
 from causeway.config import OperatorConfig
-from causeway.index import ConnectionIndex
+from causeway.controllers.health import PlatformHealth
+from causeway.controllers.memory import ObjectMemories
+from causeway.index import ClusterIndex
 from causeway.kube import KubeApi
-from causeway.listings import RegionListings
 
 Clock = Callable[[], datetime]
 
@@ -28,12 +32,28 @@ class Runtime:
     clients: ClientFactory
     kube: KubeApi
     clock: Clock = utc_now
-    outbound_index: ConnectionIndex = field(default_factory=ConnectionIndex)
-    listings: RegionListings = field(init=False)
+    monotonic: Callable[[], float] = time.monotonic
+    index: ClusterIndex = field(default_factory=lambda: ClusterIndex(ALL_KINDS))
+    health: PlatformHealth = field(default_factory=PlatformHealth)
+    memories: ObjectMemories = field(init=False)
+    _kickers: dict[str, Callable[[float], None]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.listings = RegionListings(lambda region: self.transit_endpoints(region).all_managed())
+        self.memories = ObjectMemories(clock=self.monotonic)
 
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""
         return TransitEndpoints(self.clients.client("ec2", region), self.config.regions[region])
+
+    def serves(self, region: str) -> bool:
+        return region in self.config.regions
+
+    def on_kick(self, region: str, kick: Callable[[float], None]) -> None:
+        """Register the region reconciler that `kick(region)` wakes."""
+        self._kickers[region] = kick
+
+    def kick(self, region: str, delay: float = 0.0) -> None:
+        """Ask the region's reconciler for an early pass (no-op for unknown regions)."""
+        kicker = self._kickers.get(region)
+        if kicker is not None:
+            kicker(delay)

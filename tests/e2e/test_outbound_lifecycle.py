@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from causeway.controllers.observation import GRACE_SECONDS
 from causeway.sandbox.aws import TenantService
 from causeway.sandbox.seeds import admin_and_tenant_manifests
 from causeway.sandbox.stack import SandboxStack
@@ -149,7 +150,9 @@ def test_remote_delete_is_deleted_remotely(
         stack.aws.remove_endpoint(vpce)
     else:
         stack.aws.force_endpoint_state(vpce, how)
-    status = wait_phase(stack, "acme", name, "DeletedRemotely", timeout=5)
+    # A just-created endpoint missing from a listing gets a grace period: describes are
+    # eventually consistent, and it may only not be listed yet.
+    status = wait_phase(stack, "acme", name, "DeletedRemotely", timeout=5 + GRACE_SECONDS)
     assert condition(status, "Stalled")["status"] == "True"
     assert ("gone" if how == "gone" else how) in status["message"]
 

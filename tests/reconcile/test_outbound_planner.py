@@ -12,7 +12,9 @@ from causeway.api import OutboundConnectionSpec, OutboundConnectionStatus, Phase
 from causeway.conditions import Progress
 from causeway.domain import Endpoint, Owner, client_token
 from causeway.reconcile import outbound as planner
-from causeway.reconcile.outbound import CreateEndpoint, DeleteEndpoints, OutboundRequest, Problem
+from causeway.reconcile import status as rendering
+from causeway.reconcile.outbound import CreateEndpoint, DeleteEndpoints, OutboundRequest
+from causeway.reconcile.status import Problem
 
 SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
 OWNER = Owner("OutboundConnection", "acme", "inventory", "uid-1")
@@ -57,7 +59,11 @@ STATE_TABLE = [
 @pytest.mark.parametrize(("state", "phase", "progress"), STATE_TABLE)
 def test_aws_state_maps_to_phase(state: str, phase: Phase, progress: Progress) -> None:
     result = planner.outcome(request(tracked_id="vpce-1"), [ep("vpce-1", state)])
-    assert (result.phase, result.progress, result.endpoint_id) == (phase, progress, "vpce-1")
+    assert (result.phase, result.progress, result.fields["vpcEndpointId"]) == (
+        phase,
+        progress,
+        "vpce-1",
+    )
     assert result.reason == phase.value
 
 
@@ -85,10 +91,13 @@ def test_pending_acceptance_tells_the_tenant_what_to_accept() -> None:
 
 
 def test_dns_names_only_while_the_endpoint_is_live() -> None:
-    assert planner.outcome(request(tracked_id="vpce-1"), [ep("vpce-1", "available")]).dns_names == (
-        "vpce-1.example",
-    )
-    assert planner.outcome(request(tracked_id="vpce-1"), [ep("vpce-1", "rejected")]).dns_names == ()
+    def dns_names(state: str) -> list[str]:
+        return list(
+            planner.outcome(request(tracked_id="vpce-1"), [ep("vpce-1", state)]).fields["dnsNames"]
+        )
+
+    assert dns_names("available") == ["vpce-1.example"]
+    assert dns_names("rejected") == []
 
 
 def test_nothing_allocated_yet_is_allocating() -> None:
@@ -106,7 +115,7 @@ def test_nothing_allocated_yet_is_allocating() -> None:
 def test_unprovisioned_phases(owned: list[Endpoint], phase: Phase) -> None:
     result = planner.outcome(request(provisioned=False, tracked_id="vpce-1"), owned)
     assert result.phase is phase
-    assert result.endpoint_id == (None if phase is Phase.UNPROVISIONED else "vpce-1")
+    assert result.fields["vpcEndpointId"] == (None if phase is Phase.UNPROVISIONED else "vpce-1")
 
 
 # --- problems ------------------------------------------------------------------------------
@@ -123,29 +132,43 @@ def test_terminal_problem_before_allocation_is_unprovisioned_and_stalled() -> No
     )
 
 
-def test_recoverable_problem_keeps_phase_and_reconciles() -> None:
-    result = planner.outcome(
-        request(tracked_id="vpce-1"),
-        [ep("vpce-1", "available")],
-        Problem("AwsThrottled", "busy", terminal=False),
-    )
-    assert (result.phase, result.progress, result.message) == (
-        Phase.READY,
-        Progress.RECONCILING,
-        "busy",
+def test_recoverable_problem_keeps_what_the_tenant_sees_and_marks_it_unsynced() -> None:
+    problem = Problem("AwsThrottled", "busy", terminal=False)
+    result = planner.outcome(request(tracked_id="vpce-1"), [ep("vpce-1", "available")], problem)
+    assert (result.phase, result.progress, result.reason) == (Phase.READY, Progress.READY, "Ready")
+    assert result.message.startswith("Connected:") and result.sync_problem == problem
+    status = rendering.render_status(1, result, {}, T0)
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Ready"]["status"] == "True"  # never Ready=False beside phase Ready
+    assert (conditions["Synced"]["status"], conditions["Synced"]["reason"]) == (
+        "False",
+        "AwsThrottled",
     )
 
 
-def test_unobserved_outcome_keeps_the_stored_phase() -> None:
-    previous = {"phase": "PendingAcceptance", "dnsNames": ["a.example"]}
-    result = planner.outcome_unobserved(
-        request(tracked_id="vpce-1"), previous, Problem("AwsUnavailable", "down", False)
+def test_unobserved_status_changes_only_the_synced_condition() -> None:
+    req = request(tracked_id="vpce-1")
+    stored = rendering.render_status(1, planner.outcome(req, [ep("vpce-1", "available")]), {}, T0)
+    patch = rendering.unsynced_status(
+        stored, Problem("PlatformCredentialsMissing", "no credentials", False), 1, T0
     )
-    assert (result.phase, result.endpoint_id, result.dns_names) == (
-        Phase.PENDING_ACCEPTANCE,
-        "vpce-1",
-        ("a.example",),
+    assert patch is not None and set(patch) == {"conditions"}
+    after = {c["type"]: c for c in patch["conditions"]}
+    before = {c["type"]: c for c in stored["conditions"]}
+    assert {k: after[k] for k in ("Ready", "Reconciling", "Stalled")} == {
+        k: before[k] for k in ("Ready", "Reconciling", "Stalled")
+    }
+    assert (after["Synced"]["status"], after["Synced"]["reason"]) == (
+        "False",
+        "PlatformCredentialsMissing",
     )
+    again = rendering.unsynced_status(
+        {**stored, "conditions": patch["conditions"]},
+        Problem("PlatformCredentialsMissing", "no credentials", False),
+        1,
+        T0,
+    )
+    assert again is None  # a repeated failure writes nothing
 
 
 # --- plans ---------------------------------------------------------------------------------
@@ -287,7 +310,9 @@ def test_owner_tags_carry_namespace_name_and_uid() -> None:
 
 def test_status_is_rendered_with_conditions_and_generation() -> None:
     req = request(tracked_id="vpce-1", generation=3)
-    status = planner.render_status(req, planner.outcome(req, [ep("vpce-1", "available")]), {}, T0)
+    status = rendering.render_status(
+        req.generation, planner.outcome(req, [ep("vpce-1", "available")]), {}, T0
+    )
     assert status["phase"] == "Ready" and status["observedGeneration"] == 3
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["observedGeneration"], ready["lastTransitionTime"]) == (
@@ -299,25 +324,33 @@ def test_status_is_rendered_with_conditions_and_generation() -> None:
 
 def test_no_op_refresh_writes_nothing_but_a_handler_touches_sync_time() -> None:
     req = request(tracked_id="vpce-1")
-    first = planner.render_status(req, planner.outcome(req, [ep("vpce-1", "available")]), {}, T0)
-    again = planner.render_status(
-        req, planner.outcome(req, [ep("vpce-1", "available")]), first, T0 + timedelta(minutes=5)
+    first = rendering.render_status(
+        req.generation, planner.outcome(req, [ep("vpce-1", "available")]), {}, T0
     )
-    assert planner.status_changes(first, again, touch=False) is None
-    assert planner.status_changes(first, again, touch=True) == {
+    again = rendering.render_status(
+        req.generation,
+        planner.outcome(req, [ep("vpce-1", "available")]),
+        first,
+        T0 + timedelta(minutes=5),
+    )
+    assert rendering.status_changes(first, again, touch=False) is None
+    assert rendering.status_changes(first, again, touch=True) == {
         "lastSyncTime": "2026-11-22T12:05:00Z"
     }
 
 
 def test_a_change_is_written_with_the_new_sync_time() -> None:
     req = request(tracked_id="vpce-1")
-    first = planner.render_status(
-        req, planner.outcome(req, [ep("vpce-1", "pendingAcceptance")]), {}, T0
+    first = rendering.render_status(
+        req.generation, planner.outcome(req, [ep("vpce-1", "pendingAcceptance")]), {}, T0
     )
-    later = planner.render_status(
-        req, planner.outcome(req, [ep("vpce-1", "available")]), first, T0 + timedelta(minutes=1)
+    later = rendering.render_status(
+        req.generation,
+        planner.outcome(req, [ep("vpce-1", "available")]),
+        first,
+        T0 + timedelta(minutes=1),
     )
-    patch = planner.status_changes(first, later, touch=False)
+    patch = rendering.status_changes(first, later, touch=False)
     assert patch is not None
     assert patch["phase"] == "Ready" and patch["lastSyncTime"] == "2026-11-22T12:01:00Z"
     assert "dnsNames" not in patch and "vpcEndpointId" not in patch  # unchanged fields stay out
@@ -326,9 +359,11 @@ def test_a_change_is_written_with_the_new_sync_time() -> None:
 
 def test_removed_endpoint_id_is_patched_to_null() -> None:
     req = request(provisioned=False, tracked_id="vpce-1")
-    status = planner.render_status(req, planner.outcome(req, []), {"vpcEndpointId": "vpce-1"}, T0)
+    status = rendering.render_status(
+        req.generation, planner.outcome(req, []), {"vpcEndpointId": "vpce-1"}, T0
+    )
     assert (
-        planner.status_changes({"vpcEndpointId": "vpce-1"}, status, touch=False)["vpcEndpointId"]
+        rendering.status_changes({"vpcEndpointId": "vpce-1"}, status, touch=False)["vpcEndpointId"]
         is None
     )  # type: ignore[index]
 
@@ -337,5 +372,5 @@ def test_removed_endpoint_id_is_patched_to_null() -> None:
 def test_rendered_status_fits_the_api_model(state: str, phase: Phase, progress: Progress) -> None:
     req = request(tracked_id="vpce-0123456789abcdef0")
     endpoint = Endpoint("vpce-0123456789abcdef0", state, SERVICE, ("a.example",), OWNER.uid, T0)
-    status = planner.render_status(req, planner.outcome(req, [endpoint]), {}, T0)
+    status = rendering.render_status(req.generation, planner.outcome(req, [endpoint]), {}, T0)
     assert OutboundConnectionStatus.model_validate(status).phase is phase

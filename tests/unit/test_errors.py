@@ -6,7 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import (
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+from botocore.parsers import ResponseParserError
 
+from causeway.aws.session import aws_call
 from causeway.errors import (
     ERROR_TABLE,
     AwsCallError,
@@ -47,13 +55,28 @@ RECOVERABLE = [
     "Unavailable",
     "UnauthorizedOperation",
     "AccessDenied",
+    "AccessDeniedException",
     "AuthFailure",
     "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
     "ExpiredToken",
+    "ExpiredTokenException",
     "VpcEndpointLimitExceeded",
     "InsufficientFreeAddressesInSubnet",
     "IncorrectState",
+    # botocore's own failures, by class name
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "CredentialRetrievalError",
     "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ConnectionClosedError",
+    "ProxyConnectionError",
+    "SSLError",
+    "HTTPClientError",
+    "ReadTimeoutError",
+    "ResponseParserError",
 ]
 
 
@@ -69,6 +92,30 @@ def test_terminal_codes(code: str) -> None:
 @pytest.mark.parametrize("code", RECOVERABLE)
 def test_recoverable_codes(code: str) -> None:
     assert classify(AwsCallError("CreateVpcEndpoint", code, "x")).kind is ErrorKind.RECOVERABLE
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ResponseParserError("Unable to parse response (syntax error), invalid XML: <html>"),
+        EndpointConnectionError(endpoint_url="https://ec2.us-east-1.amazonaws.com"),
+        ConnectTimeoutError(endpoint_url="https://ec2.us-east-1.amazonaws.com"),
+        ReadTimeoutError(endpoint_url="https://ec2.us-east-1.amazonaws.com"),
+        NoCredentialsError(),
+    ],
+    ids=lambda failure: type(failure).__name__,
+)
+def test_every_failure_of_a_call_goes_through_the_table(failure: Exception) -> None:
+    with pytest.raises(AwsCallError) as caught, aws_call("DescribeVpcEndpoints"):
+        raise failure
+    assert caught.value.code in ERROR_TABLE
+    assert "\n" not in caught.value.message and len(caught.value.message) <= 200
+
+
+def test_platform_failures_are_marked_as_such() -> None:
+    platform = {code for code, rule in ERROR_TABLE.items() if rule.platform}
+    assert {"NoCredentialsError", "UnauthorizedOperation", "EndpointConnectionError"} <= platform
+    assert not {"InvalidServiceName", "IdempotentParameterMismatch", "IncorrectState"} & platform
 
 
 def test_unknown_codes_are_recoverable() -> None:

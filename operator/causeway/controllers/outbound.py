@@ -1,30 +1,35 @@
-"""Reconciles one OutboundConnection: observe its endpoints in AWS, plan (pure),
-apply the plan, and compute the status patch. Also the status-only refresh the
-region poller uses, so handler and poller compute status the same way."""
+"""OutboundConnection's part of a region pass: find the endpoints that are the object's
+own (in the region's listing), plan (pure, reconcile/outbound.py), do the plan in
+AWS, and compute the status. The region reconciler decides when this runs."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from causeway.api import OutboundConnectionSpec
+from causeway.api import OUTBOUND, OutboundConnectionSpec
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.conditions import STALLED
+from causeway.controllers.decisions import Decision, Failure, WorkResult
+from causeway.controllers.health import PlatformHealth
+from causeway.controllers.memory import ObjectMemory
+from causeway.controllers.observation import RegionView
 from causeway.domain import Endpoint, Owner
 from causeway.errors import (
+    TENANT_TERMINAL_REASONS,
     AwsCallError,
     ErrorContext,
     ErrorKind,
-    backoff_seconds,
     classify,
     describe,
 )
-from causeway.kube import ObjectRef
+from causeway.index import ObjectSnapshot
+from causeway.logs import object_logger
 from causeway.reconcile import outbound as planner
 from causeway.reconcile.outbound import (
     SYNC_ANNOTATION,
@@ -32,237 +37,216 @@ from causeway.reconcile.outbound import (
     DeleteEndpoints,
     OutboundPlan,
     OutboundRequest,
+)
+from causeway.reconcile.status import (
+    Outcome,
     Problem,
+    invalid_status,
+    render_status,
+    status_changes,
+    unsynced_status,
+    with_problem,
 )
 from causeway.runtime import Runtime
 
-KIND = "OutboundConnection"
-Logger = logging.Logger | logging.LoggerAdapter[Any]
-TEARDOWN_RECHECK_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class ReconcileResult:
-    """The status patch to write and, if not done, when to run again."""
-
-    status_patch: dict[str, Any] | None
-    retry_after: float | None = None
-    retry_reason: str = ""
+logger = logging.getLogger("causeway.outbound")
 
 
 class InvalidObjectError(Exception):
     """The object cannot be parsed (the CRD schema should have prevented it)."""
 
 
-def request_from(body: Mapping[str, Any], *, sync_requested: bool = False) -> OutboundRequest:
-    """Parse a kopf body into the planner's view of the object."""
-    meta = body.get("metadata", {})
+def request_from(snapshot: ObjectSnapshot, *, sync_requested: bool = False) -> OutboundRequest:
+    """The planner's view of the object."""
     try:
-        spec = OutboundConnectionSpec.model_validate(body.get("spec", {}))
+        spec = OutboundConnectionSpec.model_validate(snapshot.spec)
     except ValidationError as exc:
         problems = [f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise InvalidObjectError("; ".join(problems)) from None
     return OutboundRequest(
-        owner=Owner(KIND, meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")),
-        generation=int(meta.get("generation") or 1),
+        owner=Owner(OUTBOUND.kind, snapshot.namespace, snapshot.name, snapshot.uid),
+        generation=snapshot.generation,
         spec=spec,
-        tracked_id=(body.get("status") or {}).get("vpcEndpointId"),
-        sync=str((meta.get("annotations") or {}).get(SYNC_ANNOTATION, "")),
+        tracked_id=snapshot.status.get("vpcEndpointId"),
+        sync=str(snapshot.annotations.get(SYNC_ANNOTATION, "")),
         sync_requested=sync_requested,
-        deleting=bool(meta.get("deletionTimestamp")),
+        deleting=snapshot.deleting,
     )
 
 
-class OutboundController:
-    """The reconcile loop for OutboundConnection objects."""
+def stalled_by_tenant(snapshot: ObjectSnapshot) -> bool:
+    """The last attempt for this very generation failed in a way only the tenant can fix
+    (stored in status, so a restart does not retry it either)."""
+    conditions = snapshot.status.get("conditions") or []
+    stalled: Mapping[str, Any] = next((c for c in conditions if c.get("type") == STALLED), {})
+    return (
+        stalled.get("status") == "True"
+        and stalled.get("reason") in TENANT_TERMINAL_REASONS
+        and stalled.get("observedGeneration") == snapshot.generation
+    )
 
-    def __init__(self, runtime: Runtime) -> None:
+
+class OutboundManager:
+    """Decides, for one OutboundConnection in one pass, what to write or do."""
+
+    kind = OUTBOUND
+
+    def __init__(self, runtime: Runtime, region: str, health: PlatformHealth) -> None:
         self._runtime = runtime
+        self._region = region
+        self._health = health
 
-    async def reconcile(
-        self,
-        body: Mapping[str, Any],
-        *,
-        sync_requested: bool,
-        attempt: int,
-        logger: Logger,
-        shared_listing: bool = False,
-        quiet: bool = False,
-    ) -> ReconcileResult:
-        """One full pass for one object: observe, plan, apply, status. With
-        `shared_listing`, observe through the region's shared listing (see listings.py);
-        with `quiet`, write status only if more than lastSyncTime changed (a restart
-        should not rewrite every object)."""
-        result = await self._reconcile(
-            body, sync_requested, attempt, logger, shared_listing=shared_listing, touch=not quiet
-        )
-        await self.announce(body, result.status_patch, logger)
-        return result
-
-    async def _reconcile(
-        self,
-        body: Mapping[str, Any],
-        sync_requested: bool,
-        attempt: int,
-        logger: Logger,
-        *,
-        shared_listing: bool,
-        touch: bool,
-    ) -> ReconcileResult:
-        previous = body.get("status") or {}
+    def decide(self, snapshot: ObjectSnapshot, view: RegionView, memory: ObjectMemory) -> Decision:
         try:
-            request = request_from(body, sync_requested=sync_requested)
+            request = request_from(snapshot, sync_requested=memory.sync_requested)
         except InvalidObjectError as exc:
-            return self._invalid(body, previous, str(exc))
-        if request.spec.region not in self._runtime.config.regions:
-            return self._stalled(request, previous, self._unknown_region(request), touch=touch)
-        endpoints = self._runtime.transit_endpoints(request.spec.region)
-        try:
-            owned = await self._observe(request, endpoints, shared_listing=shared_listing)
-        except AwsCallError as exc:
-            return self._failed(request, previous, exc, attempt, logger, observed=None, touch=touch)
+            return self._invalid(snapshot, view, memory, str(exc))
+        if request.wants_endpoint and self._held_back(snapshot, memory):
+            return Decision()  # Stalled stays as written until the spec changes or a sync
+        owned = view.owned_by(snapshot.uid)
         the_plan = planner.plan(request, owned)
-        try:
-            owned = await self._apply(endpoints, the_plan, owned, logger)
-        except AwsCallError as exc:
-            return self._failed(
-                request, previous, exc, attempt, logger, observed=owned, touch=touch
-            )
+        if the_plan.actions:
+            if memory.in_flight or self._runtime.monotonic() < memory.retry_at:
+                return Decision(deferred=True)  # the status says what happened last
+            return Decision(work=lambda: self._work(snapshot, request, the_plan, owned, view))
         result = planner.outcome(request, owned)
-        patch = self._patch(request, result, previous, touch=touch)
-        if not the_plan.settled:
-            return ReconcileResult(patch, TEARDOWN_RECHECK_SECONDS, "AWS is deleting the endpoint")
-        return ReconcileResult(patch)
+        patch = self._patch(request, result, snapshot.status, touch=memory.touch)
+        settled = request.deleting and the_plan.settled
+        return Decision(patch, settled=settled, awaiting_aws=not the_plan.settled)
 
-    async def _observe(
-        self, request: OutboundRequest, endpoints: TransitEndpoints, *, shared_listing: bool
-    ) -> list[Endpoint]:
-        if shared_listing:
-            return await self._runtime.listings.owned_by(request.spec.region, request.owner.uid)
-        return await asyncio.to_thread(
-            endpoints.owned_by, request.owner.uid, _ids(request.tracked_id)
-        )
+    @staticmethod
+    def _held_back(snapshot: ObjectSnapshot, memory: ObjectMemory) -> bool:
+        """Its last attempt at this generation failed terminally, and no sync asks again."""
+        if memory.sync_requested:
+            return False
+        return stalled_by_tenant(snapshot) or memory.stalled_generation == snapshot.generation
 
-    async def announce(
-        self, body: Mapping[str, Any], patch: Mapping[str, Any] | None, logger: Logger
-    ) -> None:
-        """Record an Event when the phase changes, so `kubectl describe` shows the history.
-        Best effort: a failed Event never fails the reconcile."""
-        if not patch or "phase" not in patch:
-            return
-        meta = body.get("metadata", {})
-        ref = ObjectRef(KIND, meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", ""))
-        stalled = any(
-            c["type"] == STALLED and c["status"] == "True" for c in patch.get("conditions", [])
-        )
-        try:
-            await asyncio.to_thread(
-                self._runtime.kube.record_event,
-                ref,
-                reason=str(patch["phase"]),
-                message=str(patch.get("message", "")),
-                warning=stalled,
-                now=self._runtime.clock(),
-            )
-        except Exception as exc:  # Events are informational: never fail a reconcile
-            logger.debug("Could not record an Event for %s/%s: %s", ref.namespace, ref.name, exc)
-
-    def refresh(self, body: Mapping[str, Any], owned: Sequence[Endpoint]) -> dict[str, Any] | None:
-        """Status patch from a poll of AWS, or None when nothing the tenant sees changed."""
-        request = request_from(body)
-        return self._patch(request, planner.outcome(request, owned), body.get("status") or {})
-
-    def _patch(
+    async def _work(
         self,
+        snapshot: ObjectSnapshot,
         request: OutboundRequest,
-        result: planner.Outcome,
-        previous: Mapping[str, Any],
-        *,
-        touch: bool = False,
-    ) -> dict[str, Any] | None:
-        status = planner.render_status(request, result, previous, self._runtime.clock())
-        return planner.status_changes(previous, status, touch=touch)
-
-    async def _apply(
-        self,
-        endpoints: TransitEndpoints,
         the_plan: OutboundPlan,
         owned: list[Endpoint],
-        logger: Logger,
-    ) -> list[Endpoint]:
+        view: RegionView,
+    ) -> WorkResult:
+        log = object_logger(
+            logger, kind=OUTBOUND.kind, namespace=snapshot.namespace, name=snapshot.name
+        )
+        try:
+            await self._apply(the_plan, owned, view, log)
+        except AwsCallError as exc:
+            return self._failed(snapshot, request, view.owned_by(snapshot.uid), exc, log)
+        self._health.succeeded(self._region)
+        result = planner.outcome(request, view.owned_by(snapshot.uid))
+        patch = self._patch(request, result, snapshot.status, touch=True)
+        return WorkResult(
+            patch,
+            settled=request.deleting and _settled_now(view.owned_by(snapshot.uid)),
+            awaiting_aws=True,
+        )
+
+    async def _apply(
+        self, the_plan: OutboundPlan, owned: list[Endpoint], view: RegionView, log: Any
+    ) -> None:
+        endpoints = self._endpoints()
         for action in the_plan.actions:
             if isinstance(action, DeleteEndpoints):
                 deleted = await asyncio.to_thread(endpoints.delete, action.ids)
-                logger.info("Deleted endpoints %s", ", ".join(deleted))
-                owned = planner.after_deletion(owned, deleted)
+                log.info("Deleted endpoints %s", ", ".join(deleted))
+                view.record(planner.after_deletion([e for e in owned if e.id in deleted], deleted))
             elif isinstance(action, CreateEndpoint):
                 created = await asyncio.to_thread(
                     endpoints.create, action.service_name, action.client_token, action.tags
                 )
-                logger.info(
+                log.info(
                     "Created endpoint %s to %s (%s)", created.id, action.service_name, created.state
                 )
-                owned = [*(e for e in owned if e.id != created.id), created]
-        return owned
+                view.record([created])
 
     def _failed(
         self,
+        snapshot: ObjectSnapshot,
         request: OutboundRequest,
-        previous: Mapping[str, Any],
+        owned: Sequence[Endpoint],
         error: AwsCallError,
-        attempt: int,
-        logger: Logger,
-        *,
-        observed: Sequence[Endpoint] | None,
-        touch: bool,
-    ) -> ReconcileResult:
+        log: Any,
+    ) -> WorkResult:
         rule = classify(error)
         context = ErrorContext(
-            region=request.spec.region,
+            region=self._region,
             service_name=request.spec.serviceName,
-            platform_principal=self._runtime.config.regions[request.spec.region].platformPrincipal,
+            platform_principal=self._runtime.config.regions[self._region].platformPrincipal,
         )
-        problem = Problem(rule.reason, describe(error, context), rule.kind is ErrorKind.TERMINAL)
-        logger.warning("%s (%s, %s)", error, rule.kind.value, rule.reason)
-        if observed is None:
-            result = planner.outcome_unobserved(request, previous, problem)
-        else:
-            result = planner.outcome(request, observed, problem)
-        patch = self._patch(request, result, previous, touch=touch)
-        if problem.terminal and not request.deleting:
-            return ReconcileResult(patch)
+        terminal = rule.kind is ErrorKind.TERMINAL
+        problem = Problem(rule.reason, describe(error, context), terminal)
+        if rule.platform:
+            self._health.failed(self._region, rule, error)
+        log.log(logging.DEBUG if rule.platform else logging.WARNING, "%s (%s)", error, rule.reason)
+        result = planner.outcome(request, owned, problem)
+        patch = self._patch(request, result, snapshot.status, touch=True)
         # While the object is being deleted every failure is retried: releasing the
         # finalizer now could leave an endpoint behind that nobody tracks any more.
-        return ReconcileResult(patch, backoff_seconds(attempt), problem.message)
+        failure = Failure.TERMINAL if terminal and not request.deleting else Failure.RECOVERABLE
+        return WorkResult(patch, failure)
 
-    def _stalled(
+    def unobserved(self, snapshot: ObjectSnapshot, problem: Problem) -> dict[str, Any] | None:
+        """AWS could not be listed: a connection seen before keeps its phase and says it is
+        not synced; a new one shows what it is about to do, and why it does not yet."""
+        if snapshot.status.get("phase"):
+            return unsynced_status(snapshot.status, problem, snapshot.generation, self._now())
+        try:
+            request = request_from(snapshot)
+        except InvalidObjectError:
+            return None
+        result = with_problem(planner.outcome(request, []), problem)
+        return self._patch(request, result, snapshot.status, touch=True)
+
+    def _now(self) -> datetime:
+        return self._runtime.clock()
+
+    def _patch(
         self,
         request: OutboundRequest,
+        result: Outcome,
         previous: Mapping[str, Any],
-        problem: Problem,
         *,
         touch: bool,
-    ) -> ReconcileResult:
-        result = planner.outcome_unobserved(request, previous, problem)
-        return ReconcileResult(self._patch(request, result, previous, touch=touch))
-
-    def _unknown_region(self, request: OutboundRequest) -> Problem:
-        offered = ", ".join(sorted(self._runtime.config.regions)) or "none"
-        message = (
-            f"Region {request.spec.region} is not served by this platform "
-            f"(regions offered: {offered}). Recreate the connection in an offered region."
-        )
-        return Problem("UnknownRegion", message, terminal=True)
+    ) -> dict[str, Any] | None:
+        status = render_status(request.generation, result, previous, self._runtime.clock())
+        return status_changes(previous, status, touch=touch)
 
     def _invalid(
-        self, body: Mapping[str, Any], previous: Mapping[str, Any], detail: str
-    ) -> ReconcileResult:
-        generation = int(body.get("metadata", {}).get("generation") or 1)
+        self, snapshot: ObjectSnapshot, view: RegionView, memory: ObjectMemory, detail: str
+    ) -> Decision:
+        """Nothing is created for an object that does not parse. If it is being deleted,
+        whatever it owns is still torn down: endpoints carry its uid, no spec needed."""
         message = f"The spec is invalid: {detail}. Fix the spec."
-        return ReconcileResult(
-            planner.invalid_status(previous, generation, message, self._runtime.clock())
+        patch = invalid_status(
+            snapshot.status, snapshot.generation, message, self._now(), touch=memory.touch
         )
+        teardown = planner.plan_teardown(view.owned_by(snapshot.uid))
+        if not snapshot.deleting or teardown.settled:
+            return Decision(patch, settled=snapshot.deleting)
+        if not teardown.actions or memory.in_flight:
+            return Decision(patch, awaiting_aws=True)
+        return Decision(work=lambda: self._teardown_only(snapshot, teardown, view))
+
+    async def _teardown_only(
+        self, snapshot: ObjectSnapshot, teardown: OutboundPlan, view: RegionView
+    ) -> WorkResult:
+        log = object_logger(
+            logger, kind=OUTBOUND.kind, namespace=snapshot.namespace, name=snapshot.name
+        )
+        try:
+            await self._apply(teardown, view.owned_by(snapshot.uid), view, log)
+        except AwsCallError as exc:
+            log.warning("%s (%s)", exc, classify(exc).reason)
+            return WorkResult(None, Failure.RECOVERABLE)
+        return WorkResult(None, awaiting_aws=True)
+
+    def _endpoints(self) -> TransitEndpoints:
+        return self._runtime.transit_endpoints(self._region)
 
 
-def _ids(tracked_id: str | None) -> tuple[str, ...]:
-    return (tracked_id,) if tracked_id else ()
+def _settled_now(owned: Sequence[Endpoint]) -> bool:
+    return planner.plan_teardown(owned).settled

@@ -1,18 +1,15 @@
 """Pure planner for OutboundConnection: given the object and the endpoints AWS holds
 for it, decide what to create or delete, then compute the status to write.
 
-The handler runs: observe (AWS) → `plan` → apply (AWS) → `status` → patch. The
-poller runs only: observe → `status` → patch, so both always agree."""
+The region reconciler runs: observe (the region's listing) → `plan` → apply (AWS) →
+`outcome` → status (reconcile/status.py) → patch."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
 
 from causeway.api import OutboundConnectionSpec, Phase
-from causeway.conditions import Progress, kstatus, merge, timestamp
 from causeway.domain import Endpoint, Owner, client_token
 from causeway.reconcile.phases import (
     DEAD_STATES,
@@ -23,6 +20,7 @@ from causeway.reconcile.phases import (
     normalize,
     phase_for_state,
 )
+from causeway.reconcile.status import Outcome, Problem, with_problem
 
 SYNC_ANNOTATION = "causeway.dev/sync"
 
@@ -67,15 +65,6 @@ class OutboundPlan:
     settled: bool = True
 
 
-@dataclass(frozen=True)
-class Problem:
-    """Why the last attempt did not get through, as condition reason + human message."""
-
-    reason: str
-    message: str
-    terminal: bool
-
-
 def is_live(endpoint: Endpoint) -> bool:
     return normalize(endpoint.state) in LIVE_STATES
 
@@ -95,7 +84,7 @@ def focus(owned: Sequence[Endpoint], tracked_id: str | None) -> Endpoint | None:
 def plan(request: OutboundRequest, owned: Sequence[Endpoint]) -> OutboundPlan:
     """Decide the actions for one connection given every endpoint tagged as its own."""
     if not request.wants_endpoint:
-        return _plan_teardown(owned)
+        return plan_teardown(owned)
     current = focus(owned, request.tracked_id)
     duplicates = tuple(e.id for e in owned if is_live(e) and e is not current)
     actions: list[Action] = [DeleteEndpoints(duplicates)] if duplicates else []
@@ -113,7 +102,7 @@ def _needs_new_endpoint(request: OutboundRequest, current: Endpoint | None) -> b
     return normalize(current.state) in DEAD_STATES and request.sync_requested
 
 
-def _plan_teardown(owned: Sequence[Endpoint]) -> OutboundPlan:
+def plan_teardown(owned: Sequence[Endpoint]) -> OutboundPlan:
     deletable = tuple(e.id for e in owned if normalize(e.state) in DELETABLE_STATES)
     deleting = any(normalize(e.state) == "deleting" for e in owned)
     actions = (DeleteEndpoints(deletable),) if deletable else ()
@@ -134,18 +123,6 @@ def after_deletion(owned: Sequence[Endpoint], deleted: Sequence[str]) -> list[En
     return [replace(e, state="deleting") if e.id in gone else e for e in owned]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """Where one connection stands, before it is rendered as status."""
-
-    phase: Phase
-    progress: Progress
-    reason: str
-    message: str
-    endpoint_id: str | None = None
-    dns_names: tuple[str, ...] = ()
-
-
 def outcome(
     request: OutboundRequest, owned: Sequence[Endpoint], problem: Problem | None = None
 ) -> Outcome:
@@ -153,20 +130,10 @@ def outcome(
     phase, endpoint = _phase(request, owned)
     endpoint_id = endpoint.id if endpoint is not None and phase is not Phase.UNPROVISIONED else None
     dns_names = endpoint.dns_names if endpoint is not None and is_live(endpoint) else ()
-    if problem is not None:
-        return _with_problem(phase, problem, endpoint_id, dns_names)
+    fields = {"vpcEndpointId": endpoint_id, "dnsNames": list(dns_names)}
     message = _message(request, phase, endpoint)
-    return Outcome(phase, PHASE_PROGRESS[phase], phase.value, message, endpoint_id, dns_names)
-
-
-def outcome_unobserved(
-    request: OutboundRequest, previous: Mapping[str, Any], problem: Problem
-) -> Outcome:
-    """Where the connection stands when AWS could not be read: as last stored, plus why."""
-    stored = str(previous.get("phase"))
-    phase = Phase(stored) if stored in set(Phase) else Phase.ALLOCATING
-    dns_names = tuple(previous.get("dnsNames") or ())
-    return _with_problem(phase, problem, request.tracked_id, dns_names)
+    result = Outcome(phase, PHASE_PROGRESS[phase], phase.value, message, fields)
+    return with_problem(result, problem)
 
 
 def _phase(request: OutboundRequest, owned: Sequence[Endpoint]) -> tuple[Phase, Endpoint | None]:
@@ -179,20 +146,6 @@ def _phase(request: OutboundRequest, owned: Sequence[Endpoint]) -> tuple[Phase, 
     if request.tracked_id is not None:
         return Phase.DELETED_REMOTELY, Endpoint(request.tracked_id, GONE, request.spec.serviceName)
     return Phase.ALLOCATING, None
-
-
-def _with_problem(
-    phase: Phase, problem: Problem, endpoint_id: str | None, dns_names: tuple[str, ...]
-) -> Outcome:
-    if problem.terminal:
-        # Nothing was allocated and nothing will be until the tenant acts: say so.
-        stuck = Phase.UNPROVISIONED if phase is Phase.ALLOCATING else phase
-        return Outcome(
-            stuck, Progress.STALLED, problem.reason, problem.message, endpoint_id, dns_names
-        )
-    return Outcome(
-        phase, Progress.RECONCILING, problem.reason, problem.message, endpoint_id, dns_names
-    )
 
 
 def _message(request: OutboundRequest, phase: Phase, endpoint: Endpoint | None) -> str:
@@ -225,57 +178,3 @@ def _message(request: OutboundRequest, phase: Phase, endpoint: Endpoint | None) 
 def _remote_state(endpoint: Endpoint | None) -> str:
     state = normalize(endpoint.state) if endpoint else GONE
     return {GONE: "gone (deleted)"}.get(state, state)
-
-
-def render_status(
-    request: OutboundRequest, result: Outcome, previous: Mapping[str, Any], now: datetime
-) -> dict[str, Any]:
-    """The full status stanza for `result`, merged with the stored conditions."""
-    conditions = kstatus(result.progress, result.reason, result.message)
-    stored_conditions = previous.get("conditions") or []
-    return {
-        "phase": result.phase.value,
-        "vpcEndpointId": result.endpoint_id,
-        "dnsNames": list(result.dns_names),
-        "message": result.message,
-        "observedGeneration": request.generation,
-        "lastSyncTime": timestamp(now),
-        "conditions": merge(stored_conditions, conditions, generation=request.generation, now=now),
-    }
-
-
-def invalid_status(
-    previous: Mapping[str, Any], generation: int, message: str, now: datetime
-) -> dict[str, Any] | None:
-    """Status patch for an object whose spec cannot be parsed (Stalled, no AWS calls)."""
-    conditions = kstatus(Progress.STALLED, "InvalidSpec", message)
-    status = {
-        "message": message,
-        "observedGeneration": generation,
-        "lastSyncTime": timestamp(now),
-        "conditions": merge(
-            previous.get("conditions") or [], conditions, generation=generation, now=now
-        ),
-    }
-    return status_changes(previous, status, touch=True)
-
-
-def status_changes(
-    previous: Mapping[str, Any], new: Mapping[str, Any], *, touch: bool
-) -> dict[str, Any] | None:
-    """The merge patch that turns `previous` into `new`, or None when nothing but the
-    sync time would change and `touch` is False (so a no-op poll writes nothing)."""
-    changed = {k: v for k, v in new.items() if _differs(previous.get(k), v)}
-    if not touch:
-        changed.pop("lastSyncTime", None)
-        if not changed:
-            return None
-        changed["lastSyncTime"] = new["lastSyncTime"]
-    return changed or None
-
-
-def _differs(old: Any, new: Any) -> bool:
-    """None, an absent key and an empty list are the same thing once stored."""
-    if old in (None, []) and new in (None, []):
-        return False
-    return bool(old != new)

@@ -172,10 +172,12 @@ class SandboxStack:
         *,
         poll_interval: str | None = None,
         ready_timeout: float = OPERATOR_START_TIMEOUT,
+        without_aws_credentials: bool = False,
     ) -> subprocess.Popen[bytes]:
         """`causeway run` as its own process, configured only the way a cluster deployment
         is: a config file (CAUSEWAY_CONFIG), a kubeconfig and the AWS SDK's environment.
-        Returns once its liveness probe answers; its output goes to workdir/operator.log."""
+        Returns once its liveness probe answers; its output goes to workdir/operator.log.
+        `without_aws_credentials`: the SDK finds none (no keys, profile or metadata)."""
         if self.config is None:
             raise RuntimeError("the sandbox is not started")
         config = self.config.model_dump(mode="json")
@@ -189,6 +191,15 @@ class SandboxStack:
             "CAUSEWAY_CONFIG": str(workdir / "config.yaml"),
             "KUBECONFIG": str(workdir / "kubeconfig"),
         }
+        if without_aws_credentials:
+            for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+                env.pop(key, None)
+            missing = str(workdir / "no-such-aws-file")
+            env |= {
+                "AWS_SHARED_CREDENTIALS_FILE": missing,
+                "AWS_CONFIG_FILE": missing,
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }
         liveness = f"http://127.0.0.1:{_free_port()}/healthz"
         command = [sys.executable, "-m", "causeway", "run", "--liveness", liveness]
         with (workdir / "operator.log").open("wb") as log:

@@ -1,0 +1,197 @@
+"""The region reconciler with fake AWS and Kubernetes edges: one listing per pass,
+status written only when it changed, AWS work started for what is due, terminal
+errors not retried until a sync, recoverable ones backed off, a failed listing never
+rewriting what the tenant sees, and teardown holding the finalizer until AWS is done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from causeway.api import OUTBOUND
+from causeway.controllers.region import RegionReconciler
+from causeway.domain import Endpoint
+from fakes import SERVICE_NAME as SERVICE
+from fakes import FakeKube, FakeRuntime, FakeTransit
+
+REGION = "us-east-1"
+
+
+def obj(
+    name: str, vpce: str | None = None, phase: str | None = None, **meta: Any
+) -> dict[str, Any]:
+    status = {"vpcEndpointId": vpce, "phase": phase} if vpce else {}
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "acme",
+            "uid": f"uid-{name}",
+            "generation": 1,
+            "creationTimestamp": "2026-11-22T09:00:00Z",
+            **meta,
+        },
+        "spec": {"region": REGION, "serviceName": SERVICE},
+        "status": status,
+    }
+
+
+def endpoint(name: str, vpce: str, state: str) -> Endpoint:
+    return Endpoint(vpce, state, SERVICE, (f"{vpce}.example",), f"uid-{name}")
+
+
+def reconciler_with(
+    *bodies: dict[str, Any], transit: FakeTransit | None = None, kube: FakeKube | None = None
+) -> tuple[RegionReconciler, FakeRuntime]:
+    runtime = FakeRuntime(transit or FakeTransit(), kube or FakeKube())
+    for body in bodies:
+        runtime.index[OUTBOUND].observe(None, body)
+    return RegionReconciler(runtime, REGION), runtime
+
+
+def condition(patch: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(c for c in patch["conditions"] if c["type"] == kind)
+
+
+async def full_pass(reconciler: RegionReconciler) -> Any:
+    report = await reconciler.pass_once()
+    await reconciler.drain()
+    return report
+
+
+async def test_one_listing_per_pass_and_only_changed_objects_are_patched() -> None:
+    transit = FakeTransit(
+        [
+            endpoint("accepted", "vpce-1", "available"),
+            endpoint("broken", "vpce-2", "available"),
+            endpoint("waiting", "vpce-3", "pendingAcceptance"),
+        ]
+    )
+    kube = FakeKube(failing={"broken"})
+    reconciler, _ = reconciler_with(
+        obj("accepted", "vpce-1", "PendingAcceptance"),  # tenant accepted: patched
+        obj("broken", "vpce-2", "PendingAcceptance"),  # its write fails: the others go on
+        obj("waiting", "vpce-3", "PendingAcceptance"),
+        transit=transit,
+        kube=kube,
+    )
+    report = await full_pass(reconciler)
+    assert transit.calls == ["DescribeVpcEndpoints"]
+    assert (report.objects, report.endpoints) == (3, 3)
+    patched = dict(kube.patches)
+    assert patched["accepted"]["phase"] == "Ready"
+    assert "broken" not in patched
+
+    kube.patches.clear()
+    kube.failing.clear()
+    second = await full_pass(reconciler)
+    assert "accepted" not in dict(kube.patches) and "waiting" not in dict(kube.patches)
+    assert second.patched == len(kube.patches) == 1  # only the one that failed before
+
+
+async def test_a_new_object_is_created_and_its_status_written_by_the_work() -> None:
+    reconciler, runtime = reconciler_with(obj("new"))
+    report = await full_pass(reconciler)
+    assert report.started_work == 1
+    assert runtime.transit.calls == ["DescribeVpcEndpoints", "CreateVpcEndpoint"]
+    status = runtime.kube.last("new")
+    assert status["phase"] == "PendingAcceptance" and status["vpcEndpointId"]
+    assert condition(status, "Synced")["status"] == "True"
+    # The next pass (a reused listing) must not create a second endpoint.
+    runtime.index[OUTBOUND].remember_status("acme", "new", status)
+    await full_pass(reconciler)
+    assert runtime.transit.calls.count("CreateVpcEndpoint") == 1
+
+
+async def test_a_terminal_error_stalls_and_is_retried_only_after_a_sync() -> None:
+    transit = FakeTransit(fail={"CreateVpcEndpoint": "InvalidServiceName"})
+    reconciler, runtime = reconciler_with(obj("hidden"), transit=transit)
+    await full_pass(reconciler)
+    status = runtime.kube.last("hidden")
+    assert (status["phase"], condition(status, "Stalled")["reason"]) == (
+        "Unprovisioned",
+        "ServiceNotAllowed",
+    )
+    runtime.index[OUTBOUND].remember_status("acme", "hidden", status)
+    runtime.now += 3600
+    await full_pass(reconciler)
+    assert transit.calls.count("CreateVpcEndpoint") == 1  # no hot retry, not even later
+
+    runtime.memories["uid-hidden"].sync_requested = True
+    await full_pass(reconciler)
+    assert transit.calls.count("CreateVpcEndpoint") == 2
+
+
+async def test_a_recoverable_error_backs_off_and_keeps_the_phase() -> None:
+    transit = FakeTransit(fail={"CreateVpcEndpoint": "UnauthorizedOperation"})
+    reconciler, runtime = reconciler_with(obj("denied"), transit=transit)
+    await full_pass(reconciler)
+    status = runtime.kube.last("denied")
+    assert status["phase"] == "Allocating"
+    assert condition(status, "Reconciling")["status"] == "True"
+    assert condition(status, "Synced")["reason"] == "PlatformAccessDenied"
+    await full_pass(reconciler)
+    assert transit.calls.count("CreateVpcEndpoint") == 1  # backing off
+    runtime.now += 2.5
+    await full_pass(reconciler)
+    assert transit.calls.count("CreateVpcEndpoint") == 2
+
+
+async def test_a_failed_listing_never_rewrites_what_the_tenant_sees() -> None:
+    transit = FakeTransit([endpoint("ready", "vpce-1", "available")])
+    reconciler, runtime = reconciler_with(
+        obj("ready", "vpce-1", "PendingAcceptance"), transit=transit
+    )
+    await full_pass(reconciler)
+    ready = runtime.kube.last("ready")
+    runtime.index[OUTBOUND].remember_status("acme", "ready", ready)
+    runtime.kube.patches.clear()
+
+    transit.fail["DescribeVpcEndpoints"] = "NoCredentialsError"
+    report = await full_pass(reconciler)
+    assert report.failed == "PlatformCredentialsMissing"
+    patch = runtime.kube.last("ready")
+    assert set(patch) == {"conditions"}  # phase, message, Ready: untouched
+    assert condition(patch, "Ready")["status"] == "True"
+    assert condition(patch, "Synced")["reason"] == "PlatformCredentialsMissing"
+    runtime.index[OUTBOUND].remember_status("acme", "ready", patch)
+    runtime.kube.patches.clear()
+    await full_pass(reconciler)
+    assert runtime.kube.patches == []  # the same failure again writes nothing
+
+    del transit.fail["DescribeVpcEndpoints"]
+    await full_pass(reconciler)
+    assert condition(runtime.kube.last("ready"), "Synced")["status"] == "True"
+
+
+async def test_teardown_holds_until_aws_has_deleted_the_endpoint() -> None:
+    transit = FakeTransit([endpoint("doomed", "vpce-1", "available")])
+    body = obj("doomed", "vpce-1", "Ready", deletionTimestamp="2026-11-22T10:00:00Z")
+    reconciler, runtime = reconciler_with(body, transit=transit)
+    done = runtime.memories.teardown_future("uid-doomed")
+    await full_pass(reconciler)
+    assert "DeleteVpcEndpoints" in transit.calls
+    assert runtime.kube.last("doomed")["phase"] == "TeardownInProgress"
+    assert not done.done()
+
+    transit.endpoints = [endpoint("doomed", "vpce-1", "deleted")]
+    await full_pass(reconciler)
+    assert done.done()
+
+
+async def test_a_terminal_error_during_deletion_is_still_retried() -> None:
+    transit = FakeTransit(
+        [endpoint("doomed", "vpce-1", "available")], fail={"DeleteVpcEndpoints": "InvalidParameter"}
+    )
+    body = obj("doomed", "vpce-1", "Ready", deletionTimestamp="2026-11-22T10:00:00Z")
+    reconciler, runtime = reconciler_with(body, transit=transit)
+    done = runtime.memories.teardown_future("uid-doomed")
+    await full_pass(reconciler)
+    runtime.now += 2.5
+    await full_pass(reconciler)
+    assert transit.calls.count("DeleteVpcEndpoints") == 2
+    assert not done.done()
+
+
+async def test_a_region_without_objects_costs_no_aws_call() -> None:
+    reconciler, runtime = reconciler_with()
+    report = await full_pass(reconciler)
+    assert (report.objects, runtime.transit.calls) == (0, [])
