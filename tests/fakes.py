@@ -5,12 +5,13 @@ clocks."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from causeway.api import KindInfo
 from causeway.config import parse_config
-from causeway.domain import Endpoint
+from causeway.domain import ConnectionRequest, Endpoint
 from causeway.errors import AwsCallError
 from causeway.runtime import Runtime
 
@@ -71,6 +72,51 @@ class FakeTransit:
         return list(gone)
 
 
+class FakeConnections:
+    """Stands in for ServiceConnections: the platform service's requests, every call
+    recorded, accept/reject moving the requests' state as AWS does."""
+
+    def __init__(
+        self, requests: Iterable[ConnectionRequest] = (), fail: Mapping[str, str] = ()
+    ) -> None:
+        self.requests = {r.endpoint_id: r for r in requests}
+        self.fail = dict(fail)
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def _call(self, operation: str, ids: Iterable[str] = ()) -> None:
+        self.calls.append((operation, tuple(ids)))
+        if operation in self.fail:
+            raise AwsCallError(operation, self.fail[operation], "injected")
+
+    def all(self) -> list[ConnectionRequest]:
+        self._call("DescribeVpcEndpointConnections")
+        return list(self.requests.values())
+
+    def _move(
+        self, ids: Iterable[str], allowed: set[str], state: str
+    ) -> dict[str, tuple[str, str]]:
+        failed = {}
+        for vpce in ids:
+            request = self.requests.get(vpce)
+            if request is None:
+                failed[vpce] = ("InvalidVpcEndpointId.NotFound", "no such endpoint")
+            elif request.state not in allowed:
+                failed[vpce] = ("InvalidState", f"in state {request.state}")
+            else:
+                self.requests[vpce] = replace(request, state=state)
+        return failed
+
+    def accept(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        ids = list(ids)
+        self._call("AcceptVpcEndpointConnections", ids)
+        return self._move(ids, {"pendingAcceptance"}, "pending")
+
+    def reject(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        ids = list(ids)
+        self._call("RejectVpcEndpointConnections", ids)
+        return self._move(ids, {"pendingAcceptance", "pending", "available"}, "rejected")
+
+
 class FakeKube:
     """Records status patches; the named objects' writes fail."""
 
@@ -78,6 +124,7 @@ class FakeKube:
         self.patches: list[tuple[str, dict[str, Any]]] = []
         self.events: list[tuple[str, str]] = []
         self.failing = set(failing)
+        self.cluster_objects: dict[str, dict[str, Any]] = {}
 
     def patch_status(
         self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]
@@ -90,6 +137,19 @@ class FakeKube:
     def record_event(self, ref: Any, *, reason: str, **_: Any) -> None:
         self.events.append((ref.name, reason))
 
+    def create_cluster_object(
+        self, kind: KindInfo, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        name = body["metadata"]["name"]
+        if name in self.cluster_objects:
+            return None
+        created = {**body, "metadata": {**body["metadata"], "uid": f"uid-{name}"}}
+        self.cluster_objects[name] = created
+        return created
+
+    def delete_cluster_object(self, kind: KindInfo, name: str) -> bool:
+        return self.cluster_objects.pop(name, None) is not None
+
     def last(self, name: str) -> dict[str, Any]:
         return next(patch for who, patch in reversed(self.patches) if who == name)
 
@@ -98,8 +158,9 @@ class FakeRuntime(Runtime):
     """A Runtime whose AWS edge (`transit`) and Kubernetes edge (`kube`) are fakes, with
     one region (us-east-1), a fixed wall clock and a monotonic clock tests move."""
 
-    def __init__(self, transit: Any, kube: Any = None) -> None:
+    def __init__(self, transit: Any, kube: Any = None, connections: Any = None) -> None:
         self.now = 1000.0
+        self.connections = connections if connections is not None else FakeConnections()
         super().__init__(
             config=parse_config({"regions": {"us-east-1": REGION_CONFIG}}),
             clients=None,  # type: ignore[arg-type]
@@ -111,3 +172,22 @@ class FakeRuntime(Runtime):
 
     def transit_endpoints(self, region: str) -> Any:
         return self.transit
+
+    def service_connections(self, region: str) -> Any:
+        return self.connections
+
+
+def quota(
+    namespace: str = "acme", licenses: int = 100, accounts: Iterable[str] = ()
+) -> dict[str, Any]:
+    """A ConnectionQuota body, as the index holds it."""
+    return {
+        "metadata": {
+            "name": namespace,
+            "namespace": namespace,
+            "uid": f"quota-{namespace}",
+            "generation": 1,
+            "creationTimestamp": "2026-11-22T08:00:00Z",
+        },
+        "spec": {"licenses": licenses, "awsAccountIds": list(accounts)},
+    }

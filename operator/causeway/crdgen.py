@@ -107,8 +107,16 @@ def crd_for(kind: KindInfo) -> dict[str, Any]:
     """The full apiextensions.k8s.io/v1 CRD for one kind."""
     spec_schema = _object_schema(kind.spec, kind.spec_rules)
     spec_schema["description"] = f"Desired state of the {kind.kind}."
-    status_schema = _object_schema(kind.status, ())
-    status_schema["description"] = f"Observed state of the {kind.kind}, written by Causeway."
+    properties: dict[str, Any] = {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": spec_schema,
+    }
+    if kind.status is not None:
+        status_schema = _object_schema(kind.status, ())
+        status_schema["description"] = f"Observed state of the {kind.kind}, written by Causeway."
+        properties["status"] = status_schema
     columns = [
         {"name": c.name, "type": c.type, "jsonPath": c.json_path}
         | ({"priority": c.priority} if c.priority else {})
@@ -127,28 +135,22 @@ def crd_for(kind: KindInfo) -> dict[str, Any]:
                 "plural": kind.plural,
                 "singular": kind.singular,
                 "shortNames": list(kind.short_names),
-                "categories": ["causeway"],
+                "categories": list(kind.categories),
             },
-            "scope": "Namespaced",
+            "scope": "Namespaced" if kind.namespaced else "Cluster",
             "versions": [
                 {
                     "name": VERSION,
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
+                    "subresources": {"status": {}} if kind.status is not None else {},
                     "additionalPrinterColumns": columns,
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
                             "description": kind.description,
                             "required": ["spec"],
-                            "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
-                                "spec": spec_schema,
-                                "status": status_schema,
-                            },
+                            "properties": properties,
                         }
                     },
                 }

@@ -56,3 +56,15 @@ class Endpoint:
     dns_names: tuple[str, ...] = ()
     owner_uid: str | None = None
     created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionRequest:
+    """A tenant endpoint's connection to the platform's endpoint service, as the service
+    owner sees it (DescribeVpcEndpointConnections)."""
+
+    endpoint_id: str
+    owner_account: str
+    state: str
+    dns_names: tuple[str, ...] = ()
+    created: datetime | None = None

@@ -7,17 +7,25 @@ served): its Stalled status is written here, since no AWS is involved."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
 
-from causeway.api import GROUP, OUTBOUND, VERSION, KindInfo
+from causeway.api import (
+    CONNECTION_QUOTA,
+    GROUP,
+    INBOUND,
+    OUTBOUND,
+    SOURCE_RANGE_ALLOCATION,
+    VERSION,
+    KindInfo,
+)
 from causeway.conditions import Progress, kstatus, merge, timestamp
 from causeway.reconcile.outbound import SYNC_ANNOTATION
 from causeway.runtime import Runtime
 
-CONNECTION_KINDS: tuple[KindInfo, ...] = (OUTBOUND,)
+CONNECTION_KINDS: tuple[KindInfo, ...] = (OUTBOUND, INBOUND)
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
@@ -25,9 +33,17 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     for kind in CONNECTION_KINDS:
         _register_index(registry, runtime, kind)
         _register_connection(registry, runtime, kind)
+    _register_index(registry, runtime, CONNECTION_QUOTA, on_deleted=runtime.kick_all)
+    _register_quota(registry, runtime)
+    _register_index(registry, runtime, SOURCE_RANGE_ALLOCATION)
 
 
-def _register_index(registry: kopf.OperatorRegistry, runtime: Runtime, kind: KindInfo) -> None:
+def _register_index(
+    registry: kopf.OperatorRegistry,
+    runtime: Runtime,
+    kind: KindInfo,
+    on_deleted: Callable[[], None] | None = None,
+) -> None:
     resource = (GROUP, VERSION, kind.plural)
     index = runtime.index[kind]
 
@@ -41,6 +57,8 @@ def _register_index(registry: kopf.OperatorRegistry, runtime: Runtime, kind: Kin
         if event.get("type") == "DELETED":
             index.observe("DELETED", dict(body))
             runtime.memories.forget(str(body.get("metadata", {}).get("uid", "")))
+            if on_deleted is not None:
+                on_deleted()
 
     kopf.index(*resource, registry=registry, id=f"{kind.singular}-index")(remember)
     kopf.on.event(*resource, registry=registry, id=f"{kind.singular}-events")(forget_or_mark_ready)
@@ -75,6 +93,19 @@ def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind
     for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
         on(*resource, registry=registry, id="reconcile")(changed)
     kopf.on.delete(*resource, registry=registry, id="teardown")(teardown)
+
+
+def _register_quota(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+    """Licenses are judged cluster-wide: a quota's change may provision a waiting
+    connection in any region, so every region gets an early pass."""
+    resource = (GROUP, VERSION, CONNECTION_QUOTA.plural)
+
+    def changed(*, body: kopf.Body, **_: Any) -> None:
+        runtime.index[CONNECTION_QUOTA].observe(None, dict(body))
+        runtime.kick_all()
+
+    for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
+        on(*resource, registry=registry, id="quota")(changed)
 
 
 def _sync_value(essence: Any) -> str | None:

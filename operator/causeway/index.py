@@ -72,9 +72,21 @@ class ObjectSnapshot:
         return self.body.get("status") or {}
 
     def with_status(self, status: Mapping[str, Any]) -> ObjectSnapshot:
-        """This object with a status patch merged in (top-level keys replaced)."""
-        merged = {k: v for k, v in {**self.status, **status}.items() if v is not None}
-        return ObjectSnapshot({**self.body, "status": merged})
+        """This object with a status merge patch applied, as the API server applies it."""
+        return ObjectSnapshot({**self.body, "status": merge_patch(self.status, status)})
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: nested mappings merge, null removes, the rest replaces."""
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
 
 
 class KindIndex:

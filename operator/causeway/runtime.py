@@ -5,17 +5,20 @@ controllers and handlers, so tests can swap any part."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from causeway.api import ALL_KINDS
+from causeway.aws.connections import ServiceConnections
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.aws.session import ClientFactory
 from causeway.config import OperatorConfig
 from causeway.controllers.health import PlatformHealth
 from causeway.controllers.memory import ObjectMemories
+from causeway.controllers.observation import RegionView
 from causeway.index import ClusterIndex
 from causeway.kube import KubeApi
 
@@ -36,14 +39,31 @@ class Runtime:
     index: ClusterIndex = field(default_factory=lambda: ClusterIndex(ALL_KINDS))
     health: PlatformHealth = field(default_factory=PlatformHealth)
     memories: ObjectMemories = field(init=False)
+    views: dict[str, RegionView] = field(init=False)  # what AWS holds, per region
+    # Admission reads every region's view and must not interleave with another region's
+    # pass starting work on the licenses it just judged.
+    admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _kickers: dict[str, Callable[[float], None]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.memories = ObjectMemories(clock=self.monotonic)
+        self.views = {region: RegionView(clock=self.monotonic) for region in self.config.regions}
 
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""
         return TransitEndpoints(self.clients.client("ec2", region), self.config.regions[region])
+
+    def service_connections(self, region: str) -> ServiceConnections:
+        """The platform service's connection requests in a region that offers inbound."""
+        service_id = self.config.regions[region].inboundServiceId
+        if service_id is None:
+            raise KeyError(f"inbound is off in {region}")
+        return ServiceConnections(self.clients.client("ec2", region), service_id)
+
+    def kick_all(self, delay: float = 0.0) -> None:
+        """Ask every region for an early pass (a quota changed: licenses are cluster-wide)."""
+        for kick in self._kickers.values():
+            kick(delay)
 
     def serves(self, region: str) -> bool:
         return region in self.config.regions

@@ -14,6 +14,9 @@ from causeway.sandbox.stack import SandboxStack
 
 T = TypeVar("T")
 OUTBOUND = "outboundconnections"
+INBOUND = "inboundconnections"
+QUOTAS = "connectionquotas"
+ALLOCATIONS = "sourcerangeallocations"
 
 
 class TickingClock:
@@ -44,8 +47,10 @@ def eventually(
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
 
 
-def status_of(stack: SandboxStack, namespace: str, name: str) -> dict[str, Any]:
-    body = stack.kube.get(OUTBOUND, namespace, name) or {}
+def status_of(
+    stack: SandboxStack, namespace: str, name: str, kind: str = OUTBOUND
+) -> dict[str, Any]:
+    body = stack.kube.get(kind, namespace, name) or {}
     return dict(body.get("status") or {})
 
 
@@ -54,10 +59,16 @@ def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def wait_phase(
-    stack: SandboxStack, namespace: str, name: str, phase: str, timeout: float = 20.0
+    stack: SandboxStack,
+    namespace: str,
+    name: str,
+    phase: str,
+    *,
+    timeout: float = 20.0,
+    kind: str = OUTBOUND,
 ) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        status = status_of(stack, namespace, name)
+        status = status_of(stack, namespace, name, kind)
         return status if status.get("phase") == phase else None
 
     return eventually(probe, timeout=timeout, what=f"{namespace}/{name} to reach {phase}")
@@ -84,3 +95,27 @@ def endpoints_of(stack: SandboxStack, uid: str) -> list[dict[str, Any]]:
 
 def live_endpoints_of(stack: SandboxStack, uid: str) -> list[dict[str, Any]]:
     return [e for e in endpoints_of(stack, uid) if e["State"] not in {"deleted", "deleting"}]
+
+
+def inbound(
+    name: str, vpce: str, *, namespace: str = "acme", region: str = "us-east-1", **spec: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "causeway.dev/v1alpha1",
+        "kind": "InboundConnection",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"region": region, "vpcEndpointId": vpce, **spec},
+    }
+
+
+def allocations_of(stack: SandboxStack, uid: str) -> list[str]:
+    """The source ranges the API server holds for an InboundConnection's uid."""
+    return sorted(
+        a["spec"]["cidr"] for a in stack.kube.list(ALLOCATIONS) if a["spec"]["owner"]["uid"] == uid
+    )
+
+
+def uid_of(stack: SandboxStack, name: str, namespace: str = "acme", kind: str = OUTBOUND) -> str:
+    body = stack.kube.get(kind, namespace, name)
+    assert body is not None, f"{kind} {namespace}/{name} does not exist"
+    return str(body["metadata"]["uid"])

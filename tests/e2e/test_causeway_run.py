@@ -19,6 +19,7 @@ from e2e.helpers import outbound, wait_phase
 @pytest.fixture
 def stack() -> Iterator[SandboxStack]:
     with SandboxStack(poll_interval="1s", namespaces=["acme"]) as running:
+        running.grant_quota("acme", licenses=10)
         yield running
 
 

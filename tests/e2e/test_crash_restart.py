@@ -39,6 +39,7 @@ class CrashingRuntime(Runtime):
 @pytest.fixture
 def stack() -> Iterator[SandboxStack]:
     with SandboxStack(poll_interval="1s", namespaces=["acme"]) as running:
+        running.grant_quota("acme", licenses=10)
         yield running
 
 

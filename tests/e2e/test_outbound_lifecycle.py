@@ -11,7 +11,7 @@ import pytest
 
 from causeway.controllers.observation import GRACE_SECONDS
 from causeway.sandbox.aws import TenantService
-from causeway.sandbox.seeds import admin_and_tenant_manifests
+from causeway.sandbox.seeds import TENANT, load_manifests, seeds_dir
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import (
     OUTBOUND,
@@ -22,6 +22,7 @@ from e2e.helpers import (
     live_endpoints_of,
     outbound,
     status_of,
+    uid_of,
     wait_phase,
 )
 
@@ -32,6 +33,7 @@ SEED_SERVICE_ID = "vpce-svc-0123456789abcdef0"
 def stack() -> Iterator[SandboxStack]:
     with SandboxStack(poll_interval="1s", namespaces=["acme"], clock=TickingClock()) as running:
         running.aws.create_tenant_service(service_id=SEED_SERVICE_ID)
+        running.grant_quota("acme", licenses=100)  # more than the seeds' own quota: many tests
         running.start_operator()
         yield running
 
@@ -39,12 +41,6 @@ def stack() -> Iterator[SandboxStack]:
 @pytest.fixture
 def service(stack: SandboxStack) -> TenantService:
     return stack.aws.create_tenant_service(acceptance_required=True)
-
-
-def uid_of(stack: SandboxStack, name: str, namespace: str = "acme") -> str:
-    body = stack.kube.get(OUTBOUND, namespace, name)
-    assert body is not None
-    return str(body["metadata"]["uid"])
 
 
 def events_about(stack: SandboxStack, name: str) -> list[dict[str, Any]]:
@@ -55,7 +51,7 @@ def events_about(stack: SandboxStack, name: str) -> list[dict[str, Any]]:
 
 
 def test_seed_tenant_walks_to_ready_after_the_tenant_accepts(stack: SandboxStack) -> None:
-    stack.apply_all(admin_and_tenant_manifests())
+    stack.apply_all(load_manifests(seeds_dir() / TENANT))
     pending = wait_phase(stack, "acme", "inventory", "PendingAcceptance")
     vpce = pending["vpcEndpointId"]
     assert pending["message"] == (

@@ -21,6 +21,7 @@ QUIET_SECONDS = 20.0
 @pytest.fixture
 def stack() -> Iterator[SandboxStack]:
     with SandboxStack(poll_interval="1s", namespaces=["acme"]) as running:
+        running.grant_quota("acme", licenses=10)
         yield running
 
 

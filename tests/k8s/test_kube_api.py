@@ -1,5 +1,6 @@
 """causeway.kube against the sandbox API server: status merge patches touch only
-status, a vanished object is not an error, and Events name their object."""
+status, a vanished object is not an error, a cluster object's name has one holder,
+and Events name their object."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from causeway.api import ALL_KINDS, OUTBOUND
+from causeway.api import ALL_KINDS, OUTBOUND, SOURCE_RANGE_ALLOCATION, allocation_name
 from causeway.crdgen import crd_for
 from causeway.kube import KubeApi, ObjectRef
 from causeway.sandbox.kube import ThreadedKubeSandbox, kinds_from_crds
@@ -46,20 +47,31 @@ def test_patch_status_of_a_deleted_object_is_ignored(kube: ThreadedKubeSandbox) 
     assert api.patch_status(OUTBOUND, "acme", "gone", {"phase": "Ready"}) is False
 
 
-def test_patch_status_with_a_stale_resource_version_is_refused(kube: ThreadedKubeSandbox) -> None:
+def test_a_cluster_object_name_has_one_holder(kube: ThreadedKubeSandbox) -> None:
     api = KubeApi(kube.kube_configuration())
-    seen = kube.get("outboundconnections", "acme", "inventory")
-    assert seen is not None
-    version = seen["metadata"]["resourceVersion"]
-    assert api.patch_status(
-        OUTBOUND, "acme", "inventory", {"message": "a"}, resource_version=version
-    )
-    stale = api.patch_status(
-        OUTBOUND, "acme", "inventory", {"message": "b"}, resource_version=version
-    )
-    assert stale is False
-    body = kube.get("outboundconnections", "acme", "inventory")
-    assert body is not None and body["status"]["message"] == "a"
+    name = allocation_name("us-east-1", "10.200.0.16/28")
+
+    def allocation(owner: str) -> dict[str, object]:
+        return {
+            "apiVersion": "causeway.dev/v1alpha1",
+            "kind": "SourceRangeAllocation",
+            "metadata": {"name": name},
+            "spec": {
+                "region": "us-east-1",
+                "cidr": "10.200.0.16/28",
+                "vpcEndpointId": "vpce-0123456789abcdef0",
+                "owner": {"namespace": "acme", "name": owner, "uid": f"uid-{owner}"},
+            },
+        }
+
+    created = api.create_cluster_object(SOURCE_RANGE_ALLOCATION, allocation("first"))
+    assert created is not None and created["metadata"]["uid"]
+    assert api.create_cluster_object(SOURCE_RANGE_ALLOCATION, allocation("second")) is None
+    found = api.get_cluster_object(SOURCE_RANGE_ALLOCATION, name)
+    assert found is not None and found["spec"]["owner"]["name"] == "first"
+    assert api.delete_cluster_object(SOURCE_RANGE_ALLOCATION, name) is True
+    assert api.delete_cluster_object(SOURCE_RANGE_ALLOCATION, name) is False
+    assert api.get_cluster_object(SOURCE_RANGE_ALLOCATION, name) is None
 
 
 def test_record_event_names_the_object(kube: ThreadedKubeSandbox) -> None:

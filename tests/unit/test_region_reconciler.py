@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from causeway.api import OUTBOUND
+from causeway.api import CONNECTION_QUOTA, OUTBOUND
 from causeway.controllers.region import RegionReconciler
 from causeway.domain import Endpoint
 from fakes import SERVICE_NAME as SERVICE
-from fakes import FakeKube, FakeRuntime, FakeTransit
+from fakes import FakeKube, FakeRuntime, FakeTransit, quota
 
 REGION = "us-east-1"
 
@@ -42,6 +42,7 @@ def reconciler_with(
     *bodies: dict[str, Any], transit: FakeTransit | None = None, kube: FakeKube | None = None
 ) -> tuple[RegionReconciler, FakeRuntime]:
     runtime = FakeRuntime(transit or FakeTransit(), kube or FakeKube())
+    runtime.index[CONNECTION_QUOTA].observe(None, quota())
     for body in bodies:
         runtime.index[OUTBOUND].observe(None, body)
     return RegionReconciler(runtime, REGION), runtime

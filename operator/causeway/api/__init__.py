@@ -4,6 +4,7 @@ These models are the single source of truth: `causeway crds` generates `crds/`
 from them, and the operator parses objects with them.
 """
 
+from causeway.api.allocation import SOURCE_RANGE_ALLOCATION, allocation_name
 from causeway.api.common import API_VERSION, GROUP, VERSION, Condition, Phase
 from causeway.api.credential import NAMED_CREDENTIAL
 from causeway.api.inbound import INBOUND
@@ -11,7 +12,13 @@ from causeway.api.kinds import Column, KindInfo
 from causeway.api.outbound import OUTBOUND, OutboundConnectionSpec, OutboundConnectionStatus
 from causeway.api.quota import CONNECTION_QUOTA
 
-ALL_KINDS: tuple[KindInfo, ...] = (OUTBOUND, INBOUND, NAMED_CREDENTIAL, CONNECTION_QUOTA)
+ALL_KINDS: tuple[KindInfo, ...] = (
+    OUTBOUND,
+    INBOUND,
+    NAMED_CREDENTIAL,
+    CONNECTION_QUOTA,
+    SOURCE_RANGE_ALLOCATION,
+)
 
 __all__ = [
     "ALL_KINDS",
@@ -21,6 +28,7 @@ __all__ = [
     "INBOUND",
     "NAMED_CREDENTIAL",
     "OUTBOUND",
+    "SOURCE_RANGE_ALLOCATION",
     "VERSION",
     "Column",
     "Condition",
@@ -28,4 +36,5 @@ __all__ = [
     "OutboundConnectionSpec",
     "OutboundConnectionStatus",
     "Phase",
+    "allocation_name",
 ]

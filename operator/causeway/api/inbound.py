@@ -55,8 +55,10 @@ class InboundConnectionSpec(ApiModel):
 class DnsRecord(ApiModel):
     """A DNS record the tenant must create in its own private hosted zone."""
 
+    zone: str = Field(description="The private hosted zone to create (or use) in Route 53.")
     name: str = Field(description="Fully qualified record name.")
-    type: Literal["A", "CNAME"] = Field(description="Record type.")
+    type: Literal["A", "CNAME"] = Field(description="Record type (A: a Route 53 alias).")
+    target: str = Field(description="What the record points to: the endpoint's DNS name.")
     note: str | None = Field(default=None, description="Where and how to create it.")
 
 
@@ -84,5 +86,7 @@ INBOUND = KindInfo(
         Column("Endpoint", ".spec.vpcEndpointId"),
         Column("Phase", ".status.phase"),
         Column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        Column("Source", ".status.sourceIpRanges[0]"),
+        Column("Domain", ".spec.privateDns.domain", priority=1),
     ),
 )

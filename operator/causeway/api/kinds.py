@@ -28,9 +28,11 @@ class KindInfo:
     short_names: tuple[str, ...]
     description: str
     spec: type[BaseModel]
-    status: type[BaseModel]
+    status: type[BaseModel] | None  # None: no status subresource
     columns: tuple[Column, ...] = ()
     spec_rules: tuple[dict[str, Any], ...] = field(default=())
+    namespaced: bool = True
+    categories: tuple[str, ...] = ("causeway",)
 
     @property
     def singular(self) -> str:

@@ -61,6 +61,10 @@ class ConnectionQuotaStatus(ApiModel):
 
     hard: QuotaAmounts | None = Field(default=None, description="What the quota allows.")
     used: QuotaAmounts | None = Field(default=None, description="What is in use.")
+    waiting: QuotaAmounts | None = Field(
+        default=None, description="Connections waiting for a free license, by direction."
+    )
+    message: str | None = Field(default=None, description="The quota's state, in words.")
     limits: dict[str, Limit] = Field(default_factory=dict, description="Limits-API style view.")
     resetsAt: ResetsAt | None = Field(default=None, description="Window resets.")
     observedGeneration: int | None = Field(default=None, description="Generation observed.")
@@ -77,6 +81,8 @@ CONNECTION_QUOTA = KindInfo(
     columns=(
         Column("Licenses", ".spec.licenses", type="integer"),
         Column("DataPacks", ".spec.dataPacks", type="integer"),
+        Column("In", ".status.used.inboundConnections", type="integer"),
+        Column("Out", ".status.used.outboundConnections", type="integer"),
         Column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
     ),
 )

@@ -1,18 +1,19 @@
 """The vocabulary between the generic region reconciler and each kind's manager: what
-a manager decided for one object in a pass (a status to write, AWS work to do), and
-how that work ended."""
+a manager decided for its objects in a pass (statuses to write now, AWS work to do,
+one object at a time or in a batch), and how that work ended."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
 from causeway.api import KindInfo
-from causeway.controllers.memory import ObjectMemory
+from causeway.controllers.memory import ObjectMemories
 from causeway.controllers.observation import RegionView
 from causeway.index import ObjectSnapshot
+from causeway.reconcile.admission import Admission
 from causeway.reconcile.status import Problem
 
 
@@ -35,8 +36,8 @@ class WorkResult:
 
 @dataclass(frozen=True)
 class Decision:
-    """What a manager decided for one object in one pass: either a status patch to
-    write now, or AWS work to run (which returns its own status)."""
+    """What a manager decided for one object in one pass: a status patch to write now,
+    or AWS work for this object alone (which returns its own status)."""
 
     patch: Mapping[str, Any] | None = None
     work: Callable[[], Awaitable[WorkResult]] | None = None
@@ -45,13 +46,39 @@ class Decision:
     deferred: bool = False  # work is due but must wait (under way, or backing off)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """AWS work for several objects at once (one call for all, e.g. accepting every
+    request due in a pass); returns each object's result by uid."""
+
+    snapshots: tuple[ObjectSnapshot, ...]
+    run: Callable[[], Awaitable[Mapping[str, WorkResult]]]
+
+
+@dataclass(frozen=True)
+class PassContext:
+    """What every manager reads in a pass."""
+
+    view: RegionView
+    memories: ObjectMemories
+    admission: Admission
+
+
+@dataclass
+class PassPlan:
+    """A manager's decisions for its objects in one pass."""
+
+    decisions: list[tuple[ObjectSnapshot, Decision]] = field(default_factory=list)
+    batches: list[Batch] = field(default_factory=list)
+
+
 class Manager(Protocol):
     """One kind's part of a region pass (ACK's resource manager, for a batched world)."""
 
     kind: KindInfo
 
-    def decide(self, snapshot: ObjectSnapshot, view: RegionView, memory: ObjectMemory) -> Decision:
-        """What to write or do about this object given the region's view of AWS."""
+    def plan_pass(self, snapshots: Sequence[ObjectSnapshot], context: PassContext) -> PassPlan:
+        """What to write or do about each of the kind's objects in the region."""
         ...
 
     def unobserved(self, snapshot: ObjectSnapshot, problem: Problem) -> Mapping[str, Any] | None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from causeway.errors import backoff_seconds
+from causeway.reconcile.status import stalled_by_tenant
 
 
 @dataclass
@@ -24,6 +26,13 @@ class ObjectMemory:
     retry_at: float = 0.0  # monotonic time before which its actions are not retried
     stalled_generation: int | None = None  # its work failed terminally at this generation
     teardown_done: asyncio.Future[None] | None = None
+
+    def held_back(self, generation: int, status: Mapping[str, Any]) -> bool:
+        """Its last attempt at this generation failed terminally (remembered here for
+        platform-side failures, in status for the tenant's), and no sync asks again."""
+        if self.sync_requested:
+            return False
+        return self.stalled_generation == generation or stalled_by_tenant(status, generation)
 
 
 @dataclass

@@ -1,32 +1,78 @@
-"""What AWS holds in one region, as the reconciler sees it: the last batched listing,
-overlaid with what this operator did itself since (created, deleted), because a
-listing taken a moment before an action, or an eventually consistent one taken just
-after, would otherwise undo it (a second create, or a fresh endpoint "gone")."""
+"""What AWS holds in one region, as the reconcilers see it: the last batched listing
+(the transit VPC's managed endpoints, and the platform service's connection
+requests), overlaid with what this operator did itself since (created, deleted,
+accepted, rejected), because a listing taken a moment before an action, or an
+eventually consistent one taken just after, would otherwise undo it (a second
+create, or a fresh endpoint "gone")."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
-from causeway.domain import Endpoint
+from causeway.domain import ConnectionRequest, Endpoint
 
 # How long our own record of an action outlives listings that do not show it yet.
 GRACE_SECONDS = 10.0
 
 
+class _Record(Protocol):
+    @property
+    def state(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Record)
+
+
 @dataclass(frozen=True)
 class RegionObservation:
-    """One batched listing of a region's managed endpoints."""
+    """One batched listing of a region (None: that part was not listed)."""
 
     taken_at: float  # monotonic seconds
-    endpoints: tuple[Endpoint, ...] = ()
+    endpoints: tuple[Endpoint, ...] | None = None
+    connections: tuple[ConnectionRequest, ...] | None = None
 
 
 @dataclass
-class _Known:
-    endpoint: Endpoint
+class _Known(Generic[R]):
+    record: R
     at: float
+
+
+@dataclass
+class _Overlay(Generic[R]):
+    """Listed records by id, and our own newer knowledge of some of them."""
+
+    key: Callable[[R], str]
+    clock: Callable[[], float]
+    listed: dict[str, R] = field(default_factory=dict)
+    taken_at: float = float("-inf")
+    local: dict[str, _Known[R]] = field(default_factory=dict)
+
+    def replace(self, records: Iterable[R], taken_at: float) -> None:
+        self.listed = {self.key(r): r for r in records}
+        self.taken_at = taken_at
+        for record_id, known in list(self.local.items()):
+            shown = self.listed.get(record_id)
+            confirmed = shown is not None and shown.state.lower() == known.record.state.lower()
+            expired = self.clock() - known.at > GRACE_SECONDS
+            if (taken_at >= known.at and confirmed) or expired:
+                del self.local[record_id]
+
+    def record(self, records: Iterable[R]) -> None:
+        now = self.clock()
+        for record in records:
+            self.local[self.key(record)] = _Known(record, now)
+
+    def current(self) -> dict[str, R]:
+        """Every record; ours wins when newer than the listing or not listed (yet)."""
+        merged = dict(self.listed)
+        for record_id, known in self.local.items():
+            if known.at > self.taken_at or record_id not in merged:
+                merged[record_id] = known.record
+        return merged
 
 
 @dataclass
@@ -34,43 +80,43 @@ class RegionView:
     """The latest listing of a region plus the operator's own, newer, knowledge."""
 
     clock: Callable[[], float] = time.monotonic
-    listing: RegionObservation | None = None
-    _local: dict[str, _Known] = field(default_factory=dict)
+    taken_at: float | None = None
+    _endpoints: _Overlay[Endpoint] = field(init=False)
+    _connections: _Overlay[ConnectionRequest] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._endpoints = _Overlay(lambda e: e.id, self.clock)
+        self._connections = _Overlay(lambda c: c.endpoint_id, self.clock)
 
     def listed(self, observation: RegionObservation) -> None:
         """A new listing arrived: local knowledge it already reflects is dropped."""
-        self.listing = observation
-        shown = {e.id: e for e in observation.endpoints}
-        for vpce_id, known in list(self._local.items()):
-            newer_listing = observation.taken_at >= known.at
-            confirmed = (
-                vpce_id in shown and shown[vpce_id].state.lower() == known.endpoint.state.lower()
-            )
-            expired = self.clock() - known.at > GRACE_SECONDS
-            if (newer_listing and confirmed) or expired:
-                del self._local[vpce_id]
+        self.taken_at = observation.taken_at
+        if observation.endpoints is not None:
+            self._endpoints.replace(observation.endpoints, observation.taken_at)
+        if observation.connections is not None:
+            self._connections.replace(observation.connections, observation.taken_at)
 
     def record(self, endpoints: Iterable[Endpoint]) -> None:
         """Endpoints as an action of ours just left them (created, or now deleting)."""
-        now = self.clock()
-        for endpoint in endpoints:
-            self._local[endpoint.id] = _Known(endpoint, now)
+        self._endpoints.record(endpoints)
+
+    def record_connections(self, requests: Iterable[ConnectionRequest]) -> None:
+        """Connection requests as an action of ours just left them (accepted, rejected)."""
+        self._connections.record(requests)
 
     def age(self) -> float | None:
-        return None if self.listing is None else self.clock() - self.listing.taken_at
+        return None if self.taken_at is None else self.clock() - self.taken_at
 
     def owned_by(self, uid: str) -> list[Endpoint]:
-        """Every endpoint of this owner, our newer knowledge winning over the listing."""
-        listed = self.listing.endpoints if self.listing else ()
-        taken_at = self.listing.taken_at if self.listing else float("-inf")
-        merged = {e.id: e for e in listed if e.owner_uid == uid}
-        for vpce_id, known in self._local.items():
-            if known.endpoint.owner_uid == uid and (known.at > taken_at or vpce_id not in merged):
-                merged[vpce_id] = known.endpoint
-        return list(merged.values())
+        """Every endpoint of this owner."""
+        return [e for e in self._endpoints.current().values() if e.owner_uid == uid]
 
-    def all_endpoints(self) -> Sequence[Endpoint]:
-        listed = {e.id: e for e in (self.listing.endpoints if self.listing else ())}
-        for vpce_id, known in self._local.items():
-            listed[vpce_id] = known.endpoint
-        return list(listed.values())
+    def all_endpoints(self) -> list[Endpoint]:
+        return list(self._endpoints.current().values())
+
+    def connection(self, endpoint_id: str) -> ConnectionRequest | None:
+        """The request of this tenant endpoint on the platform service, if any."""
+        return self._connections.current().get(endpoint_id)
+
+    def all_connections(self) -> list[ConnectionRequest]:
+        return list(self._connections.current().values())

@@ -14,14 +14,12 @@ from pydantic import ValidationError
 
 from causeway.api import OUTBOUND, OutboundConnectionSpec
 from causeway.aws.endpoints import TransitEndpoints
-from causeway.conditions import STALLED
-from causeway.controllers.decisions import Decision, Failure, WorkResult
+from causeway.controllers.decisions import Decision, Failure, PassContext, PassPlan, WorkResult
 from causeway.controllers.health import PlatformHealth
 from causeway.controllers.memory import ObjectMemory
 from causeway.controllers.observation import RegionView
 from causeway.domain import Endpoint, Owner
 from causeway.errors import (
-    TENANT_TERMINAL_REASONS,
     AwsCallError,
     ErrorContext,
     ErrorKind,
@@ -31,6 +29,7 @@ from causeway.errors import (
 from causeway.index import ObjectSnapshot
 from causeway.logs import object_logger
 from causeway.reconcile import outbound as planner
+from causeway.reconcile.admission import ADMITTED, Verdict
 from causeway.reconcile.outbound import (
     SYNC_ANNOTATION,
     CreateEndpoint,
@@ -74,18 +73,6 @@ def request_from(snapshot: ObjectSnapshot, *, sync_requested: bool = False) -> O
     )
 
 
-def stalled_by_tenant(snapshot: ObjectSnapshot) -> bool:
-    """The last attempt for this very generation failed in a way only the tenant can fix
-    (stored in status, so a restart does not retry it either)."""
-    conditions = snapshot.status.get("conditions") or []
-    stalled: Mapping[str, Any] = next((c for c in conditions if c.get("type") == STALLED), {})
-    return (
-        stalled.get("status") == "True"
-        and stalled.get("reason") in TENANT_TERMINAL_REASONS
-        and stalled.get("observedGeneration") == snapshot.generation
-    )
-
-
 class OutboundManager:
     """Decides, for one OutboundConnection in one pass, what to write or do."""
 
@@ -96,30 +83,48 @@ class OutboundManager:
         self._region = region
         self._health = health
 
-    def decide(self, snapshot: ObjectSnapshot, view: RegionView, memory: ObjectMemory) -> Decision:
+    def plan_pass(self, snapshots: Sequence[ObjectSnapshot], context: PassContext) -> PassPlan:
+        """One decision per object; each object's AWS work is its own."""
+        return PassPlan(
+            [
+                (
+                    snapshot,
+                    self.decide(
+                        snapshot,
+                        context.view,
+                        context.memories[snapshot.uid],
+                        context.admission.verdict(snapshot.uid),
+                    ),
+                )
+                for snapshot in snapshots
+            ]
+        )
+
+    def decide(
+        self,
+        snapshot: ObjectSnapshot,
+        view: RegionView,
+        memory: ObjectMemory,
+        verdict: Verdict = ADMITTED,
+    ) -> Decision:
+        if memory.in_flight:
+            return Decision(deferred=True)  # its work writes its status when it ends
         try:
             request = request_from(snapshot, sync_requested=memory.sync_requested)
         except InvalidObjectError as exc:
             return self._invalid(snapshot, view, memory, str(exc))
-        if request.wants_endpoint and self._held_back(snapshot, memory):
+        if request.wants_endpoint and memory.held_back(snapshot.generation, snapshot.status):
             return Decision()  # Stalled stays as written until the spec changes or a sync
         owned = view.owned_by(snapshot.uid)
-        the_plan = planner.plan(request, owned)
+        the_plan = planner.plan(request, owned, verdict)
         if the_plan.actions:
-            if memory.in_flight or self._runtime.monotonic() < memory.retry_at:
+            if self._runtime.monotonic() < memory.retry_at:
                 return Decision(deferred=True)  # the status says what happened last
             return Decision(work=lambda: self._work(snapshot, request, the_plan, owned, view))
-        result = planner.outcome(request, owned)
+        result = planner.outcome(request, owned, verdict=verdict)
         patch = self._patch(request, result, snapshot.status, touch=memory.touch)
         settled = request.deleting and the_plan.settled
         return Decision(patch, settled=settled, awaiting_aws=not the_plan.settled)
-
-    @staticmethod
-    def _held_back(snapshot: ObjectSnapshot, memory: ObjectMemory) -> bool:
-        """Its last attempt at this generation failed terminally, and no sync asks again."""
-        if memory.sync_requested:
-            return False
-        return stalled_by_tenant(snapshot) or memory.stalled_generation == snapshot.generation
 
     async def _work(
         self,

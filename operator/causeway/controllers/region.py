@@ -1,15 +1,16 @@
 """One reconciler per region, for every kind: the only place decisions are made.
 
-Each pass observes the region in one batched listing (ceil(N/1000) describe calls,
-however many objects and tenants), asks each kind's manager what to do about each
-of its objects, writes only the statuses that changed, and starts the AWS work that
-is due without waiting for it (the work writes its own status when it ends).
+Each pass observes the region in one batched listing per part (the transit VPC's
+managed endpoints, and the platform service's connection requests: ceil(N/1000)
+describe calls each, however many objects and tenants), judges every connection of
+the cluster together (licenses, accounts, claims), asks each kind's manager what to
+do about each of its objects, writes only the statuses that changed, and starts the
+AWS work that is due without waiting for it (the work writes its own status).
 
 Passes run on a fixed start-to-start cadence (pollInterval), never two at once for a
 region; kopf's handlers `kick` for an early pass when an object changes, and a pass
-comes sooner while AWS completes a transition the operator started. A pass triggered
-by a kick reuses a listing up to a few seconds old, so a burst of new objects shares
-one listing instead of one each."""
+comes sooner while AWS completes a transition the operator started. A kicked pass
+reuses a listing up to a few seconds old, so a burst of new objects shares one."""
 
 from __future__ import annotations
 
@@ -17,23 +18,35 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from causeway.aws.endpoints import TransitEndpoints
-from causeway.controllers.decisions import Decision, Failure, Manager, WorkResult
-from causeway.controllers.observation import RegionObservation, RegionView
+from causeway.api import CONNECTION_QUOTA, SOURCE_RANGE_ALLOCATION, KindInfo
+from causeway.controllers.decisions import (
+    Batch,
+    Decision,
+    Failure,
+    Manager,
+    PassContext,
+    WorkResult,
+)
+from causeway.controllers.entitlements import allocations, judge
+from causeway.controllers.inbound import InboundManager, stray_accepted
+from causeway.controllers.observation import RegionObservation
 from causeway.controllers.outbound import OutboundManager
 from causeway.errors import AwsCallError, ErrorContext, classify, describe
 from causeway.index import ObjectSnapshot
 from causeway.kube import ObjectRef
 from causeway.logs import object_logger
+from causeway.reconcile.admission import Admission
+from causeway.reconcile.quota import became_over_licensed, quota_status
 from causeway.reconcile.status import Problem
 from causeway.runtime import Runtime
 
 logger = logging.getLogger("causeway.region")
 LISTING_REUSE_SECONDS = 5.0  # how old a listing a kicked pass may reuse
+MISSING_REQUEST_RELIST_SECONDS = 0.5  # …when it does not show an endpoint a tenant named
 KICK_COALESCE_SECONDS = 0.2  # kicks this close together share one pass
 TRANSITION_RECHECK_SECONDS = 2.0  # while AWS completes a transition we started
 STATUS_WRITE_CONCURRENCY = 16
@@ -46,6 +59,7 @@ class PassReport:
     region: str
     objects: int = 0
     endpoints: int = 0
+    connections: int = 0
     listed: bool = False
     patched: int = 0
     started_work: int = 0
@@ -54,19 +68,27 @@ class PassReport:
     awaiting_aws: bool = field(default=False, repr=False)
 
 
+Work = list[tuple[Manager, ObjectSnapshot]]
+
+
 class RegionReconciler:
     """Runs the passes of one region."""
 
     def __init__(self, runtime: Runtime, region: str) -> None:
         self._runtime = runtime
         self.region = region
-        self.view = RegionView(clock=runtime.monotonic)
+        self.view = runtime.views[region]
         self.health = runtime.health
-        self.managers: tuple[Manager, ...] = (OutboundManager(runtime, region, self.health),)
+        self.managers: tuple[Manager, ...] = (
+            OutboundManager(runtime, region, self.health),
+            InboundManager(runtime, region, self.health),
+        )
+        self._inbound_on = runtime.config.regions[region].inbound_enabled
         self._wake = asyncio.Event()
         self._kick_at: float | None = None
         self._work: set[asyncio.Task[None]] = set()
         self._writes = asyncio.Semaphore(STATUS_WRITE_CONCURRENCY)
+        self._strays_reported: set[str] = set()
         self.last_report: PassReport | None = None
 
     # -- scheduling ------------------------------------------------------------------------
@@ -85,11 +107,8 @@ class RegionReconciler:
         next_poll = self._runtime.monotonic()
         while not stopped.is_set():
             now = self._runtime.monotonic()
-            due = min(
-                next_poll,
-                self._kick_at or math.inf,
-                self._runtime.memories.next_retry() or math.inf,
-            )
+            retry = self._runtime.memories.next_retry() or math.inf
+            due = min(next_poll, self._kick_at or math.inf, retry)
             if due > now:
                 self._wake.clear()
                 await _until(stopped, self._wake.wait(), timeout=due - now)
@@ -120,20 +139,21 @@ class RegionReconciler:
     async def pass_once(self, *, fresh: bool = True) -> PassReport:
         started = self._runtime.monotonic()
         report = PassReport(self.region)
-        work = [
+        work: Work = [
             (m, s)
             for m in self.managers
             for s in self._runtime.index[m.kind].in_region(self.region)
         ]
         report.objects = len(work)
         if work:
-            if fresh or _older_than(self.view.age(), LISTING_REUSE_SECONDS):
+            if fresh or self._listing_too_old(work):
                 try:
-                    await self._list(report)
+                    await self._list(work, report)
                 except AwsCallError as exc:
                     await self._unobserved(work, exc, report)
             if report.failed is None:
                 await self._decide_all(work, report)
+        await self._collect_orphan_allocations()
         report.duration = self._runtime.monotonic() - started
         self._log(report)
         self.last_report = report
@@ -141,68 +161,121 @@ class RegionReconciler:
             self.kick(TRANSITION_RECHECK_SECONDS)
         return report
 
-    async def _list(self, report: PassReport) -> None:
-        endpoints = self._endpoints()
+    def _listing_too_old(self, work: Work) -> bool:
+        """A kicked pass reuses a recent listing, unless an InboundConnection names an
+        endpoint it does not show (the tenant may have just created it)."""
+        age = self.view.age()
+        if _older_than(age, LISTING_REUSE_SECONDS):
+            return True
+        unknown = any(
+            manager.kind.kind == "InboundConnection"
+            and self.view.connection(str(snapshot.spec.get("vpcEndpointId", ""))) is None
+            for manager, snapshot in work
+        )
+        return self._inbound_on and unknown and _older_than(age, MISSING_REQUEST_RELIST_SECONDS)
+
+    async def _list(self, work: Work, report: PassReport) -> None:
+        """One listing per part the region's objects need."""
+        kinds = {manager.kind.kind for manager, _ in work}
         taken_at = self._runtime.monotonic()
-        listed = await asyncio.to_thread(endpoints.all_managed)
-        self.view.listed(RegionObservation(taken_at, tuple(listed)))
+        endpoints = connections = None
+        if "OutboundConnection" in kinds:
+            transit = self._runtime.transit_endpoints(self.region)
+            endpoints = tuple(await asyncio.to_thread(transit.all_managed))
+            report.endpoints = len(endpoints)
+        if self._inbound_on:
+            service = self._runtime.service_connections(self.region)
+            connections = tuple(await asyncio.to_thread(service.all))
+            report.connections = len(connections)
+        self.view.listed(RegionObservation(taken_at, endpoints, connections))
         self.health.succeeded(self.region)
-        report.listed, report.endpoints = True, len(listed)
+        report.listed = True
 
-    async def _decide_all(
-        self, work: list[tuple[Manager, ObjectSnapshot]], report: PassReport
-    ) -> None:
-        writes = []
+    async def _decide_all(self, work: Work, report: PassReport) -> None:
+        by_manager: dict[int, list[ObjectSnapshot]] = {id(m): [] for m in self.managers}
         for manager, snapshot in work:
-            memory = self._runtime.memories[snapshot.uid]
-            decision = manager.decide(snapshot, self.view, memory)
-            if not decision.deferred:
-                memory.touch = memory.sync_requested = False
-            if decision.work is not None:
-                memory.in_flight = True
-                report.started_work += 1
-                self._start(manager, snapshot, decision)
-            elif decision.patch:
-                writes.append(self._write(manager, snapshot, decision.patch))
-            if decision.settled:
-                self._runtime.memories.teardown_finished(snapshot.uid)
-            report.awaiting_aws |= decision.awaiting_aws
+            by_manager[id(manager)].append(snapshot)
+        writes: list[Awaitable[bool]] = []
+        async with self._runtime.admission_lock:
+            admission = judge(self._runtime)
+            context = PassContext(self.view, self._runtime.memories, admission)
+            for manager in self.managers:
+                plan = manager.plan_pass(by_manager[id(manager)], context)
+                for snapshot, decision in plan.decisions:
+                    writes += self._take(manager, snapshot, decision, report)
+                for batch in plan.batches:
+                    self._consume(batch.snapshots)
+                    self._start(manager, batch, report)
         report.patched = sum(await asyncio.gather(*writes))
+        report.patched += await self._write_quotas(admission)
+        self._report_strays()
 
-    def _start(self, manager: Manager, snapshot: ObjectSnapshot, decision: Decision) -> None:
-        assert decision.work is not None
-        task = asyncio.create_task(self._finish(manager, snapshot, decision.work()))
+    def _take(
+        self, manager: Manager, snapshot: ObjectSnapshot, decision: Decision, report: PassReport
+    ) -> list[Awaitable[bool]]:
+        """Act on one object's decision; returns the status write to make, if any."""
+        if not decision.deferred:
+            self._consume((snapshot,))
+        if decision.settled:
+            self._runtime.memories.teardown_finished(snapshot.uid)
+        report.awaiting_aws |= decision.awaiting_aws
+        if decision.work is not None:
+            run = decision.work
+
+            async def alone() -> Mapping[str, WorkResult]:
+                return {snapshot.uid: await run()}
+
+            self._start(manager, Batch((snapshot,), alone), report)
+            return []
+        if decision.patch:
+            return [self._write(manager.kind, snapshot, decision.patch)]
+        return []
+
+    def _consume(self, snapshots: tuple[ObjectSnapshot, ...]) -> None:
+        """What kopf asked for (a re-check, a sync) is being acted on now."""
+        for snapshot in snapshots:
+            memory = self._runtime.memories[snapshot.uid]
+            memory.touch = memory.sync_requested = False
+
+    def _start(self, manager: Manager, batch: Batch, report: PassReport) -> None:
+        for snapshot in batch.snapshots:
+            self._runtime.memories[snapshot.uid].in_flight = True
+        report.started_work += len(batch.snapshots)
+        task = asyncio.create_task(self._finish(manager, batch))
         self._work.add(task)
         task.add_done_callback(self._work.discard)
 
-    async def _finish(self, manager: Manager, snapshot: ObjectSnapshot, work: Any) -> None:
-        memories = self._runtime.memories
+    async def _finish(self, manager: Manager, batch: Batch) -> None:
         try:
-            result: WorkResult = await work
+            results = await batch.run()
         except Exception:
-            object_logger(
-                logger, kind=manager.kind.kind, namespace=snapshot.namespace, name=snapshot.name
-            ).exception("Unexpected failure; retrying with backoff")
-            result = WorkResult(None, Failure.RECOVERABLE)
-        try:
-            if result.patch:
-                await self._write(manager, snapshot, result.patch)
-        finally:
-            memory = memories[snapshot.uid]
-            memory.in_flight = False
-            if result.failure is None:
-                memories.succeeded(snapshot.uid)
-            elif result.failure is Failure.TERMINAL:
-                memory.stalled_generation = snapshot.generation
-            else:
-                memories.failed(snapshot.uid)
-            if result.settled:
-                memories.teardown_finished(snapshot.uid)
-        self.kick(TRANSITION_RECHECK_SECONDS if result.awaiting_aws else 0.0)
+            logger.exception("Unexpected failure of AWS work in %s; retrying", self.region)
+            results = {}
+        awaiting = False
+        for snapshot in batch.snapshots:
+            result = results.get(snapshot.uid, WorkResult(None, Failure.RECOVERABLE))
+            try:
+                if result.patch:
+                    await self._write(manager.kind, snapshot, result.patch)
+            finally:
+                self._settle(snapshot, result)
+            awaiting |= result.awaiting_aws
+        self.kick(TRANSITION_RECHECK_SECONDS if awaiting else 0.0)
 
-    async def _unobserved(
-        self, work: list[tuple[Manager, ObjectSnapshot]], error: AwsCallError, report: PassReport
-    ) -> None:
+    def _settle(self, snapshot: ObjectSnapshot, result: WorkResult) -> None:
+        memories = self._runtime.memories
+        memory = memories[snapshot.uid]
+        memory.in_flight = False
+        if result.failure is None:
+            memories.succeeded(snapshot.uid)
+        elif result.failure is Failure.TERMINAL:
+            memory.stalled_generation = snapshot.generation
+        else:
+            memories.failed(snapshot.uid)
+        if result.settled:
+            memories.teardown_finished(snapshot.uid)
+
+    async def _unobserved(self, work: Work, error: AwsCallError, report: PassReport) -> None:
         """The listing failed: no object's phase changes; each says it is not synced."""
         rule = classify(error)
         report.failed = rule.reason
@@ -212,52 +285,105 @@ class RegionReconciler:
         for manager, snapshot in work:
             patch = manager.unobserved(snapshot, problem)
             if patch:
-                writes.append(self._write(manager, snapshot, patch))
+                writes.append(self._write(manager.kind, snapshot, patch))
         report.patched = sum(await asyncio.gather(*writes))
 
+    # -- cluster-wide bookkeeping done by every region's pass ----------------------------
+
+    async def _write_quotas(self, admission: Admission) -> int:
+        """ConnectionQuota statuses from this pass's admission (only what changed)."""
+        writes = []
+        now = self._runtime.clock()
+        for quota in self._runtime.index[CONNECTION_QUOTA].all():
+            use = admission.usage.get(quota.namespace)
+            patch = quota_status(quota.name, quota.generation, use, quota.status, now)
+            if patch:
+                writes.append(self._write(CONNECTION_QUOTA, quota, patch))
+                if became_over_licensed(quota.status, patch):
+                    await self._event(CONNECTION_QUOTA, quota, "OverLicensed", _over(patch), True)
+        return sum(await asyncio.gather(*writes))
+
+    async def _collect_orphan_allocations(self) -> None:
+        """Ranges whose InboundConnection no longer exists (it was removed without its
+        teardown, e.g. its finalizer was stripped by hand) go back to the pool."""
+        inbound = {s.uid for s in self._runtime.index[self.managers[1].kind].all()}
+        for allocation in allocations(self._runtime):
+            if allocation.region != self.region or allocation.owner_uid in inbound:
+                continue
+            logger.warning(
+                "Releasing source range %s of a deleted InboundConnection (%s/…)",
+                allocation.cidr,
+                allocation.owner_namespace,
+            )
+            with contextlib.suppress(Exception):  # retried next pass
+                await asyncio.to_thread(
+                    self._runtime.kube.delete_cluster_object,
+                    SOURCE_RANGE_ALLOCATION,
+                    allocation.name,
+                )
+                self._runtime.index[SOURCE_RANGE_ALLOCATION].observe(
+                    "DELETED", {"metadata": {"name": allocation.name, "namespace": ""}}
+                )
+
+    def _report_strays(self) -> None:
+        """Accepted requests no InboundConnection owns: a WARNING once for each."""
+        if not self._inbound_on:
+            return
+        owned = {a.endpoint_id for a in allocations(self._runtime) if a.region == self.region}
+        for stray in stray_accepted(self.view, owned):
+            if stray.endpoint_id not in self._strays_reported:
+                self._strays_reported.add(stray.endpoint_id)
+                logger.warning(
+                    "The platform service in %s has an accepted connection from %s (account "
+                    "%s) that no InboundConnection holds: accepted outside Causeway; it is "
+                    "not attached to any tenant",
+                    self.region,
+                    stray.endpoint_id,
+                    stray.owner_account,
+                )
+
+    # -- writes ----------------------------------------------------------------------------
+
     async def _write(
-        self, manager: Manager, snapshot: ObjectSnapshot, patch: Mapping[str, Any]
+        self, kind: KindInfo, snapshot: ObjectSnapshot, patch: Mapping[str, Any]
     ) -> bool:
         """Write a status patch; best effort (a failure is retried by the next pass)."""
         log = object_logger(
-            logger, kind=manager.kind.kind, namespace=snapshot.namespace, name=snapshot.name
+            logger, kind=kind.kind, namespace=snapshot.namespace, name=snapshot.name
         )
         async with self._writes:
             try:
                 written = await asyncio.to_thread(
-                    self._runtime.kube.patch_status,
-                    manager.kind,
-                    snapshot.namespace,
-                    snapshot.name,
-                    patch,
+                    self._runtime.kube.patch_status, kind, snapshot.namespace, snapshot.name, patch
                 )
             except Exception as exc:  # the next pass computes and writes it again
                 log.warning("Status update failed, retrying next pass: %s", exc)
                 return False
         if not written:
             return False
-        self._runtime.index[manager.kind].remember_status(snapshot.namespace, snapshot.name, patch)
+        self._runtime.index[kind].remember_status(snapshot.namespace, snapshot.name, patch)
         if "phase" in patch:
             log.info("Phase now %s", patch["phase"])
-            await self._announce(manager, snapshot, patch)
+            stalled = any(
+                c["type"] == "Stalled" and c["status"] == "True"
+                for c in patch.get("conditions", [])
+            )
+            message = str(patch.get("message", ""))
+            await self._event(kind, snapshot, str(patch["phase"]), message, stalled)
         return True
 
-    async def _announce(
-        self, manager: Manager, snapshot: ObjectSnapshot, patch: Mapping[str, Any]
+    async def _event(
+        self, kind: KindInfo, snapshot: ObjectSnapshot, reason: str, message: str, warning: bool
     ) -> None:
-        """Record an Event on a phase change, so `kubectl describe` shows the history.
-        Best effort: a failed Event never fails the pass."""
-        stalled = any(
-            c["type"] == "Stalled" and c["status"] == "True" for c in patch.get("conditions", [])
-        )
-        ref = ObjectRef(manager.kind.kind, snapshot.namespace, snapshot.name, snapshot.uid)
+        """Record an Event, so `kubectl describe` shows the history. Best effort."""
+        ref = ObjectRef(kind.kind, snapshot.namespace, snapshot.name, snapshot.uid)
         try:
             await asyncio.to_thread(
                 self._runtime.kube.record_event,
                 ref,
-                reason=str(patch["phase"]),
-                message=str(patch.get("message", "")),
-                warning=stalled,
+                reason=reason,
+                message=message,
+                warning=warning,
                 now=self._runtime.clock(),
             )
         except Exception as exc:  # Events are informational
@@ -279,26 +405,32 @@ class RegionReconciler:
             return
         logger.log(
             level,
-            "Pass of %s: %d objects, %d managed endpoints%s, %d status updates, "
-            "%d started in AWS, %.2fs",
+            "Pass of %s: %d objects, %d managed endpoints, %d connection requests%s, "
+            "%d status updates, %d started in AWS, %.2fs",
             report.region,
             report.objects,
             report.endpoints,
+            report.connections,
             "" if report.listed else " (listing reused)",
             report.patched,
             report.started_work,
             report.duration,
         )
 
-    def _endpoints(self) -> TransitEndpoints:
-        return self._runtime.transit_endpoints(self.region)
+
+def _over(patch: Mapping[str, Any]) -> str:
+    conditions = patch.get("conditions", [])
+    found: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "OverLicensed"), {})
+    return str(found.get("message", ""))
 
 
 def _older_than(age: float | None, seconds: float) -> bool:
     return age is None or age > seconds
 
 
-async def _until(stopped: asyncio.Event, waiting: Any, timeout: float | None = None) -> None:
+async def _until(
+    stopped: asyncio.Event, waiting: Awaitable[Any], timeout: float | None = None
+) -> None:
     """Wait for `waiting`, `stopped` or the timeout, whichever comes first."""
     waiter = asyncio.ensure_future(waiting)
     stopper = asyncio.ensure_future(stopped.wait())

@@ -1,6 +1,6 @@
-"""Status writes and Events for Causeway's kinds, from outside kopf's handlers.
-kopf patches objects from inside handlers; this module writes status from outside
-them (the region pollers) and records Events on phase transitions."""
+"""Writes to the cluster from outside kopf's handlers: status patches (the region
+reconcilers), Events on phase transitions, and the operator's own cluster-scoped
+objects (SourceRangeAllocations)."""
 
 from __future__ import annotations
 
@@ -69,26 +69,53 @@ class KubeApi:
         )
 
     def patch_status(
-        self,
-        kind: KindInfo,
-        namespace: str,
-        name: str,
-        status: Mapping[str, Any],
-        *,
-        resource_version: str | None = None,
+        self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]
     ) -> bool:
-        """Merge-patch the status subresource. With `resource_version`, only if the object
-        is still at that version (optimistic locking). False when the object changed
-        meanwhile or is gone: the caller's view was stale, nothing was written."""
+        """Merge-patch the status subresource. The region reconciler is the only writer of
+        an object's status and writes one object at a time, so no precondition is needed.
+        False when the object is gone (or changed under a precondition): nothing written."""
         body: dict[str, Any] = {"status": dict(status)}
-        if resource_version:
-            body["metadata"] = {"resourceVersion": resource_version}
         try:
             self._custom.patch_namespaced_custom_object_status(
                 GROUP, VERSION, namespace, kind.plural, name, body, _content_type=MERGE_PATCH
             )
         except kubernetes.client.ApiException as exc:
             if exc.status in (404, 409):
+                return False
+            raise
+        return True
+
+    def create_cluster_object(
+        self, kind: KindInfo, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Create a cluster-scoped object; None when one of that name exists already (the
+        API server's 409 is how a second holder of a name is refused)."""
+        try:
+            created: Any = self._custom.create_cluster_custom_object(
+                GROUP, VERSION, kind.plural, dict(body)
+            )
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 409:
+                return None
+            raise
+        return {str(key): value for key, value in dict(created).items()}
+
+    def get_cluster_object(self, kind: KindInfo, name: str) -> dict[str, Any] | None:
+        """A cluster-scoped object by name, or None."""
+        try:
+            found: Any = self._custom.get_cluster_custom_object(GROUP, VERSION, kind.plural, name)
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return {str(key): value for key, value in dict(found).items()}
+
+    def delete_cluster_object(self, kind: KindInfo, name: str) -> bool:
+        """Delete a cluster-scoped object; False when it was already gone."""
+        try:
+            self._custom.delete_cluster_custom_object(GROUP, VERSION, kind.plural, name)
+        except kubernetes.client.ApiException as exc:
+            if exc.status == 404:
                 return False
             raise
         return True

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from causeway.api import OutboundConnectionSpec, Phase
+from causeway.conditions import Progress
 from causeway.domain import Endpoint, Owner, client_token
+from causeway.reconcile.admission import ADMITTED, Verdict
 from causeway.reconcile.phases import (
     DEAD_STATES,
     DELETABLE_STATES,
@@ -81,14 +84,17 @@ def focus(owned: Sequence[Endpoint], tracked_id: str | None) -> Endpoint | None:
     return live[0] if live else tracked
 
 
-def plan(request: OutboundRequest, owned: Sequence[Endpoint]) -> OutboundPlan:
-    """Decide the actions for one connection given every endpoint tagged as its own."""
+def plan(
+    request: OutboundRequest, owned: Sequence[Endpoint], verdict: Verdict = ADMITTED
+) -> OutboundPlan:
+    """Decide the actions for one connection given every endpoint tagged as its own. A
+    new endpoint is only created with a license (`verdict`)."""
     if not request.wants_endpoint:
         return plan_teardown(owned)
     current = focus(owned, request.tracked_id)
     duplicates = tuple(e.id for e in owned if is_live(e) and e is not current)
     actions: list[Action] = [DeleteEndpoints(duplicates)] if duplicates else []
-    if _needs_new_endpoint(request, current):
+    if verdict.admitted and _needs_new_endpoint(request, current):
         if current is not None and normalize(current.state) in DELETABLE_STATES:
             actions.insert(0, DeleteEndpoints((current.id,)))
         actions.append(_create(request))
@@ -124,10 +130,20 @@ def after_deletion(owned: Sequence[Endpoint], deleted: Sequence[str]) -> list[En
 
 
 def outcome(
-    request: OutboundRequest, owned: Sequence[Endpoint], problem: Problem | None = None
+    request: OutboundRequest,
+    owned: Sequence[Endpoint],
+    problem: Problem | None = None,
+    verdict: Verdict = ADMITTED,
 ) -> Outcome:
-    """Where the connection stands given the endpoints AWS holds for it (after apply)."""
+    """Where the connection stands given the endpoints AWS holds for it (after apply).
+    One that would be created but has no license (`verdict`) waits, Unprovisioned."""
     phase, endpoint = _phase(request, owned)
+    if phase is Phase.ALLOCATING and verdict.reason is not None:
+        fields: dict[str, Any] = {"vpcEndpointId": None, "dnsNames": []}
+        waiting = Outcome(
+            Phase.UNPROVISIONED, Progress.STALLED, verdict.reason.value, verdict.message, fields
+        )
+        return with_problem(waiting, problem)
     endpoint_id = endpoint.id if endpoint is not None and phase is not Phase.UNPROVISIONED else None
     dns_names = endpoint.dns_names if endpoint is not None and is_live(endpoint) else ()
     fields = {"vpcEndpointId": endpoint_id, "dnsNames": list(dns_names)}

@@ -12,6 +12,7 @@ from typing import Any
 
 from causeway.api import Phase
 from causeway.conditions import (
+    STALLED,
     SYNCED,
     Progress,
     kstatus,
@@ -20,6 +21,7 @@ from causeway.conditions import (
     timestamp,
     with_condition,
 )
+from causeway.errors import TENANT_TERMINAL_REASONS
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,18 @@ def _differs(old: Any, new: Any) -> bool:
     if old in (None, []) and new in (None, []):
         return False
     return bool(old != new)
+
+
+def stalled_by_tenant(status: Mapping[str, Any], generation: int) -> bool:
+    """The last attempt at this very generation failed in a way only the tenant can fix
+    (stored in status, so not even a restart retries it)."""
+    conditions = status.get("conditions") or []
+    stalled: Mapping[str, Any] = next((c for c in conditions if c.get("type") == STALLED), {})
+    return (
+        stalled.get("status") == "True"
+        and stalled.get("reason") in TENANT_TERMINAL_REASONS
+        and stalled.get("observedGeneration") == generation
+    )
 
 
 def is_synced(status: Mapping[str, Any]) -> bool:

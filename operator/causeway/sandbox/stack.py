@@ -23,7 +23,7 @@ import boto3
 import kopf
 import yaml
 
-from causeway.api import ALL_KINDS
+from causeway.api import ALL_KINDS, API_VERSION
 from causeway.aws.session import ClientFactory
 from causeway.config import OperatorConfig, parse_config
 from causeway.crdgen import crd_for
@@ -180,6 +180,7 @@ class SandboxStack:
         `without_aws_credentials`: the SDK finds none (no keys, profile or metadata)."""
         if self.config is None:
             raise RuntimeError("the sandbox is not started")
+        workdir.mkdir(parents=True, exist_ok=True)
         config = self.config.model_dump(mode="json")
         if poll_interval:
             config["pollInterval"] = poll_interval
@@ -209,6 +210,29 @@ class SandboxStack:
 
     def apply_all(self, manifests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [self.kube.apply(m) for m in manifests]
+
+    def grant_quota(
+        self,
+        namespace: str,
+        licenses: int,
+        *,
+        accounts: Iterable[str] = (),
+        data_packs: int = 0,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """As the platform admin: give a tenant namespace its ConnectionQuota."""
+        return self.kube.apply(
+            {
+                "apiVersion": API_VERSION,
+                "kind": "ConnectionQuota",
+                "metadata": {"name": name or namespace, "namespace": namespace},
+                "spec": {
+                    "licenses": licenses,
+                    "dataPacks": data_packs,
+                    "awsAccountIds": list(accounts),
+                },
+            }
+        )
 
 
 def _free_port() -> int:

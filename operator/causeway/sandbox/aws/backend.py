@@ -9,6 +9,7 @@ import time
 from typing import Any, Final
 
 from moto.ec2.exceptions import EC2ClientError, InvalidServiceName
+from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_service_configuration import (
     VPCServiceConfiguration,
 )
@@ -19,9 +20,21 @@ from causeway.sandbox.aws.control import _CONTROL
 from causeway.sandbox.aws.models import SandboxVpcEndpoint, _interface_dns_entries
 
 
+def _region_backends(backend: Any) -> list[Any]:
+    """The EC2 backends of every account in this backend's region. Endpoint services are
+    regional and cross-account in AWS: a tenant's endpoint (its account) connects to the
+    platform's service (another account), and the service owner sees that connection."""
+    region = backend.region_name
+    return [b for _, name, b in ec2_backends.iter_backends() if name == region]
+
+
 def _find_service_by_name(backend: Any, service_name: str) -> VPCServiceConfiguration | None:
-    configs: dict[str, VPCServiceConfiguration] = backend.configurations
-    return next((c for c in configs.values() if c.service_name == service_name), None)
+    for candidate in _region_backends(backend):
+        configs: dict[str, VPCServiceConfiguration] = candidate.configurations
+        found = next((c for c in configs.values() if c.service_name == service_name), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _is_customer_service_name(service_name: str) -> bool:
@@ -31,14 +44,20 @@ def _is_customer_service_name(service_name: str) -> bool:
     )
 
 
-def _caller_may_see(service: VPCServiceConfiguration) -> bool:
-    """Whether the configured platform principal is allow-listed on the service.
+def _caller_may_see(service: VPCServiceConfiguration, caller: Any) -> bool:
+    """Whether the caller may connect to the service.
 
-    With no principal configured the caller is moto's own account, i.e. the service
-    owner, who always sees its services. Otherwise AWS's rules for another account:
-    the exact ARN, "*", or the principal account's root ARN; no permissions at all
-    means not visible.
+    Calls from moto's default account are the platform's (the operator, and the
+    outbound tenant services, which the sandbox keeps in that account too): with no
+    principal configured the caller owns the service and always sees it; otherwise
+    AWS's rules for another account apply to the configured platform principal: the
+    exact ARN, "*", or the account's root ARN; no permissions means not visible. A
+    call from any other account (a tenant connecting inbound) is checked as that
+    account's root.
     """
+    if caller.account_id != service.ec2_backend.account_id:
+        account = caller.account_id
+        return bool({"*", f"arn:aws:iam::{account}:root"}.intersection(service.principals))
     principal = _CONTROL.platform_principal
     if principal is None:
         return True
@@ -80,7 +99,7 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
         return _original_create_vpc_endpoint(backend, **kwargs)
 
     service = _find_service_by_name(backend, service_name)
-    if service is None or not _caller_may_see(service):
+    if service is None or not _caller_may_see(service, backend):
         # AWS does not distinguish "missing" from "not allowed" here.
         raise InvalidServiceName(service_name)
 
@@ -109,10 +128,11 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
 
 
 def _service_endpoints(backend: Any, service_id: str) -> list[SandboxVpcEndpoint]:
-    endpoints: dict[str, VPCEndPoint] = backend.vpc_end_points
+    """Every endpoint connected to the service, whichever account created it."""
     return [
         e
-        for e in endpoints.values()
+        for candidate in _region_backends(backend)
+        for e in candidate.vpc_end_points.values()
         if isinstance(e, SandboxVpcEndpoint) and e.service_id == service_id
     ]
 
@@ -201,7 +221,8 @@ def _activate_due(backend: Any) -> None:
     """Accepted endpoints become available once their activation time has passed (AWS
     shows them as pending for a while after the service owner accepts)."""
     now = time.monotonic()
-    for endpoint in list(backend.vpc_end_points.values()):
+    endpoints = [e for b in _region_backends(backend) for e in list(b.vpc_end_points.values())]
+    for endpoint in endpoints:
         due = getattr(endpoint, "activate_at", None)
         if due is not None and endpoint.state == "pending" and now >= due:
             endpoint.state = "available"

@@ -85,6 +85,7 @@ class AwsSandbox:
         self._session = boto3.session.Session()
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
+        self.inbound_services: dict[str, TenantService] = {}  # the platform's, by region
 
     # lifecycle -------------------------------------------------------------------
 
@@ -187,8 +188,13 @@ class AwsSandbox:
 
     # fixtures --------------------------------------------------------------------
 
-    def create_platform(self, region: str | None = None) -> dict[str, Any]:
-        """Platform side of one region, shaped like a region entry of the operator config."""
+    def create_platform(
+        self, region: str | None = None, *, inbound_service_id: str | None = None
+    ) -> dict[str, Any]:
+        """Platform side of one region, shaped like a region entry of the operator config.
+        The inbound service requires acceptance and is visible to every account, as a
+        platform runs it: who gets in is decided by accepting, not by visibility.
+        `inbound_service_id` gives it a known id (e.g. the one an example config names)."""
         region = region or self.region
         ec2 = self.client("ec2", region)
         vpc_id = _create_vpc(ec2, "10.100.0.0/16", "causeway-transit")
@@ -210,7 +216,13 @@ class AwsSandbox:
             ],
         )
         blocked_id = _create_blocked_group(ec2, vpc_id)
+        with _CONTROL.lock:
+            _CONTROL.next_service_id = inbound_service_id
         service = self._create_service(region, vpc_id, subnet_ids, acceptance_required=True)
+        ec2.modify_vpc_endpoint_service_permissions(
+            ServiceId=service.service_id, AddAllowedPrincipals=["*"]
+        )
+        self.inbound_services[region] = service
         return {
             "transitVpcId": vpc_id,
             "subnetIds": subnet_ids,
@@ -284,6 +296,46 @@ class AwsSandbox:
             ]
         )
         return [c["VpcEndpointId"] for page in pages for c in page["VpcEndpointConnections"]]
+
+    def tenant_client(self, account_id: str, region: str | None = None) -> Any:
+        """An EC2 client acting as another AWS account (a tenant's own account): moto
+        keeps one backend per account, picked by the x-moto-account-id header."""
+
+        def as_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account_id
+
+        client = self.client("ec2", region, config=Config())
+        client.meta.events.register("before-sign.ec2.*", as_account)
+        return client
+
+    def create_tenant_endpoint(
+        self, account_id: str, *, region: str | None = None, service_name: str | None = None
+    ) -> str:
+        """As the tenant, in its own account: a VPC and an interface endpoint to the
+        platform's inbound service (or `service_name`). Returns the endpoint id."""
+        region = region or self.region
+        ec2 = self.tenant_client(account_id, region)
+        vpc_id = _create_vpc(ec2, "192.168.0.0/16", f"tenant-{account_id}")
+        subnet_ids = _create_subnets(ec2, vpc_id, region, "192.168")
+        target = service_name or self.inbound_services[region].service_name
+        reply = ec2.create_vpc_endpoint(
+            VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=target, SubnetIds=subnet_ids
+        )
+        return str(reply["VpcEndpoint"]["VpcEndpointId"])
+
+    def tenant_endpoint_state(
+        self, account_id: str, vpce_id: str, region: str | None = None
+    ) -> str:
+        """The endpoint's state as its owner (the tenant) sees it."""
+        ec2 = self.tenant_client(account_id, region)
+        reply = ec2.describe_vpc_endpoints(VpcEndpointIds=[vpce_id])
+        return str(reply["VpcEndpoints"][0]["State"])
+
+    def delete_tenant_endpoint(
+        self, account_id: str, vpce_id: str, region: str | None = None
+    ) -> None:
+        """As the tenant: delete its own endpoint."""
+        self.tenant_client(account_id, region).delete_vpc_endpoints(VpcEndpointIds=[vpce_id])
 
     # test controls (not AWS APIs) ------------------------------------------------
 

@@ -1,0 +1,53 @@
+"""The SourceRangeAllocation kind: one object per source IP range handed out to an
+InboundConnection, named after the region and the range itself, so the API server
+refuses a second holder by construction and the allocation outlives a lost status.
+Cluster-scoped and written only by the operator; admins may read it."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from causeway.api.common import K8S_NAME_PATTERN, REGION_PATTERN, VPC_ENDPOINT_ID_PATTERN, ApiModel
+from causeway.api.kinds import Column, KindInfo
+
+
+class AllocationOwner(ApiModel):
+    """The InboundConnection the range belongs to."""
+
+    namespace: str = Field(pattern=K8S_NAME_PATTERN, description="Its namespace (the tenant).")
+    name: str = Field(pattern=K8S_NAME_PATTERN, description="Its name.")
+    uid: str = Field(description="Its uid: a recreated object with the same name is another one.")
+
+
+class SourceRangeAllocationSpec(ApiModel):
+    """One allocated range."""
+
+    region: str = Field(pattern=REGION_PATTERN, description="The region whose pool it is from.")
+    cidr: str = Field(description="The range, a /28 of the region's sourceIpPool.")
+    vpcEndpointId: str = Field(
+        pattern=VPC_ENDPOINT_ID_PATTERN, description="The tenant endpoint it was allocated for."
+    )
+    owner: AllocationOwner = Field(description="The InboundConnection holding the range.")
+
+
+SOURCE_RANGE_ALLOCATION = KindInfo(
+    kind="SourceRangeAllocation",
+    plural="sourcerangeallocations",
+    short_names=("sra",),
+    description="A source IP range allocated to one InboundConnection (operator-owned).",
+    spec=SourceRangeAllocationSpec,
+    status=None,
+    namespaced=False,
+    columns=(
+        Column("Region", ".spec.region"),
+        Column("CIDR", ".spec.cidr"),
+        Column("Namespace", ".spec.owner.namespace"),
+        Column("Owner", ".spec.owner.name"),
+        Column("Endpoint", ".spec.vpcEndpointId", priority=1),
+    ),
+)
+
+
+def allocation_name(region: str, cidr: str) -> str:
+    """The object's name: the region and the range, e.g. us-east-1.10-200-0-16-28."""
+    return f"{region}.{cidr.replace('.', '-').replace('/', '-')}"

@@ -1,0 +1,174 @@
+"""The cluster-wide view admission judges (reconcile/admission.py), built from the
+index and every region's view of AWS: every connection of every tenant (what it
+wants, what it holds), every ConnectionQuota, and each inbound request. Also where
+each InboundConnection's source ranges are (its SourceRangeAllocations)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from causeway.api import (
+    CONNECTION_QUOTA,
+    INBOUND,
+    OUTBOUND,
+    SOURCE_RANGE_ALLOCATION,
+    OutboundConnectionSpec,
+)
+from causeway.api.inbound import InboundConnectionSpec
+from causeway.api.quota import ConnectionQuotaSpec
+from causeway.domain import ConnectionRequest
+from causeway.index import ObjectSnapshot
+from causeway.reconcile.admission import (
+    ACCEPTED,
+    Admission,
+    Claimant,
+    Direction,
+    Quota,
+    admit,
+)
+from causeway.reconcile.phases import LIVE_STATES, normalize
+from causeway.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One SourceRangeAllocation, as the index holds it."""
+
+    name: str
+    region: str
+    cidr: str
+    endpoint_id: str
+    owner_uid: str
+    owner_namespace: str
+    created: str = ""
+
+
+def allocations(runtime: Runtime) -> list[Allocation]:
+    found = []
+    for snapshot in runtime.index[SOURCE_RANGE_ALLOCATION].all():
+        spec = snapshot.spec
+        owner = spec.get("owner") or {}
+        found.append(
+            Allocation(
+                name=snapshot.name,
+                region=str(spec.get("region", "")),
+                cidr=str(spec.get("cidr", "")),
+                endpoint_id=str(spec.get("vpcEndpointId", "")),
+                owner_uid=str(owner.get("uid", "")),
+                owner_namespace=str(owner.get("namespace", "")),
+                created=snapshot.created,
+            )
+        )
+    return found
+
+
+def allocations_by_owner(runtime: Runtime) -> dict[str, list[Allocation]]:
+    by_owner: dict[str, list[Allocation]] = defaultdict(list)
+    for allocation in allocations(runtime):
+        by_owner[allocation.owner_uid].append(allocation)
+    for held in by_owner.values():
+        held.sort(key=lambda a: (a.created, a.name))  # the first one is the one it keeps
+    return by_owner
+
+
+def judge(runtime: Runtime) -> Admission:
+    """Admission over the whole cluster as the operator sees it now."""
+    claimants = [*_outbound(runtime), *_inbound(runtime)]
+    service_names = {
+        region: f"com.amazonaws.vpce.{region}.{config.inboundServiceId}"
+        for region, config in runtime.config.regions.items()
+        if config.inboundServiceId
+    }
+    return admit(claimants, list(_quotas(runtime)), service_names)
+
+
+def _quotas(runtime: Runtime) -> Iterator[Quota]:
+    for snapshot in runtime.index[CONNECTION_QUOTA].all():
+        try:
+            spec = ConnectionQuotaSpec.model_validate(snapshot.spec)
+        except ValidationError:
+            continue  # an invalid quota grants nothing (its own status says why)
+        yield Quota(
+            snapshot.namespace,
+            snapshot.name,
+            snapshot.created,
+            spec.licenses,
+            frozenset(spec.awsAccountIds),
+        )
+
+
+def _outbound(runtime: Runtime) -> Iterator[Claimant]:
+    for snapshot in runtime.index[OUTBOUND].all():
+        region = snapshot.region
+        view = runtime.views.get(region)
+        owned = view.owned_by(snapshot.uid) if view else []
+        holds = any(normalize(e.state) in LIVE_STATES for e in owned)
+        yield _claimant(runtime, snapshot, Direction.OUTBOUND, holds=holds)
+
+
+def _inbound(runtime: Runtime) -> Iterator[Claimant]:
+    by_owner = allocations_by_owner(runtime)
+    for snapshot in runtime.index[INBOUND].all():
+        region = snapshot.region
+        view = runtime.views.get(region)
+        endpoint_id = str(snapshot.spec.get("vpcEndpointId", ""))
+        request = view.connection(endpoint_id) if view else None
+        owns = any(
+            a.endpoint_id == endpoint_id and a.region == region
+            for a in by_owner.get(snapshot.uid, [])
+        )
+        accepted = request is not None and request.state.lower() in ACCEPTED
+        yield _claimant(
+            runtime,
+            snapshot,
+            Direction.INBOUND,
+            holds=owns and accepted,
+            endpoint_id=endpoint_id,
+            request=request,
+            owns_endpoint=owns,
+        )
+
+
+def _claimant(
+    runtime: Runtime,
+    snapshot: ObjectSnapshot,
+    direction: Direction,
+    *,
+    holds: bool,
+    endpoint_id: str = "",
+    request: ConnectionRequest | None = None,
+    owns_endpoint: bool = False,
+) -> Claimant:
+    return Claimant(
+        direction=direction,
+        namespace=snapshot.namespace,
+        name=snapshot.name,
+        uid=snapshot.uid,
+        created=snapshot.created,
+        region=snapshot.region,
+        wants=_wants(runtime, snapshot, direction),
+        holds=holds,
+        endpoint_id=endpoint_id,
+        request=request,
+        owns_endpoint=owns_endpoint,
+    )
+
+
+def _wants(runtime: Runtime, snapshot: ObjectSnapshot, direction: Direction) -> bool:
+    """Provisioned, not being deleted, parseable, in a region that offers the direction,
+    and not held back by a failure only the tenant (or a sync) can clear."""
+    if snapshot.deleting or not snapshot.spec.get("provisioned", True):
+        return False
+    region = runtime.config.regions.get(snapshot.region)
+    if region is None or (direction is Direction.INBOUND and not region.inbound_enabled):
+        return False
+    model = InboundConnectionSpec if direction is Direction.INBOUND else OutboundConnectionSpec
+    try:
+        model.model_validate(snapshot.spec)
+    except ValidationError:
+        return False
+    return not runtime.memories[snapshot.uid].held_back(snapshot.generation, snapshot.status)
