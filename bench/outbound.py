@@ -2,13 +2,13 @@
 sandbox with N OutboundConnections to an instantly-available endpoint service.
 
 Reports, per N: time from apply to all Ready; AWS calls to converge, by operation;
-AWS describe calls per poll in steady state (target <= ceil(N/1000) per region);
-Kubernetes writes per no-op poll (target 0); the operator process's peak RSS; and,
-after a restart of the operator, the time, AWS calls and Kubernetes writes it takes
-to resume every object.
+AWS describe calls per pass in steady state (target <= ceil(N/1000) per region and
+listing); Kubernetes writes per no-op pass (target 0); the operator process's peak
+RSS; and, after a restart of the operator, the time, AWS calls and Kubernetes writes
+it takes to resume every object.
 The figures are written to a JSON file; nothing here asserts on timing.
 
-    uv run python bench/outbound.py                 # N = 100, 1000 and 2500 (~7 min)
+    uv run python bench/outbound.py                 # N = 100, 1000 and 2500 (~8 min)
     uv run python bench/outbound.py --sizes 50 --output /tmp/bench.json
 """
 
@@ -17,56 +17,28 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from causeway.sandbox.stack import SandboxStack
+from common import (
+    POLL_INTERVAL_S,
+    REGION,
+    STEADY_POLLS,
+    next_pass,
+    peak_rss_mib,
+    report,
+    resumed,
+    stop,
+    wait_until,
+)
 
 NAMESPACE = "bench"
-REGION = "us-east-1"
-POLL_INTERVAL_S = 2.0
-STEADY_POLLS = 5
 OUTBOUND = "outboundconnections"
-
-
-def wait_until(probe: Callable[[], bool], timeout: float, what: str, step: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(step)
-    raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-
-
-def stop(operator: subprocess.Popen[bytes]) -> None:
-    if operator.poll() is not None:
-        return
-    operator.send_signal(signal.SIGTERM)
-    try:
-        operator.wait(30)
-    except subprocess.TimeoutExpired:
-        operator.kill()
-
-
-def resumed(log: Path) -> int:
-    """Objects kopf has finished resuming, from the operator's own log."""
-    return log.read_text(errors="replace").count("Resuming is processed")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+DESCRIBES = ("DescribeVpcEndpoints", "DescribeVpcEndpointConnections")
 
 
 def ready_count(stack: SandboxStack) -> int:
@@ -77,18 +49,9 @@ def ready_count(stack: SandboxStack) -> int:
     )
 
 
-def describe_calls(stack: SandboxStack) -> int:
-    return stack.aws.call_counts().get("DescribeVpcEndpoints", 0)
-
-
-def polls(log: Path) -> int:
-    """Polls the operator has completed, from its own log (one line per poll)."""
-    return log.read_text(errors="replace").count(f"Polled {REGION}:")
-
-
-def next_poll(log: Path) -> None:
-    before = polls(log)
-    wait_until(lambda: polls(log) > before, POLL_INTERVAL_S * 10, "a poll", step=0.02)
+def describe_calls(stack: SandboxStack) -> dict[str, int]:
+    counts = stack.aws.call_counts()
+    return {op: counts.get(op, 0) for op in DESCRIBES}
 
 
 def run_size(n: int) -> dict[str, Any]:
@@ -99,8 +62,9 @@ def run_size(n: int) -> dict[str, Any]:
         tempfile.TemporaryDirectory() as tmp,
     ):
         service = stack.aws.create_tenant_service(acceptance_required=False)
+        stack.grant_quota(NAMESPACE, licenses=n)
         workdir = Path(tmp)
-        operator = stack.start_operator_process(workdir, poll_interval=f"{POLL_INTERVAL_S}s")
+        operator = stack.start_operator_process(workdir, extra_args=["-v"])
         try:
             stack.aws.reset_call_counts()
             started = time.monotonic()
@@ -119,12 +83,12 @@ def run_size(n: int) -> dict[str, Any]:
             converge_calls = stack.aws.call_counts()
 
             log = workdir / "operator.log"
-            next_poll(log)  # the first poll after convergence may still write
-            next_poll(log)
+            next_pass(log)  # the first pass after convergence may still write
+            next_pass(log)
             aws_before, kube_before = describe_calls(stack), stack.kube.write_count()
             for _ in range(STEADY_POLLS):
-                next_poll(log)
-            steady_describes = describe_calls(stack) - aws_before
+                next_pass(log)
+            aws_after = describe_calls(stack)
             steady_writes = stack.kube.write_count() - kube_before
             rss = peak_rss_mib(operator.pid)
 
@@ -132,7 +96,7 @@ def run_size(n: int) -> dict[str, Any]:
             stack.aws.reset_call_counts()
             kube_before = stack.kube.write_count()
             restarted = time.monotonic()
-            operator = stack.start_operator_process(workdir, poll_interval=f"{POLL_INTERVAL_S}s")
+            operator = stack.start_operator_process(workdir, extra_args=["-v"])
             wait_until(lambda: resumed(log) >= n, 60 + n * 0.2, f"{n} objects resumed")
             restart_seconds = time.monotonic() - restarted
             restart_calls = stack.aws.call_counts()
@@ -145,10 +109,12 @@ def run_size(n: int) -> dict[str, Any]:
         "apply_to_all_ready_seconds": round(to_ready, 2),
         "aws_calls_to_converge": dict(sorted(converge_calls.items())),
         "aws_calls_to_converge_per_object": round(sum(converge_calls.values()) / n, 2),
-        "steady_state_polls": STEADY_POLLS,
-        "describe_calls_per_poll": steady_describes / STEADY_POLLS,
-        "describe_calls_per_poll_target": math.ceil(n / 1000),
-        "kubernetes_writes_per_noop_poll": steady_writes / STEADY_POLLS,
+        "steady_state_passes": STEADY_POLLS,
+        "describe_calls_per_pass": {
+            op: (aws_after[op] - aws_before[op]) / STEADY_POLLS for op in DESCRIBES
+        },
+        "describe_calls_per_listing_target": math.ceil(n / 1000),
+        "kubernetes_writes_per_noop_pass": steady_writes / STEADY_POLLS,
         "operator_peak_rss_mib": round(rss, 1),
         "restart_to_all_resumed_seconds": round(restart_seconds, 2),
         "restart_aws_calls": dict(sorted(restart_calls.items())),
@@ -159,22 +125,14 @@ def run_size(n: int) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 2500])
-    parser.add_argument("--output", type=Path, default=Path("bench/results.json"))
+    parser.add_argument("--output", type=Path, default=Path("bench/results-outbound.json"))
     args = parser.parse_args()
     results = []
     for n in args.sizes:
         result = run_size(n)
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         results.append(result)
-    report = {
-        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        ),
-        "poll_interval_seconds": POLL_INTERVAL_S,
-        "results": results,
-    }
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    args.output.write_text(json.dumps(report(results), indent=2) + "\n")
     return 0
 
 

@@ -318,10 +318,12 @@ class RegionConfig(_Strict):
             )
         return self
 
-    def capabilities(self) -> str:
-        """What this region can do, in words: 'outbound on, inbound off (...), ...'."""
+    def capabilities(self, name: str) -> str:
+        """What this region can do, in words: 'outbound on, inbound off (...), ...'. The
+        inbound service is named in full: tenants point their endpoints at it."""
         if self.inbound_enabled:
-            inbound = f"inbound on (service {self.inboundServiceId}, pool {self.sourceIpPool})"
+            service = f"com.amazonaws.vpce.{name}.{self.inboundServiceId}"
+            inbound = f"inbound on (service {service}, pool {self.sourceIpPool})"
         else:
             inbound = "inbound off (no inboundServiceId/sourceIpPool)"
         if self.blocking_enabled:
@@ -359,7 +361,9 @@ class OperatorConfig(_Strict):
 
     def capabilities_summary(self) -> list[str]:
         """One line per region saying which capabilities its config turns on."""
-        return [f"{name}: {region.capabilities()}" for name, region in sorted(self.regions.items())]
+        return [
+            f"{name}: {region.capabilities(name)}" for name, region in sorted(self.regions.items())
+        ]
 
 
 # --- turning pydantic's errors into the file's words -----------------------------------

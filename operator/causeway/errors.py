@@ -121,6 +121,12 @@ ERROR_TABLE: dict[str, ErrorRule] = {
     # …or answering, but not with an API response (an overloaded endpoint, a proxy page).
     "ReadTimeoutError": _recoverable("AwsUnavailable", _RETRY),
     "ResponseParserError": _recoverable("AwsUnavailable", _RETRY),
+    # An HTTP error whose body is no API error (botocore then names it by its status).
+    "500": _recoverable("AwsUnavailable", _RETRY),
+    "502": _recoverable("AwsUnavailable", _RETRY),
+    "503": _recoverable("AwsUnavailable", _RETRY),
+    "504": _recoverable("AwsUnavailable", _RETRY),
+    "429": _recoverable("AwsThrottled", _RETRY),
     "VpcEndpointLimitExceeded": _recoverable(
         "PlatformLimitReached", "The platform hit its AWS endpoint limit in {region}; retrying."
     ),

@@ -16,8 +16,18 @@ def test_demo_walks_the_seed_tenant_to_ready(capsys: pytest.CaptureFixture[str])
     assert "tenant: accepts connection request vpce-" in out
     assert "acme/inventory     Ready              Connected: vpce-" in out
     assert "acme/reporting     Unprovisioned" in out
+    assert "acme/payroll       Unprovisioned      All 2 outbound licenses are in use" in out
+    assert "tenant: endpoint vpce-0f1e2d3c4b5a69781 in its account 222222222222" in out
+    assert (
+        "acme/loader        Ready              Connected: your endpoint vpce-0f1e2d3c4b5a69781"
+        in out
+    )
+    assert (
+        "loader   Ready  True   10.200.0.0/28  acme.platform.example.com A (alias) -> vpce-" in out
+    )
     assert "done: every connection reached its end state" in out
-    assert "AWS calls by the tenant: 1 accept call\n" in out
+    assert "AWS calls by the tenant: 2 accept calls\n" in out
+    assert "AcceptVpcEndpointConnections 1," in out  # the operator's, for the inbound one
     assert "arn:aws:iam::111111111111:role/causeway-outbound" in out  # the example config's
 
 

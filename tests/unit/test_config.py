@@ -394,7 +394,8 @@ def test_a_region_with_every_capability() -> None:
     assert settings.inbound_enabled and settings.blocking_enabled
     assert config.capabilities_summary() == [
         "us-east-1: outbound on, "
-        "inbound on (service vpce-svc-0a1b2c3d4e5f60718, pool 10.200.0.0/16), "
+        "inbound on (service com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718, "
+        "pool 10.200.0.0/16), "
         "hourly-limit blocking on (security group sg-0f1e2d3c4b5a69788)"
     ]
 

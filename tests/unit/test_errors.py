@@ -24,6 +24,7 @@ from causeway.errors import (
     classify,
     describe,
 )
+from causeway.reconcile.admission import Reason
 
 CONTEXT = ErrorContext(
     region="us-east-1",
@@ -77,6 +78,11 @@ RECOVERABLE = [
     "HTTPClientError",
     "ReadTimeoutError",
     "ResponseParserError",
+    "500",
+    "502",
+    "503",
+    "504",
+    "429",
 ]
 
 
@@ -149,9 +155,10 @@ def test_backoff_doubles_and_caps_at_five_minutes(attempt: int, delay: float) ->
 
 def test_readme_documents_every_reason() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    reasons = {rule.reason for rule in ERROR_TABLE.values()} | {
-        "AwsError",
-        "UnknownRegion",
-        "InvalidSpec",
-    }
+    reasons = (
+        {rule.reason for rule in ERROR_TABLE.values()}
+        | {reason.value for reason in Reason}
+        | {"AwsError", "UnknownRegion", "InvalidSpec", "SourceRangesExhausted"}
+        | {"InboundNotOffered", "DuplicateQuota", "OverLicensed"}
+    )
     assert [r for r in sorted(reasons) if f"`{r}`" not in readme] == []

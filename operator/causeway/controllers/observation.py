@@ -107,6 +107,11 @@ class RegionView:
     def age(self) -> float | None:
         return None if self.taken_at is None else self.clock() - self.taken_at
 
+    def failed(self) -> None:
+        """The latest attempt to list failed: the old listing must not be reused as if it
+        were recent (it would say AWS answered), though its contents are kept."""
+        self.taken_at = None
+
     def owned_by(self, uid: str) -> list[Endpoint]:
         """Every endpoint of this owner."""
         return [e for e in self._endpoints.current().values() if e.owner_uid == uid]

@@ -279,6 +279,7 @@ class RegionReconciler:
         """The listing failed: no object's phase changes; each says it is not synced."""
         rule = classify(error)
         report.failed = rule.reason
+        self.view.failed()
         self.health.failed(self.region, rule, error)
         problem = Problem(rule.reason, describe(error, ErrorContext(region=self.region)), False)
         writes = []

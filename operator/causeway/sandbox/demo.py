@@ -29,6 +29,8 @@ from causeway.sandbox.seeds import (
 from causeway.sandbox.stack import SandboxStack
 
 OUTBOUND = "outboundconnections"
+INBOUND = "inboundconnections"
+QUOTAS = "connectionquotas"
 WATCH_STEP = 0.1
 NAME_WIDTH = 18
 PHASE_WIDTH = 18  # the longest phase, PendingActivation, plus a space
@@ -91,58 +93,85 @@ def _operator_logs_shown(verbose: bool) -> Iterator[None]:
 
 def _run(root: Path, timeout: float, out: Callable[[str], Any]) -> bool:
     admin, tenant = load_manifests(root / ADMIN), load_manifests(root / TENANT)
-    principal = _example_principal(root / CONFIG_EXAMPLE)
+    example = _example_region(root / CONFIG_EXAMPLE)
     progress = Progress(out)
     with SandboxStack(
-        poll_interval="1s", activation_seconds=1.5, platform_principal=principal
+        poll_interval="1s",
+        activation_seconds=1.5,
+        platform_principal=example["platformPrincipal"],
+        inbound_service_id=example.get("inboundServiceId"),
     ) as stack:
-        progress.say(f"platform: region {stack.region} ready; tenants allow-list {principal}")
-        _prepare_tenant_services(stack, tenant, progress)
+        inbound_service = stack.aws.inbound_services[stack.region].service_name
+        progress.say(
+            f"platform: region {stack.region} ready; tenants allow-list "
+            f"{example['platformPrincipal']} and connect in to {inbound_service}"
+        )
+        _prepare_tenant_aws(stack, admin, tenant, progress)
         stack.aws.reset_call_counts()  # from here on, count only what the operator does
         stack.start_operator()
-        progress.say("operator running (kopf handlers + one batched poller per region)")
+        progress.say("operator running (kopf handlers + one reconciler per region)")
         stack.apply_all(admin)
         progress.say(f"admin: applied {_describe(admin)} from {root / ADMIN}")
         stack.apply_all(tenant)
         progress.say(f"tenant: applied {_describe(tenant)} from {root / TENANT}")
-        done = _walk_to_end_state(stack, progress, deadline=time.monotonic() + timeout)
+        accepted: set[str] = set()  # the tenant's accepts of the platform's requests
+        done = _walk_to_end_state(stack, progress, accepted, deadline=time.monotonic() + timeout)
         if done:
             progress.say("done: every connection reached its end state")
-        _print_summary(stack, out)
+        _print_summary(stack, out, tenant_accepts=len(accepted))
     return done
 
 
-def _example_principal(path: Path) -> str:
-    """The platform principal of the example config, so the demo matches the docs."""
+def _example_region(path: Path) -> dict[str, Any]:
+    """The first region of the example config, so the demo matches the docs."""
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     regions = config["regions"]
-    return str(regions[sorted(regions)[0]]["platformPrincipal"])
+    return dict(regions[sorted(regions)[0]])
 
 
 def _describe(manifests: Sequence[dict[str, Any]]) -> str:
     return ", ".join(f"{m['kind']} {m['metadata']['name']}" for m in manifests)
 
 
-def _prepare_tenant_services(
-    stack: SandboxStack, manifests: list[dict[str, Any]], progress: Progress
+def _prepare_tenant_aws(
+    stack: SandboxStack,
+    admin: list[dict[str, Any]],
+    tenant: list[dict[str, Any]],
+    progress: Progress,
 ) -> None:
-    """Create, in the tenant's 'account', the endpoint services the seeds point at."""
-    for manifest in manifests:
-        if manifest.get("kind") != "OutboundConnection":
-            continue
-        service_id = str(manifest["spec"]["serviceName"]).rsplit(".", 1)[-1]
-        stack.aws.create_tenant_service(service_id=service_id, acceptance_required=True)
-        progress.say(f"tenant: endpoint service {service_id} allow-lists the platform principal")
+    """In the tenant's AWS account: the endpoint services its outbound connections point
+    at, and the endpoints its inbound connections name."""
+    account = next(
+        str(m["spec"]["awsAccountIds"][0])
+        for m in admin
+        if m.get("kind") == "ConnectionQuota" and m["spec"].get("awsAccountIds")
+    )
+    for manifest in tenant:
+        if manifest.get("kind") == "OutboundConnection":
+            service_id = str(manifest["spec"]["serviceName"]).rsplit(".", 1)[-1]
+            stack.aws.create_tenant_service(service_id=service_id, acceptance_required=True)
+            progress.say(f"tenant: endpoint service {service_id} allow-lists the platform")
+        elif manifest.get("kind") == "InboundConnection":
+            vpce = str(manifest["spec"]["vpcEndpointId"])
+            stack.aws.create_tenant_endpoint(account, endpoint_id=vpce)
+            progress.say(
+                f"tenant: endpoint {vpce} in its account {account} requests a connection "
+                "to the platform"
+            )
 
 
-def _walk_to_end_state(stack: SandboxStack, progress: Progress, *, deadline: float) -> bool:
+def _walk_to_end_state(
+    stack: SandboxStack, progress: Progress, accepted: set[str], *, deadline: float
+) -> bool:
     """Watch the tenant's connections, accepting requests as the tenant, until settled."""
-    accepted: set[str] = set()
     while time.monotonic() < deadline:
-        bodies = stack.kube.list(OUTBOUND, TENANT_NAMESPACE)
-        for body in bodies:
+        outbound = stack.kube.list(OUTBOUND, TENANT_NAMESPACE)
+        inbound = stack.kube.list(INBOUND, TENANT_NAMESPACE)
+        for body in outbound + inbound:
             progress.observe(body)
+        for body in outbound:
             _accept_if_pending(stack, body, accepted, progress)
+        bodies = outbound + inbound
         if bodies and all(_settled(body) for body in bodies):
             return True
         time.sleep(WATCH_STEP)
@@ -163,33 +192,50 @@ def _accept_if_pending(
 
 
 def _settled(body: dict[str, Any]) -> bool:
-    phase = (body.get("status") or {}).get("phase")
-    wanted = "Ready" if body["spec"].get("provisioned", True) else "Unprovisioned"
-    return bool(phase == wanted)
+    """Ready; or Unprovisioned as a placeholder, or waiting for a license."""
+    status = body.get("status") or {}
+    if not body["spec"].get("provisioned", True):
+        return bool(status.get("phase") == "Unprovisioned")
+    if status.get("phase") == "Unprovisioned":
+        return bool(_condition(status, "Stalled").get("reason") == "LicenseLimitReached")
+    return bool(status.get("phase") == "Ready")
 
 
-def _print_summary(stack: SandboxStack, out: Callable[[str], Any]) -> None:
-    rows = [("NAME", "REGION", "PHASE", "READY", "ENDPOINT")]
+def _print_summary(stack: SandboxStack, out: Callable[[str], Any], *, tenant_accepts: int) -> None:
+    outbound = [("OUTBOUND", "PHASE", "READY", "ENDPOINT / REASON")]
     for body in stack.kube.list(OUTBOUND, TENANT_NAMESPACE):
         status = body.get("status") or {}
-        ready = next(
-            (c["status"] for c in status.get("conditions", []) if c["type"] == "Ready"), "-"
-        )
-        rows.append(
-            (
-                body["metadata"]["name"],
-                body["spec"]["region"],
-                str(status.get("phase", "-")),
-                ready,
-                status.get("vpcEndpointId") or "-",
-            )
-        )
-    out("\n" + table(rows))
+        stalled = _condition(status, "Stalled")
+        waits = stalled.get("reason") if stalled.get("status") == "True" else None
+        placeholder = "placeholder" if not body["spec"].get("provisioned", True) else "-"
+        detail = status.get("vpcEndpointId") or waits or placeholder
+        outbound.append((body["metadata"]["name"], *_phase_ready(status), str(detail)))
+    inbound = [("INBOUND", "PHASE", "READY", "SOURCE RANGE", "DNS RECORD")]
+    for body in stack.kube.list(INBOUND, TENANT_NAMESPACE):
+        status = body.get("status") or {}
+        record = status.get("dnsRecord") or {}
+        dns = f"{record['name']} A (alias) -> {record['target']}" if record else "-"
+        ranges = ", ".join(status.get("sourceIpRanges") or []) or "-"
+        inbound.append((body["metadata"]["name"], *_phase_ready(status), ranges, dns))
+    out("\n" + table(outbound) + "\n" + table(inbound))
+    quota = (stack.kube.get(QUOTAS, TENANT_NAMESPACE, TENANT_NAMESPACE) or {}).get("status") or {}
+    if quota.get("message"):
+        out(f"\nConnectionQuota {TENANT_NAMESPACE}: {quota['message']}\n")
     counts = stack.aws.call_counts()
-    tenant_accepts = counts.pop("AcceptVpcEndpointConnections", 0)
-    calls = ", ".join(f"{op} {n}" for op, n in sorted(counts.items()))
+    counts["AcceptVpcEndpointConnections"] = (
+        counts.get("AcceptVpcEndpointConnections", 0) - tenant_accepts
+    )
+    calls = ", ".join(f"{op} {n}" for op, n in sorted(counts.items()) if n)
     out(f"\nAWS calls by the operator: {calls}\n")
     out(f"AWS calls by the tenant: {_plural(tenant_accepts, 'accept call')}\n")
+
+
+def _phase_ready(status: dict[str, Any]) -> tuple[str, str]:
+    return str(status.get("phase", "-")), str(_condition(status, "Ready").get("status", "-"))
+
+
+def _condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in status.get("conditions", []) if c["type"] == kind), {})
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

@@ -84,8 +84,10 @@ class SandboxStack:
         clock: Clock = utc_now,
         activation_seconds: float = 0.0,
         platform_principal: str = DEFAULT_PLATFORM_PRINCIPAL,
+        inbound_service_id: str | None = None,
     ) -> None:
         self.region = region
+        self._inbound_service_id = inbound_service_id
         self.aws = AwsSandbox(
             region=region,
             activation_seconds=activation_seconds,
@@ -104,7 +106,9 @@ class SandboxStack:
         with contextlib.ExitStack() as started:
             started.enter_context(self.aws)
             started.enter_context(self.kube)
-            platform = self.aws.create_platform(self.region)
+            platform = self.aws.create_platform(
+                self.region, inbound_service_id=self._inbound_service_id
+            )
             self.config = parse_config(
                 {"regions": {self.region: platform}, "pollInterval": self._poll_interval},
                 source="sandbox config",
@@ -173,6 +177,7 @@ class SandboxStack:
         poll_interval: str | None = None,
         ready_timeout: float = OPERATOR_START_TIMEOUT,
         without_aws_credentials: bool = False,
+        extra_args: Iterable[str] = (),
     ) -> subprocess.Popen[bytes]:
         """`causeway run` as its own process, configured only the way a cluster deployment
         is: a config file (CAUSEWAY_CONFIG), a kubeconfig and the AWS SDK's environment.
@@ -202,7 +207,7 @@ class SandboxStack:
                 "AWS_EC2_METADATA_DISABLED": "true",
             }
         liveness = f"http://127.0.0.1:{_free_port()}/healthz"
-        command = [sys.executable, "-m", "causeway", "run", "--liveness", liveness]
+        command = [sys.executable, "-m", "causeway", "run", "--liveness", liveness, *extra_args]
         with (workdir / "operator.log").open("wb") as log:
             process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         _wait_until_live(process, liveness, ready_timeout, workdir / "operator.log")

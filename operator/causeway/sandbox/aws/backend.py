@@ -118,6 +118,7 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
 
     endpoint = _original_create_vpc_endpoint(backend, **kwargs)
     assert isinstance(endpoint, SandboxVpcEndpoint)  # install() swapped the class
+    _rename(backend, endpoint, _CONTROL.take_endpoint_id())
     zones = [backend.get_subnet(s).availability_zone for s in endpoint.subnet_ids or []]
     endpoint.dns_entries = _interface_dns_entries(endpoint.id, service, zones)
     endpoint.service_id = service.id
@@ -125,6 +126,18 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
     endpoint.fingerprint = fingerprint
     endpoint.state = "pendingAcceptance" if service.acceptance_required else "available"
     return endpoint
+
+
+def _rename(backend: Any, endpoint: SandboxVpcEndpoint, known_id: str | None) -> None:
+    """Give a new endpoint the id a fixture asked for (a seed manifest names it)."""
+    if known_id is None:
+        return
+    backend.vpc_end_points.pop(endpoint.id)
+    tags = backend.tags.pop(endpoint.id, None)
+    endpoint.id = known_id
+    backend.vpc_end_points[known_id] = endpoint
+    if tags is not None:
+        backend.tags[known_id] = tags
 
 
 def _service_endpoints(backend: Any, service_id: str) -> list[SandboxVpcEndpoint]:

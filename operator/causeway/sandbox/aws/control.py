@@ -17,6 +17,15 @@ class _Failure:
     status: int
 
 
+@dataclass(frozen=True)
+class _Outage:
+    """Every call of an action answers this raw HTTP response until healed (an
+    overloaded endpoint or a proxy answering with a page, not an API error)."""
+
+    status: int
+    body: str
+
+
 @dataclass
 class _Control:
     """Process-wide sandbox state: moto's backends are process-wide too."""
@@ -25,13 +34,18 @@ class _Control:
     activation_seconds: float = 0.0
     counts: Counter[str] = field(default_factory=Counter)
     failures: dict[str, deque[_Failure]] = field(default_factory=dict)
+    outages: dict[str, _Outage] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_service_id: str | None = None
+    next_endpoint_id: str | None = None
 
-    def record(self, action: str) -> _Failure | None:
-        """Count one received call and pop the failure queued for it, if any."""
+    def record(self, action: str) -> _Failure | _Outage | None:
+        """Count one received call; the outage of its action, else the failure queued."""
         with self.lock:
             self.counts[action] += 1
+            outage = self.outages.get(action)
+            if outage is not None:
+                return outage
             queue = self.failures.get(action)
             return queue.popleft() if queue else None
 
@@ -41,11 +55,19 @@ class _Control:
             chosen, self.next_service_id = self.next_service_id, None
             return chosen
 
+    def take_endpoint_id(self) -> str | None:
+        """The id the next VPC endpoint must get, if a fixture asked for one."""
+        with self.lock:
+            chosen, self.next_endpoint_id = self.next_endpoint_id, None
+            return chosen
+
     def clear(self) -> None:
         with self.lock:
             self.counts.clear()
             self.failures.clear()
+            self.outages.clear()
             self.next_service_id = None
+            self.next_endpoint_id = None
 
 
 _CONTROL = _Control()

@@ -21,7 +21,7 @@ from causeway.sandbox.aws.backend import (
     _describe_vpc_endpoint_connections,
     _reject_vpc_endpoint_connections,
 )
-from causeway.sandbox.aws.control import _CONTROL
+from causeway.sandbox.aws.control import _CONTROL, _Outage
 
 # DescribeVpcEndpoints and DescribeVpcEndpointConnections return at most 1000 items.
 _MAX_PAGE: Final = 1000
@@ -105,6 +105,8 @@ def _controlled_call_action(self: BaseResponse) -> TYPE_RESPONSE:
     if failure is None:
         with _EC2_ACTION_LOCK:
             return _original_call_action(self)
+    if isinstance(failure, _Outage):
+        return failure.status, {"Content-Type": "text/html"}, failure.body
     if failure.after_effect:
         with _EC2_ACTION_LOCK:
             _original_call_action(self)  # the effect happens; only the response is lost

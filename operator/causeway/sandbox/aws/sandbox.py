@@ -23,7 +23,7 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpcs import VPCEndPoint
 from moto.server import ThreadedMotoServer
 
-from causeway.sandbox.aws.control import _CONTROL, _Failure
+from causeway.sandbox.aws.control import _CONTROL, _Failure, _Outage
 from causeway.sandbox.aws.install import install
 from causeway.sandbox.aws.models import SandboxVpcEndpoint
 
@@ -309,19 +309,47 @@ class AwsSandbox:
         return client
 
     def create_tenant_endpoint(
-        self, account_id: str, *, region: str | None = None, service_name: str | None = None
+        self,
+        account_id: str,
+        *,
+        region: str | None = None,
+        service_name: str | None = None,
+        endpoint_id: str | None = None,
     ) -> str:
         """As the tenant, in its own account: a VPC and an interface endpoint to the
-        platform's inbound service (or `service_name`). Returns the endpoint id."""
+        platform's inbound service (or `service_name`). Returns the endpoint id;
+        `endpoint_id` gives it a known one (a seed manifest names it)."""
         region = region or self.region
         ec2 = self.tenant_client(account_id, region)
         vpc_id = _create_vpc(ec2, "192.168.0.0/16", f"tenant-{account_id}")
         subnet_ids = _create_subnets(ec2, vpc_id, region, "192.168")
         target = service_name or self.inbound_services[region].service_name
+        with _CONTROL.lock:
+            _CONTROL.next_endpoint_id = endpoint_id
         reply = ec2.create_vpc_endpoint(
             VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=target, SubnetIds=subnet_ids
         )
         return str(reply["VpcEndpoint"]["VpcEndpointId"])
+
+    def create_tenant_endpoints(self, account_id: str, count: int) -> list[str]:
+        """As the tenant: `count` endpoints to the platform's inbound service from one VPC
+        of its account (for benchmarks; one VPC spares thousands of fixture calls)."""
+        region = self.region
+        ec2 = self.tenant_client(account_id, region)
+        vpc_id = _create_vpc(ec2, "192.168.0.0/16", f"tenant-{account_id}")
+        subnet_ids = _create_subnets(ec2, vpc_id, region, "192.168")
+        target = self.inbound_services[region].service_name
+        return [
+            str(
+                ec2.create_vpc_endpoint(
+                    VpcEndpointType="Interface",
+                    VpcId=vpc_id,
+                    ServiceName=target,
+                    SubnetIds=subnet_ids,
+                )["VpcEndpoint"]["VpcEndpointId"]
+            )
+            for _ in range(count)
+        ]
 
     def tenant_endpoint_state(
         self, account_id: str, vpce_id: str, region: str | None = None
@@ -374,6 +402,23 @@ class AwsSandbox:
         failure = _Failure(code, message or f"Injected {code}", after_effect, status)
         with _CONTROL.lock:
             _CONTROL.failures.setdefault(operation, deque()).append(failure)
+
+    def break_api(
+        self,
+        operation: str,
+        status: int = 500,
+        body: str = "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    ) -> None:
+        """Make every ``operation`` call answer a raw HTTP response that is not an API
+        answer (an overloaded endpoint or proxy), until :meth:`heal_api`."""
+        if operation not in _ec2_operations():
+            raise ValueError(f"{operation!r} is not an EC2 action name")
+        with _CONTROL.lock:
+            _CONTROL.outages[operation] = _Outage(status, body)
+
+    def heal_api(self, operation: str) -> None:
+        with _CONTROL.lock:
+            _CONTROL.outages.pop(operation, None)
 
     def call_counts(self) -> dict[str, int]:
         """EC2 API calls the server received, by action name."""

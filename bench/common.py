@@ -1,0 +1,71 @@
+"""Shared pieces of the benchmarks: waiting without fixed sleeps, stopping the operator
+process, reading its peak RSS and counting its region passes from its own log."""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REGION = "us-east-1"
+POLL_INTERVAL_S = 2.0
+STEADY_POLLS = 5
+
+
+def wait_until(probe: Callable[[], bool], timeout: float, what: str, step: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(step)
+    raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def stop(operator: subprocess.Popen[bytes]) -> None:
+    if operator.poll() is not None:
+        return
+    operator.send_signal(signal.SIGTERM)
+    try:
+        operator.wait(30)
+    except subprocess.TimeoutExpired:
+        operator.kill()
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def passes(log: Path) -> int:
+    """Region passes the operator has completed, from its own log (run with -v: each
+    pass logs one line, at DEBUG when it changed nothing)."""
+    return log.read_text(errors="replace").count(f"Pass of {REGION}:")
+
+
+def next_pass(log: Path) -> None:
+    before = passes(log)
+    wait_until(lambda: passes(log) > before, POLL_INTERVAL_S * 10, "a pass", step=0.02)
+
+
+def resumed(log: Path) -> int:
+    """Objects kopf has finished resuming, from the operator's own log."""
+    return log.read_text(errors="replace").count("Resuming is processed")
+
+
+def report(results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
+        "poll_interval_seconds": POLL_INTERVAL_S,
+        "results": results,
+    }
