@@ -174,3 +174,16 @@ def test_accepts_due_in_one_pass_share_one_call(stack: SandboxStack) -> None:
 def test_ranges_are_unique_across_tenants(stack: SandboxStack) -> None:
     ranges = [a["spec"]["cidr"] for a in stack.kube.list(ALLOCATIONS)]
     assert ranges and len(ranges) == len(set(ranges))
+
+
+def test_a_request_accepted_outside_causeway_is_reported_not_attached(
+    stack: SandboxStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    vpce = stack.aws.create_tenant_endpoint(ACME_ACCOUNT)
+    service_id = stack.aws.inbound_services["us-east-1"].service_id
+    stack.aws.client().accept_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=[vpce])
+    eventually(
+        lambda: any("accepted outside Causeway" in r.getMessage() for r in caplog.records),
+        what="the stray to be reported",
+    )
+    assert not [a for a in stack.kube.list(ALLOCATIONS) if a["spec"]["vpcEndpointId"] == vpce]
