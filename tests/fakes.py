@@ -47,6 +47,9 @@ class FakeTransit:
         self._call("DescribeVpcEndpoints")
         return list(self.endpoints)
 
+    def managed_page(self, token: str | None = None) -> tuple[list[Endpoint], str | None]:
+        return self.all_managed(), None
+
     def create(self, service_name: str, client_token: str, tags: Mapping[str, str]) -> Endpoint:
         self._call("CreateVpcEndpoint")
         self.created += 1
@@ -91,6 +94,9 @@ class FakeConnections:
     def all(self) -> list[ConnectionRequest]:
         self._call("DescribeVpcEndpointConnections")
         return list(self.requests.values())
+
+    def page(self, token: str | None = None) -> tuple[list[ConnectionRequest], str | None]:
+        return self.all(), None
 
     def _move(
         self, ids: Iterable[str], allowed: set[str], state: str

@@ -33,9 +33,11 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError, core_schema
 
 from causeway.aws.regions import known_regions, nearest_region
+from causeway.controllers.budget import DEFAULTS as BUDGET_DEFAULTS
 from causeway.problems import UserError
 
 CONFIG_ENV = "CAUSEWAY_CONFIG"
+BUDGETED_APIS = sorted(BUDGET_DEFAULTS)
 _DURATION = re.compile(r"^\s*(?P<value>\d+(\.\d+)?)\s*(?P<unit>ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _MAX_PROBLEMS_SHOWN = 25  # past this, more lines bury the first (usually the cause)
@@ -177,6 +179,25 @@ def _whole_number(at_least: int, unit: str) -> _Rule:
         return value
 
     return _Rule(f"a whole number of {unit}, at least {at_least}", check)
+
+
+def _rate(value: object, expected: str) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _rejected(value, f"is {_kind(value)}, not a number", expected)
+    if not 0 < value <= _MAX_RATE:
+        raise _rejected(value, "is out of range", expected)
+    return float(value)
+
+
+def _api_name(value: object, expected: str) -> object:
+    if isinstance(value, str) and value in BUDGETED_APIS:
+        return value
+    close = difflib.get_close_matches(str(value), BUDGETED_APIS, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"expected {expected}"
+    raise _problem(f"{_show(value)} is not an AWS call Causeway makes ({hint})")
+
+
+_MAX_RATE = 10_000.0
 
 
 def _duration_between(shortest: timedelta, longest: timedelta) -> _Rule:
@@ -333,6 +354,20 @@ class RegionConfig(_Strict):
         return f"outbound on, {inbound}, {blocking}"
 
 
+class BucketConfig(_Strict):
+    """The operator's own token bucket for one AWS call (per region)."""
+
+    burst: Annotated[int, _whole_number(1, "tokens")]
+    rate: Annotated[
+        float, _Rule(f"tokens per second, more than 0 and at most {_MAX_RATE:g}", _rate)
+    ]
+
+
+ApiName = Annotated[
+    str, _Rule("an AWS call Causeway makes, such as " + ", ".join(BUDGETED_APIS), _api_name)
+]
+
+
 class MeteringConfig(_Strict):
     """Quota metering (used by the metering controller)."""
 
@@ -358,6 +393,9 @@ class OperatorConfig(_Strict):
         timedelta, _duration_between(timedelta(seconds=1), timedelta(hours=1)), _AS_WRITTEN
     ] = timedelta(seconds=30)
     metering: MeteringConfig = MeteringConfig()
+    # Overrides of the AWS budget's buckets (EC2's documented limits by default), for
+    # accounts whose limits AWS raised.
+    awsBudget: dict[ApiName, BucketConfig] = {}
 
     def capabilities_summary(self) -> list[str]:
         """One line per region saying which capabilities its config turns on."""

@@ -16,6 +16,7 @@ from causeway.aws.connections import ServiceConnections
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.aws.session import ClientFactory
 from causeway.config import OperatorConfig
+from causeway.controllers.budget import BucketSettings, Budget
 from causeway.controllers.health import PlatformHealth
 from causeway.controllers.memory import ObjectMemories
 from causeway.controllers.observation import RegionView
@@ -39,6 +40,7 @@ class Runtime:
     index: ClusterIndex = field(default_factory=lambda: ClusterIndex(ALL_KINDS))
     health: PlatformHealth = field(default_factory=PlatformHealth)
     memories: ObjectMemories = field(init=False)
+    budget: Budget = field(init=False)  # who gets the next AWS call
     views: dict[str, RegionView] = field(init=False)  # what AWS holds, per region
     # Admission reads every region's view and must not interleave with another region's
     # pass starting work on the licenses it just judged.
@@ -47,6 +49,11 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.memories = ObjectMemories(clock=self.monotonic)
+        overrides = {
+            api: BucketSettings(burst=bucket.burst, rate=bucket.rate)
+            for api, bucket in self.config.awsBudget.items()
+        }
+        self.budget = Budget(overrides, clock=self.monotonic)
         self.views = {region: RegionView(clock=self.monotonic) for region in self.config.regions}
 
     def transit_endpoints(self, region: str) -> TransitEndpoints:

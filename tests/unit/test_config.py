@@ -243,7 +243,7 @@ BAD_CONFIGS: list[tuple[Any, str, str, str]] = [
     (
         with_region(typo=1),
         "typo",
-        "unknown key (valid keys here: regions, pollInterval, metering)",
+        "unknown key (valid keys here: regions, pollInterval, metering, awsBudget)",
         "",
     ),
     # metering

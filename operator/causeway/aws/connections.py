@@ -25,44 +25,54 @@ class ServiceConnections:
 
     def all(self) -> list[ConnectionRequest]:
         """Every connection request to the service, ceil(N/1000) calls."""
-        requests: list[ConnectionRequest] = []
+        requests, token = self.page()
+        while token:
+            more, token = self.page(token)
+            requests.extend(more)
+        return requests
+
+    def page(self, token: str | None = None) -> tuple[list[ConnectionRequest], str | None]:
+        """One page of the requests and the token of the next (None: last), so a caller
+        can pace each call."""
         kwargs: dict[str, Any] = {
             "Filters": [{"Name": "service-id", "Values": [self.service_id]}],
             "MaxResults": PAGE_SIZE,
-        }
-        while True:
-            with aws_call("DescribeVpcEndpointConnections"):
-                page = self._ec2.describe_vpc_endpoint_connections(**kwargs)
-            requests.extend(to_request(item) for item in page.get("VpcEndpointConnections", []))
-            token = page.get("NextToken")
-            if not token:
-                return requests
-            kwargs["NextToken"] = token
+        } | ({"NextToken": token} if token else {})
+        with aws_call("DescribeVpcEndpointConnections"):
+            page = self._ec2.describe_vpc_endpoint_connections(**kwargs)
+        items = page.get("VpcEndpointConnections", [])
+        return [to_request(item) for item in items], page.get("NextToken")
 
     def accept(self, endpoint_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """Accept these requests; returns the ones AWS did not accept (id → code, message)."""
-        return self._in_batches("AcceptVpcEndpointConnections", endpoint_ids)
+        """Accept these requests (at most BATCH_SIZE: one call); returns the ones AWS did
+        not accept (id → code, message)."""
+        with aws_call("AcceptVpcEndpointConnections"):
+            reply = self._ec2.accept_vpc_endpoint_connections(
+                ServiceId=self.service_id, VpcEndpointIds=_one_batch(endpoint_ids)
+            )
+        return _unsuccessful(reply)
 
     def reject(self, endpoint_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """Reject these requests; returns the ones AWS did not reject (id → code, message)."""
-        return self._in_batches("RejectVpcEndpointConnections", endpoint_ids)
+        """Reject these requests (at most BATCH_SIZE: one call); returns the ones AWS did
+        not reject (id → code, message)."""
+        with aws_call("RejectVpcEndpointConnections"):
+            reply = self._ec2.reject_vpc_endpoint_connections(
+                ServiceId=self.service_id, VpcEndpointIds=_one_batch(endpoint_ids)
+            )
+        return _unsuccessful(reply)
 
-    def _in_batches(
-        self, operation: str, endpoint_ids: Sequence[str]
-    ) -> dict[str, tuple[str, str]]:
-        call = {
-            "AcceptVpcEndpointConnections": self._ec2.accept_vpc_endpoint_connections,
-            "RejectVpcEndpointConnections": self._ec2.reject_vpc_endpoint_connections,
-        }[operation]
-        failed: dict[str, tuple[str, str]] = {}
-        ids = list(endpoint_ids)
-        for start in range(0, len(ids), BATCH_SIZE):
-            with aws_call(operation):
-                reply = call(
-                    ServiceId=self.service_id, VpcEndpointIds=ids[start : start + BATCH_SIZE]
-                )
-            failed |= _unsuccessful(reply)
-        return failed
+
+def batches(endpoint_ids: Sequence[str]) -> list[list[str]]:
+    """The ids cut into calls of at most BATCH_SIZE."""
+    ids = list(endpoint_ids)
+    return [ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)]
+
+
+def _one_batch(endpoint_ids: Sequence[str]) -> list[str]:
+    ids = list(endpoint_ids)
+    if len(ids) > BATCH_SIZE:
+        raise ValueError(f"{len(ids)} endpoints in one call; at most {BATCH_SIZE}")
+    return ids
 
 
 def _unsuccessful(reply: Mapping[str, Any]) -> dict[str, tuple[str, str]]:

@@ -44,7 +44,18 @@ class TransitEndpoints:
 
     def all_managed(self) -> list[Endpoint]:
         """Every Causeway-tagged endpoint in the transit VPC, ceil(N/1000) calls."""
-        return self._describe(Filters=self._filters({"tag-key": TAG_UID}), MaxResults=PAGE_SIZE)
+        return self._describe(**self._managed())
+
+    def managed_page(self, token: str | None = None) -> tuple[list[Endpoint], str | None]:
+        """One page of the managed endpoints and the token of the next (None: last), so
+        a caller can pace each call."""
+        kwargs = self._managed() | ({"NextToken": token} if token else {})
+        with aws_call("DescribeVpcEndpoints"):
+            page = self._ec2.describe_vpc_endpoints(**kwargs)
+        return [to_endpoint(i) for i in page.get("VpcEndpoints", [])], page.get("NextToken")
+
+    def _managed(self) -> dict[str, Any]:
+        return {"Filters": self._filters({"tag-key": TAG_UID}), "MaxResults": PAGE_SIZE}
 
     def create(self, service_name: str, client_token: str, tags: Mapping[str, str]) -> Endpoint:
         """Create (or, for a token AWS has seen, return) the endpoint to `service_name`."""

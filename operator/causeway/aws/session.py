@@ -16,10 +16,11 @@ from botocore.parsers import ResponseParserError
 from causeway import __version__
 from causeway.errors import AwsCallError
 
-# botocore's own retries absorb brief throttling; anything it gives up on goes to the
-# error table, which backs off at the object level.
+# One attempt per call: the operator's budget (controllers/budget.py) paces every call
+# and queues a throttled one again, and the error table backs off from other failures.
+# botocore retrying by itself would spend AWS's tokens behind the budget's back.
 _CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 1},
     user_agent_extra=f"causeway/{__version__}",
     connect_timeout=5,
     read_timeout=30,

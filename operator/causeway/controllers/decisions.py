@@ -55,13 +55,18 @@ class Batch:
     run: Callable[[], Awaitable[Mapping[str, WorkResult]]]
 
 
+StatusWriter = Callable[[KindInfo, ObjectSnapshot, Mapping[str, Any]], Awaitable[bool]]
+
+
 @dataclass(frozen=True)
 class PassContext:
-    """What every manager reads in a pass."""
+    """What every manager reads in a pass, and how its work may report meanwhile (a
+    status while it waits for AWS capacity)."""
 
     view: RegionView
     memories: ObjectMemories
     admission: Admission
+    write: StatusWriter
 
 
 @dataclass

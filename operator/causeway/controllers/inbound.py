@@ -12,12 +12,14 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 
 from causeway.api import API_VERSION, INBOUND, SOURCE_RANGE_ALLOCATION, allocation_name
 from causeway.api.inbound import InboundConnectionSpec
+from causeway.aws.connections import batches
 from causeway.controllers.decisions import (
     Batch,
     Decision,
@@ -258,14 +260,23 @@ class InboundManager:
     async def _call(
         self, verb: str, items: list[_Due], view: RegionView, problems: dict[str, Problem]
     ) -> None:
-        """One Accept (or Reject) call for every item, in batches; per-item failures."""
-        if not items:
-            return
+        """One Accept (or Reject) call per batch of items, each within the AWS budget
+        (the platform's own turn); failures are per item."""
+        by_endpoint = {item.request.endpoint_id: item for item in items}
+        for batch in batches(list(by_endpoint)):
+            await self._call_batch(verb, [by_endpoint[e] for e in batch], view, problems)
+
+    async def _call_batch(
+        self, verb: str, items: list[_Due], view: RegionView, problems: dict[str, Problem]
+    ) -> None:
         connections = self._runtime.service_connections(self._region)
-        call = connections.accept if verb == "accept" else connections.reject
+        method = connections.accept if verb == "accept" else connections.reject
+        api = f"{verb.capitalize()}VpcEndpointConnections"
         ids = [item.request.endpoint_id for item in items]
         try:
-            failed = await asyncio.to_thread(call, ids)
+            failed = await self._runtime.budget.call(
+                self._region, api, partial(asyncio.to_thread, method, ids)
+            )
         except AwsCallError as exc:
             problem = self._problem(exc)
             for item in items:
@@ -283,9 +294,7 @@ class InboundManager:
                     view.record_connections([replace(item.facts.observed, state=new_state)])
                 continue
             code, message = code_message
-            problems[item.snapshot.uid] = self._problem(
-                AwsCallError(f"{verb.capitalize()}VpcEndpointConnections", code, message)
-            )
+            problems[item.snapshot.uid] = self._problem(AwsCallError(api, code, message))
 
     async def _release(
         self, item: _Due, ranges: dict[str, list[str]], problems: dict[str, Problem]

@@ -7,17 +7,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 
 from causeway.api import OUTBOUND, OutboundConnectionSpec
 from causeway.aws.endpoints import TransitEndpoints
+from causeway.controllers.budget import OnWait
 from causeway.controllers.decisions import Decision, Failure, PassContext, PassPlan, WorkResult
 from causeway.controllers.health import PlatformHealth
-from causeway.controllers.memory import ObjectMemory
-from causeway.controllers.observation import RegionView
 from causeway.domain import Endpoint, Owner
 from causeway.errors import (
     AwsCallError,
@@ -29,7 +30,6 @@ from causeway.errors import (
 from causeway.index import ObjectSnapshot
 from causeway.logs import object_logger
 from causeway.reconcile import outbound as planner
-from causeway.reconcile.admission import ADMITTED, Verdict
 from causeway.reconcile.outbound import (
     SYNC_ANNOTATION,
     CreateEndpoint,
@@ -40,6 +40,7 @@ from causeway.reconcile.outbound import (
 from causeway.reconcile.status import (
     Outcome,
     Problem,
+    awaiting_capacity,
     invalid_status,
     render_status,
     status_changes,
@@ -73,6 +74,32 @@ def request_from(snapshot: ObjectSnapshot, *, sync_requested: bool = False) -> O
     )
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One object's AWS work of a pass. `request` is None when tearing down an object
+    whose spec does not parse."""
+
+    snapshot: ObjectSnapshot
+    plan: OutboundPlan
+    context: PassContext
+    request: OutboundRequest | None = None
+
+
+def _tenant(job: _Job) -> str:
+    return job.snapshot.namespace
+
+
+def _order(job: _Job) -> tuple[str, str]:
+    """Oldest first within the tenant's turn, as licenses are handed out."""
+    return (job.snapshot.created, job.snapshot.name)
+
+
+def _log(job: _Job) -> logging.LoggerAdapter[logging.Logger]:
+    return object_logger(
+        logger, kind=OUTBOUND.kind, namespace=job.snapshot.namespace, name=job.snapshot.name
+    )
+
+
 class OutboundManager:
     """Decides, for one OutboundConnection in one pass, what to write or do."""
 
@@ -85,88 +112,97 @@ class OutboundManager:
 
     def plan_pass(self, snapshots: Sequence[ObjectSnapshot], context: PassContext) -> PassPlan:
         """One decision per object; each object's AWS work is its own."""
-        return PassPlan(
-            [
-                (
-                    snapshot,
-                    self.decide(
-                        snapshot,
-                        context.view,
-                        context.memories[snapshot.uid],
-                        context.admission.verdict(snapshot.uid),
-                    ),
-                )
-                for snapshot in snapshots
-            ]
-        )
+        return PassPlan([(snapshot, self.decide(snapshot, context)) for snapshot in snapshots])
 
-    def decide(
-        self,
-        snapshot: ObjectSnapshot,
-        view: RegionView,
-        memory: ObjectMemory,
-        verdict: Verdict = ADMITTED,
-    ) -> Decision:
+    def decide(self, snapshot: ObjectSnapshot, context: PassContext) -> Decision:
+        memory = context.memories[snapshot.uid]
         if memory.in_flight:
             return Decision(deferred=True)  # its work writes its status when it ends
         try:
             request = request_from(snapshot, sync_requested=memory.sync_requested)
         except InvalidObjectError as exc:
-            return self._invalid(snapshot, view, memory, str(exc))
+            return self._invalid(snapshot, context, str(exc))
         if request.wants_endpoint and memory.held_back(snapshot.generation, snapshot.status):
             return Decision()  # Stalled stays as written until the spec changes or a sync
-        owned = view.owned_by(snapshot.uid)
+        owned = context.view.owned_by(snapshot.uid)
+        verdict = context.admission.verdict(snapshot.uid)
         the_plan = planner.plan(request, owned, verdict)
         if the_plan.actions:
             if self._runtime.monotonic() < memory.retry_at:
                 return Decision(deferred=True)  # the status says what happened last
-            return Decision(work=lambda: self._work(snapshot, request, the_plan, owned, view))
+            job = _Job(snapshot, the_plan, context, request)
+            return Decision(work=lambda: self._work(job))
         result = planner.outcome(request, owned, verdict=verdict)
         patch = self._patch(request, result, snapshot.status, touch=memory.touch)
         settled = request.deleting and the_plan.settled
         return Decision(patch, settled=settled, awaiting_aws=not the_plan.settled)
 
-    async def _work(
-        self,
-        snapshot: ObjectSnapshot,
-        request: OutboundRequest,
-        the_plan: OutboundPlan,
-        owned: list[Endpoint],
-        view: RegionView,
-    ) -> WorkResult:
-        log = object_logger(
-            logger, kind=OUTBOUND.kind, namespace=snapshot.namespace, name=snapshot.name
-        )
+    async def _work(self, job: _Job) -> WorkResult:
+        assert job.request is not None
+        view, uid = job.context.view, job.snapshot.uid
         try:
-            await self._apply(the_plan, owned, view, log)
+            await self._apply(job)
         except AwsCallError as exc:
-            return self._failed(snapshot, request, view.owned_by(snapshot.uid), exc, log)
+            return self._failed(job.snapshot, job.request, view.owned_by(uid), exc, _log(job))
         self._health.succeeded(self._region)
-        result = planner.outcome(request, view.owned_by(snapshot.uid))
-        patch = self._patch(request, result, snapshot.status, touch=True)
-        return WorkResult(
-            patch,
-            settled=request.deleting and _settled_now(view.owned_by(snapshot.uid)),
-            awaiting_aws=True,
-        )
+        result = planner.outcome(job.request, view.owned_by(uid))
+        patch = self._patch(job.request, result, job.snapshot.status, touch=True)
+        settled = job.request.deleting and _settled_now(view.owned_by(uid))
+        return WorkResult(patch, settled=settled, awaiting_aws=True)
 
-    async def _apply(
-        self, the_plan: OutboundPlan, owned: list[Endpoint], view: RegionView, log: Any
-    ) -> None:
-        endpoints = self._endpoints()
-        for action in the_plan.actions:
+    async def _apply(self, job: _Job) -> None:
+        """The plan's calls, each within the AWS budget (this tenant's turn)."""
+        for action in job.plan.actions:
             if isinstance(action, DeleteEndpoints):
-                deleted = await asyncio.to_thread(endpoints.delete, action.ids)
-                log.info("Deleted endpoints %s", ", ".join(deleted))
-                view.record(planner.after_deletion([e for e in owned if e.id in deleted], deleted))
+                await self._delete(job, action)
             elif isinstance(action, CreateEndpoint):
-                created = await asyncio.to_thread(
-                    endpoints.create, action.service_name, action.client_token, action.tags
-                )
-                log.info(
-                    "Created endpoint %s to %s (%s)", created.id, action.service_name, created.state
-                )
-                view.record([created])
+                await self._create(job, action)
+
+    async def _delete(self, job: _Job, action: DeleteEndpoints) -> None:
+        call = partial(asyncio.to_thread, self._endpoints().delete, action.ids)
+        deleted = await self._runtime.budget.call(
+            self._region, "DeleteVpcEndpoints", call, tenant=_tenant(job), order=_order(job)
+        )
+        _log(job).info("Deleted endpoints %s", ", ".join(deleted))
+        view = job.context.view
+        owned = view.owned_by(job.snapshot.uid)
+        view.record(planner.after_deletion([e for e in owned if e.id in deleted], deleted))
+
+    async def _create(self, job: _Job, action: CreateEndpoint) -> None:
+        endpoints = self._endpoints()
+        call = partial(
+            asyncio.to_thread,
+            endpoints.create,
+            action.service_name,
+            action.client_token,
+            action.tags,
+        )
+        created = await self._runtime.budget.call(
+            self._region,
+            "CreateVpcEndpoint",
+            call,
+            tenant=_tenant(job),
+            order=_order(job),
+            on_wait=self._waiting(job),
+        )
+        _log(job).info(
+            "Created endpoint %s to %s (%s)", created.id, action.service_name, created.state
+        )
+        job.context.view.record([created])
+
+    def _waiting(self, job: _Job) -> OnWait:
+        """While the create waits for a token, the tenant reads how many are ahead."""
+
+        async def report(ahead: int) -> None:
+            assert job.request is not None
+            latest = self._runtime.index[OUTBOUND].get(job.snapshot.namespace, job.snapshot.name)
+            previous = (latest or job.snapshot).status
+            result = awaiting_capacity(planner.outcome(job.request, []), ahead)
+            patch = self._patch(job.request, result, previous, touch=False)
+            if patch:
+                await job.context.write(OUTBOUND, job.snapshot, patch)
+
+        return report
 
     def _failed(
         self,
@@ -220,32 +256,27 @@ class OutboundManager:
         status = render_status(request.generation, result, previous, self._runtime.clock())
         return status_changes(previous, status, touch=touch)
 
-    def _invalid(
-        self, snapshot: ObjectSnapshot, view: RegionView, memory: ObjectMemory, detail: str
-    ) -> Decision:
+    def _invalid(self, snapshot: ObjectSnapshot, context: PassContext, detail: str) -> Decision:
         """Nothing is created for an object that does not parse. If it is being deleted,
         whatever it owns is still torn down: endpoints carry its uid, no spec needed."""
         message = f"The spec is invalid: {detail}. Fix the spec."
+        touch = context.memories[snapshot.uid].touch
         patch = invalid_status(
-            snapshot.status, snapshot.generation, message, self._now(), touch=memory.touch
+            snapshot.status, snapshot.generation, message, self._now(), touch=touch
         )
-        teardown = planner.plan_teardown(view.owned_by(snapshot.uid))
+        teardown = planner.plan_teardown(context.view.owned_by(snapshot.uid))
         if not snapshot.deleting or teardown.settled:
             return Decision(patch, settled=snapshot.deleting)
-        if not teardown.actions or memory.in_flight:
+        if not teardown.actions:
             return Decision(patch, awaiting_aws=True)
-        return Decision(work=lambda: self._teardown_only(snapshot, teardown, view))
+        job = _Job(snapshot, teardown, context)
+        return Decision(work=lambda: self._teardown_only(job))
 
-    async def _teardown_only(
-        self, snapshot: ObjectSnapshot, teardown: OutboundPlan, view: RegionView
-    ) -> WorkResult:
-        log = object_logger(
-            logger, kind=OUTBOUND.kind, namespace=snapshot.namespace, name=snapshot.name
-        )
+    async def _teardown_only(self, job: _Job) -> WorkResult:
         try:
-            await self._apply(teardown, view.owned_by(snapshot.uid), view, log)
+            await self._apply(job)
         except AwsCallError as exc:
-            log.warning("%s (%s)", exc, classify(exc).reason)
+            _log(job).warning("%s (%s)", exc, classify(exc).reason)
             return WorkResult(None, Failure.RECOVERABLE)
         return WorkResult(None, awaiting_aws=True)
 

@@ -18,9 +18,10 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from causeway.api import CONNECTION_QUOTA, SOURCE_RANGE_ALLOCATION, KindInfo
 from causeway.controllers.decisions import (
@@ -44,12 +45,14 @@ from causeway.reconcile.quota import became_over_licensed, quota_status
 from causeway.reconcile.status import Problem
 from causeway.runtime import Runtime
 
+T = TypeVar("T")
 logger = logging.getLogger("causeway.region")
 LISTING_REUSE_SECONDS = 5.0  # how old a listing a kicked pass may reuse
 MISSING_REQUEST_RELIST_SECONDS = 0.5  # …when it does not show an endpoint a tenant named
 KICK_COALESCE_SECONDS = 0.2  # kicks this close together share one pass
 TRANSITION_RECHECK_SECONDS = 2.0  # while AWS completes a transition we started
 STATUS_WRITE_CONCURRENCY = 16
+BUDGET_REPORT_SECONDS = 30.0  # how often a queue for AWS capacity is reported
 
 
 @dataclass
@@ -89,6 +92,7 @@ class RegionReconciler:
         self._work: set[asyncio.Task[None]] = set()
         self._writes = asyncio.Semaphore(STATUS_WRITE_CONCURRENCY)
         self._strays_reported: set[str] = set()
+        self._budget_reported_at = -math.inf
         self.last_report: PassReport | None = None
 
     # -- scheduling ------------------------------------------------------------------------
@@ -119,7 +123,21 @@ class RegionReconciler:
             if self._kick_at is not None and self._kick_at <= now:
                 self._kick_at = None
             await self.pass_safely(fresh=periodic)
+            if periodic:
+                self._report_budget()
         await self.drain()
+
+    def _report_budget(self) -> None:
+        """While calls queue for AWS capacity, say so now and then (INFO, not a warning:
+        waiting is how the budget works)."""
+        now = self._runtime.monotonic()
+        if now - self._budget_reported_at < BUDGET_REPORT_SECONDS:
+            return
+        lines = self._runtime.budget.report(self.region)
+        for line in lines:
+            logger.info("%s", line)
+        if lines:
+            self._budget_reported_at = now
 
     async def pass_safely(self, *, fresh: bool) -> PassReport:
         """A pass that never raises: the loop must outlive any one bad pass."""
@@ -175,21 +193,36 @@ class RegionReconciler:
         return self._inbound_on and unknown and _older_than(age, MISSING_REQUEST_RELIST_SECONDS)
 
     async def _list(self, work: Work, report: PassReport) -> None:
-        """One listing per part the region's objects need."""
+        """One listing per part the region's objects need, each page within the budget."""
         kinds = {manager.kind.kind for manager, _ in work}
         taken_at = self._runtime.monotonic()
         endpoints = connections = None
         if "OutboundConnection" in kinds:
             transit = self._runtime.transit_endpoints(self.region)
-            endpoints = tuple(await asyncio.to_thread(transit.all_managed))
+            endpoints = tuple(await self._pages("DescribeVpcEndpoints", transit.managed_page))
             report.endpoints = len(endpoints)
         if self._inbound_on:
             service = self._runtime.service_connections(self.region)
-            connections = tuple(await asyncio.to_thread(service.all))
+            connections = tuple(await self._pages("DescribeVpcEndpointConnections", service.page))
             report.connections = len(connections)
         self.view.listed(RegionObservation(taken_at, endpoints, connections))
         self.health.succeeded(self.region)
         report.listed = True
+
+    async def _pages(
+        self, api: str, page: Callable[[str | None], tuple[list[T], str | None]]
+    ) -> list[T]:
+        """Every page of a listing, each call waiting for its token (the platform's
+        own calls go before any tenant's)."""
+        items: list[T] = []
+        token: str | None = None
+        while True:
+            got, token = await self._runtime.budget.call(
+                self.region, api, partial(asyncio.to_thread, page, token)
+            )
+            items.extend(got)
+            if not token:
+                return items
 
     async def _decide_all(self, work: Work, report: PassReport) -> None:
         by_manager: dict[int, list[ObjectSnapshot]] = {id(m): [] for m in self.managers}
@@ -198,7 +231,7 @@ class RegionReconciler:
         writes: list[Awaitable[bool]] = []
         async with self._runtime.admission_lock:
             admission = judge(self._runtime)
-            context = PassContext(self.view, self._runtime.memories, admission)
+            context = PassContext(self.view, self._runtime.memories, admission, self._write)
             for manager in self.managers:
                 plan = manager.plan_pass(by_manager[id(manager)], context)
                 for snapshot, decision in plan.decisions:

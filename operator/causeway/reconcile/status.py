@@ -60,6 +60,12 @@ def with_problem(result: Outcome, problem: Problem | None) -> Outcome:
     )
 
 
+def awaiting_capacity(result: Outcome, ahead: int) -> Outcome:
+    """The connection waits for the operator's AWS budget: not a failure, just a queue."""
+    message = f"Waiting for AWS capacity: {ahead} ahead of you in this region. {result.message}"
+    return Outcome(result.phase, result.progress, result.reason, message, result.fields)
+
+
 def render_status(
     generation: int, result: Outcome, previous: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:

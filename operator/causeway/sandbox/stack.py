@@ -85,9 +85,13 @@ class SandboxStack:
         activation_seconds: float = 0.0,
         platform_principal: str = DEFAULT_PLATFORM_PRINCIPAL,
         inbound_service_id: str | None = None,
+        aws_budget: Mapping[str, tuple[int, float]] | None = None,
     ) -> None:
+        """`aws_budget`: the operator's bucket (burst, rate) per AWS call, as the config's
+        awsBudget sets it (EC2's documented defaults otherwise)."""
         self.region = region
         self._inbound_service_id = inbound_service_id
+        self._aws_budget = dict(aws_budget or {})
         self.aws = AwsSandbox(
             region=region,
             activation_seconds=activation_seconds,
@@ -109,8 +113,16 @@ class SandboxStack:
             platform = self.aws.create_platform(
                 self.region, inbound_service_id=self._inbound_service_id
             )
+            budget = {
+                api: {"burst": burst, "rate": rate}
+                for api, (burst, rate) in self._aws_budget.items()
+            }
             self.config = parse_config(
-                {"regions": {self.region: platform}, "pollInterval": self._poll_interval},
+                {
+                    "regions": {self.region: platform},
+                    "pollInterval": self._poll_interval,
+                    "awsBudget": budget,
+                },
                 source="sandbox config",
             )
             started.callback(self._stop_operators)  # runs first on exit: operators, then APIs

@@ -5,6 +5,7 @@ process-wide, so these are too."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -27,6 +28,26 @@ class _Outage:
 
 
 @dataclass
+class _Bucket:
+    """EC2's throttling of one action, as its API reference describes it: a bucket of
+    `burst` tokens refilled at `rate` per second; a call without a token is refused
+    with RequestLimitExceeded and costs no token."""
+
+    burst: float
+    rate: float
+    tokens: float
+    at: float
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass
 class _Control:
     """Process-wide sandbox state: moto's backends are process-wide too."""
 
@@ -35,17 +56,24 @@ class _Control:
     counts: Counter[str] = field(default_factory=Counter)
     failures: dict[str, deque[_Failure]] = field(default_factory=dict)
     outages: dict[str, _Outage] = field(default_factory=dict)
+    limits: dict[str, _Bucket] = field(default_factory=dict)
+    throttled: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_service_id: str | None = None
     next_endpoint_id: str | None = None
 
     def record(self, action: str) -> _Failure | _Outage | None:
-        """Count one received call; the outage of its action, else the failure queued."""
+        """Count one received call; the outage of its action, else a throttle, else the
+        failure queued."""
         with self.lock:
             self.counts[action] += 1
             outage = self.outages.get(action)
             if outage is not None:
                 return outage
+            bucket = self.limits.get(action)
+            if bucket is not None and not bucket.take(time.monotonic()):
+                self.throttled[action] += 1
+                return _THROTTLED
             queue = self.failures.get(action)
             return queue.popleft() if queue else None
 
@@ -66,8 +94,12 @@ class _Control:
             self.counts.clear()
             self.failures.clear()
             self.outages.clear()
+            self.limits.clear()
+            self.throttled.clear()
             self.next_service_id = None
             self.next_endpoint_id = None
 
 
+# EC2 answers a throttled call with HTTP 503 and this code.
+_THROTTLED = _Failure("RequestLimitExceeded", "Request limit exceeded.", False, 503)
 _CONTROL = _Control()

@@ -8,6 +8,7 @@ import functools
 import itertools
 import logging
 import threading
+import time
 import urllib.request
 from collections import deque
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpcs import VPCEndPoint
 from moto.server import ThreadedMotoServer
 
-from causeway.sandbox.aws.control import _CONTROL, _Failure, _Outage
+from causeway.sandbox.aws.control import _CONTROL, _Bucket, _Failure, _Outage
 from causeway.sandbox.aws.install import install
 from causeway.sandbox.aws.models import SandboxVpcEndpoint
 
@@ -415,6 +416,19 @@ class AwsSandbox:
             raise ValueError(f"{operation!r} is not an EC2 action name")
         with _CONTROL.lock:
             _CONTROL.outages[operation] = _Outage(status, body)
+
+    def limit(self, operation: str, burst: float, rate: float) -> None:
+        """Throttle ``operation`` as EC2 does, with a token bucket (`burst` tokens,
+        refilled at `rate` per second): a call without a token gets RequestLimitExceeded."""
+        if operation not in _ec2_operations():
+            raise ValueError(f"{operation!r} is not an EC2 action name")
+        with _CONTROL.lock:
+            _CONTROL.limits[operation] = _Bucket(burst, rate, burst, time.monotonic())
+
+    def throttled_counts(self) -> dict[str, int]:
+        """RequestLimitExceeded answers given, by action name."""
+        with _CONTROL.lock:
+            return dict(_CONTROL.throttled)
 
     def heal_api(self, operation: str) -> None:
         with _CONTROL.lock:
