@@ -3,7 +3,10 @@ holds each connection's finalizer until its teardown is done, and tells the regi
 reconciler that an object changed; the reconciler makes every decision.
 
 The one exception is an object no region reconciler will ever see (its region is not
-served): its Stalled status is written here, since no AWS is involved."""
+served): its Stalled status is written here, since no AWS is involved.
+
+Every handler is async: kopf runs sync handlers in worker threads, while the index's
+readers, the operator's memory and the reconcilers' wake-ups belong to the event loop."""
 
 from __future__ import annotations
 
@@ -16,49 +19,64 @@ from causeway.api import (
     CONNECTION_QUOTA,
     GROUP,
     INBOUND,
+    NAMED_CREDENTIAL,
     OUTBOUND,
     SOURCE_RANGE_ALLOCATION,
     VERSION,
     KindInfo,
 )
 from causeway.conditions import Progress, kstatus, merge, timestamp
+from causeway.controllers.credentials import CredentialController
 from causeway.reconcile.outbound import SYNC_ANNOTATION
 from causeway.runtime import Runtime
 
-CONNECTION_KINDS: tuple[KindInfo, ...] = (OUTBOUND, INBOUND)
 
-
-def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+def register(
+    registry: kopf.OperatorRegistry, runtime: Runtime, credentials: CredentialController
+) -> None:
     """Register the handlers of every kind on `registry`."""
-    for kind in CONNECTION_KINDS:
-        _register_index(registry, runtime, kind)
-        _register_connection(registry, runtime, kind)
-    _register_index(registry, runtime, CONNECTION_QUOTA, on_deleted=runtime.kick_all)
+    _register_index(registry, runtime, OUTBOUND, on_change=credentials.connection_changed)
+    _register_connection(registry, runtime, OUTBOUND)
+    _register_index(registry, runtime, INBOUND)
+    _register_connection(registry, runtime, INBOUND)
+    _register_index(registry, runtime, CONNECTION_QUOTA, on_deleted=_everywhere(runtime))
     _register_quota(registry, runtime)
     _register_index(registry, runtime, SOURCE_RANGE_ALLOCATION)
+    _register_index(registry, runtime, NAMED_CREDENTIAL)
+    _register_credential(registry, credentials)
+
+
+Changed = Callable[[str, str], None]  # namespace, name
 
 
 def _register_index(
     registry: kopf.OperatorRegistry,
     runtime: Runtime,
     kind: KindInfo,
-    on_deleted: Callable[[], None] | None = None,
+    *,
+    on_change: Changed | None = None,
+    on_deleted: Changed | None = None,
 ) -> None:
+    """Keep the index of `kind` current; `on_change` hears of every change of an object
+    (its status included) and of its deletion, `on_deleted` of its deletion only."""
     resource = (GROUP, VERSION, kind.plural)
     index = runtime.index[kind]
 
     # kopf calls index handlers for every object it lists before it runs any other
     # handler of any kind: once anything else runs, the index holds the whole cluster.
-    def remember(body: kopf.Body, **_: Any) -> None:
+    async def remember(body: kopf.Body, **_: Any) -> None:
         index.observe(None, dict(body))
+        if on_change is not None:
+            on_change(*_key(body))
 
-    def forget_or_mark_ready(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+    async def forget_or_mark_ready(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
         runtime.index.ready.set()
         if event.get("type") == "DELETED":
             index.observe("DELETED", dict(body))
             runtime.memories.forget(str(body.get("metadata", {}).get("uid", "")))
-            if on_deleted is not None:
-                on_deleted()
+            for hook in (on_change, on_deleted):
+                if hook is not None:
+                    hook(*_key(body))
 
     kopf.index(*resource, registry=registry, id=f"{kind.singular}-index")(remember)
     kopf.on.event(*resource, registry=registry, id=f"{kind.singular}-events")(forget_or_mark_ready)
@@ -67,7 +85,7 @@ def _register_index(
 def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind: KindInfo) -> None:
     resource = (GROUP, VERSION, kind.plural)
 
-    def changed(
+    async def changed(
         *, body: kopf.Body, patch: kopf.Patch, reason: str, old: Any, new: Any, **_: Any
     ) -> None:
         runtime.index[kind].observe(None, dict(body))
@@ -95,12 +113,40 @@ def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind
     kopf.on.delete(*resource, registry=registry, id="teardown")(teardown)
 
 
+def _register_credential(
+    registry: kopf.OperatorRegistry, credentials: CredentialController
+) -> None:
+    """A credential is looked at again when it changes (its published Secret goes with
+    it through its owner reference: no finalizer)."""
+    resource = (GROUP, VERSION, NAMED_CREDENTIAL.plural)
+
+    async def changed(*, body: kopf.Body, reason: str, **_: Any) -> None:
+        credentials.credential_changed(*_key(body), touch=reason != kopf.Reason.RESUME.value)
+
+    for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
+        on(*resource, registry=registry, id="credential")(changed)
+
+
+def _key(body: Mapping[str, Any]) -> tuple[str, str]:
+    meta = body.get("metadata") or {}
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+def _everywhere(runtime: Runtime) -> Changed:
+    """Licenses are judged cluster-wide: any quota change may matter in any region."""
+
+    def kick(namespace: str, name: str) -> None:
+        runtime.kick_all()
+
+    return kick
+
+
 def _register_quota(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     """Licenses are judged cluster-wide: a quota's change may provision a waiting
     connection in any region, so every region gets an early pass."""
     resource = (GROUP, VERSION, CONNECTION_QUOTA.plural)
 
-    def changed(*, body: kopf.Body, **_: Any) -> None:
+    async def changed(*, body: kopf.Body, **_: Any) -> None:
         runtime.index[CONNECTION_QUOTA].observe(None, dict(body))
         runtime.kick_all()
 

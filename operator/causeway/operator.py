@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import kopf
 
 from causeway import handlers
+from causeway.controllers.credentials import CredentialController
 from causeway.controllers.region import RegionReconciler
 from causeway.runtime import Runtime
 
@@ -53,12 +54,14 @@ def build_settings() -> kopf.OperatorSettings:
     return settings
 
 
-def build_registry(runtime: Runtime, login: LoginFn | None = None) -> kopf.OperatorRegistry:
+def build_registry(
+    runtime: Runtime, credentials: CredentialController, login: LoginFn | None = None
+) -> kopf.OperatorRegistry:
     """A fresh registry holding Causeway's handlers (no global state, so tests can run
     several operators one after another in one process)."""
     registry = kopf.OperatorRegistry()
     kopf.on.login(registry=registry)(login or kopf.login_via_client)
-    handlers.register(registry, runtime)
+    handlers.register(registry, runtime, credentials)
     return registry
 
 
@@ -83,17 +86,20 @@ async def run_operator(
     )
     quiet = _QuietBookkeeping()
     logging.getLogger("kopf.objects").addFilter(quiet)
-    reconcilers_stopped = asyncio.Event()
-    reconcilers = []
+    controllers_stopped = asyncio.Event()
+    tasks = []
     for region in runtime.config.regions:
         reconciler = RegionReconciler(runtime, region)
         runtime.on_kick(region, reconciler.kick)
-        reconcilers.append(
-            asyncio.create_task(reconciler.run(reconcilers_stopped), name=f"region-{region}")
+        tasks.append(
+            asyncio.create_task(reconciler.run(controllers_stopped), name=f"region-{region}")
         )
+    credentials = CredentialController(runtime)
+    tasks.append(asyncio.create_task(credentials.run(controllers_stopped), name="credentials"))
+    secrets_stopped = _watch_secrets(runtime, credentials)
     try:
         await kopf.operator(
-            registry=build_registry(runtime, login),
+            registry=build_registry(runtime, credentials, login),
             settings=build_settings(),
             clusterwide=True,
             standalone=True,
@@ -103,9 +109,28 @@ async def run_operator(
         )
     finally:
         started.cancel()
-        reconcilers_stopped.set()
-        await asyncio.gather(*reconcilers, return_exceptions=True)
+        controllers_stopped.set()
+        secrets_stopped.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
         logging.getLogger("kopf.objects").removeFilter(quiet)
+
+
+def _watch_secrets(runtime: Runtime, credentials: CredentialController) -> threading.Event:
+    """Watch Secrets' metadata in a thread (the client is synchronous), handing each
+    change to the credential controller on this loop. Returns the flag that stops it."""
+    loop = asyncio.get_running_loop()
+    stopped = threading.Event()
+
+    def changed(namespace: str, name: str, version: str, deleted: bool) -> None:
+        loop.call_soon_threadsafe(credentials.secret_changed, namespace, name, version, deleted)
+
+    threading.Thread(
+        target=runtime.kube.secrets.watch_metadata,
+        args=(changed, stopped),
+        name="secret-metadata-watch",
+        daemon=True,
+    ).start()
+    return stopped
 
 
 async def _when_ready(

@@ -25,6 +25,11 @@ def test_demo_walks_the_seed_tenant_to_ready(capsys: pytest.CaptureFixture[str])
     assert (
         "loader   Ready  True   10.200.0.0/28  acme.platform.example.com A (alias) -> vpce-" in out
     )
+    assert "acme/inventory-api Ready              Calls reach inventory through vpce-" in out
+    assert (
+        "  connectAddress: vpce-" in out and "  (and apiKey: the auth material, not shown)" in out
+    )
+    assert "replace-me-with-the-real-key" not in out
     assert "done: every connection reached its end state" in out
     assert "AWS calls by the tenant: 2 accept calls\n" in out
     assert "AcceptVpcEndpointConnections 1," in out  # the operator's, for the inbound one

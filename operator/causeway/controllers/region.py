@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from causeway.api import CONNECTION_QUOTA, SOURCE_RANGE_ALLOCATION, KindInfo
+from causeway.api import CONNECTION_QUOTA, SOURCE_RANGE_ALLOCATION
 from causeway.controllers.decisions import (
     Batch,
     Decision,
@@ -36,10 +36,9 @@ from causeway.controllers.entitlements import allocations, judge
 from causeway.controllers.inbound import InboundManager, stray_accepted
 from causeway.controllers.observation import RegionObservation
 from causeway.controllers.outbound import OutboundManager
+from causeway.controllers.writer import StatusWriter
 from causeway.errors import AwsCallError, ErrorContext, classify, describe
 from causeway.index import ObjectSnapshot
-from causeway.kube import ObjectRef
-from causeway.logs import object_logger
 from causeway.reconcile.admission import Admission
 from causeway.reconcile.quota import became_over_licensed, quota_status
 from causeway.reconcile.status import Problem
@@ -51,7 +50,6 @@ LISTING_REUSE_SECONDS = 5.0  # how old a listing a kicked pass may reuse
 MISSING_REQUEST_RELIST_SECONDS = 0.5  # …when it does not show an endpoint a tenant named
 KICK_COALESCE_SECONDS = 0.2  # kicks this close together share one pass
 TRANSITION_RECHECK_SECONDS = 2.0  # while AWS completes a transition we started
-STATUS_WRITE_CONCURRENCY = 16
 BUDGET_REPORT_SECONDS = 30.0  # how often a queue for AWS capacity is reported
 
 
@@ -90,7 +88,8 @@ class RegionReconciler:
         self._wake = asyncio.Event()
         self._kick_at: float | None = None
         self._work: set[asyncio.Task[None]] = set()
-        self._writes = asyncio.Semaphore(STATUS_WRITE_CONCURRENCY)
+        self._writer = StatusWriter(runtime.kube, runtime.index, runtime.clock)
+        self._write = self._writer.write
         self._strays_reported: set[str] = set()
         self._budget_reported_at = -math.inf
         self.last_report: PassReport | None = None
@@ -334,7 +333,9 @@ class RegionReconciler:
             if patch:
                 writes.append(self._write(CONNECTION_QUOTA, quota, patch))
                 if became_over_licensed(quota.status, patch):
-                    await self._event(CONNECTION_QUOTA, quota, "OverLicensed", _over(patch), True)
+                    await self._writer.event(
+                        CONNECTION_QUOTA, quota, "OverLicensed", _over(patch), warning=True
+                    )
         return sum(await asyncio.gather(*writes))
 
     async def _collect_orphan_allocations(self) -> None:
@@ -377,51 +378,6 @@ class RegionReconciler:
                 )
 
     # -- writes ----------------------------------------------------------------------------
-
-    async def _write(
-        self, kind: KindInfo, snapshot: ObjectSnapshot, patch: Mapping[str, Any]
-    ) -> bool:
-        """Write a status patch; best effort (a failure is retried by the next pass)."""
-        log = object_logger(
-            logger, kind=kind.kind, namespace=snapshot.namespace, name=snapshot.name
-        )
-        async with self._writes:
-            try:
-                written = await asyncio.to_thread(
-                    self._runtime.kube.patch_status, kind, snapshot.namespace, snapshot.name, patch
-                )
-            except Exception as exc:  # the next pass computes and writes it again
-                log.warning("Status update failed, retrying next pass: %s", exc)
-                return False
-        if not written:
-            return False
-        self._runtime.index[kind].remember_status(snapshot.namespace, snapshot.name, patch)
-        if "phase" in patch:
-            log.info("Phase now %s", patch["phase"])
-            stalled = any(
-                c["type"] == "Stalled" and c["status"] == "True"
-                for c in patch.get("conditions", [])
-            )
-            message = str(patch.get("message", ""))
-            await self._event(kind, snapshot, str(patch["phase"]), message, stalled)
-        return True
-
-    async def _event(
-        self, kind: KindInfo, snapshot: ObjectSnapshot, reason: str, message: str, warning: bool
-    ) -> None:
-        """Record an Event, so `kubectl describe` shows the history. Best effort."""
-        ref = ObjectRef(kind.kind, snapshot.namespace, snapshot.name, snapshot.uid)
-        try:
-            await asyncio.to_thread(
-                self._runtime.kube.record_event,
-                ref,
-                reason=reason,
-                message=message,
-                warning=warning,
-                now=self._runtime.clock(),
-            )
-        except Exception as exc:  # Events are informational
-            logger.debug("Could not record an Event for %s/%s: %s", ref.namespace, ref.name, exc)
 
     def _log(self, report: PassReport) -> None:
         """INFO only when a pass changed something; every pass at DEBUG. (A failed listing

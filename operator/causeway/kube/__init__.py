@@ -1,6 +1,7 @@
 """The Kubernetes edge outside kopf: the only package that uses the kubernetes client.
 `connection` finds and checks the cluster before the operator starts; `api` writes
-status and records Events from outside kopf's handlers."""
+status and records Events from outside kopf's handlers; `secrets` reads, publishes and
+watches the Secrets NamedCredentials use."""
 
 from causeway.kube.api import KubeApi, ObjectRef
 from causeway.kube.connection import (
@@ -10,6 +11,7 @@ from causeway.kube.connection import (
     check_cluster,
     load_cluster,
 )
+from causeway.kube.secrets import PublishedSecret, SecretApiError, SecretContent, SecretsApi
 
 __all__ = [
     "ClusterConnection",
@@ -17,6 +19,10 @@ __all__ = [
     "KubeConfigError",
     "KubeUnavailableError",
     "ObjectRef",
+    "PublishedSecret",
+    "SecretApiError",
+    "SecretContent",
+    "SecretsApi",
     "check_cluster",
     "load_cluster",
 ]

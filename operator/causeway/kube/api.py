@@ -14,6 +14,7 @@ from typing import Any
 import kubernetes
 
 from causeway.api import API_VERSION, GROUP, VERSION, KindInfo
+from causeway.kube.secrets import SecretsApi
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -38,6 +39,7 @@ class KubeApi:
         self._custom = kubernetes.client.CustomObjectsApi(
             kubernetes.client.ApiClient(configuration)
         )
+        self.secrets = SecretsApi(configuration)
 
     def record_event(
         self, ref: ObjectRef, *, reason: str, message: str, warning: bool, now: datetime

@@ -6,6 +6,7 @@ through its phases to its end state."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import sys
 import time
@@ -31,6 +32,18 @@ from causeway.sandbox.stack import SandboxStack
 OUTBOUND = "outboundconnections"
 INBOUND = "inboundconnections"
 QUOTAS = "connectionquotas"
+CREDENTIALS = "namedcredentials"
+# The published Secret's keys that are not secret (the route), shown by the demo.
+PUBLIC_KEYS = (
+    "status",
+    "scheme",
+    "host",
+    "port",
+    "connectAddress",
+    "url",
+    "authType",
+    "apiKeyHeader",
+)
 WATCH_STEP = 0.1
 NAME_WIDTH = 18
 PHASE_WIDTH = 18  # the longest phase, PendingActivation, plus a space
@@ -167,11 +180,12 @@ def _walk_to_end_state(
     while time.monotonic() < deadline:
         outbound = stack.kube.list(OUTBOUND, TENANT_NAMESPACE)
         inbound = stack.kube.list(INBOUND, TENANT_NAMESPACE)
-        for body in outbound + inbound:
+        credentials = stack.kube.list(CREDENTIALS, TENANT_NAMESPACE)
+        for body in outbound + inbound + credentials:
             progress.observe(body)
         for body in outbound:
             _accept_if_pending(stack, body, accepted, progress)
-        bodies = outbound + inbound
+        bodies = outbound + inbound + credentials
         if bodies and all(_settled(body) for body in bodies):
             return True
         time.sleep(WATCH_STEP)
@@ -194,6 +208,8 @@ def _accept_if_pending(
 def _settled(body: dict[str, Any]) -> bool:
     """Ready; or Unprovisioned as a placeholder, or waiting for a license."""
     status = body.get("status") or {}
+    if body.get("kind") == "NamedCredential":
+        return bool(status.get("phase") == "Ready")
     if not body["spec"].get("provisioned", True):
         return bool(status.get("phase") == "Unprovisioned")
     if status.get("phase") == "Unprovisioned":
@@ -218,6 +234,7 @@ def _print_summary(stack: SandboxStack, out: Callable[[str], Any], *, tenant_acc
         ranges = ", ".join(status.get("sourceIpRanges") or []) or "-"
         inbound.append((body["metadata"]["name"], *_phase_ready(status), ranges, dns))
     out("\n" + table(outbound) + "\n" + table(inbound))
+    out(_published(stack))
     quota = (stack.kube.get(QUOTAS, TENANT_NAMESPACE, TENANT_NAMESPACE) or {}).get("status") or {}
     if quota.get("message"):
         out(f"\nConnectionQuota {TENANT_NAMESPACE}: {quota['message']}\n")
@@ -228,6 +245,25 @@ def _print_summary(stack: SandboxStack, out: Callable[[str], Any], *, tenant_acc
     calls = ", ".join(f"{op} {n}" for op, n in sorted(counts.items()) if n)
     out(f"\nAWS calls by the operator: {calls}\n")
     out(f"AWS calls by the tenant: {_plural(tenant_accepts, 'accept call')}\n")
+
+
+def _published(stack: SandboxStack) -> str:
+    """Each credential's published Secret, its non-secret keys only."""
+    lines = []
+    for body in stack.kube.list(CREDENTIALS, TENANT_NAMESPACE):
+        name = body["spec"].get("publishSecret")
+        secret = stack.kube.get("secrets", TENANT_NAMESPACE, name) if name else None
+        if not secret:
+            continue
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+        shown = {k: data[k] for k in PUBLIC_KEYS if k in data}
+        hidden = sorted(set(data) - set(shown) - {"message"})
+        lines.append(
+            f"\nSecret {name} (published for NamedCredential {body['metadata']['name']}):\n"
+        )
+        lines += [f"  {key}: {value}\n" for key, value in shown.items()]
+        lines.append(f"  (and {', '.join(hidden)}: the auth material, not shown)\n")
+    return "".join(lines)
 
 
 def _phase_ready(status: dict[str, Any]) -> tuple[str, str]:

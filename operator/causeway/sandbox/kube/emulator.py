@@ -6,12 +6,13 @@ WORKAROUND with its reason."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import copy
 import itertools
 import secrets
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import aiohttp
@@ -137,12 +138,15 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         super().__init__(buses=collections.defaultdict(_LoggedBus))
         self.kinds: dict[tuple[str, str, str], ResourceKind] = {}
         self.write_count = 0
+        # GETs of single objects by (plural, namespace, name): who read which Secret.
+        self.reads: collections.Counter[tuple[str, str | None, str]] = collections.Counter()
         self._rv = itertools.count(1)
         self._last_rv = 0
         # Writes read-modify-write the stored object outside kmock's own lock (kmock takes it
         # inside its _handle), so they are serialised here to stay atomic.
         self._write_lock = asyncio.Lock()
         self._in_flight: set[int] = set()  # ids of requests not yet answered
+        self.on_removed: Callable[[str], None] | None = None  # told the uid of a removed object
         for kind in kinds:
             self.register(kind)
 
@@ -164,6 +168,8 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
     # -- request entry point -----------------------------------------------------------------
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        if request.method.value == "GET" and request.name and request.resource is not None:
+            self.reads[(request.resource.plural or "", request.namespace, request.name)] += 1
         self._in_flight.add(id(request))
         try:
             self._trim_requests()
@@ -181,12 +187,38 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             prepared = self._prepare_write(request)
             if isinstance(prepared, dict):  # a no-op write: no new RV, no watch event
                 return aiohttp.web.json_response(prepared)
+            target = self._target_uid(request)
             self._substitute(request, prepared)
             response = await super()._handle(prepared)
+            gone = target is not None and self._target_uid(request) is None
         # WORKAROUND: kmock answers a create with 200; the API server says 201 Created.
         if prepared.action == kmock.action.CREATE and response.status == 200:
             response.set_status(201)
+        if gone and target is not None and self.on_removed is not None:
+            self.on_removed(target)  # WORKAROUND: kmock has no garbage collector
         return response
+
+    def _target_uid(self, request: rendering.Request) -> str | None:
+        """The uid of the object a write names, while it exists."""
+        if request.name is None:
+            return None
+        stored = self._stored(request, self._kind(request))
+        return None if stored is None else str(stored.raw["metadata"].get("uid"))
+
+    def dependents_of(self, uid: str) -> list[tuple[ResourceKind, str | None, str]]:
+        """Objects whose ownerReferences name `uid` (what the garbage collector deletes)."""
+        found = []
+        for (resource, namespace, name), obj in list(self.objects.items()):
+            if obj.deleted:
+                continue
+            owners = obj.raw.get("metadata", {}).get("ownerReferences") or []
+            if any(o.get("uid") == uid for o in owners):
+                kind = self.kinds.get(
+                    (resource.group or "", resource.version or "", resource.plural or "")
+                )
+                if kind is not None:
+                    found.append((kind, namespace, name))
+        return found
 
     def _substitute(self, old: rendering.Request, new: rendering.Request) -> None:
         # kmock routes a request only if that very object (by identity) is among the served
@@ -270,6 +302,7 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         if namespace is not None:
             meta["namespace"] = namespace
         body["metadata"] = meta
+        _fold_string_data(kind, body)
         if kind.status_subresource:
             body.pop(_STATUS, None)  # the real server ignores status on create then
         return attrs.evolve(request, data=body, namespace=namespace)
@@ -346,6 +379,7 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         if target.get(_STATUS) is None:
             target.pop(_STATUS, None)
         target["metadata"] = self._kept_metadata(current, target.get("metadata"))
+        _fold_string_data(kind, target)
         return target
 
     def _replacement(self, request: rendering.Request, current: dict[str, Any]) -> dict[str, Any]:
@@ -390,6 +424,13 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             items = self._live_objects(request)
         # WORKAROUND: kmock lists with resourceVersion "..." and no kind; kopf and the client
         # watch from the list's resourceVersion, so it must be the real current one.
+        if _metadata_only(request):
+            return {
+                "apiVersion": "meta.k8s.io/v1",
+                "kind": "PartialObjectMetadataList",
+                "metadata": {"resourceVersion": str(self._last_rv)},
+                "items": [_partial(item) for item in items],
+            }
         return {
             "apiVersion": kind.api_version,
             "kind": f"{kind.kind}List",
@@ -407,12 +448,13 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             mark = await bus.mark()
             initial = self._initial_events(request, bus)
         stream = cast(AsyncGenerator[Any, None], bus.stream(since=mark))
+        shape = _partial_event if _metadata_only(request) else _as_is
         try:
             for event in initial:
-                yield event
+                yield shape(event)
             async for event in self._until_timeout(stream, request.params.get("timeoutSeconds")):
                 if self._event_matches(request, event):
-                    yield event
+                    yield shape(event)
         finally:
             await stream.aclose()
             await bus.unmark(mark)
@@ -471,3 +513,39 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         namespace = obj.get("metadata", {}).get("namespace")
         in_namespace = request.namespace is None or namespace == request.namespace
         return in_namespace and _object_matches(obj, request.params)
+
+
+def _fold_string_data(kind: ResourceKind, body: dict[str, Any]) -> None:
+    """WORKAROUND: kmock stores a Secret's stringData as sent; the API server merges it
+    into data (base64) and never stores stringData."""
+    if (kind.group, kind.plural) != ("", "secrets") or "stringData" not in body:
+        return
+    data = dict(body.get("data") or {})
+    for key, value in (body.pop("stringData") or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    body["data"] = data
+
+
+def _metadata_only(request: rendering.Request) -> bool:
+    """WORKAROUND: kmock ignores `Accept: ...;as=PartialObjectMetadata`, with which a client
+    asks the API server for objects' metadata only (a Secret watch without values)."""
+    return "as=PartialObjectMetadata" in request.headers.get("Accept", "")
+
+
+def _partial(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": "PartialObjectMetadata",
+        "metadata": copy.deepcopy(dict(obj.get("metadata") or {})),
+    }
+
+
+def _partial_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    obj = event.get("object") or {}
+    if event.get("type") in ("ADDED", "MODIFIED", "DELETED") and isinstance(obj, Mapping):
+        return {"type": event["type"], "object": _partial(obj)}
+    return event
+
+
+def _as_is(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    return event

@@ -5,6 +5,7 @@ small HTTP helpers (apply/get/list/patch/delete) for tests, the demo and the ben
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pathlib
 import socket
 import threading
@@ -57,6 +58,7 @@ class KubeSandbox:
         self._runner: aiohttp.web.ServerRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._port: int | None = None
+        self._gc_tasks: set[asyncio.Future[None]] = set()
 
     @property
     def url(self) -> str:
@@ -73,6 +75,7 @@ class KubeSandbox:
 
     async def __aenter__(self) -> KubeSandbox:
         self._emulator = _Emulator(self.kinds)
+        self._emulator.on_removed = self._collect_garbage
         await self._emulator.__aenter__()
         for namespace in self.namespaces:
             self._seed_namespace(namespace)
@@ -104,6 +107,21 @@ class KubeSandbox:
             await self._emulator.__aexit__(exc_type, exc, tb)
         self._session = self._runner = None
         self._port = None
+
+    def _collect_garbage(self, uid: str) -> None:
+        """WORKAROUND: kmock has no garbage collector. A real cluster's deletes an object's
+        dependents (ownerReferences) once it is gone ("background" propagation), as an
+        API client; so does this, through the sandbox's own HTTP API."""
+        task = asyncio.ensure_future(self._delete_dependents(uid))
+        self._gc_tasks.add(task)
+        task.add_done_callback(self._gc_tasks.discard)
+
+    async def _delete_dependents(self, uid: str) -> None:
+        if self._emulator is None:
+            return
+        for kind, namespace, name in self._emulator.dependents_of(uid):
+            with contextlib.suppress(KubeSandboxError, RuntimeError):
+                await self._call("DELETE", kind.url(namespace, name), missing_ok=True)
 
     def _seed_namespace(self, name: str) -> None:
         assert self._emulator is not None
@@ -154,6 +172,10 @@ class KubeSandbox:
 
     def write_count(self) -> int:
         return self._emulator.write_count if self._emulator is not None else 0
+
+    def reads_of(self, plural: str, namespace: str | None, name: str) -> int:
+        """How many times one object was read (GET) through the API."""
+        return self._emulator.reads[(plural, namespace, name)] if self._emulator else 0
 
     # -- HTTP helpers for tests --------------------------------------------------------------
 
@@ -332,6 +354,9 @@ class ThreadedKubeSandbox:
 
     def write_count(self) -> int:
         return self.sandbox.write_count()
+
+    def reads_of(self, plural: str, namespace: str | None, name: str) -> int:
+        return self.sandbox.reads_of(plural, namespace, name)
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         return self._run(self.sandbox.apply(manifest))

@@ -1,0 +1,81 @@
+"""Writing what the controllers decided back to the cluster: a status merge patch (best
+effort: the next pass writes it again), folded into the index at once, and an Event
+when the phase changes (a Warning when it stalls), so `kubectl describe` shows the
+history. Shared by the region reconcilers and the credential controller."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from causeway.api import KindInfo
+from causeway.index import ClusterIndex, ObjectSnapshot
+from causeway.kube import KubeApi, ObjectRef
+from causeway.logs import object_logger
+from causeway.runtime import Clock
+
+logger = logging.getLogger("causeway.status")
+WRITE_CONCURRENCY = 16
+
+
+class StatusWriter:
+    """Status patches and Events for every kind."""
+
+    def __init__(self, kube: KubeApi, index: ClusterIndex, clock: Clock) -> None:
+        self._kube = kube
+        self._index = index
+        self._clock = clock
+        self._slots = asyncio.Semaphore(WRITE_CONCURRENCY)
+
+    async def write(
+        self, kind: KindInfo, snapshot: ObjectSnapshot, patch: Mapping[str, Any]
+    ) -> bool:
+        """Write a status patch; False when it could not (logged; the next pass retries)."""
+        log = object_logger(
+            logger, kind=kind.kind, namespace=snapshot.namespace, name=snapshot.name
+        )
+        async with self._slots:
+            try:
+                written = await asyncio.to_thread(
+                    self._kube.patch_status, kind, snapshot.namespace, snapshot.name, patch
+                )
+            except Exception as exc:  # the next pass computes and writes it again
+                log.warning("Status update failed, retrying next pass: %s", exc)
+                return False
+        if not written:
+            return False
+        self._index[kind].remember_status(snapshot.namespace, snapshot.name, patch)
+        if "phase" in patch:
+            log.info("Phase now %s", patch["phase"])
+            stalled = any(
+                c["type"] == "Stalled" and c["status"] == "True"
+                for c in patch.get("conditions", [])
+            )
+            message = str(patch.get("message", ""))
+            await self.event(kind, snapshot, str(patch["phase"]), message, warning=stalled)
+        return True
+
+    async def event(
+        self,
+        kind: KindInfo,
+        snapshot: ObjectSnapshot,
+        reason: str,
+        message: str,
+        *,
+        warning: bool,
+    ) -> None:
+        """Record an Event about the object. Best effort: Events are informational."""
+        ref = ObjectRef(kind.kind, snapshot.namespace, snapshot.name, snapshot.uid)
+        try:
+            await asyncio.to_thread(
+                self._kube.record_event,
+                ref,
+                reason=reason,
+                message=message,
+                warning=warning,
+                now=self._clock(),
+            )
+        except Exception as exc:
+            logger.debug("Could not record an Event for %s/%s: %s", ref.namespace, ref.name, exc)
