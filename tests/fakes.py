@@ -4,7 +4,7 @@ clocks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -50,7 +50,13 @@ class FakeTransit:
     def managed_page(self, token: str | None = None) -> tuple[list[Endpoint], str | None]:
         return self.all_managed(), None
 
-    def create(self, service_name: str, client_token: str, tags: Mapping[str, str]) -> Endpoint:
+    def create(
+        self,
+        service_name: str,
+        client_token: str,
+        tags: Mapping[str, str],
+        security_groups: Sequence[str] = (),
+    ) -> Endpoint:
         self._call("CreateVpcEndpoint")
         self.created += 1
         endpoint = Endpoint(

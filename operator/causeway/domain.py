@@ -1,11 +1,13 @@
 """Plain data shared by the pure core and the AWS edge: who owns an endpoint, what
-an endpoint looks like when observed, and the tags that tie the two together."""
+an endpoint looks like when observed, the tags that tie the two together (and record
+a block), and which endpoints are metered."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 TAG_PREFIX = "causeway.dev"
 TAG_MANAGED_BY = f"{TAG_PREFIX}/managed-by"
@@ -13,8 +15,16 @@ TAG_KIND = f"{TAG_PREFIX}/kind"
 TAG_NAMESPACE = f"{TAG_PREFIX}/owner-namespace"
 TAG_NAME = f"{TAG_PREFIX}/owner-name"
 TAG_UID = f"{TAG_PREFIX}/owner-uid"
+# On an endpoint blocked for its tenant's hourly limit: when it reopens (RFC 3339). The
+# block is recorded in AWS itself, so a restarted operator knows what to restore.
+TAG_BLOCKED_UNTIL = f"{TAG_PREFIX}/blocked-until"
 MANAGED_BY = "causeway"
 TAG_VALUE_MAX = 256
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,9 @@ class Endpoint:
     dns_names: tuple[str, ...] = ()
     owner_uid: str | None = None
     created: datetime | None = None
+    owner_namespace: str | None = None
+    security_groups: tuple[str, ...] = ()
+    blocked_until: datetime | None = None  # from TAG_BLOCKED_UNTIL
 
 
 @dataclass(frozen=True)
@@ -68,3 +81,18 @@ class ConnectionRequest:
     state: str
     dns_names: tuple[str, ...] = ()
     created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MeteredEndpoint:
+    """An endpoint whose traffic counts against a tenant's allowance: the platform's
+    endpoint of an OutboundConnection, or a tenant endpoint connected in to the
+    platform service. `service` is the endpoint service's name (outbound) or id
+    (inbound); `vpc_id` is the transit VPC (outbound)."""
+
+    id: str
+    region: str
+    namespace: str
+    direction: Direction
+    service: str
+    vpc_id: str = ""

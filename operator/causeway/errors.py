@@ -18,7 +18,7 @@ class ErrorKind(StrEnum):
     RECOVERABLE = "Recoverable"
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: Python sets __traceback__ on exceptions as they propagate
 class AwsCallError(Exception):
     """An AWS API call failed; `code` is the AWS error code (e.g. InvalidServiceName)."""
 
@@ -87,6 +87,7 @@ ERROR_TABLE: dict[str, ErrorRule] = {
     "InvalidParameter": _terminal("InvalidRequest", "AWS refused the request: {detail}."),
     "InvalidParameterValue": _terminal("InvalidRequest", "AWS refused the request: {detail}."),
     "InvalidParameterCombination": _terminal("InvalidRequest", "AWS refused: {detail}."),
+    "ValidationError": _terminal("InvalidRequest", "AWS refused the request: {detail}."),
     "IdempotentParameterMismatch": _terminal(
         "IdempotencyConflict",
         "AWS saw this request before with other parameters ({detail}); "
@@ -143,6 +144,14 @@ ERROR_TABLE: dict[str, ErrorRule] = {
         "PlatformLimitReached", "The transit subnets in {region} have no free addresses."
     ),
     "IncorrectState": _recoverable("AwsBusy", "The endpoint is changing state; retrying."),
+    # CloudWatch (metering): its own spellings of the above.
+    "InternalServiceFault": _recoverable("AwsUnavailable", _RETRY),
+    "InternalServiceError": _recoverable("AwsUnavailable", _RETRY),
+    "LimitExceeded": _recoverable("AwsThrottled", _RETRY),
+    "LimitExceededException": _recoverable("AwsThrottled", _RETRY),
+    "InvalidNextToken": _recoverable(
+        "AwsError", "CloudWatch lost the paging ({detail}); retrying."
+    ),
 }
 
 _UNKNOWN = _recoverable("AwsError", "AWS returned an unexpected error ({detail}); retrying.")

@@ -1,5 +1,6 @@
 """Runs the operator: kopf's watch/handler machinery plus one reconciler per region,
-sharing one Runtime and one stop signal. `causeway run`, the demo, the e2e tests
+the credential controller and the metering controller, sharing one Runtime and one
+stop signal. `causeway run`, the demo, the e2e tests
 and the benchmark all start the operator through `run_operator`."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import kopf
 
 from causeway import handlers
 from causeway.controllers.credentials import CredentialController
+from causeway.controllers.metering import MeteringController
 from causeway.controllers.region import RegionReconciler
 from causeway.runtime import Runtime
 
@@ -96,6 +98,9 @@ async def run_operator(
         )
     credentials = CredentialController(runtime)
     tasks.append(asyncio.create_task(credentials.run(controllers_stopped), name="credentials"))
+    metering = MeteringController(runtime)
+    runtime.on_metering_kick(metering.kick)
+    tasks.append(asyncio.create_task(metering.run(controllers_stopped), name="metering"))
     secrets_stopped = _watch_secrets(runtime, credentials)
     try:
         await kopf.operator(

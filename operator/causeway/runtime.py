@@ -1,33 +1,31 @@
 """What every controller needs at run time: the config, AWS clients per region, the
 Kubernetes status writer, the cluster index, the operator's memory of each object,
-the platform's AWS health and the clocks. Built once by the operator and handed to
-controllers and handlers, so tests can swap any part."""
+the platform's AWS health, what metering knows, the latest licence count, and the
+clocks. Built once by the operator and handed to controllers and handlers, so tests
+can swap any part."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from causeway.api import ALL_KINDS
 from causeway.aws.connections import ServiceConnections
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.aws.session import ClientFactory
+from causeway.clock import Clock, utc_now
 from causeway.config import OperatorConfig
 from causeway.controllers.budget import BucketSettings, Budget
 from causeway.controllers.health import PlatformHealth
 from causeway.controllers.memory import ObjectMemories
+from causeway.controllers.meter import Meter
 from causeway.controllers.observation import RegionView
+from causeway.controllers.quotas import QuotaReporter
 from causeway.index import ClusterIndex
 from causeway.kube import KubeApi
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from causeway.reconcile.admission import QuotaUse
 
 
 @dataclass
@@ -42,10 +40,14 @@ class Runtime:
     memories: ObjectMemories = field(init=False)
     budget: Budget = field(init=False)  # who gets the next AWS call
     views: dict[str, RegionView] = field(init=False)  # what AWS holds, per region
+    meter: Meter = field(default_factory=Meter)  # usage and blocks, per tenant
+    licence_use: Mapping[str, QuotaUse] | None = field(default=None, init=False)  # latest
+    quotas: QuotaReporter = field(init=False)  # writes ConnectionQuota status
     # Admission reads every region's view and must not interleave with another region's
     # pass starting work on the licenses it just judged.
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _kickers: dict[str, Callable[[float], None]] = field(default_factory=dict, init=False)
+    _metering_kicker: Callable[[], None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.memories = ObjectMemories(clock=self.monotonic)
@@ -55,6 +57,7 @@ class Runtime:
         }
         self.budget = Budget(overrides, clock=self.monotonic)
         self.views = {region: RegionView(clock=self.monotonic) for region in self.config.regions}
+        self.quotas = QuotaReporter(self)
 
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""
@@ -78,6 +81,14 @@ class Runtime:
     def on_kick(self, region: str, kick: Callable[[float], None]) -> None:
         """Register the region reconciler that `kick(region)` wakes."""
         self._kickers[region] = kick
+
+    def on_metering_kick(self, kick: Callable[[], None]) -> None:
+        self._metering_kicker = kick
+
+    def kick_metering(self) -> None:
+        """Ask for a metering cycle now (the demo and tests move the clock)."""
+        if self._metering_kicker is not None:
+            self._metering_kicker()
 
     def kick(self, region: str, delay: float = 0.0) -> None:
         """Ask the region's reconciler for an early pass (no-op for unknown regions)."""

@@ -4,6 +4,7 @@ adoption by owner tag, batched listing, deletion and error translation."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -181,8 +182,55 @@ def test_unknown_service_is_invalid_service_name(transit: TransitEndpoints) -> N
 
 
 def test_throttling_is_translated(sandbox: AwsSandbox, transit: TransitEndpoints) -> None:
-    for _ in range(3):  # botocore's standard mode retries throttling itself; exhaust it
-        sandbox.fail_next("DescribeVpcEndpoints", "RequestLimitExceeded", "slow down")
+    # One attempt per call (the AWS budget paces and requeues): one failure is enough.
+    sandbox.fail_next("DescribeVpcEndpoints", "RequestLimitExceeded", "slow down")
     with pytest.raises(AwsCallError) as caught:
         transit.all_managed()
     assert caught.value.code == "RequestLimitExceeded"
+
+
+def test_a_block_is_a_tag_and_a_group_swap_and_both_are_undone(
+    sandbox: AwsSandbox,
+    transit: TransitEndpoints,
+    service: TenantService,
+    region_config: RegionConfig,
+) -> None:
+    endpoint = create(transit, service, owner("blocked"))
+    assert endpoint.security_groups == tuple(region_config.securityGroupIds)
+    assert endpoint.owner_namespace == "acme" and endpoint.blocked_until is None
+    blocked = str(region_config.blockedSecurityGroupId)
+    until = datetime(2026, 11, 28, 15, tzinfo=UTC)
+    transit.mark_blocked(endpoint.id, until)
+    transit.swap_groups(endpoint.id, [blocked], endpoint.security_groups)
+    (seen,) = transit.by_ids([endpoint.id])
+    assert seen.security_groups == (blocked,) and seen.blocked_until == until
+    assert (
+        sandbox.endpoint_tags(endpoint.id)["causeway.dev/blocked-until"] == "2026-11-28T15:00:00Z"
+    )
+    transit.swap_groups(endpoint.id, region_config.securityGroupIds, [blocked])
+    transit.unmark_blocked(endpoint.id)
+    (reopened,) = transit.by_ids([endpoint.id])
+    assert reopened.security_groups == tuple(region_config.securityGroupIds)
+    assert reopened.blocked_until is None
+
+
+def test_a_blocked_tenants_endpoint_is_created_with_the_blocked_group(
+    transit: TransitEndpoints, service: TenantService, region_config: RegionConfig
+) -> None:
+    who = owner("born-blocked")
+    blocked = str(region_config.blockedSecurityGroupId)
+    tags = {**who.tags(), "causeway.dev/blocked-until": "2026-11-28T15:00:00Z"}
+    created = transit.create(service.service_name, client_token(who, 1, "/b"), tags, (blocked,))
+    assert created.security_groups == (blocked,)
+    assert created.blocked_until == datetime(2026, 11, 28, 15, tzinfo=UTC)
+
+
+def test_a_block_tag_edited_by_hand_reads_as_long_past(
+    sandbox: AwsSandbox, transit: TransitEndpoints, service: TenantService
+) -> None:
+    endpoint = create(transit, service, owner("edited"))
+    sandbox.client().create_tags(
+        Resources=[endpoint.id], Tags=[{"Key": "causeway.dev/blocked-until", "Value": "soon"}]
+    )
+    (seen,) = transit.by_ids([endpoint.id])
+    assert seen.blocked_until is not None and seen.blocked_until.year == 1970

@@ -25,8 +25,10 @@ class CrashAfterCreate(TransitEndpoints):
 
     created = threading.Event()
 
-    def create(self, service_name: str, client_token: str, tags: Any) -> Endpoint:
-        super().create(service_name, client_token, tags)
+    def create(
+        self, service_name: str, client_token: str, tags: Any, security_groups: Any = ()
+    ) -> Endpoint:
+        super().create(service_name, client_token, tags, security_groups)
         self.created.set()
         raise ProcessCrash
 

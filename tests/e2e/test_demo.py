@@ -31,6 +31,14 @@ def test_demo_walks_the_seed_tenant_to_ready(capsys: pytest.CaptureFixture[str])
     )
     assert "replace-me-with-the-real-key" not in out
     assert "done: every connection reached its end state" in out
+    assert "metering: acme used 39000 MB of its hourly outbound limit of 56480 MB" in out
+    assert "Outbound traffic is blocked until " in out
+    assert "They are blocked until " in out  # the credential says when it reopens
+    assert "now has only the blocked security group sg-" in out
+    assert "has its security groups back: sg-" in out
+    assert "done: blocked at the hourly limit, reopened at the top of the hour" in out
+    assert "PrivateConnectOutboundCalloutHourlyLimitMB: max 56480, remaining 56480" in out
+    assert "ModifyVpcEndpoint 4" in out and "PutMetricData" not in out
     assert "AWS calls by the tenant: 2 accept calls\n" in out
     assert "AcceptVpcEndpointConnections 1," in out  # the operator's, for the inbound one
     assert "arn:aws:iam::111111111111:role/causeway-outbound" in out  # the example config's

@@ -9,15 +9,8 @@ from typing import Any
 
 import pytest
 
-from causeway.domain import ConnectionRequest
-from causeway.reconcile.admission import (
-    Admission,
-    Claimant,
-    Direction,
-    Quota,
-    Reason,
-    admit,
-)
+from causeway.domain import ConnectionRequest, Direction
+from causeway.reconcile.admission import Admission, Claimant, Quota, Reason, admit
 
 SERVICES = {"us-east-1": "com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718"}
 TENANT_ACCOUNT = "222222222222"

@@ -227,3 +227,34 @@ def test_status_shows_the_route_and_no_secret() -> None:
 def test_the_content_hash_changes_with_any_key() -> None:
     assert rules.content_hash({"a": "1"}) != rules.content_hash({"a": "2"})
     assert rules.content_hash({"a": "1", "b": "2"}) == rules.content_hash({"b": "2", "a": "1"})
+
+
+def test_a_blocked_connection_leaves_the_credential_ready_and_saying_until_when() -> None:
+    the_spec = spec({"type": "ApiKey", "secretRef": {"name": "s"}, "header": "X-Key"})
+    target = rules.parse_url(the_spec.url)
+    blocked = Connection(
+        "inventory", "us-east-1", "Ready", "Connected.", DNS, "2026-11-22T13:00:00Z"
+    )
+    result = rules.standing(the_spec, blocked, frozenset(SECRET))
+    assert result.phase == "Ready"
+    assert "blocked until 2026-11-22T13:00:00Z" in result.message
+    status = rules.render_status(
+        2, result, target=target, connection=blocked, previous={}, now=T0, touch=False
+    )
+    assert status is not None and status["blockedUntil"] == "2026-11-22T13:00:00Z"
+    found = {c["type"]: c for c in status["conditions"]}
+    assert (found["Blocked"]["status"], found["Blocked"]["reason"]) == (
+        "True",
+        "HourlyLimitReached",
+    )
+    assert found["Ready"]["status"] == "True"
+    NamedCredentialStatus.model_validate(status)
+    data = rules.published_data(the_spec, target, result, blocked, SECRET)
+    assert data["blockedUntil"] == "2026-11-22T13:00:00Z" and data["status"] == "Ready"
+    reopened = rules.standing(the_spec, READY, frozenset(SECRET))
+    after = rules.render_status(
+        2, reopened, target=target, connection=READY, previous=status, now=T0, touch=False
+    )
+    assert after is not None and after["blockedUntil"] is None
+    assert {c["type"]: c["status"] for c in after["conditions"]}["Blocked"] == "False"
+    assert "blockedUntil" not in rules.published_data(the_spec, target, reopened, READY, SECRET)

@@ -11,16 +11,12 @@ import pytest
 
 from causeway.api import Phase
 from causeway.api.inbound import InboundConnectionSpec, InboundConnectionStatus
-from causeway.api.quota import ConnectionQuotaStatus
 from causeway.conditions import Progress
 from causeway.domain import ConnectionRequest, Owner
 from causeway.reconcile import inbound as planner
 from causeway.reconcile.admission import (
     ADMITTED,
     NOT_ACCEPTABLE,
-    Direction,
-    Quota,
-    QuotaUse,
     Reason,
     Verdict,
 )
@@ -33,7 +29,6 @@ from causeway.reconcile.inbound import (
     RejectRequest,
     ReleaseRanges,
 )
-from causeway.reconcile.quota import became_over_licensed, quota_status
 from causeway.reconcile.status import render_status
 
 VPCE = "vpce-0123456789abcdef0"
@@ -268,54 +263,3 @@ def test_the_dns_record_names_the_zone_the_record_and_the_endpoint() -> None:
     }
     assert "status.dnsRecord" in result.message
     assert planner.outcome(request(), facts("pending"), CONTEXT).fields["dnsRecord"] is None
-
-
-# --- ConnectionQuota status --------------------------------------------------------------
-
-
-def use(licenses: int, held_out: int, held_in: int = 0, waiting: int = 0) -> QuotaUse:
-    quota = Quota("acme", "acme", "2026-11-01T00:00:00Z", licenses, frozenset())
-    return QuotaUse(
-        "acme",
-        quota,
-        (),
-        {Direction.OUTBOUND: held_out, Direction.INBOUND: held_in},
-        {Direction.OUTBOUND: waiting, Direction.INBOUND: 0},
-    )
-
-
-def conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["type"]: c for c in status["conditions"]}
-
-
-def test_quota_status_reports_hard_used_and_waiting() -> None:
-    status = quota_status("acme", 2, use(3, 2, 1, waiting=4), {}, T0)
-    assert status is not None
-    assert status["hard"] == {"outboundConnections": 3, "inboundConnections": 3}
-    assert status["used"] == {"outboundConnections": 2, "inboundConnections": 1}
-    assert status["waiting"]["outboundConnections"] == 4
-    assert conditions(status)["Ready"]["status"] == "True"
-    assert conditions(status)["OverLicensed"]["status"] == "False"
-    assert ConnectionQuotaStatus.model_validate(status).used is not None
-    assert quota_status("acme", 2, use(3, 2, 1, waiting=4), status, T0) is None  # no change
-
-
-def test_over_licensed_is_reported_once_it_flips() -> None:
-    within = quota_status("acme", 1, use(3, 3), {}, T0)
-    assert within is not None
-    over = quota_status("acme", 2, use(2, 3), within, T0)
-    assert over is not None
-    assert conditions(over)["OverLicensed"]["status"] == "True"
-    assert (
-        "3 outbound connections hold licenses but the quota has 2"
-        in conditions(over)["OverLicensed"]["message"]
-    )
-    assert became_over_licensed(within, over)
-    assert not became_over_licensed({**within, **over}, over)
-
-
-def test_a_younger_second_quota_is_stalled_and_names_the_one_that_counts() -> None:
-    status = quota_status("extra", 1, use(3, 0), {}, T0)
-    assert status is not None
-    assert conditions(status)["Stalled"]["reason"] == "DuplicateQuota"
-    assert "ConnectionQuota acme" in status["message"]

@@ -374,3 +374,115 @@ def test_rendered_status_fits_the_api_model(state: str, phase: Phase, progress: 
     endpoint = Endpoint("vpce-0123456789abcdef0", state, SERVICE, ("a.example",), OWNER.uid, T0)
     status = rendering.render_status(req.generation, planner.outcome(req, [endpoint]), {}, T0)
     assert OutboundConnectionStatus.model_validate(status).phase is phase
+
+
+# --- the hourly-limit block: guard → block, reopen, or nothing ---------------------------
+
+OPEN_SG, OTHER_SG, BLOCKED_SG = "sg-open", "sg-other", "sg-blocked"
+VPCE = "vpce-0a1b2c3d4e5f60718"
+NOON = datetime(2026, 11, 28, 12, 20, tzinfo=UTC)
+ONE = datetime(2026, 11, 28, 13, 0, tzinfo=UTC)
+PAST = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def guarded(
+    until: datetime | None, *, blocked_group: str | None = BLOCKED_SG, now: datetime = NOON
+) -> planner.Guard:
+    return planner.Guard(now, until, blocked_group, (OPEN_SG,))
+
+
+def live(
+    state: str = "available", groups: tuple[str, ...] = (OPEN_SG,), tag: datetime | None = None
+) -> Endpoint:
+    return Endpoint(VPCE, state, SERVICE, (f"{VPCE}.example",), OWNER.uid, T0, "acme", groups, tag)
+
+
+GATE_TABLE = [
+    # endpoint's groups, its tag, tenant blocked until, blocking on?, expected action
+    ((OPEN_SG,), None, None, True, None),
+    ((OPEN_SG,), None, ONE, True, planner.BlockEndpoint(VPCE, ONE, BLOCKED_SG, (OPEN_SG,))),
+    (
+        (OPEN_SG, OTHER_SG),
+        None,
+        ONE,
+        True,
+        planner.BlockEndpoint(VPCE, ONE, BLOCKED_SG, (OPEN_SG, OTHER_SG)),
+    ),
+    ((BLOCKED_SG,), ONE, ONE, True, None),  # done already
+    # marked but the swap did not happen (a crash between the two): finish it
+    ((OPEN_SG,), ONE, ONE, True, planner.BlockEndpoint(VPCE, ONE, BLOCKED_SG, (OPEN_SG,))),
+    # still blocked from an earlier hour and blocked again: only the tag moves
+    ((BLOCKED_SG,), PAST, ONE, True, planner.BlockEndpoint(VPCE, ONE, BLOCKED_SG, ())),
+    # the hour is over: reopen
+    ((BLOCKED_SG,), PAST, None, True, planner.ReopenEndpoint(VPCE, (OPEN_SG,), (BLOCKED_SG,))),
+    ((BLOCKED_SG,), ONE, PAST, True, planner.ReopenEndpoint(VPCE, (OPEN_SG,), (BLOCKED_SG,))),
+    # reopened but the tag removal failed: only the tag goes
+    ((OPEN_SG,), PAST, None, True, planner.ReopenEndpoint(VPCE, (), ())),
+    # blocking is off in the region: nothing is blocked, an old block is undone
+    ((OPEN_SG,), None, ONE, False, None),
+    ((BLOCKED_SG,), ONE, ONE, False, planner.ReopenEndpoint(VPCE, (OPEN_SG,), (BLOCKED_SG,))),
+]
+
+
+@pytest.mark.parametrize(("groups", "tag", "until", "enforced", "expected"), GATE_TABLE)
+def test_the_block_follows_the_tenant(
+    groups: tuple[str, ...],
+    tag: datetime | None,
+    until: datetime | None,
+    enforced: bool,
+    expected: planner.Action | None,
+) -> None:
+    guard = guarded(until, blocked_group=BLOCKED_SG if enforced else None)
+    actions = planner.plan(request(tracked_id=VPCE), [live(groups=groups, tag=tag)], guard=guard)
+    assert actions.actions == ((expected,) if expected else ())
+
+
+@pytest.mark.parametrize("state", ["pendingAcceptance", "pending", "available"])
+def test_every_live_endpoint_is_blocked(state: str) -> None:
+    the_plan = planner.plan(request(tracked_id=VPCE), [live(state)], guard=guarded(ONE))
+    assert [type(a) for a in the_plan.actions] == [planner.BlockEndpoint]
+
+
+@pytest.mark.parametrize("state", ["rejected", "deleting", "deleted", "failed"])
+def test_dead_or_leaving_endpoints_are_left_alone(state: str) -> None:
+    assert planner.plan(request(tracked_id=VPCE), [live(state)], guard=guarded(ONE)).actions == ()
+
+
+def test_a_blocked_tenants_new_endpoint_starts_blocked_with_its_own_token() -> None:
+    create = planner.plan(request(), [], guard=guarded(ONE)).actions[0]
+    assert isinstance(create, CreateEndpoint)
+    assert create.security_groups == (BLOCKED_SG,)
+    assert create.tags["causeway.dev/blocked-until"] == "2026-11-28T13:00:00Z"
+    assert create.client_token != client_token(OWNER, 1, "")
+    open_create = planner.plan(request(), [], guard=guarded(None)).actions[0]
+    assert isinstance(open_create, CreateEndpoint)
+    assert open_create.security_groups == ()
+    assert "causeway.dev/blocked-until" not in open_create.tags
+    assert open_create.client_token == client_token(OWNER, 1, "")
+
+
+def test_a_blocked_connection_stays_ready_and_says_until_when() -> None:
+    blocked = live(groups=(BLOCKED_SG,), tag=ONE)
+    result = planner.outcome(request(tracked_id=VPCE), [blocked], guard=guarded(ONE))
+    assert result.phase is Phase.READY and result.progress is Progress.READY
+    assert result.fields["blockedUntil"] == "2026-11-28T13:00:00Z"
+    assert "blocked until 2026-11-28T13:00:00Z" in result.message
+    (condition,) = result.conditions
+    assert (condition.type, condition.status, condition.reason) == (
+        "Blocked",
+        True,
+        "HourlyLimitReached",
+    )
+    status = rendering.render_status(1, result, {}, NOON)
+    OutboundConnectionStatus.model_validate(status)
+    assert {c["type"] for c in status["conditions"]} >= {"Ready", "Blocked"}
+
+
+def test_after_the_hour_the_connection_says_it_is_not_blocked() -> None:
+    reopened = live(groups=(OPEN_SG,))
+    result = planner.outcome(request(tracked_id=VPCE), [reopened], guard=guarded(None))
+    assert result.fields["blockedUntil"] is None
+    assert [(c.type, c.status) for c in result.conditions] == [("Blocked", False)]
+    expired = live(groups=(BLOCKED_SG,), tag=PAST)
+    late = planner.outcome(request(tracked_id=VPCE), [expired], guard=guarded(None))
+    assert late.fields["blockedUntil"] is None

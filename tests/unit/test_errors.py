@@ -38,6 +38,7 @@ TERMINAL = [
     "InvalidParameter",
     "InvalidParameterValue",
     "InvalidParameterCombination",
+    "ValidationError",
     "IdempotentParameterMismatch",
     "InvalidVpcId.NotFound",
     "InvalidSubnetID.NotFound",
@@ -66,6 +67,12 @@ RECOVERABLE = [
     "VpcEndpointLimitExceeded",
     "InsufficientFreeAddressesInSubnet",
     "IncorrectState",
+    # CloudWatch's spellings
+    "InternalServiceFault",
+    "InternalServiceError",
+    "LimitExceeded",
+    "LimitExceededException",
+    "InvalidNextToken",
     # botocore's own failures, by class name
     "NoCredentialsError",
     "PartialCredentialsError",

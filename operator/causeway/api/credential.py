@@ -167,7 +167,14 @@ class NamedCredentialStatus(ApiModel):
     lastSyncTime: datetime | None = Field(
         default=None, description="When Causeway last looked at this credential on request."
     )
-    conditions: list[Condition] = Field(default_factory=list, description="kstatus conditions.")
+    blockedUntil: datetime | None = Field(
+        default=None,
+        description="Calls through its connection are blocked until then (the namespace "
+        "reached its hourly outbound limit).",
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, description="kstatus conditions, and Blocked."
+    )
 
 
 NAMED_CREDENTIAL = KindInfo(
@@ -183,6 +190,7 @@ NAMED_CREDENTIAL = KindInfo(
         Column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
         Column("Target", ".status.endpoint.address"),
         Column("Connect", ".status.endpoint.dnsNames[0]", priority=1),
+        Column("BlockedUntil", ".status.blockedUntil", priority=1),
         Column("URL", ".spec.url", priority=1),
     ),
 )

@@ -3,6 +3,8 @@ transit VPC to an endpoint service the tenant runs in its own AWS account."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field, model_validator
 
 from causeway.api.common import (
@@ -65,6 +67,11 @@ class OutboundConnectionStatus(ConnectionStatusBase):
     dnsNames: list[str] = Field(
         default_factory=list, description="DNS names of the endpoint (used by NamedCredential)."
     )
+    blockedUntil: datetime | None = Field(
+        default=None,
+        description="The endpoint passes no traffic until then: the namespace reached its "
+        "hourly outbound limit.",
+    )
 
 
 OUTBOUND = KindInfo(
@@ -80,6 +87,7 @@ OUTBOUND = KindInfo(
         Column("Phase", ".status.phase"),
         Column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
         Column("Endpoint", ".status.vpcEndpointId"),
+        Column("BlockedUntil", ".status.blockedUntil", priority=1),
         Column("Service", ".spec.serviceName", priority=1),
     ),
 )

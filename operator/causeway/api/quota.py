@@ -38,8 +38,15 @@ class QuotaAmounts(ApiModel):
 
     outboundConnections: int = Field(default=0, description="Provisioned outbound connections.")
     inboundConnections: int = Field(default=0, description="Provisioned inbound connections.")
-    dailyBytes: int = Field(default=0, description="Bytes in the current UTC day.")
-    hourlyOutboundBytes: int = Field(default=0, description="Outbound bytes this UTC hour.")
+    dailyBytes: int | None = Field(
+        default=None, description="Bytes in the UTC day, both directions (whole MB)."
+    )
+    hourlyOutboundBytes: int | None = Field(
+        default=None, description="Outbound bytes in the UTC hour (whole MB)."
+    )
+    hourlyInboundBytes: int | None = Field(
+        default=None, description="Inbound bytes in the UTC hour (whole MB)."
+    )
 
 
 class Limit(ApiModel):
@@ -47,6 +54,18 @@ class Limit(ApiModel):
 
     max: int = Field(description="The limit.")
     remaining: int = Field(description="What is left of it now.")
+
+
+class RetiredEndpoint(ApiModel):
+    """An endpoint of a connection gone today: its traffic still counts until the end
+    of the UTC day, so it is still metered (kept here to survive a restart)."""
+
+    id: str = Field(description="The VPC endpoint id.")
+    region: str = Field(description="Its region.")
+    direction: str = Field(description="outbound or inbound.")
+    service: str = Field(description="Outbound: the endpoint service name; inbound: its id.")
+    vpcId: str | None = Field(default=None, description="Outbound: the transit VPC.")
+    day: str = Field(description="The UTC day (YYYY-MM-DD) it counts for.")
 
 
 class ResetsAt(ApiModel):
@@ -66,7 +85,18 @@ class ConnectionQuotaStatus(ApiModel):
     )
     message: str | None = Field(default=None, description="The quota's state, in words.")
     limits: dict[str, Limit] = Field(default_factory=dict, description="Limits-API style view.")
-    resetsAt: ResetsAt | None = Field(default=None, description="Window resets.")
+    resetsAt: ResetsAt | None = Field(
+        default=None, description="When the windows of the figures in `used` end (UTC)."
+    )
+    lastMeteredTime: datetime | None = Field(
+        default=None, description="When the figures were read from CloudWatch."
+    )
+    blockedUntil: datetime | None = Field(
+        default=None, description="Outbound traffic is blocked until then (hourly limit)."
+    )
+    retiredEndpoints: list[RetiredEndpoint] = Field(
+        default_factory=list, description="Endpoints gone today that still count."
+    )
     observedGeneration: int | None = Field(default=None, description="Generation observed.")
     conditions: list[Condition] = Field(default_factory=list, description="Quota conditions.")
 
@@ -84,5 +114,7 @@ CONNECTION_QUOTA = KindInfo(
         Column("In", ".status.used.inboundConnections", type="integer"),
         Column("Out", ".status.used.outboundConnections", type="integer"),
         Column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        Column("Blocked", '.status.conditions[?(@.type=="OutboundBlocked")].status'),
+        Column("BlockedUntil", ".status.blockedUntil", priority=1),
     ),
 )

@@ -1,17 +1,20 @@
 """Interface endpoints in a region's transit VPC: create (idempotent, tagged with
-the owner), find by owner tag or id, list the whole VPC in pages, delete."""
+the owner), find by owner tag or id, list the whole VPC in pages, delete; and block
+or reopen one for its tenant's hourly limit (swap its security groups, and record
+the block in a tag)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from causeway.aws.session import aws_call
 from causeway.config import RegionConfig
-from causeway.domain import TAG_UID, Endpoint
+from causeway.domain import TAG_BLOCKED_UNTIL, TAG_NAMESPACE, TAG_UID, Endpoint
 from causeway.errors import AwsCallError
 
+LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE_SIZE = 1000  # the largest page DescribeVpcEndpoints returns
 _ALREADY_GONE = frozenset({"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpoint.NotFound"})
 
@@ -57,15 +60,22 @@ class TransitEndpoints:
     def _managed(self) -> dict[str, Any]:
         return {"Filters": self._filters({"tag-key": TAG_UID}), "MaxResults": PAGE_SIZE}
 
-    def create(self, service_name: str, client_token: str, tags: Mapping[str, str]) -> Endpoint:
-        """Create (or, for a token AWS has seen, return) the endpoint to `service_name`."""
+    def create(
+        self,
+        service_name: str,
+        client_token: str,
+        tags: Mapping[str, str],
+        security_groups: Sequence[str] = (),
+    ) -> Endpoint:
+        """Create (or, for a token AWS has seen, return) the endpoint to `service_name`,
+        with the region's security groups unless others are given (a blocked tenant's)."""
         with aws_call("CreateVpcEndpoint"):
             response = self._ec2.create_vpc_endpoint(
                 VpcEndpointType="Interface",
                 VpcId=self._region.transitVpcId,
                 ServiceName=service_name,
                 SubnetIds=list(self._region.subnetIds),
-                SecurityGroupIds=list(self._region.securityGroupIds),
+                SecurityGroupIds=list(security_groups or self._region.securityGroupIds),
                 PrivateDnsEnabled=False,
                 ClientToken=client_token,
                 TagSpecifications=[
@@ -102,6 +112,29 @@ class TransitEndpoints:
             )
         return list(ids)
 
+    def mark_blocked(self, vpce_id: str, until: datetime) -> None:
+        """Record in AWS that the endpoint is blocked until `until` (before blocking it,
+        so a restart between the two still knows to block)."""
+        with aws_call("CreateTags"):
+            self._ec2.create_tags(
+                Resources=[vpce_id], Tags=[{"Key": TAG_BLOCKED_UNTIL, "Value": tag_time(until)}]
+            )
+
+    def unmark_blocked(self, vpce_id: str) -> None:
+        """Remove the block's record (after reopening the endpoint)."""
+        with aws_call("DeleteTags"):
+            self._ec2.delete_tags(Resources=[vpce_id], Tags=[{"Key": TAG_BLOCKED_UNTIL}])
+
+    def swap_groups(self, vpce_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
+        """Replace security groups of the endpoint in one call: traffic follows the
+        groups it has, so this blocks or reopens it."""
+        with aws_call("ModifyVpcEndpoint"):
+            self._ec2.modify_vpc_endpoint(
+                VpcEndpointId=vpce_id,
+                AddSecurityGroupIds=list(add),
+                RemoveSecurityGroupIds=list(remove),
+            )
+
     def _filters(self, extra: Mapping[str, str]) -> list[dict[str, Any]]:
         filters = {"vpc-id": self._region.transitVpcId, **extra}
         return [{"Name": name, "Values": [value]} for name, value in filters.items()]
@@ -129,4 +162,23 @@ def to_endpoint(item: Mapping[str, Any]) -> Endpoint:
         dns_names=tuple(d["DnsName"] for d in item.get("DnsEntries", []) if d.get("DnsName")),
         owner_uid=tags.get(TAG_UID),
         created=created if isinstance(created, datetime) else None,
+        owner_namespace=tags.get(TAG_NAMESPACE),
+        security_groups=tuple(g["GroupId"] for g in item.get("Groups", []) if g.get("GroupId")),
+        blocked_until=parse_tag_time(tags.get(TAG_BLOCKED_UNTIL)),
     )
+
+
+def tag_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_tag_time(value: str | None) -> datetime | None:
+    """A time Causeway wrote in a tag (None: no tag). A value that is not a time (edited
+    by hand) reads as long past, so the block it marks is lifted, never kept forever."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return LONG_AGO
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

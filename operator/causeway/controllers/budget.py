@@ -54,8 +54,10 @@ class BucketSettings:
 
 # EC2's documented request-rate limits per account and region: describe (non-mutating)
 # calls share a bucket of 100 refilled at 20/s, mutating calls a bucket of 50 at 5/s.
+# CloudWatch's GetMetricData quota is 50 transactions per second.
 DESCRIBE = BucketSettings(burst=100, rate=20)
 MUTATING = BucketSettings(burst=50, rate=5)
+METRICS = BucketSettings(burst=50, rate=50)
 DEFAULTS: Mapping[str, BucketSettings] = {
     "DescribeVpcEndpoints": DESCRIBE,
     "DescribeVpcEndpointConnections": DESCRIBE,
@@ -63,6 +65,10 @@ DEFAULTS: Mapping[str, BucketSettings] = {
     "DeleteVpcEndpoints": MUTATING,
     "AcceptVpcEndpointConnections": MUTATING,
     "RejectVpcEndpointConnections": MUTATING,
+    "ModifyVpcEndpoint": MUTATING,
+    "CreateTags": MUTATING,
+    "DeleteTags": MUTATING,
+    "GetMetricData": METRICS,
 }
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from causeway.api import API_VERSION, NAMED_CREDENTIAL, OUTBOUND
 from causeway.api.credential import NamedCredentialSpec
+from causeway.controllers.waiting import until
 from causeway.controllers.writer import StatusWriter
 from causeway.index import ObjectSnapshot
 from causeway.kube import SecretApiError, SecretContent
@@ -115,9 +116,9 @@ class CredentialController:
 
     async def run(self, stopped: asyncio.Event) -> None:
         slots = asyncio.Semaphore(CONCURRENCY)
-        await _first(self._runtime.index.ready.wait(), stopped.wait())
+        await until(stopped, self._runtime.index.ready.wait())
         while not stopped.is_set():
-            await _first(self._wake.wait(), stopped.wait())
+            await until(stopped, self._wake.wait())
             self._wake.clear()
             batch, self._pending = self._pending, set()
             await asyncio.gather(*(self._guarded(key, slots) for key in batch))
@@ -172,6 +173,7 @@ class CredentialController:
             phase=status.get("phase"),
             message=str(status.get("message") or ""),
             dns_names=tuple(status.get("dnsNames") or ()),
+            blocked_until=status.get("blockedUntil") or None,
         )
 
     async def _secret(self, namespace: str, spec: NamedCredentialSpec) -> SecretContent | None:
@@ -269,13 +271,3 @@ def _published_body(
         },
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
     }
-
-
-async def _first(*waits: Any) -> None:
-    """Wait for whichever finishes first; cancel the others."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()

@@ -20,16 +20,9 @@ from causeway.api import (
 )
 from causeway.api.inbound import InboundConnectionSpec
 from causeway.api.quota import ConnectionQuotaSpec
-from causeway.domain import ConnectionRequest
+from causeway.domain import ConnectionRequest, Direction
 from causeway.index import ObjectSnapshot
-from causeway.reconcile.admission import (
-    ACCEPTED,
-    Admission,
-    Claimant,
-    Direction,
-    Quota,
-    admit,
-)
+from causeway.reconcile.admission import ACCEPTED, Admission, Claimant, Quota, admit
 from causeway.reconcile.phases import LIVE_STATES, normalize
 from causeway.runtime import Runtime
 
@@ -98,6 +91,7 @@ def _quotas(runtime: Runtime) -> Iterator[Quota]:
             snapshot.created,
             spec.licenses,
             frozenset(spec.awsAccountIds),
+            spec.dataPacks,
         )
 
 

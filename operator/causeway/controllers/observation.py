@@ -81,6 +81,7 @@ class RegionView:
 
     clock: Callable[[], float] = time.monotonic
     taken_at: float | None = None
+    ever_listed: bool = False  # a listing arrived at least once since the start
     _endpoints: _Overlay[Endpoint] = field(init=False)
     _connections: _Overlay[ConnectionRequest] = field(init=False)
 
@@ -91,6 +92,7 @@ class RegionView:
     def listed(self, observation: RegionObservation) -> None:
         """A new listing arrived: local knowledge it already reflects is dropped."""
         self.taken_at = observation.taken_at
+        self.ever_listed = True
         if observation.endpoints is not None:
             self._endpoints.replace(observation.endpoints, observation.taken_at)
         if observation.connections is not None:

@@ -1,13 +1,14 @@
 """OutboundConnection's part of a region pass: find the endpoints that are the object's
-own (in the region's listing), plan (pure, reconcile/outbound.py), do the plan in
-AWS, and compute the status. The region reconciler decides when this runs."""
+own (in the region's listing) and its tenant's hourly-limit block, plan (pure,
+reconcile/outbound.py), do the plan in AWS, and compute the status. The region
+reconciler decides when this runs."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -32,11 +33,15 @@ from causeway.logs import object_logger
 from causeway.reconcile import outbound as planner
 from causeway.reconcile.outbound import (
     SYNC_ANNOTATION,
+    BlockEndpoint,
     CreateEndpoint,
     DeleteEndpoints,
+    Guard,
     OutboundPlan,
     OutboundRequest,
+    ReopenEndpoint,
 )
+from causeway.reconcile.phases import LIVE_STATES, normalize
 from causeway.reconcile.status import (
     Outcome,
     Problem,
@@ -83,6 +88,12 @@ class _Job:
     plan: OutboundPlan
     context: PassContext
     request: OutboundRequest | None = None
+    guard: Guard | None = None
+
+    @property
+    def gating_only(self) -> bool:
+        """Only blocking or reopening: AWS's serving of the connection is not at stake."""
+        return all(isinstance(a, BlockEndpoint | ReopenEndpoint) for a in self.plan.actions)
 
 
 def _tenant(job: _Job) -> str:
@@ -112,9 +123,24 @@ class OutboundManager:
 
     def plan_pass(self, snapshots: Sequence[ObjectSnapshot], context: PassContext) -> PassPlan:
         """One decision per object; each object's AWS work is its own."""
-        return PassPlan([(snapshot, self.decide(snapshot, context)) for snapshot in snapshots])
+        self._runtime.meter.tags_seen(self._region, _tagged_blocks(context.view.all_endpoints()))
+        now = self._now()
+        return PassPlan(
+            [(s, self.decide(s, context, self._guard(s.namespace, now))) for s in snapshots]
+        )
 
-    def decide(self, snapshot: ObjectSnapshot, context: PassContext) -> Decision:
+    def _guard(self, namespace: str, now: datetime) -> Guard:
+        region = self._runtime.config.regions[self._region]
+        return Guard(
+            now,
+            self._runtime.meter.blocked_until(namespace, now),
+            region.blockedSecurityGroupId,
+            tuple(region.securityGroupIds),
+        )
+
+    def decide(
+        self, snapshot: ObjectSnapshot, context: PassContext, guard: Guard | None = None
+    ) -> Decision:
         memory = context.memories[snapshot.uid]
         if memory.in_flight:
             return Decision(deferred=True)  # its work writes its status when it ends
@@ -126,13 +152,14 @@ class OutboundManager:
             return Decision()  # Stalled stays as written until the spec changes or a sync
         owned = context.view.owned_by(snapshot.uid)
         verdict = context.admission.verdict(snapshot.uid)
-        the_plan = planner.plan(request, owned, verdict)
+        guard = guard or self._guard(snapshot.namespace, self._now())
+        the_plan = planner.plan(request, owned, verdict, guard)
         if the_plan.actions:
             if self._runtime.monotonic() < memory.retry_at:
                 return Decision(deferred=True)  # the status says what happened last
-            job = _Job(snapshot, the_plan, context, request)
+            job = _Job(snapshot, the_plan, context, request, guard)
             return Decision(work=lambda: self._work(job))
-        result = planner.outcome(request, owned, verdict=verdict)
+        result = planner.outcome(request, owned, verdict=verdict, guard=guard)
         patch = self._patch(request, result, snapshot.status, touch=memory.touch)
         settled = request.deleting and the_plan.settled
         return Decision(patch, settled=settled, awaiting_aws=not the_plan.settled)
@@ -143,9 +170,9 @@ class OutboundManager:
         try:
             await self._apply(job)
         except AwsCallError as exc:
-            return self._failed(job.snapshot, job.request, view.owned_by(uid), exc, _log(job))
+            return self._failed(job, view.owned_by(uid), exc)
         self._health.succeeded(self._region)
-        result = planner.outcome(job.request, view.owned_by(uid))
+        result = planner.outcome(job.request, view.owned_by(uid), guard=job.guard)
         patch = self._patch(job.request, result, job.snapshot.status, touch=True)
         settled = job.request.deleting and _settled_now(view.owned_by(uid))
         return WorkResult(patch, settled=settled, awaiting_aws=True)
@@ -157,6 +184,47 @@ class OutboundManager:
                 await self._delete(job, action)
             elif isinstance(action, CreateEndpoint):
                 await self._create(job, action)
+            elif isinstance(action, BlockEndpoint):
+                await self._block(job, action)
+            elif isinstance(action, ReopenEndpoint):
+                await self._reopen(job, action)
+
+    async def _call(self, job: _Job, api: str, *args: Any) -> Any:
+        """One call of the endpoint API, within this tenant's AWS budget."""
+        method = getattr(self._endpoints(), _METHODS[api])
+        call = partial(asyncio.to_thread, method, *args)
+        return await self._runtime.budget.call(
+            self._region, api, call, tenant=_tenant(job), order=_order(job)
+        )
+
+    async def _block(self, job: _Job, action: BlockEndpoint) -> None:
+        """The tag first: a restart between the two calls still knows to block."""
+        await self._call(job, "CreateTags", action.id, action.until)
+        if action.remove:
+            await self._call(
+                job, "ModifyVpcEndpoint", action.id, [action.blocked_group], action.remove
+            )
+        _log(job).info(
+            "Blocked endpoint %s until %s (hourly outbound limit)", action.id, action.until
+        )
+        self._remember(job, action.id, (action.blocked_group,), action.until)
+
+    async def _reopen(self, job: _Job, action: ReopenEndpoint) -> None:
+        """The groups first: the tag says to reopen until the groups are back."""
+        if action.restore or action.remove:
+            await self._call(job, "ModifyVpcEndpoint", action.id, action.restore, action.remove)
+        await self._call(job, "DeleteTags", action.id)
+        _log(job).info("Reopened endpoint %s", action.id)
+        region = self._runtime.config.regions[self._region]
+        self._remember(job, action.id, tuple(region.securityGroupIds), None)
+
+    def _remember(
+        self, job: _Job, vpce_id: str, groups: tuple[str, ...], until: datetime | None
+    ) -> None:
+        view = job.context.view
+        for endpoint in view.owned_by(job.snapshot.uid):
+            if endpoint.id == vpce_id:
+                view.record([replace(endpoint, security_groups=groups, blocked_until=until)])
 
     async def _delete(self, job: _Job, action: DeleteEndpoints) -> None:
         call = partial(asyncio.to_thread, self._endpoints().delete, action.ids)
@@ -176,6 +244,7 @@ class OutboundManager:
             action.service_name,
             action.client_token,
             action.tags,
+            action.security_groups,
         )
         created = await self._runtime.budget.call(
             self._region,
@@ -204,26 +273,22 @@ class OutboundManager:
 
         return report
 
-    def _failed(
-        self,
-        snapshot: ObjectSnapshot,
-        request: OutboundRequest,
-        owned: Sequence[Endpoint],
-        error: AwsCallError,
-        log: Any,
-    ) -> WorkResult:
+    def _failed(self, job: _Job, owned: Sequence[Endpoint], error: AwsCallError) -> WorkResult:
+        assert job.request is not None
+        snapshot, request, log = job.snapshot, job.request, _log(job)
         rule = classify(error)
         context = ErrorContext(
             region=self._region,
             service_name=request.spec.serviceName,
             platform_principal=self._runtime.config.regions[self._region].platformPrincipal,
         )
-        terminal = rule.kind is ErrorKind.TERMINAL
+        # Blocking or reopening never stalls the connection: AWS still serves it.
+        terminal = rule.kind is ErrorKind.TERMINAL and not job.gating_only
         problem = Problem(rule.reason, describe(error, context), terminal)
         if rule.platform:
             self._health.failed(self._region, rule, error)
         log.log(logging.DEBUG if rule.platform else logging.WARNING, "%s (%s)", error, rule.reason)
-        result = planner.outcome(request, owned, problem)
+        result = planner.outcome(request, owned, problem, guard=job.guard)
         patch = self._patch(request, result, snapshot.status, touch=True)
         # While the object is being deleted every failure is retried: releasing the
         # finalizer now could leave an endpoint behind that nobody tracks any more.
@@ -286,3 +351,21 @@ class OutboundManager:
 
 def _settled_now(owned: Sequence[Endpoint]) -> bool:
     return planner.plan_teardown(owned).settled
+
+
+# The endpoint API's method for each budgeted AWS call.
+_METHODS = {
+    "CreateTags": "mark_blocked",
+    "DeleteTags": "unmark_blocked",
+    "ModifyVpcEndpoint": "swap_groups",
+}
+
+
+def _tagged_blocks(endpoints: Sequence[Endpoint]) -> dict[str, datetime]:
+    """Per tenant, the latest block its live endpoints carry in their tags."""
+    blocks: dict[str, datetime] = {}
+    for endpoint in endpoints:
+        namespace, until = endpoint.owner_namespace, endpoint.blocked_until
+        if namespace and until is not None and normalize(endpoint.state) in LIVE_STATES:
+            blocks[namespace] = max(until, blocks.get(namespace, until))
+    return blocks

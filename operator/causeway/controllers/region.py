@@ -21,9 +21,9 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from causeway.api import CONNECTION_QUOTA, SOURCE_RANGE_ALLOCATION
+from causeway.api import SOURCE_RANGE_ALLOCATION
 from causeway.controllers.decisions import (
     Batch,
     Decision,
@@ -36,11 +36,10 @@ from causeway.controllers.entitlements import allocations, judge
 from causeway.controllers.inbound import InboundManager, stray_accepted
 from causeway.controllers.observation import RegionObservation
 from causeway.controllers.outbound import OutboundManager
+from causeway.controllers.waiting import until
 from causeway.controllers.writer import StatusWriter
 from causeway.errors import AwsCallError, ErrorContext, classify, describe
 from causeway.index import ObjectSnapshot
-from causeway.reconcile.admission import Admission
-from causeway.reconcile.quota import became_over_licensed, quota_status
 from causeway.reconcile.status import Problem
 from causeway.runtime import Runtime
 
@@ -106,7 +105,7 @@ class RegionReconciler:
     async def run(self, stopped: asyncio.Event) -> None:
         """Pass on a fixed cadence and when kicked, until `stopped` is set."""
         interval = self._runtime.config.pollInterval.total_seconds()
-        await _until(stopped, self._runtime.index.ready.wait())
+        await until(stopped, self._runtime.index.ready.wait())
         next_poll = self._runtime.monotonic()
         while not stopped.is_set():
             now = self._runtime.monotonic()
@@ -114,7 +113,7 @@ class RegionReconciler:
             due = min(next_poll, self._kick_at or math.inf, retry)
             if due > now:
                 self._wake.clear()
-                await _until(stopped, self._wake.wait(), timeout=due - now)
+                await until(stopped, self._wake.wait(), timeout=due - now)
                 continue
             periodic = now >= next_poll
             if periodic:
@@ -239,7 +238,8 @@ class RegionReconciler:
                     self._consume(batch.snapshots)
                     self._start(manager, batch, report)
         report.patched = sum(await asyncio.gather(*writes))
-        report.patched += await self._write_quotas(admission)
+        self._runtime.licence_use = admission.usage
+        report.patched += await self._runtime.quotas.report()
         self._report_strays()
 
     def _take(
@@ -323,21 +323,6 @@ class RegionReconciler:
 
     # -- cluster-wide bookkeeping done by every region's pass ----------------------------
 
-    async def _write_quotas(self, admission: Admission) -> int:
-        """ConnectionQuota statuses from this pass's admission (only what changed)."""
-        writes = []
-        now = self._runtime.clock()
-        for quota in self._runtime.index[CONNECTION_QUOTA].all():
-            use = admission.usage.get(quota.namespace)
-            patch = quota_status(quota.name, quota.generation, use, quota.status, now)
-            if patch:
-                writes.append(self._write(CONNECTION_QUOTA, quota, patch))
-                if became_over_licensed(quota.status, patch):
-                    await self._writer.event(
-                        CONNECTION_QUOTA, quota, "OverLicensed", _over(patch), warning=True
-                    )
-        return sum(await asyncio.gather(*writes))
-
     async def _collect_orphan_allocations(self) -> None:
         """Ranges whose InboundConnection no longer exists (it was removed without its
         teardown, e.g. its finalizer was stripped by hand) go back to the pool."""
@@ -408,26 +393,5 @@ class RegionReconciler:
         )
 
 
-def _over(patch: Mapping[str, Any]) -> str:
-    conditions = patch.get("conditions", [])
-    found: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "OverLicensed"), {})
-    return str(found.get("message", ""))
-
-
 def _older_than(age: float | None, seconds: float) -> bool:
     return age is None or age > seconds
-
-
-async def _until(
-    stopped: asyncio.Event, waiting: Awaitable[Any], timeout: float | None = None
-) -> None:
-    """Wait for `waiting`, `stopped` or the timeout, whichever comes first."""
-    waiter = asyncio.ensure_future(waiting)
-    stopper = asyncio.ensure_future(stopped.wait())
-    try:
-        await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (waiter, stopper):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

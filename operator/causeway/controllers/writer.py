@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from causeway.api import KindInfo
+from causeway.clock import Clock
 from causeway.index import ClusterIndex, ObjectSnapshot
 from causeway.kube import KubeApi, ObjectRef
 from causeway.logs import object_logger
-from causeway.runtime import Clock
 
 logger = logging.getLogger("causeway.status")
 WRITE_CONCURRENCY = 16

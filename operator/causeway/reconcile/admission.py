@@ -24,16 +24,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from causeway.domain import ConnectionRequest
+from causeway.domain import ConnectionRequest, Direction
 
 # AWS states in which a request can still be accepted, and in which it is accepted.
 ACCEPTABLE = frozenset({"pendingacceptance"})
 ACCEPTED = frozenset({"pending", "available"})
-
-
-class Direction(StrEnum):
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
 
 
 class Reason(StrEnum):
@@ -55,6 +50,7 @@ class Quota:
     created: str
     licenses: int
     accounts: frozenset[str]
+    data_packs: int = 0  # not admission's business; metering reads it from here
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 for workloads. A credential is Ready only while its OutboundConnection is Ready; its
 status names the route (host, port, where to connect), never a secret value; the
 published Secret holds the route and the auth material in a fixed key layout per
-authentication type, and no connect address unless the credential is Ready."""
+authentication type, and no connect address unless the credential is Ready. While
+its namespace is over the hourly outbound limit it stays Ready (the route is there)
+and says it is blocked, and until when."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from causeway.api.credential import (
     AuthType,
     NamedCredentialSpec,
 )
-from causeway.conditions import Progress, kstatus, merge, timestamp
+from causeway.conditions import ConditionState, Progress, kstatus, merge, timestamp
+from causeway.reconcile.outbound import BLOCKED, HOURLY_LIMIT_REACHED
 from causeway.reconcile.status import status_changes
 
 CredentialPhase = Literal["Ready", "Pending", "Invalid"]
@@ -78,15 +81,18 @@ class Connection:
     phase: str | None
     message: str
     dns_names: tuple[str, ...] = ()
+    blocked_until: str | None = None  # its status.blockedUntil (the hourly limit)
 
 
 @dataclass(frozen=True)
 class Standing:
-    """Where a credential stands."""
+    """Where a credential stands. A Ready one may be blocked for a while: the route
+    exists and comes back by itself at `blocked_until`."""
 
     phase: CredentialPhase
     reason: str
     message: str
+    blocked_until: str | None = None
 
 
 def standing(
@@ -131,7 +137,14 @@ def _route(name: str, connection: Connection | None) -> Standing:
             "ConnectionNotReady",
             f"OutboundConnection {name} is {phase}: {connection.message or 'wait for it.'}",
         )
-    return Standing("Ready", "Ready", f"Calls reach {name} through {connection.dns_names[0]}.")
+    reach = f"Calls reach {name} through {connection.dns_names[0]}."
+    if connection.blocked_until:
+        blocked = (
+            f"{reach} They are blocked until {connection.blocked_until}: this namespace "
+            "reached its hourly outbound limit (see its ConnectionQuota); they pass again then."
+        )
+        return Standing("Ready", "Ready", blocked, connection.blocked_until)
+    return Standing("Ready", "Ready", reach)
 
 
 def invalid(reason: str, message: str) -> Standing:
@@ -167,9 +180,12 @@ def render_status(
             "dnsNames": list(connection.dns_names) if ready and connection else [],
         }
     conditions = kstatus(_PROGRESS[result.phase], result.reason, result.message)
+    if result.phase == "Ready":
+        conditions.append(_blocked(result))
     status = {
         "phase": result.phase,
         "endpoint": endpoint,
+        "blockedUntil": result.blocked_until,
         "message": result.message,
         "observedGeneration": generation,
         "lastSyncTime": timestamp(now),
@@ -178,6 +194,12 @@ def render_status(
         ),
     }
     return status_changes(previous, status, touch=touch)
+
+
+def _blocked(result: Standing) -> ConditionState:
+    if result.blocked_until is None:
+        return ConditionState(BLOCKED, False, "NotBlocked", "Calls pass.")
+    return ConditionState(BLOCKED, True, HOURLY_LIMIT_REACHED, result.message)
 
 
 def published_data(
@@ -201,6 +223,8 @@ def published_data(
     if result.phase == "Ready" and connection is not None:
         data["connectAddress"] = connection.dns_names[0]
         data["url"] = target.at(connection.dns_names[0])
+        if result.blocked_until:
+            data["blockedUntil"] = result.blocked_until
     if result.phase != "Invalid":
         data |= _auth_material(spec, connection, secret)
     return data

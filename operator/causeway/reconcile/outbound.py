@@ -1,5 +1,6 @@
-"""Pure planner for OutboundConnection: given the object and the endpoints AWS holds
-for it, decide what to create or delete, then compute the status to write.
+"""Pure planner for OutboundConnection: given the object, the endpoints AWS holds for
+it and its tenant's hourly-limit block, decide what to create, delete, block or
+reopen, then compute the status to write.
 
 The region reconciler runs: observe (the region's listing) → `plan` → apply (AWS) →
 `outcome` → status (reconcile/status.py) → patch."""
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from causeway.api import OutboundConnectionSpec, Phase
-from causeway.conditions import Progress
-from causeway.domain import Endpoint, Owner, client_token
+from causeway.conditions import ConditionState, Progress, timestamp
+from causeway.domain import TAG_BLOCKED_UNTIL, Endpoint, Owner, client_token
 from causeway.reconcile.admission import ADMITTED, Verdict
 from causeway.reconcile.phases import (
     DEAD_STATES,
@@ -26,6 +28,8 @@ from causeway.reconcile.phases import (
 from causeway.reconcile.status import Outcome, Problem, with_problem
 
 SYNC_ANNOTATION = "causeway.dev/sync"
+BLOCKED = "Blocked"
+HOURLY_LIMIT_REACHED = "HourlyLimitReached"
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,27 @@ class OutboundRequest:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """The tenant's hourly-limit block as it bears on this connection: blocked until
+    `until` (None: open), and the region's groups to swap (no blocked group: blocking
+    is off in the region)."""
+
+    now: datetime
+    until: datetime | None = None
+    blocked_group: str | None = None
+    open_groups: tuple[str, ...] = ()
+
+    @property
+    def blocking(self) -> bool:
+        return self.until is not None and self.until > self.now and self.blocked_group is not None
+
+
+@dataclass(frozen=True)
 class CreateEndpoint:
     service_name: str
     client_token: str
     tags: Mapping[str, str]
+    security_groups: tuple[str, ...] = ()  # () = the region's; a blocked tenant's start blocked
 
 
 @dataclass(frozen=True)
@@ -57,7 +78,26 @@ class DeleteEndpoints:
     ids: tuple[str, ...]
 
 
-Action = CreateEndpoint | DeleteEndpoints
+@dataclass(frozen=True)
+class BlockEndpoint:
+    """Record the block in a tag, then leave the blocked group as the only one."""
+
+    id: str
+    until: datetime
+    blocked_group: str
+    remove: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReopenEndpoint:
+    """Give the endpoint the region's groups back, then remove the block's tag."""
+
+    id: str
+    restore: tuple[str, ...]
+    remove: tuple[str, ...]
+
+
+Action = CreateEndpoint | DeleteEndpoints | BlockEndpoint | ReopenEndpoint
 
 
 @dataclass(frozen=True)
@@ -85,10 +125,14 @@ def focus(owned: Sequence[Endpoint], tracked_id: str | None) -> Endpoint | None:
 
 
 def plan(
-    request: OutboundRequest, owned: Sequence[Endpoint], verdict: Verdict = ADMITTED
+    request: OutboundRequest,
+    owned: Sequence[Endpoint],
+    verdict: Verdict = ADMITTED,
+    guard: Guard | None = None,
 ) -> OutboundPlan:
     """Decide the actions for one connection given every endpoint tagged as its own. A
-    new endpoint is only created with a license (`verdict`)."""
+    new endpoint is only created with a license (`verdict`); while the tenant is
+    blocked (`guard`), its endpoint is blocked, and a new one starts blocked."""
     if not request.wants_endpoint:
         return plan_teardown(owned)
     current = focus(owned, request.tracked_id)
@@ -97,8 +141,29 @@ def plan(
     if verdict.admitted and _needs_new_endpoint(request, current):
         if current is not None and normalize(current.state) in DELETABLE_STATES:
             actions.insert(0, DeleteEndpoints((current.id,)))
-        actions.append(_create(request))
+        actions.append(_create(request, guard))
+    elif current is not None and is_live(current) and guard is not None:
+        gate = _gate(current, guard)
+        if gate is not None:
+            actions.append(gate)
     return OutboundPlan(tuple(actions))
+
+
+def _gate(endpoint: Endpoint, guard: Guard) -> BlockEndpoint | ReopenEndpoint | None:
+    """Block the endpoint while its tenant is blocked (the tag first, so a restart in
+    between still knows); reopen one whose block is over or no longer enforced."""
+    if guard.blocking:
+        assert guard.until is not None and guard.blocked_group is not None
+        groups = endpoint.security_groups
+        if endpoint.blocked_until == guard.until and groups == (guard.blocked_group,):
+            return None
+        remove = tuple(g for g in groups if g != guard.blocked_group)
+        return BlockEndpoint(endpoint.id, guard.until, guard.blocked_group, remove)
+    if endpoint.blocked_until is None:
+        return None
+    restore = tuple(g for g in guard.open_groups if g not in endpoint.security_groups)
+    remove = tuple(g for g in endpoint.security_groups if g not in guard.open_groups)
+    return ReopenEndpoint(endpoint.id, restore, remove)
 
 
 def _needs_new_endpoint(request: OutboundRequest, current: Endpoint | None) -> bool:
@@ -115,12 +180,16 @@ def plan_teardown(owned: Sequence[Endpoint]) -> OutboundPlan:
     return OutboundPlan(actions, settled=not deletable and not deleting)
 
 
-def _create(request: OutboundRequest) -> CreateEndpoint:
-    return CreateEndpoint(
-        service_name=request.spec.serviceName,
-        client_token=client_token(request.owner, request.generation, request.sync),
-        tags=request.owner.tags(),
-    )
+def _create(request: OutboundRequest, guard: Guard | None) -> CreateEndpoint:
+    tags = request.owner.tags()
+    if guard is None or not guard.blocking:
+        token = client_token(request.owner, request.generation, request.sync)
+        return CreateEndpoint(request.spec.serviceName, token, tags)
+    assert guard.until is not None and guard.blocked_group is not None
+    # Its own token: AWS refuses a token it saw with other parameters (an unblocked try).
+    token = client_token(request.owner, request.generation, f"{request.sync}/blocked")
+    tags[TAG_BLOCKED_UNTIL] = timestamp(guard.until)
+    return CreateEndpoint(request.spec.serviceName, token, tags, (guard.blocked_group,))
 
 
 def after_deletion(owned: Sequence[Endpoint], deleted: Sequence[str]) -> list[Endpoint]:
@@ -134,22 +203,55 @@ def outcome(
     owned: Sequence[Endpoint],
     problem: Problem | None = None,
     verdict: Verdict = ADMITTED,
+    guard: Guard | None = None,
 ) -> Outcome:
     """Where the connection stands given the endpoints AWS holds for it (after apply).
-    One that would be created but has no license (`verdict`) waits, Unprovisioned."""
+    One that would be created but has no license (`verdict`) waits, Unprovisioned.
+    With `guard` (the time, at least), a live endpoint's block is shown: a blocked
+    connection stays Ready (AWS serves it) and says it is blocked, and until when."""
     phase, endpoint = _phase(request, owned)
     if phase is Phase.ALLOCATING and verdict.reason is not None:
-        fields: dict[str, Any] = {"vpcEndpointId": None, "dnsNames": []}
+        nothing: dict[str, Any] = {"vpcEndpointId": None, "dnsNames": [], "blockedUntil": None}
         waiting = Outcome(
-            Phase.UNPROVISIONED, Progress.STALLED, verdict.reason.value, verdict.message, fields
+            Phase.UNPROVISIONED, Progress.STALLED, verdict.reason.value, verdict.message, nothing
         )
         return with_problem(waiting, problem)
     endpoint_id = endpoint.id if endpoint is not None and phase is not Phase.UNPROVISIONED else None
     dns_names = endpoint.dns_names if endpoint is not None and is_live(endpoint) else ()
-    fields = {"vpcEndpointId": endpoint_id, "dnsNames": list(dns_names)}
+    fields: dict[str, Any] = {
+        "vpcEndpointId": endpoint_id,
+        "dnsNames": list(dns_names),
+        "blockedUntil": None,
+    }
     message = _message(request, phase, endpoint)
-    result = Outcome(phase, PHASE_PROGRESS[phase], phase.value, message, fields)
+    conditions: tuple[ConditionState, ...] = ()
+    if guard is not None and endpoint is not None and is_live(endpoint):
+        until = blocked_until(endpoint, guard.now)
+        fields["blockedUntil"] = timestamp(until) if until else None
+        conditions = (_blocked_condition(until),)
+        if until is not None:
+            message = f"{message} {_blocked_text(until)}"
+    result = Outcome(phase, PHASE_PROGRESS[phase], phase.value, message, fields, None, conditions)
     return with_problem(result, problem)
+
+
+def blocked_until(endpoint: Endpoint, now: datetime) -> datetime | None:
+    """When the endpoint reopens, if it is blocked now (marked, and in effect)."""
+    until = endpoint.blocked_until
+    return until if until is not None and until > now else None
+
+
+def _blocked_text(until: datetime) -> str:
+    return (
+        f"Outbound traffic is blocked until {timestamp(until)}: this namespace reached its "
+        "hourly outbound limit (see its ConnectionQuota)."
+    )
+
+
+def _blocked_condition(until: datetime | None) -> ConditionState:
+    if until is None:
+        return ConditionState(BLOCKED, False, "NotBlocked", "Traffic passes.")
+    return ConditionState(BLOCKED, True, HOURLY_LIMIT_REACHED, _blocked_text(until))
 
 
 def _phase(request: OutboundRequest, owned: Sequence[Endpoint]) -> tuple[Phase, Endpoint | None]:

@@ -1,18 +1,25 @@
-"""ConnectionQuota status, the licence part (pure): what the quota allows, what its
+"""ConnectionQuota status (pure): the licence part (what the quota allows, what its
 namespace's connections hold and wait for, whether it is over-licensed, and whether
-it is the namespace's quota at all (the oldest one counts)."""
+it is the namespace's quota at all: the oldest one counts), joined with the usage
+part from metering (reconcile/usage.py) into one status, so whoever writes it writes
+all of it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from causeway.conditions import READY, STALLED, ConditionState, merge
-from causeway.reconcile.admission import Direction, QuotaUse
+from causeway.domain import Direction
+from causeway.reconcile.admission import QuotaUse
 from causeway.reconcile.status import status_changes
+from causeway.reconcile.usage import UsageStatus, carried, kept_conditions
 
 OVER_LICENSED = "OverLicensed"
+# lastMeteredTime alone is rewritten this often at most: often enough to show metering
+# is alive, rarely enough that a quiet tenant costs no write per cycle.
+METERED_TIME_REFRESH = timedelta(minutes=10)
 
 
 def quota_status(
@@ -21,18 +28,37 @@ def quota_status(
     use: QuotaUse | None,
     previous: Mapping[str, Any],
     now: datetime,
+    *,
+    usage: UsageStatus | None = None,
 ) -> dict[str, Any] | None:
-    """The status patch for one ConnectionQuota, or None when nothing changed."""
+    """The status patch for one ConnectionQuota, or None when nothing changed. `usage`
+    None: metering has nothing new to say, and what is stored of it stays."""
     if use is None or use.quota is None or use.quota.name != name:
         status = _shadowed(name, use, generation, previous, now)
     else:
-        status = _in_effect(use, generation, previous, now)
-    return status_changes(previous, status, touch=False)
+        status = _in_effect(use, usage, generation, previous, now)
+    patch = status_changes(previous, status, touch=False)
+    if patch and set(patch) == {"lastMeteredTime"} and not _metered_long_ago(previous, now):
+        return None
+    return patch
+
+
+def _metered_long_ago(previous: Mapping[str, Any], now: datetime) -> bool:
+    stored = previous.get("lastMeteredTime")
+    if not stored:
+        return True
+    at = datetime.fromisoformat(str(stored).replace("Z", "+00:00"))
+    return now - at >= METERED_TIME_REFRESH
 
 
 def _in_effect(
-    use: QuotaUse, generation: int, previous: Mapping[str, Any], now: datetime
+    use: QuotaUse,
+    usage: UsageStatus | None,
+    generation: int,
+    previous: Mapping[str, Any],
+    now: datetime,
 ) -> dict[str, Any]:
+    fields = _usage_fields(carried(previous).fields, usage)
     over = use.over_licensed()
     message = _summary(use, over)
     conditions = [
@@ -42,12 +68,19 @@ def _in_effect(
             OVER_LICENSED, bool(over), OVER_LICENSED if over else "WithinLicenses", _over(use, over)
         ),
     ]
+    conditions += usage.conditions if usage is not None else []
+    stored = merge(previous.get("conditions") or [], conditions, generation=generation, now=now)
+    computed = {c.type for c in conditions}
+    stored += [c for c in kept_conditions(previous) if c["type"] not in computed]
     return {
+        **fields,
         "hard": {
+            **fields.get("hard", {}),
             "outboundConnections": use.licenses,
             "inboundConnections": use.licenses,
         },
         "used": {
+            **fields.get("used", {}),
             "outboundConnections": use.held[Direction.OUTBOUND],
             "inboundConnections": use.held[Direction.INBOUND],
         },
@@ -57,10 +90,19 @@ def _in_effect(
         },
         "message": message,
         "observedGeneration": generation,
-        "conditions": merge(
-            previous.get("conditions") or [], conditions, generation=generation, now=now
-        ),
+        "conditions": stored,
     }
+
+
+def _usage_fields(stored: dict[str, Any], usage: UsageStatus | None) -> dict[str, Any]:
+    """What metering says now over what is stored: figures it has no news of (not
+    measured since the start, or the latest cycle failed) stay as stored."""
+    if usage is None:
+        return stored
+    fields = {**stored, **usage.fields}
+    for group in ("hard", "used"):
+        fields[group] = {**stored.get(group, {}), **usage.fields.get(group, {})}
+    return fields
 
 
 def _shadowed(

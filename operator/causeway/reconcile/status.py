@@ -6,7 +6,7 @@ and only what changed is written."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from causeway.api import Phase
 from causeway.conditions import (
     STALLED,
     SYNCED,
+    ConditionState,
     Progress,
     kstatus,
     merge,
@@ -37,7 +38,8 @@ class Problem:
 class Outcome:
     """Where one connection stands, before it is rendered as status. `fields` are the
     kind's own status fields (e.g. vpcEndpointId); `sync_problem` is a recoverable
-    failure: the view may be stale (Synced False), the phase is the last known."""
+    failure: the view may be stale (Synced False), the phase is the last known;
+    `conditions` are the kind's own, beside kstatus and Synced."""
 
     phase: Phase
     progress: Progress
@@ -45,6 +47,7 @@ class Outcome:
     message: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     sync_problem: Problem | None = None
+    conditions: tuple[ConditionState, ...] = ()
 
 
 def with_problem(result: Outcome, problem: Problem | None) -> Outcome:
@@ -54,16 +57,21 @@ def with_problem(result: Outcome, problem: Problem | None) -> Outcome:
         return result
     if problem.terminal:
         stuck = Phase.UNPROVISIONED if result.phase is Phase.ALLOCATING else result.phase
-        return Outcome(stuck, Progress.STALLED, problem.reason, problem.message, result.fields)
-    return Outcome(
-        result.phase, result.progress, result.reason, result.message, result.fields, problem
-    )
+        return replace(
+            result,
+            phase=stuck,
+            progress=Progress.STALLED,
+            reason=problem.reason,
+            message=problem.message,
+            sync_problem=None,
+        )
+    return replace(result, sync_problem=problem)
 
 
 def awaiting_capacity(result: Outcome, ahead: int) -> Outcome:
     """The connection waits for the operator's AWS budget: not a failure, just a queue."""
     message = f"Waiting for AWS capacity: {ahead} ahead of you in this region. {result.message}"
-    return Outcome(result.phase, result.progress, result.reason, message, result.fields)
+    return replace(result, message=message, sync_problem=None)
 
 
 def render_status(
@@ -73,6 +81,7 @@ def render_status(
     conditions = kstatus(result.progress, result.reason, result.message)
     problem = result.sync_problem
     conditions.append(synced(problem.reason, problem.message) if problem else synced())
+    conditions += result.conditions
     return {
         "phase": result.phase.value,
         **result.fields,

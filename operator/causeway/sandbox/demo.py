@@ -2,7 +2,9 @@
 account. It starts the embedded sandbox, plays the platform admin (config, the
 tenant's namespace and quota) and the tenant (its endpoint services, its manifests,
 accepting the requests), runs the real operator, and prints each connection walking
-through its phases to its end state."""
+through its phases to its end state. It ends with the tenant's traffic tripping the
+hourly outbound limit (the endpoint blocked, the credential saying when it reopens)
+and the injected clock rolling over to the next hour (reopened)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from causeway.sandbox.clock import SandboxClock
 from causeway.sandbox.seeds import (
     ADMIN,
     CONFIG_EXAMPLE,
@@ -45,6 +49,8 @@ PUBLIC_KEYS = (
     "apiKeyHeader",
 )
 WATCH_STEP = 0.1
+MB = 10**6
+METERING_SECONDS = 1.0  # the sandbox's CloudWatch answers at once
 NAME_WIDTH = 18
 PHASE_WIDTH = 18  # the longest phase, PendingActivation, plus a space
 _OPERATOR_LOGGERS = ("kopf", "causeway", "aiohttp")
@@ -108,11 +114,14 @@ def _run(root: Path, timeout: float, out: Callable[[str], Any]) -> bool:
     admin, tenant = load_manifests(root / ADMIN), load_manifests(root / TENANT)
     example = _example_region(root / CONFIG_EXAMPLE)
     progress = Progress(out)
+    clock = SandboxClock()
     with SandboxStack(
         poll_interval="1s",
         activation_seconds=1.5,
         platform_principal=example["platformPrincipal"],
         inbound_service_id=example.get("inboundServiceId"),
+        clock=clock,
+        metering_seconds=METERING_SECONDS,
     ) as stack:
         inbound_service = stack.aws.inbound_services[stack.region].service_name
         progress.say(
@@ -128,9 +137,11 @@ def _run(root: Path, timeout: float, out: Callable[[str], Any]) -> bool:
         stack.apply_all(tenant)
         progress.say(f"tenant: applied {_describe(tenant)} from {root / TENANT}")
         accepted: set[str] = set()  # the tenant's accepts of the platform's requests
-        done = _walk_to_end_state(stack, progress, accepted, deadline=time.monotonic() + timeout)
+        deadline = time.monotonic() + timeout
+        done = _walk_to_end_state(stack, progress, accepted, deadline=deadline)
         if done:
             progress.say("done: every connection reached its end state")
+            done = HourlyLimit(stack, clock, progress, deadline).play()
         _print_summary(stack, out, tenant_accepts=len(accepted))
     return done
 
@@ -217,6 +228,106 @@ def _settled(body: dict[str, Any]) -> bool:
     return bool(status.get("phase") == "Ready")
 
 
+@dataclass
+class HourlyLimit:
+    """The last act: the tenant's traffic through its credential's connection reaches the
+    hourly outbound limit, then the clock rolls over to the next hour."""
+
+    stack: SandboxStack
+    clock: SandboxClock
+    progress: Progress
+    deadline: float
+
+    def play(self) -> bool:
+        credential = next(iter(self.stack.kube.list(CREDENTIALS, TENANT_NAMESPACE)), None)
+        if credential is None:
+            return True  # the seeds have no credential: nothing to show
+        name = str(credential["spec"]["outboundConnection"])
+        connection = self.stack.kube.get(OUTBOUND, TENANT_NAMESPACE, name) or {}
+        vpce = str((connection.get("status") or {}).get("vpcEndpointId"))
+        service = str(connection["spec"]["serviceName"])
+        limit = self._quota()["limits"]["PrivateConnectOutboundCalloutHourlyLimitMB"]["max"]
+        first = limit * 7 // 10 // 1000 * 1000
+        self._send(vpce, service, first, f"{name}'s workload")
+        if not self._until(lambda: self._used() >= first):
+            return False
+        self.progress.say(
+            f"metering: {TENANT_NAMESPACE} used {self._used()} MB of its hourly outbound "
+            f"limit of {limit} MB (CloudWatch BytesProcessed, one metric per endpoint)"
+        )
+        self._send(vpce, service, limit - first, "the same workload")
+        if not self._until(lambda: self._groups(vpce) == [self._blocked_group()]):
+            return False
+        until = self.stack.aws.endpoint_tags(vpce).get("causeway.dev/blocked-until")
+        self.progress.say(
+            f"AWS: {vpce} now has only the blocked security group {self._blocked_group()} "
+            f"(tag causeway.dev/blocked-until={until})"
+        )
+        if not self._until(lambda: bool(self._status(CREDENTIALS, credential).get("blockedUntil"))):
+            return False
+        self._watch()
+        next_hour = self.clock().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        self.progress.say(f"clock: jumps to {next_hour:%H:%M}Z, the top of the next UTC hour")
+        self.clock.jump_to(next_hour + timedelta(seconds=1))
+        if not self._until(lambda: self._groups(vpce) == self._open_groups()):
+            return False
+        self.progress.say(
+            f"AWS: {vpce} has its security groups back: {', '.join(self._open_groups())}"
+        )
+        new_window = _timestamp(next_hour + timedelta(hours=1))
+        if not self._until(
+            lambda: (
+                not self._status(CREDENTIALS, credential).get("blockedUntil")
+                and self._quota().get("resetsAt", {}).get("hour") == new_window
+            )
+        ):
+            return False
+        self._watch()
+        self.progress.say("done: blocked at the hourly limit, reopened at the top of the hour")
+        return True
+
+    def _send(self, vpce: str, service: str, mb: int, who: str) -> None:
+        assert self.stack.config is not None
+        vpc = self.stack.config.regions[self.stack.region].transitVpcId
+        self.progress.say(f"tenant: {who} sends {mb} MB through {vpce} this hour")
+        self.stack.aws.put_endpoint_bytes(vpce, service, vpc, mb * MB, self.clock())
+
+    def _until(self, done: Callable[[], bool]) -> bool:
+        while time.monotonic() < self.deadline:
+            self._watch()
+            if done():
+                return True
+            time.sleep(WATCH_STEP)
+        return False
+
+    def _watch(self) -> None:
+        for plural in (OUTBOUND, CREDENTIALS):
+            for body in self.stack.kube.list(plural, TENANT_NAMESPACE):
+                self.progress.observe(body)
+
+    def _quota(self) -> dict[str, Any]:
+        body = self.stack.kube.get(QUOTAS, TENANT_NAMESPACE, TENANT_NAMESPACE) or {}
+        return dict(body.get("status") or {})
+
+    def _used(self) -> int:
+        return int(self._quota().get("used", {}).get("hourlyOutboundBytes", 0)) // MB
+
+    def _status(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+        found = self.stack.kube.get(plural, TENANT_NAMESPACE, body["metadata"]["name"]) or {}
+        return dict(found.get("status") or {})
+
+    def _groups(self, vpce: str) -> list[str]:
+        return sorted(self.stack.aws.endpoint_security_groups(vpce))
+
+    def _blocked_group(self) -> str:
+        assert self.stack.config is not None
+        return str(self.stack.config.regions[self.stack.region].blockedSecurityGroupId)
+
+    def _open_groups(self) -> list[str]:
+        assert self.stack.config is not None
+        return sorted(self.stack.config.regions[self.stack.region].securityGroupIds)
+
+
 def _print_summary(stack: SandboxStack, out: Callable[[str], Any], *, tenant_accepts: int) -> None:
     outbound = [("OUTBOUND", "PHASE", "READY", "ENDPOINT / REASON")]
     for body in stack.kube.list(OUTBOUND, TENANT_NAMESPACE):
@@ -238,10 +349,13 @@ def _print_summary(stack: SandboxStack, out: Callable[[str], Any], *, tenant_acc
     quota = (stack.kube.get(QUOTAS, TENANT_NAMESPACE, TENANT_NAMESPACE) or {}).get("status") or {}
     if quota.get("message"):
         out(f"\nConnectionQuota {TENANT_NAMESPACE}: {quota['message']}\n")
+    for limit, figures in sorted((quota.get("limits") or {}).items()):
+        out(f"  {limit}: max {figures['max']}, remaining {figures['remaining']}\n")
     counts = stack.aws.call_counts()
     counts["AcceptVpcEndpointConnections"] = (
         counts.get("AcceptVpcEndpointConnections", 0) - tenant_accepts
     )
+    counts.pop("PutMetricData", None)  # the tenant's traffic, as AWS itself records it
     calls = ", ".join(f"{op} {n}" for op, n in sorted(counts.items()) if n)
     out(f"\nAWS calls by the operator: {calls}\n")
     out(f"AWS calls by the tenant: {_plural(tenant_accepts, 'accept call')}\n")
@@ -264,6 +378,10 @@ def _published(stack: SandboxStack) -> str:
         lines += [f"  {key}: {value}\n" for key, value in shown.items()]
         lines.append(f"  (and {', '.join(hidden)}: the auth material, not shown)\n")
     return "".join(lines)
+
+
+def _timestamp(moment: Any) -> str:
+    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _phase_ready(status: dict[str, Any]) -> tuple[str, str]:

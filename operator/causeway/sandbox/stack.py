@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -25,11 +26,12 @@ import yaml
 
 from causeway.api import ALL_KINDS, API_VERSION
 from causeway.aws.session import ClientFactory
+from causeway.clock import Clock, utc_now
 from causeway.config import OperatorConfig, parse_config
 from causeway.crdgen import crd_for
 from causeway.kube import KubeApi
 from causeway.operator import run_operator
-from causeway.runtime import Clock, Runtime, utc_now
+from causeway.runtime import Runtime
 from causeway.sandbox.aws import DEFAULT_PLATFORM_PRINCIPAL, AwsSandbox
 from causeway.sandbox.kube import ThreadedKubeSandbox, kinds_from_crds
 
@@ -86,9 +88,13 @@ class SandboxStack:
         platform_principal: str = DEFAULT_PLATFORM_PRINCIPAL,
         inbound_service_id: str | None = None,
         aws_budget: Mapping[str, tuple[int, float]] | None = None,
+        metering_seconds: float | None = None,
     ) -> None:
         """`aws_budget`: the operator's bucket (burst, rate) per AWS call, as the config's
-        awsBudget sets it (EC2's documented defaults otherwise)."""
+        awsBudget sets it (EC2's documented defaults otherwise). `metering_seconds`: the
+        metering interval, below the config's 10 s floor if asked (the sandbox's
+        CloudWatch answers at once; real CloudWatch has data each minute)."""
+        self._metering_seconds = metering_seconds
         self.region = region
         self._inbound_service_id = inbound_service_id
         self._aws_budget = dict(aws_budget or {})
@@ -125,6 +131,10 @@ class SandboxStack:
                 },
                 source="sandbox config",
             )
+            if self._metering_seconds is not None:
+                interval = timedelta(seconds=self._metering_seconds)
+                metering = self.config.metering.model_copy(update={"interval": interval})
+                self.config = self.config.model_copy(update={"metering": metering})
             started.callback(self._stop_operators)  # runs first on exit: operators, then APIs
             self._running = started.pop_all()
         return self

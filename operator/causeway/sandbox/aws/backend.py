@@ -1,6 +1,7 @@
 """The PrivateLink behaviour moto's EC2 backend lacks, modelled on the EC2 API
-reference: service visibility (InvalidServiceName), ClientToken idempotency,
-pendingAcceptance, and the service owner's Describe/Accept/RejectVpcEndpointConnections."""
+reference: service visibility (InvalidServiceName), ClientToken idempotency, the
+endpoint's security groups (checked, or the VPC's default group), pendingAcceptance,
+and the service owner's Describe/Accept/RejectVpcEndpointConnections."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.utils import random_resource_id
 
 from causeway.sandbox.aws.control import _CONTROL
-from causeway.sandbox.aws.models import SandboxVpcEndpoint, _interface_dns_entries
+from causeway.sandbox.aws.models import (
+    SandboxVpcEndpoint,
+    _check_groups,
+    _interface_dns_entries,
+)
 
 
 def _region_backends(backend: Any) -> list[Any]:
@@ -116,6 +121,15 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
                 )
             return existing
 
+    backend.get_vpc(kwargs["vpc_id"])  # InvalidVpcID.NotFound before the groups are looked at
+    groups: list[str] = kwargs.get("security_group_ids") or []
+    if groups:
+        _check_groups(backend, kwargs["vpc_id"], groups, groups)
+    else:
+        # Without SecurityGroupIds, AWS gives the endpoint its VPC's default security group.
+        default = backend.get_default_security_group(kwargs["vpc_id"])
+        if default is not None:
+            kwargs = {**kwargs, "security_group_ids": [default.id]}
     endpoint = _original_create_vpc_endpoint(backend, **kwargs)
     assert isinstance(endpoint, SandboxVpcEndpoint)  # install() swapped the class
     _rename(backend, endpoint, _CONTROL.take_endpoint_id())

@@ -1,5 +1,6 @@
-"""Process-wide test controls of the AWS sandbox: call counts, queued injected
-failures, the platform principal and the activation delay. moto's backends are
+"""Process-wide test controls of the AWS sandbox: call counts (EC2 and CloudWatch
+actions alike), CloudWatch metrics requested, queued injected failures, outages,
+throttles, the platform principal and the activation delay. moto's backends are
 process-wide, so these are too."""
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ class _Outage:
 
 @dataclass
 class _Bucket:
-    """EC2's throttling of one action, as its API reference describes it: a bucket of
+    """The throttling of one action, as EC2's API reference describes it: a bucket of
     `burst` tokens refilled at `rate` per second; a call without a token is refused
-    with RequestLimitExceeded and costs no token."""
+    (with the throttle answer of the action's service) and costs no token."""
 
     burst: float
     rate: float
@@ -54,6 +55,8 @@ class _Control:
     platform_principal: str | None = None
     activation_seconds: float = 0.0
     counts: Counter[str] = field(default_factory=Counter)
+    # CloudWatch bills GetMetricData per metric requested: the queries of each call.
+    metrics_requested: int = 0
     failures: dict[str, deque[_Failure]] = field(default_factory=dict)
     outages: dict[str, _Outage] = field(default_factory=dict)
     limits: dict[str, _Bucket] = field(default_factory=dict)
@@ -62,18 +65,22 @@ class _Control:
     next_service_id: str | None = None
     next_endpoint_id: str | None = None
 
-    def record(self, action: str) -> _Failure | _Outage | None:
-        """Count one received call; the outage of its action, else a throttle, else the
-        failure queued."""
+    def record(
+        self, action: str, *, throttle: _Failure | None = None, metrics: int = 0
+    ) -> _Failure | _Outage | None:
+        """Count one received call (and the `metrics` it requests); the outage of its
+        action, else a throttle (`throttle`, the answer of the action's service; EC2's by
+        default), else the failure queued."""
         with self.lock:
             self.counts[action] += 1
+            self.metrics_requested += metrics
             outage = self.outages.get(action)
             if outage is not None:
                 return outage
             bucket = self.limits.get(action)
             if bucket is not None and not bucket.take(time.monotonic()):
                 self.throttled[action] += 1
-                return _THROTTLED
+                return throttle or _THROTTLED
             queue = self.failures.get(action)
             return queue.popleft() if queue else None
 
@@ -92,6 +99,7 @@ class _Control:
     def clear(self) -> None:
         with self.lock:
             self.counts.clear()
+            self.metrics_requested = 0
             self.failures.clear()
             self.outages.clear()
             self.limits.clear()

@@ -7,6 +7,8 @@ import functools
 import threading
 
 from moto import backends as moto_backends
+from moto.cloudwatch.models import CloudWatchBackend
+from moto.cloudwatch.responses import CloudWatchResponse
 from moto.ec2.models import vpc_service_configuration as moto_service_configs
 from moto.ec2.models import vpcs as moto_vpcs
 from moto.ec2.models.vpc_service_configuration import (
@@ -21,6 +23,10 @@ from causeway.sandbox.aws.backend import (
     _describe_vpc_endpoint_connections,
     _reject_vpc_endpoint_connections,
 )
+from causeway.sandbox.aws.metrics import (
+    _controlled_call_action as _controlled_cloudwatch_call_action,
+)
+from causeway.sandbox.aws.metrics import _put_metric_data, _serve_get_metric_data
 from causeway.sandbox.aws.models import SandboxServiceConfiguration, SandboxVpcEndpoint
 from causeway.sandbox.aws.responses import PrivateLinkResponses, _controlled_call_action
 
@@ -32,7 +38,8 @@ _list_of_moto_modules = moto_backends.list_of_moto_modules
 
 
 def install() -> None:
-    """Patch moto's EC2 backend and responses with the PrivateLink behaviour.
+    """Patch moto's EC2 backend and responses with the PrivateLink behaviour, and its
+    CloudWatch backend and responses with the indexed GetMetricData and call control.
 
     Idempotent and process-wide. Safe to call with moto's in-process mock too.
     """
@@ -57,6 +64,10 @@ def install() -> None:
             if callable(member) and not name.startswith("_"):
                 setattr(EC2Response, name, member)
         EC2Response.call_action = _controlled_call_action  # type: ignore[method-assign]
+        # CloudWatch: moto still stores every datum; the index is kept beside its store.
+        CloudWatchBackend.put_metric_data = _put_metric_data  # type: ignore[method-assign,assignment]
+        CloudWatchResponse.get_metric_data = _serve_get_metric_data  # type: ignore[method-assign]
+        CloudWatchResponse.call_action = _controlled_cloudwatch_call_action  # type: ignore[method-assign]
         # moto's server lists its package directory on disk for every request to route it
         # (listdir + isdir per service); the answer never changes, so compute it once.
         moto_backends.list_of_moto_modules = functools.cache(lambda: tuple(_list_of_moto_modules()))

@@ -1,12 +1,14 @@
 """moto's endpoint service and VPC endpoint with what PrivateLink needs: AWS-shaped
 ids and DNS names, the owning service, the ClientToken fingerprint, the activation
-time, and the filters DescribeVpcEndpoints documents."""
+time, the filters DescribeVpcEndpoints documents, and security groups that follow
+the EC2 API reference (they exist, sit in the endpoint's VPC, at least one remains)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from moto.ec2.exceptions import InvalidParameter, InvalidSecurityGroupNotFoundError
 from moto.ec2.models.vpc_service_configuration import (
     VPCServiceConfiguration,
 )
@@ -52,6 +54,51 @@ class SandboxVpcEndpoint(VPCEndPoint):
             for key, value in tags.items()
         ]
 
+    @property
+    def groups(self) -> list[dict[str, str]]:
+        # moto's version scans every group of the account per id and fails on an id it
+        # cannot resolve, which hid all of the endpoint's groups from DescribeVpcEndpoints.
+        # AWS keeps an endpoint's groups in its own VPC, so look there first.
+        found = []
+        for group_id in self.security_group_ids:
+            group = _security_group(self.ec2_backend, group_id, self.vpc_id)
+            if group is not None:
+                found.append({"GroupId": group.id, "GroupName": group.name})
+        return found
+
+    def modify(  # noqa: PLR0917 - moto calls it with these positional arguments
+        self,
+        policy_doc: str | None,
+        add_subnets: list[str] | None,
+        remove_subnets: list[str] | None,
+        add_route_tables: list[str] | None,
+        remove_route_tables: list[str] | None,
+        add_security_groups: list[str] | None,
+        remove_security_groups: list[str] | None,
+    ) -> None:
+        """ModifyVpcEndpoint; for an interface endpoint the groups change as AWS allows,
+        checked before anything changes (AWS applies a modification whole or not at all)."""
+        if (self.vpc_endpoint_type or "").lower() == "interface":
+            _check_groups(
+                self.ec2_backend,
+                self.vpc_id,
+                add_security_groups or [],
+                [
+                    g
+                    for g in self.security_group_ids + (add_security_groups or [])
+                    if g not in (remove_security_groups or [])
+                ],
+            )
+        super().modify(
+            policy_doc,
+            add_subnets,
+            remove_subnets,
+            add_route_tables,
+            remove_route_tables,
+            add_security_groups,
+            remove_security_groups,
+        )
+
     def get_filter_value(self, filter_name: str, method_name: str | None = None) -> Any:
         if filter_name == "vpc-endpoint-id":
             return self.id
@@ -72,3 +119,26 @@ def _interface_dns_entries(
     names = [f"{suffix}.{service.id}.{region}.vpce.amazonaws.com"]
     names += [f"{suffix}-{zone}.{service.id}.{region}.vpce.amazonaws.com" for zone in zones]
     return [{"DnsName": name, "HostedZoneId": zone_id} for name in names]
+
+
+def _security_group(backend: Any, group_id: str, vpc_id: str | None) -> Any:
+    """The group with this id: from the given VPC's groups first, else from any VPC's."""
+    in_vpc = backend.groups.get(vpc_id, {}).get(group_id)
+    return in_vpc if in_vpc is not None else backend.get_security_group_from_id(group_id)
+
+
+def _check_groups(backend: Any, vpc_id: str, added: list[str], result: list[str]) -> None:
+    """The groups of an interface endpoint, as EC2 checks them: each exists and belongs
+    to the endpoint's VPC, and the endpoint keeps at least one (its network interfaces
+    always have a group)."""
+    for group_id in added:
+        group = _security_group(backend, group_id, vpc_id)
+        if group is None:
+            raise InvalidSecurityGroupNotFoundError(group_id)
+        if group.vpc_id != vpc_id:
+            raise InvalidParameter(
+                f"Security group {group_id} belongs to VPC {group.vpc_id}, not to the "
+                f"endpoint's VPC {vpc_id}."
+            )
+    if not result:
+        raise InvalidParameter("An interface VPC endpoint must keep at least one security group.")

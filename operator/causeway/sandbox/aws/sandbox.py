@@ -1,6 +1,7 @@
 """The AWS sandbox as something to start: a moto server on 127.0.0.1 with the
-PrivateLink extensions, fixture builders for the platform and tenant sides (real
-boto3 calls), the tenant's accept/reject, and test controls."""
+PrivateLink and CloudWatch extensions, fixture builders for the platform and tenant
+sides and for PrivateLink's CloudWatch metrics (real boto3 calls), the tenant's
+accept/reject, and test controls."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -47,6 +49,11 @@ ENDPOINT_STATES: Final = frozenset(
 )
 
 _DUMMY_KEY: Final = "testing"
+
+# Where AWS PrivateLink publishes BytesProcessed, and the dimensions of each side.
+ENDPOINTS_NAMESPACE: Final = "AWS/PrivateLinkEndpoints"
+SERVICES_NAMESPACE: Final = "AWS/PrivateLinkServices"
+BYTES_PROCESSED: Final = "BytesProcessed"
 
 
 @dataclass(frozen=True)
@@ -272,6 +279,93 @@ class AwsSandbox:
         )["ServiceConfiguration"]
         return TenantService(service_id=config["ServiceId"], service_name=config["ServiceName"])
 
+    # metrics (real API calls) ----------------------------------------------------
+
+    def put_endpoint_bytes(  # noqa: PLR0917 - the fixture reads like the dimensions
+        self,
+        vpce_id: str,
+        service_name: str,
+        vpc_id: str,
+        byte_count: float,
+        at: datetime,
+        region: str | None = None,
+    ) -> None:
+        """BytesProcessed of an interface endpoint, as PrivateLink publishes it for the
+        endpoint's owner. A naive `at` is taken as UTC."""
+        self._put_bytes(
+            ENDPOINTS_NAMESPACE,
+            {
+                "Endpoint Type": "Interface",
+                "Service Name": service_name,
+                "VPC Endpoint Id": vpce_id,
+                "VPC Id": vpc_id,
+            },
+            byte_count,
+            at,
+            region,
+        )
+
+    def put_service_bytes(
+        self,
+        service_id: str,
+        vpce_id: str,
+        byte_count: float,
+        at: datetime,
+        region: str | None = None,
+    ) -> None:
+        """BytesProcessed of one endpoint connected to a service, as PrivateLink publishes
+        it for the service's owner. A naive `at` is taken as UTC."""
+        self._put_bytes(
+            SERVICES_NAMESPACE,
+            {"Service Id": service_id, "VPC Endpoint Id": vpce_id},
+            byte_count,
+            at,
+            region,
+        )
+
+    def _put_bytes(
+        self,
+        namespace: str,
+        dimensions: dict[str, str],
+        byte_count: float,
+        at: datetime,
+        region: str | None,
+    ) -> None:
+        self.client("cloudwatch", region).put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": BYTES_PROCESSED,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                    "Timestamp": at,
+                    "Value": byte_count,
+                    "Unit": "Bytes",
+                }
+            ],
+        )
+
+    # endpoints as a client sees them (real API calls) ----------------------------
+
+    def endpoint_security_groups(self, vpce_id: str) -> list[str]:
+        """The security group ids the endpoint has now, read from the backend (an
+        inspection: no API call, so nothing shows in `call_counts`)."""
+        return list(self._endpoint_record(vpce_id).security_group_ids)
+
+    def endpoint_tags(self, vpce_id: str) -> dict[str, str]:
+        """The endpoint's tags, read from the backend (no API call)."""
+        for _, _, backend in ec2_backends.iter_backends():
+            if vpce_id in getattr(backend, "vpc_end_points", {}):
+                tags: dict[str, dict[str, str]] = getattr(backend, "tags", {})
+                return dict(tags.get(vpce_id, {}))
+        raise KeyError(f"no VPC endpoint {vpce_id} in the sandbox")
+
+    def _endpoint_record(self, vpce_id: str) -> VPCEndPoint:
+        for _, _, backend in ec2_backends.iter_backends():
+            endpoint = getattr(backend, "vpc_end_points", {}).get(vpce_id)
+            if endpoint is not None:
+                return endpoint  # type: ignore[no-any-return]
+        raise KeyError(f"no VPC endpoint {vpce_id} in the sandbox")
+
     # tenant side (real API calls) ------------------------------------------------
 
     def accept(self, service_id: str, vpce_id: str) -> None:
@@ -392,14 +486,17 @@ class AwsSandbox:
         after_effect: bool = False,
         status: int = 400,
     ) -> None:
-        """Make the next ``operation`` call (an EC2 action name) return an AWS error.
+        """Make the next ``operation`` call (an EC2 or CloudWatch action name) return an
+        AWS error.
 
         With ``after_effect`` the call is executed first and only its response is
         replaced, simulating a lost reply. Queued failures are served in order. Use a
         5xx ``status`` for server-side errors; note botocore retries those by itself.
+        CloudWatch answers in its own protocol and, being query-compatible, names a
+        modelled error by its query code: ``InternalServiceFault`` reaches a client as
+        ``InternalServiceError`` (``Error.QueryErrorCode`` keeps the shape name).
         """
-        if operation not in _ec2_operations():
-            raise ValueError(f"{operation!r} is not an EC2 action name (e.g. 'CreateVpcEndpoint')")
+        _check_operation(operation)
         failure = _Failure(code, message or f"Injected {code}", after_effect, status)
         with _CONTROL.lock:
             _CONTROL.failures.setdefault(operation, deque()).append(failure)
@@ -410,38 +507,48 @@ class AwsSandbox:
         status: int = 500,
         body: str = "<html><body><h1>502 Bad Gateway</h1></body></html>",
     ) -> None:
-        """Make every ``operation`` call answer a raw HTTP response that is not an API
-        answer (an overloaded endpoint or proxy), until :meth:`heal_api`."""
-        if operation not in _ec2_operations():
-            raise ValueError(f"{operation!r} is not an EC2 action name")
+        """Make every ``operation`` call (EC2 or CloudWatch) answer a raw HTTP response
+        that is not an API answer (an overloaded endpoint or proxy), until
+        :meth:`heal_api`."""
+        _check_operation(operation)
         with _CONTROL.lock:
             _CONTROL.outages[operation] = _Outage(status, body)
 
     def limit(self, operation: str, burst: float, rate: float) -> None:
-        """Throttle ``operation`` as EC2 does, with a token bucket (`burst` tokens,
-        refilled at `rate` per second): a call without a token gets RequestLimitExceeded."""
-        if operation not in _ec2_operations():
-            raise ValueError(f"{operation!r} is not an EC2 action name")
+        """Throttle ``operation`` with a token bucket (`burst` tokens, refilled at `rate`
+        per second): a call without a token is refused as its service refuses it, an EC2
+        action with RequestLimitExceeded (HTTP 503), a CloudWatch one with Throttling
+        (HTTP 400)."""
+        _check_operation(operation)
         with _CONTROL.lock:
             _CONTROL.limits[operation] = _Bucket(burst, rate, burst, time.monotonic())
 
     def throttled_counts(self) -> dict[str, int]:
-        """RequestLimitExceeded answers given, by action name."""
+        """Throttle answers given (RequestLimitExceeded, Throttling), by action name."""
         with _CONTROL.lock:
             return dict(_CONTROL.throttled)
 
     def heal_api(self, operation: str) -> None:
+        _check_operation(operation)
         with _CONTROL.lock:
             _CONTROL.outages.pop(operation, None)
 
     def call_counts(self) -> dict[str, int]:
-        """EC2 API calls the server received, by action name."""
+        """EC2 and CloudWatch API calls the server received, by action name."""
         with _CONTROL.lock:
             return dict(_CONTROL.counts)
 
+    def metrics_requested(self) -> int:
+        """Metrics requested from CloudWatch (what it bills GetMetricData by): the
+        MetricDataQueries of every GetMetricData call received, failed ones included."""
+        with _CONTROL.lock:
+            return _CONTROL.metrics_requested
+
     def reset_call_counts(self) -> None:
+        """Forget the call counts and the metrics requested."""
         with _CONTROL.lock:
             _CONTROL.counts.clear()
+            _CONTROL.metrics_requested = 0
 
     # internals -------------------------------------------------------------------
 
@@ -463,8 +570,22 @@ class AwsSandbox:
 
 
 @functools.cache
-def _ec2_operations() -> frozenset[str]:
-    return frozenset(botocore.session.get_session().get_service_model("ec2").operation_names)
+def _operations() -> frozenset[str]:
+    """The action names the controls accept: EC2's and CloudWatch's (they never clash)."""
+    session = botocore.session.get_session()
+    return frozenset(
+        name
+        for service in ("ec2", "cloudwatch")
+        for name in session.get_service_model(service).operation_names
+    )
+
+
+def _check_operation(operation: str) -> None:
+    if operation not in _operations():
+        raise ValueError(
+            f"{operation!r} is not an EC2 action name nor a CloudWatch one "
+            "(e.g. 'CreateVpcEndpoint', 'GetMetricData')"
+        )
 
 
 def _create_vpc(ec2: Any, cidr: str, name: str) -> str:

@@ -1,0 +1,102 @@
+"""What metering knows now, shared by the metering controller (which measures and
+decides blocks), the region reconcilers (which enforce blocks on endpoints) and the
+ConnectionQuota status: each tenant's latest usage, why it could not be measured,
+and until when its outbound traffic is blocked.
+
+A block comes from two sources: metering's own decision, and the tags the region
+listings show on endpoints (so a restarted operator keeps a block it made before,
+whatever CloudWatch says meanwhile). A block only ever ends at its time: a failed
+measurement never lifts one early, and never starts one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from causeway.reconcile.metering import Usage
+from causeway.reconcile.status import Problem
+from causeway.reconcile.usage import Reading
+
+
+@dataclass
+class _Tenant:
+    usage: Usage | None = None
+    measured_at: datetime | None = None
+    problem: Problem | None = None
+    decided_block: datetime | None = None
+    unenforced_regions: tuple[str, ...] = ()
+    retired: tuple[Mapping[str, str], ...] = ()
+
+
+@dataclass
+class Meter:
+    """Per tenant (namespace) metering state."""
+
+    _tenants: dict[str, _Tenant] = field(default_factory=dict)
+    _tagged: dict[str, dict[str, datetime]] = field(default_factory=dict)  # region → ns → until
+
+    def _tenant(self, namespace: str) -> _Tenant:
+        return self._tenants.setdefault(namespace, _Tenant())
+
+    def measured(self, namespace: str, usage: Usage, at: datetime) -> None:
+        tenant = self._tenant(namespace)
+        tenant.usage, tenant.measured_at, tenant.problem = usage, at, None
+
+    def failed(self, namespace: str, problem: Problem) -> None:
+        """This tenant could not be measured: its last figures (and blocks) stay."""
+        self._tenant(namespace).problem = problem
+
+    def block(self, namespace: str, until: datetime) -> bool:
+        """Block the tenant's outbound traffic until `until`; True if that is news."""
+        tenant = self._tenant(namespace)
+        if tenant.decided_block is not None and tenant.decided_block >= until:
+            return False
+        tenant.decided_block = until
+        return True
+
+    def tags_seen(self, region: str, blocks: Mapping[str, datetime]) -> None:
+        """The blocks a region's endpoints carry in their tags, as last listed."""
+        self._tagged[region] = dict(blocks)
+
+    def blocked_until(self, namespace: str, now: datetime) -> datetime | None:
+        """When the tenant's outbound traffic reopens, if it is blocked now."""
+        candidates = [self._tenant(namespace).decided_block]
+        candidates += [blocks.get(namespace) for blocks in self._tagged.values()]
+        live = [until for until in candidates if until is not None and until > now]
+        return max(live, default=None)
+
+    def blocks_ended(self, now: datetime) -> list[str]:
+        """Forget the decided blocks whose time has come; the tenants they were for."""
+        ended = []
+        for namespace, tenant in self._tenants.items():
+            if tenant.decided_block is not None and tenant.decided_block <= now:
+                tenant.decided_block = None
+                ended.append(namespace)
+        return ended
+
+    def block_ends(self) -> list[datetime]:
+        """When the blocks metering decided end (so a cycle can come right then)."""
+        return [t.decided_block for t in self._tenants.values() if t.decided_block is not None]
+
+    def set_unenforced(self, namespace: str, regions: tuple[str, ...]) -> None:
+        self._tenant(namespace).unenforced_regions = regions
+
+    def set_retired(self, namespace: str, retired: tuple[Mapping[str, str], ...]) -> None:
+        self._tenant(namespace).retired = retired
+
+    def reading(self, namespace: str, now: datetime) -> Reading:
+        tenant = self._tenant(namespace)
+        return Reading(
+            usage=tenant.usage,
+            measured_at=tenant.measured_at,
+            problem=tenant.problem,
+            blocked_until=self.blocked_until(namespace, now),
+            unenforced_regions=tenant.unenforced_regions,
+            retired=tenant.retired,
+        )
+
+    def known(self, namespace: str) -> bool:
+        """Whether metering has anything to say of the tenant since the start."""
+        tenant = self._tenants.get(namespace)
+        return tenant is not None and (tenant.usage is not None or tenant.problem is not None)
