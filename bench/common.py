@@ -3,12 +3,14 @@ process, reading its peak RSS and counting its region passes from its own log.""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,3 +71,14 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
         "poll_interval_seconds": POLL_INTERVAL_S,
         "results": results,
     }
+
+
+def run_all(sizes: Iterable[int], run: Callable[[int], dict[str, Any]], output: Path) -> int:
+    """Run each size, print its figures as they come, and write them all to `output`."""
+    results = []
+    for n in sizes:
+        result = run(n)
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        results.append(result)
+    output.write_text(json.dumps(report(results), indent=2) + "\n")
+    return 0

@@ -15,9 +15,7 @@ The figures are written to a JSON file; nothing here asserts on timing.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ from common import (
     STEADY_POLLS,
     next_pass,
     peak_rss_mib,
-    report,
+    run_all,
     stop,
     wait_until,
 )
@@ -112,13 +110,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--output", type=Path, default=Path("bench/results-inbound.json"))
     args = parser.parse_args()
-    results = []
-    for n in args.sizes:
-        result = run_size(n)
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
-        results.append(result)
-    args.output.write_text(json.dumps(report(results), indent=2) + "\n")
-    return 0
+    return run_all(args.sizes, run_size, args.output)
 
 
 if __name__ == "__main__":

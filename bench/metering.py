@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import multiprocessing
 import resource
-import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -45,7 +43,7 @@ from causeway.controllers.observation import RegionObservation
 from causeway.domain import Endpoint
 from causeway.kube import KubeApi
 from causeway.runtime import Runtime
-from common import REGION, report
+from common import REGION, run_all
 
 SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
 HOURS_OF_DATA = 3
@@ -189,13 +187,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--output", type=Path, default=Path("bench/results-metering.json"))
     args = parser.parse_args()
-    results = []
-    for n in args.sizes:
-        result = run_size(n, args.tenants)
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
-        results.append(result)
-    args.output.write_text(json.dumps(report(results), indent=2) + "\n")
-    return 0
+    return run_all(args.sizes, lambda n: run_size(n, args.tenants), args.output)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,17 @@ class CredentialController:
         if spec.publishSecret:
             seen = _Seen(snapshot, spec, target, connection, secret)
             result = await self._publish(seen, result)
+        await self._write(snapshot, result, target, connection, touch=touch)
+
+    async def _write(
+        self,
+        snapshot: ObjectSnapshot,
+        result: Standing,
+        target: Target | None,
+        connection: Connection | None,
+        *,
+        touch: bool,
+    ) -> None:
         patch = rules.render_status(
             snapshot.generation,
             result,
@@ -214,17 +225,7 @@ class CredentialController:
 
     async def _invalid(self, snapshot: ObjectSnapshot, detail: str, touch: bool) -> None:
         result = rules.invalid("InvalidSpec", f"The spec is invalid: {detail}. Fix the spec.")
-        patch = rules.render_status(
-            snapshot.generation,
-            result,
-            target=None,
-            connection=None,
-            previous=snapshot.status,
-            now=self._runtime.clock(),
-            touch=touch,
-        )
-        if patch:
-            await self._writer.write(NAMED_CREDENTIAL, snapshot, patch)
+        await self._write(snapshot, result, None, None, touch=touch)
 
     def _log(self, snapshot: ObjectSnapshot) -> logging.LoggerAdapter[logging.Logger]:
         return object_logger(
