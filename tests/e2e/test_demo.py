@@ -30,6 +30,7 @@ def test_demo_walks_the_seed_tenant_to_ready(capsys: pytest.CaptureFixture[str])
         "  connectAddress: vpce-" in out and "  (and apiKey: the auth material, not shown)" in out
     )
     assert "replace-me-with-the-real-key" not in out
+    assert "tenant: created Secret inventory-api-key (apiKey: random, not shown)" in out
     assert "done: every connection reached its end state" in out
     assert "metering: acme used 39000 MB of its hourly outbound limit of 56480 MB" in out
     assert "Outbound traffic is blocked until " in out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from causeway.api.credential import SECRET_KEYS, AuthType
 from causeway.sandbox.clock import SandboxClock
 from causeway.sandbox.seeds import (
     ADMIN,
@@ -134,6 +136,7 @@ def _run(root: Path, timeout: float, out: Callable[[str], Any]) -> bool:
         progress.say("operator running (kopf handlers + one reconciler per region)")
         stack.apply_all(admin)
         progress.say(f"admin: applied {_describe(admin)} from {root / ADMIN}")
+        _create_credential_secrets(stack, tenant, progress)
         stack.apply_all(tenant)
         progress.say(f"tenant: applied {_describe(tenant)} from {root / TENANT}")
         accepted: set[str] = set()  # the tenant's accepts of the platform's requests
@@ -144,6 +147,29 @@ def _run(root: Path, timeout: float, out: Callable[[str], Any]) -> bool:
             done = HourlyLimit(stack, clock, progress, deadline).play()
         _print_summary(stack, out, tenant_accepts=len(accepted))
     return done
+
+
+def _create_credential_secrets(
+    stack: SandboxStack, tenant: list[dict[str, Any]], progress: Progress
+) -> None:
+    """As the tenant: the Secrets its credentials read, with random values (the seeds
+    hold no secret material; a real tenant runs `kubectl create secret`)."""
+    for manifest in tenant:
+        auth = (manifest.get("spec") or {}).get("authentication") or {}
+        ref = (auth.get("secretRef") or {}).get("name")
+        if manifest.get("kind") != "NamedCredential" or not ref:
+            continue
+        keys = SECRET_KEYS[AuthType(auth["type"])]
+        stack.kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": ref, "namespace": manifest["metadata"]["namespace"]},
+                "type": "Opaque",
+                "stringData": {key: secrets.token_urlsafe(24) for key in keys},
+            }
+        )
+        progress.say(f"tenant: created Secret {ref} ({', '.join(keys)}: random, not shown)")
 
 
 def _example_region(path: Path) -> dict[str, Any]:
