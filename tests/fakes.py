@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from causeway.api import KindInfo
+from causeway.aws.session import ClientFactory
 from causeway.config import parse_config
 from causeway.domain import ConnectionRequest, Endpoint
 from causeway.errors import AwsCallError
@@ -175,7 +176,7 @@ class FakeRuntime(Runtime):
         self.connections = connections if connections is not None else FakeConnections()
         super().__init__(
             config=parse_config({"regions": {"us-east-1": REGION_CONFIG}}),
-            clients=None,  # type: ignore[arg-type]
+            clients=ClientFactory(),  # never asked for a client: the edges are fakes
             kube=kube if kube is not None else FakeKube(),
             clock=lambda: datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
             monotonic=lambda: self.now,

@@ -1,5 +1,6 @@
-"""HTTP addresses the operator listens on (the liveness probe), checked before it
-starts: a URL it can serve and a port that is free, each problem in one line."""
+"""HTTP addresses the operator listens on (the liveness probe, the metrics), checked
+before it starts: an address it can serve and a port that is free, each problem in
+one line."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 from causeway.problems import UserError
 
 EXAMPLE = "http://0.0.0.0:8080/healthz"
+HOST_PORT_EXAMPLE = "0.0.0.0:9090"
 _REASONS = {
     errno.EADDRINUSE: "the port is already in use",
     errno.EACCES: "permission denied",
@@ -47,6 +49,18 @@ def parse_listen_url(option: str, url: str) -> ListenAddress:
     if not 0 < port < 65536:
         raise ListenAddressError(f"{option} {url!r}: the port must be between 1 and 65535")
     return ListenAddress(parts.hostname or "0.0.0.0", port, parts.path or "/")
+
+
+def parse_host_port(option: str, text: str, path: str = "/") -> ListenAddress:
+    """`HOST:PORT` (IPv6 as `[::]:PORT`), with PORT in 1-65535."""
+    host, _, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port_text.isdigit():
+        raise ListenAddressError(f"{option} {text!r} is not HOST:PORT, e.g. {HOST_PORT_EXAMPLE}")
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise ListenAddressError(f"{option} {text!r}: the port must be between 1 and 65535")
+    return ListenAddress(host, port, path)
 
 
 def ensure_free(option: str, address: ListenAddress) -> None:

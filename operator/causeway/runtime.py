@@ -25,6 +25,7 @@ from causeway.controllers.observation import RegionView
 from causeway.controllers.quotas import QuotaReporter
 from causeway.index import ClusterIndex
 from causeway.kube import KubeApi
+from causeway.metrics import Metrics
 from causeway.reconcile.admission import QuotaUse
 
 
@@ -43,6 +44,7 @@ class Runtime:
     meter: Meter = field(default_factory=Meter)  # usage and blocks, per tenant
     licence_use: Mapping[str, QuotaUse] | None = field(default=None, init=False)  # latest
     quotas: QuotaReporter = field(init=False)  # writes ConnectionQuota status
+    metrics: Metrics = field(default_factory=Metrics)  # what Prometheus scrapes
     # Admission reads every region's view and must not interleave with another region's
     # pass starting work on the licenses it just judged.
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
@@ -58,6 +60,8 @@ class Runtime:
         self.budget = Budget(overrides, clock=self.monotonic)
         self.views = {region: RegionView(clock=self.monotonic) for region in self.config.regions}
         self.quotas = QuotaReporter(self)
+        self.clients.listen(self.metrics.aws_call)
+        self.metrics.observe_state(self.index, self.budget)
 
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""

@@ -17,7 +17,7 @@ from causeway.aws.session import ClientFactory
 from causeway.config import CONFIG_ENV, OperatorConfig, load_config
 from causeway.errors import AwsCallError, classify
 from causeway.kube import ClusterConnection, KubeApi, check_cluster, load_cluster
-from causeway.listen import ensure_free, parse_listen_url
+from causeway.listen import ListenAddress, ensure_free, parse_host_port, parse_listen_url
 from causeway.operator import run_operator
 from causeway.runtime import Runtime
 
@@ -31,12 +31,14 @@ class RunOptions:
     config_path: str | None
     liveness_url: str | None
     startup_timeout: float
+    metrics_address: str | None = None  # HOST:PORT
 
 
 def run(options: RunOptions) -> int:
     """Check everything, then run the operator until SIGINT/SIGTERM; returns 0."""
     config = load_config(options.config_path)
     liveness = _liveness(options.liveness_url)
+    metrics = _metrics_address(options.metrics_address)
     cluster = load_cluster()
     kubernetes_version = check_cluster(
         cluster, kinds=ALL_KINDS, timeout=options.startup_timeout, on_retry=logger.warning
@@ -45,6 +47,9 @@ def run(options: RunOptions) -> int:
     identity = _aws_identity(clients, config)
     _announce(config, options.config_path, cluster, kubernetes_version, identity)
     runtime = Runtime(config=config, clients=clients, kube=KubeApi(cluster.configuration))
+    if metrics is not None:
+        runtime.metrics.serve(metrics.host, metrics.port)
+        logger.info("Serving Prometheus metrics on %s", metrics.url)
     asyncio.run(run_operator(runtime, liveness_endpoint=liveness, handle_signals=True))
     return 0
 
@@ -55,6 +60,14 @@ def _liveness(url: str | None) -> str | None:
     address = parse_listen_url("--liveness", url)
     ensure_free("--liveness", address)
     return address.url
+
+
+def _metrics_address(address: str | None) -> ListenAddress | None:
+    if address is None:
+        return None
+    parsed = parse_host_port("--metrics-address", address, "/metrics")
+    ensure_free("--metrics-address", parsed)
+    return parsed
 
 
 def _aws_identity(clients: ClientFactory, config: OperatorConfig) -> str:

@@ -126,9 +126,11 @@ def wait_reopened(stack: SandboxStack, vpce: str) -> None:
 def test_usage_appears_in_status_one_metric_per_endpoint(stack: SandboxStack) -> None:
     inventory = ready_outbound(stack, "inventory")
     reporting = ready_outbound(stack, "reporting")
-    send(stack, inventory, 1200.4, START - timedelta(minutes=5))
+    # Earlier today (the day only) goes first: a cycle may run between two sends, and
+    # 1500 MB this hour then means every datapoint was there when it was read.
+    send(stack, reporting, 700, START - timedelta(hours=2))
     send(stack, reporting, 300, START - timedelta(minutes=1))
-    send(stack, reporting, 700, START - timedelta(hours=2))  # earlier today: the day only
+    send(stack, inventory, 1200.4, START - timedelta(minutes=5))
     status = used_out(stack, 1500)
     assert status["used"]["dailyBytes"] == 2200 * MB
     assert status["hard"]["dailyBytes"] == 20_000 * MB  # 5 GB x (3 licenses + 1 pack)

@@ -81,6 +81,15 @@ CASES: dict[str, Case] = {
     "liveness port in use": Case(
         [*RUN, "--liveness", "http://127.0.0.1:{busy}/healthz"], 2, ["{busy}", "in use"], CONFIG
     ),
+    "metrics address without port": Case(
+        [*RUN, "--metrics-address", "0.0.0.0"], 2, ["'0.0.0.0'", "HOST:PORT"], CONFIG
+    ),
+    "metrics port out of range": Case(
+        [*RUN, "--metrics-address", "0.0.0.0:70000"], 2, ["70000", "65535"], CONFIG
+    ),
+    "metrics port in use": Case(
+        [*RUN, "--metrics-address", "127.0.0.1:{busy}"], 2, ["{busy}", "in use"], CONFIG
+    ),
     "no config at all": Case(["run"], 2, ["--config", "CAUSEWAY_CONFIG"]),
     "config file missing": Case(["check-config", "{tmp}/none.yaml"], 2, ["{tmp}/none.yaml"]),
     "startup timeout zero": Case([*RUN, "--startup-timeout", "0"], 2, ["'0'"], CONFIG),

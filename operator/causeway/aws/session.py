@@ -1,11 +1,14 @@
 """boto3 clients from the standard AWS SDK chain (AWS_ENDPOINT_URL, IRSA/Pod
-Identity, profiles): nothing custom, one cached client per region and service."""
+Identity, profiles): nothing custom, one cached client per region and service, and
+a report of every call they make (for the metrics, and for the test that keeps the
+IAM policy exact)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -34,8 +37,24 @@ _PROBE_CONFIG = Config(
 )
 
 
+@dataclass(frozen=True)
+class CallRecord:
+    """One AWS call as it ended: `error` is None on success, else AWS's error code, or
+    the botocore exception's class name when no answer came (`answered` False)."""
+
+    service: str  # as given to client(): ec2, cloudwatch, sts (also the IAM prefix)
+    operation: str  # e.g. DescribeVpcEndpoints
+    region: str
+    error: str | None = None
+    answered: bool = True
+
+
+CallListener = Callable[[CallRecord], None]
+
+
 class ClientFactory:
-    """Hands out thread-safe boto3 clients, one per (service, region)."""
+    """Hands out thread-safe boto3 clients, one per (service, region), and tells its
+    listeners about every call they make."""
 
     def __init__(
         self,
@@ -47,6 +66,11 @@ class ClientFactory:
         self._endpoint_url = endpoint_url  # None: the SDK chain decides (AWS_ENDPOINT_URL etc.)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._listeners: list[CallListener] = []
+
+    def listen(self, listener: CallListener) -> None:
+        """Call `listener` after every call of every client (also those made before)."""
+        self._listeners.append(listener)
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -61,9 +85,33 @@ class ClientFactory:
         return self._new_client(service, region, _PROBE_CONFIG)
 
     def _new_client(self, service: str, region: str, config: Config) -> Any:
-        return self._session.client(  # type: ignore[call-overload]
+        client = self._session.client(  # type: ignore[call-overload]
             service, region_name=region, config=config, endpoint_url=self._endpoint_url
         )
+        client.meta.events.register("after-call", self._answered(service, region))
+        client.meta.events.register("after-call-error", self._unanswered(service, region))
+        return client
+
+    def _tell(self, record: CallRecord) -> None:
+        for listener in self._listeners:
+            listener(record)
+
+    def _answered(self, service: str, region: str) -> Callable[..., None]:
+        def after_call(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+            error = None
+            if http_response.status_code >= 300:
+                code = (parsed or {}).get("Error", {}).get("Code")
+                error = str(code or http_response.status_code)
+            self._tell(CallRecord(service, model.name, region, error))
+
+        return after_call
+
+    def _unanswered(self, service: str, region: str) -> Callable[..., None]:
+        def after_call_error(exception: BaseException, event_name: str, **_: Any) -> None:
+            operation = event_name.rsplit(".", 1)[-1]
+            self._tell(CallRecord(service, operation, region, type(exception).__name__, False))
+
+        return after_call_error
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from causeway.controllers.writer import StatusWriter
 from causeway.index import ObjectSnapshot
 from causeway.kube import SecretApiError, SecretContent
 from causeway.logs import object_logger
+from causeway.metrics import Result
 from causeway.reconcile import credential as rules
 from causeway.reconcile.credential import Connection, Standing, Target
 from causeway.runtime import Runtime
@@ -125,16 +126,22 @@ class CredentialController:
 
     async def _guarded(self, key: Key, slots: asyncio.Semaphore) -> None:
         async with slots:
+            started = self._runtime.monotonic()
             try:
-                await self.evaluate(*key)
+                result = await self.evaluate(*key)
             except Exception:  # one credential's trouble must not stop the others
                 log = object_logger(logger, kind="NamedCredential", namespace=key[0], name=key[1])
                 log.warning("Could not evaluate the credential; retried on its next change")
+                result = Result.ERROR
+            if result is not None:
+                elapsed = self._runtime.monotonic() - started
+                self._runtime.metrics.reconciled(NAMED_CREDENTIAL, result, elapsed)
 
-    async def evaluate(self, namespace: str, name: str) -> None:
+    async def evaluate(self, namespace: str, name: str) -> Result | None:
+        """Look at one credential; None if it is gone (nothing was reconciled)."""
         snapshot = self._runtime.index[NAMED_CREDENTIAL].get(namespace, name)
         if snapshot is None or snapshot.deleting:
-            return  # gone: its published Secret goes with it (owner reference)
+            return None  # gone: its published Secret goes with it (owner reference)
         touch = (namespace, name) in self._touch
         self._touch.discard((namespace, name))
         try:
@@ -142,7 +149,7 @@ class CredentialController:
             target = rules.parse_url(spec.url)
         except (ValidationError, rules.InvalidUrlError) as exc:
             await self._invalid(snapshot, _problems(exc), touch)
-            return
+            return Result.ERROR  # only a spec change can help
         connection = self._connection(namespace, spec.outboundConnection)
         secret = await self._secret(namespace, spec)
         keys = None if secret is None else frozenset(secret.values)
@@ -151,6 +158,7 @@ class CredentialController:
             seen = _Seen(snapshot, spec, target, connection, secret)
             result = await self._publish(seen, result)
         await self._write(snapshot, result, target, connection, touch=touch)
+        return Result.SUCCESS
 
     async def _write(
         self,

@@ -53,6 +53,7 @@ class CycleReport:
     reopened: list[str] = field(default_factory=list)  # tenants whose block ended
     patched: int = 0
     skipped: str | None = None
+    failed: bool = False  # the cycle itself broke (a bug), not only a region's CloudWatch
     duration: float = 0.0
 
 
@@ -94,10 +95,14 @@ class MeteringController:
 
     async def cycle_safely(self) -> CycleReport:
         try:
-            return await self.cycle()
+            report = await self.cycle()
         except Exception:
             logger.exception("Metering cycle failed unexpectedly; retrying next interval")
-            return CycleReport(skipped="unexpected error")
+            report = CycleReport(skipped="unexpected error", failed=True)
+        if report.failed or not report.skipped:
+            failed = report.failed or bool(report.failed_regions)
+            self._runtime.metrics.metering_cycle(failed=failed)
+        return report
 
     async def cycle(self) -> CycleReport:
         """One cycle: measure, decide blocks, report."""

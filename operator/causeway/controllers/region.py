@@ -21,7 +21,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from causeway.api import SOURCE_RANGE_ALLOCATION
 from causeway.controllers.decisions import (
@@ -40,6 +40,7 @@ from causeway.controllers.waiting import until
 from causeway.controllers.writer import StatusWriter
 from causeway.errors import AwsCallError, ErrorContext, classify, describe
 from causeway.index import ObjectSnapshot
+from causeway.metrics import Result
 from causeway.reconcile.status import Problem
 from causeway.runtime import Runtime
 
@@ -223,11 +224,9 @@ class RegionReconciler:
                 return items
 
     async def _decide_all(self, work: Work, report: PassReport) -> None:
-        by_manager: dict[int, list[ObjectSnapshot]] = {id(m): [] for m in self.managers}
-        for manager, snapshot in work:
-            by_manager[id(manager)].append(snapshot)
         writes: list[Awaitable[bool]] = []
         async with self._runtime.admission_lock:
+            by_manager = self._current(work)
             admission = judge(self._runtime)
             context = PassContext(self.view, self._runtime.memories, admission, self._write)
             for manager in self.managers:
@@ -241,6 +240,17 @@ class RegionReconciler:
         self._runtime.licence_use = admission.usage
         report.patched += await self._runtime.quotas.report()
         self._report_strays()
+
+    def _current(self, work: Work) -> dict[int, list[ObjectSnapshot]]:
+        """Each object as the index holds it now, by manager. The listing awaited AWS:
+        meanwhile AWS work may have ended and written a status, and a decision made on
+        the older snapshot would write (and announce) the same phase change again."""
+        by_manager: dict[int, list[ObjectSnapshot]] = {id(m): [] for m in self.managers}
+        for manager, snapshot in work:
+            current = self._runtime.index[manager.kind].get(snapshot.namespace, snapshot.name)
+            if current is not None:
+                by_manager[id(manager)].append(current)
+        return by_manager
 
     def _take(
         self, manager: Manager, snapshot: ObjectSnapshot, decision: Decision, report: PassReport
@@ -260,8 +270,19 @@ class RegionReconciler:
             self._start(manager, Batch((snapshot,), alone), report)
             return []
         if decision.patch:
-            return [self._write(manager.kind, snapshot, decision.patch)]
+            return [self._timed_write(manager, snapshot, decision.patch)]
+        result = Result.REQUEUE if decision.deferred else Result.SUCCESS
+        self._runtime.metrics.reconciled(manager.kind, result)
         return []
+
+    async def _timed_write(
+        self, manager: Manager, snapshot: ObjectSnapshot, patch: Mapping[str, Any]
+    ) -> bool:
+        started = self._runtime.monotonic()
+        written = await self._write(manager.kind, snapshot, patch)
+        elapsed = self._runtime.monotonic() - started
+        self._runtime.metrics.reconciled(manager.kind, Result.SUCCESS, elapsed)
+        return written
 
     def _consume(self, snapshots: tuple[ObjectSnapshot, ...]) -> None:
         """What kopf asked for (a re-check, a sync) is being acted on now."""
@@ -278,6 +299,7 @@ class RegionReconciler:
         task.add_done_callback(self._work.discard)
 
     async def _finish(self, manager: Manager, batch: Batch) -> None:
+        started = self._runtime.monotonic()
         try:
             results = await batch.run()
         except Exception:
@@ -291,6 +313,8 @@ class RegionReconciler:
                     await self._write(manager.kind, snapshot, result.patch)
             finally:
                 self._settle(snapshot, result)
+                elapsed = self._runtime.monotonic() - started
+                self._runtime.metrics.reconciled(manager.kind, _result(result), elapsed)
             awaiting |= result.awaiting_aws
         self.kick(TRANSITION_RECHECK_SECONDS if awaiting else 0.0)
 
@@ -316,6 +340,7 @@ class RegionReconciler:
         problem = Problem(rule.reason, describe(error, ErrorContext(region=self.region)), False)
         writes = []
         for manager, snapshot in work:
+            self._runtime.metrics.reconciled(manager.kind, Result.REQUEUE)
             patch = manager.unobserved(snapshot, problem)
             if patch:
                 writes.append(self._write(manager.kind, snapshot, patch))
@@ -391,6 +416,12 @@ class RegionReconciler:
             report.started_work,
             report.duration,
         )
+
+
+def _result(work: WorkResult) -> Result:
+    if work.failure is None:
+        return Result.SUCCESS
+    return Result.ERROR if work.failure is Failure.TERMINAL else Result.REQUEUE
 
 
 def _older_than(age: float | None, seconds: float) -> bool:

@@ -1,0 +1,256 @@
+"""The operator's Prometheus metrics: every series it exports, named the way
+controller-runtime names its own (`causeway_reconcile_total{kind,result}`, …), and
+the HTTP endpoint that serves them.
+
+Counters and the duration histogram are updated where the work happens. Gauges of
+state (connections by phase, quota figures, the AWS budget) are read at scrape time
+from what the operator already holds (the cluster index and the budget), so they
+can never disagree with it and cost nothing between scrapes.
+
+Each Runtime has its own registry: several operators can run in one process (the
+tests, the demo) without adding up each other's figures."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from causeway.api import CONNECTION_QUOTA, INBOUND, NAMED_CREDENTIAL, OUTBOUND, Phase
+from causeway.api.kinds import KindInfo
+from causeway.aws.session import CallRecord
+from causeway.controllers.budget import THROTTLED
+
+if TYPE_CHECKING:
+    from causeway.controllers.budget import Budget
+    from causeway.index import ClusterIndex
+
+UNKNOWN_PHASE = "Unknown"  # an object the operator has not written a status for yet
+CREDENTIAL_PHASES = ("Ready", "Pending", "Invalid")
+# Reconciles are mostly a status write (milliseconds) or one AWS call (sub-second);
+# buckets up to a minute catch an AWS call that waited for the budget.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# ConnectionQuota status field → the `window` label of the byte gauges.
+QUOTA_WINDOWS = {
+    "dailyBytes": "daily",
+    "hourlyOutboundBytes": "outbound_hourly",
+    "hourlyInboundBytes": "inbound_hourly",
+}
+
+
+class Result(StrEnum):
+    """How one reconcile of one object ended (controller-runtime's `result` label)."""
+
+    SUCCESS = "success"  # the object's status says what is true now
+    ERROR = "error"  # terminal: only a spec change (or the tenant) can help
+    REQUEUE = "requeue"  # recoverable, or waiting its turn: it will be tried again
+
+
+class Outcome(StrEnum):
+    """How one AWS API call ended (the `outcome` label)."""
+
+    SUCCESS = "success"
+    THROTTLED = "throttled"
+    ERROR = "error"  # AWS answered with another error code
+    UNREACHABLE = "unreachable"  # no answer: network, DNS, timeout
+
+
+def outcome_of(record: CallRecord) -> Outcome:
+    if record.error is None:
+        return Outcome.SUCCESS
+    if not record.answered:
+        return Outcome.UNREACHABLE
+    return Outcome.THROTTLED if record.error in THROTTLED else Outcome.ERROR
+
+
+class Metrics:
+    """The registry of one operator, and the updates its controllers make."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._reconciles = Counter(
+            "causeway_reconcile",
+            "Reconciles of Causeway objects, by kind and result (success, error, requeue).",
+            ("kind", "result"),
+            registry=self.registry,
+        )
+        self._durations = Histogram(
+            "causeway_reconcile_duration_seconds",
+            "Time one object's reconcile took: its AWS work, if any, and its status write.",
+            ("kind",),
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._aws_calls = Counter(
+            "causeway_aws_api_calls",
+            "AWS API calls the operator made, by operation and outcome.",
+            ("operation", "outcome"),
+            registry=self.registry,
+        )
+        self._metering_cycles = Counter(
+            "causeway_metering_cycles",
+            "Metering cycles (read usage from CloudWatch, enforce limits), by result.",
+            ("result",),
+            registry=self.registry,
+        )
+        self._start_labels()
+
+    def _start_labels(self) -> None:
+        """Every kind and result is exported from the start (as 0), so rates and alerts
+        work before the first event of each kind."""
+        for kind in (OUTBOUND, INBOUND, NAMED_CREDENTIAL):
+            self._durations.labels(kind.kind)
+            for result in Result:
+                self._reconciles.labels(kind.kind, result.value)
+        for result in (Result.SUCCESS, Result.ERROR):
+            self._metering_cycles.labels(result.value)
+
+    def reconciled(self, kind: KindInfo, result: Result, seconds: float | None = None) -> None:
+        self._reconciles.labels(kind.kind, result.value).inc()
+        if seconds is not None:
+            self._durations.labels(kind.kind).observe(max(seconds, 0.0))
+
+    def aws_call(self, record: CallRecord) -> None:
+        """A ClientFactory listener: counts every call as it ends."""
+        self._aws_calls.labels(record.operation, outcome_of(record).value).inc()
+
+    def metering_cycle(self, *, failed: bool) -> None:
+        self._metering_cycles.labels((Result.ERROR if failed else Result.SUCCESS).value).inc()
+
+    def observe_state(self, index: ClusterIndex, budget: Budget) -> None:
+        """Export the scrape-time gauges read from the operator's index and budget."""
+        self.registry.register(_StateCollector(index, budget))
+
+    def serve(self, host: str, port: int) -> MetricsServer:
+        """Serve /metrics (any path, as prometheus_client does) on a daemon thread."""
+        server, thread = start_http_server(port, host, registry=self.registry)
+        return MetricsServer(server, thread)
+
+
+@dataclass(frozen=True)
+class MetricsServer:
+    """The running metrics endpoint; `close` stops it (tests and the demo)."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+class _StateCollector(Collector):
+    """Gauges computed from the operator's own view at each scrape."""
+
+    def __init__(self, index: ClusterIndex, budget: Budget) -> None:
+        self._index = index
+        self._budget = budget
+
+    def collect(self) -> Iterable[Metric]:
+        yield self._connections()
+        yield from self._quotas()
+        yield from self._budget_lanes()
+
+    def _connections(self) -> Metric:
+        family = GaugeMetricFamily(
+            "causeway_connections",
+            "Causeway objects by kind and phase (Unknown: no status written yet).",
+            labels=("kind", "phase"),
+        )
+        connection_phases = [p.value for p in Phase]
+        for kind, phases in (
+            (OUTBOUND, connection_phases),
+            (INBOUND, connection_phases),
+            (NAMED_CREDENTIAL, list(CREDENTIAL_PHASES)),
+        ):
+            counts = dict.fromkeys([*phases, UNKNOWN_PHASE], 0)
+            for snapshot in self._index[kind].all():
+                phase = str(snapshot.status.get("phase") or UNKNOWN_PHASE)
+                counts[phase] = counts.get(phase, 0) + 1
+            for phase, count in sorted(counts.items()):
+                family.add_metric((kind.kind, phase), count)
+        return family
+
+    def _quotas(self) -> Iterable[Metric]:
+        licenses = GaugeMetricFamily(
+            "causeway_quota_licenses",
+            "Licenses a tenant's ConnectionQuota grants (spec.licenses).",
+            labels=("namespace",),
+        )
+        connections = GaugeMetricFamily(
+            "causeway_quota_licensed_connections",
+            "Connections holding a license, by tenant and direction.",
+            labels=("namespace", "direction"),
+        )
+        used = GaugeMetricFamily(
+            "causeway_quota_used_bytes",
+            "Bytes used in the current window (daily: both directions; hourly: one).",
+            labels=("namespace", "window"),
+        )
+        limit = GaugeMetricFamily(
+            "causeway_quota_limit_bytes",
+            "The tenant's limit for the window (outbound_hourly is hard; the others soft).",
+            labels=("namespace", "window"),
+        )
+        blocked = GaugeMetricFamily(
+            "causeway_quota_blocked",
+            "1 while the tenant's outbound traffic is blocked by the hourly limit.",
+            labels=("namespace",),
+        )
+        for snapshot in sorted(self._index[CONNECTION_QUOTA].all(), key=lambda s: s.key):
+            namespace, status = snapshot.namespace, snapshot.status
+            licenses.add_metric((namespace,), float(snapshot.spec.get("licenses") or 0))
+            in_use: Mapping[str, Any] = status.get("used") or {}
+            hard: Mapping[str, Any] = status.get("hard") or {}
+            for direction in ("outbound", "inbound"):
+                held = in_use.get(f"{direction}Connections") or 0
+                connections.add_metric((namespace, direction), float(held))
+            for field, window in QUOTA_WINDOWS.items():
+                if in_use.get(field) is not None:
+                    used.add_metric((namespace, window), float(in_use[field]))
+                if hard.get(field) is not None:
+                    limit.add_metric((namespace, window), float(hard[field]))
+            blocked.add_metric((namespace,), 1.0 if _blocked(status) else 0.0)
+        yield from (licenses, connections, used, limit, blocked)
+
+    def _budget_lanes(self) -> Iterable[Metric]:
+        throttles = CounterMetricFamily(
+            "causeway_aws_throttles",
+            "Times AWS throttled a call of this API in this region (each slows it down).",
+            labels=("region", "api"),
+        )
+        rate = GaugeMetricFamily(
+            "causeway_aws_budget_rate",
+            "Calls per second the operator currently allows itself, per region and API.",
+            labels=("region", "api"),
+        )
+        waiting = GaugeMetricFamily(
+            "causeway_aws_budget_waiting",
+            "Calls waiting for a token of the AWS budget, per region and API.",
+            labels=("region", "api"),
+        )
+        for lane in sorted(self._budget.lanes(), key=lambda lane: (lane.region, lane.api)):
+            labels = (lane.region, lane.api)
+            throttles.add_metric(labels, float(lane.bucket.throttles))
+            rate.add_metric(labels, lane.bucket.rate)
+            waiting.add_metric(labels, float(lane.waiting))
+        yield from (throttles, rate, waiting)
+
+
+def _blocked(status: Mapping[str, Any]) -> bool:
+    return any(
+        condition.get("type") == "OutboundBlocked" and condition.get("status") == "True"
+        for condition in status.get("conditions") or ()
+    )
