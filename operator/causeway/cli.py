@@ -1,13 +1,16 @@
-"""The `causeway` command: run the operator, run the self-contained demo, generate
-or check the CRDs, and validate an operator config file.
+"""The `causeway` command (also installed as the kubectl plugin `kubectl causeway`):
+run the operator, run the self-contained demo, generate or check the CRDs, validate an
+operator config file, list the regions tenants can use, and show a namespace's status.
 
 Every problem a user can cause ends as one line on stderr starting `causeway:`
-and an exit code: 2 for bad input (arguments, config, kubeconfig, missing CRDs),
-1 when something needed did not answer, 130 when interrupted."""
+(`kubectl causeway:` for the plugin) and an exit code: 2 for bad input (arguments,
+config, kubeconfig, missing CRDs), 1 when something needed did not answer, 130 when
+interrupted."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -20,19 +23,23 @@ from causeway.crdgen import check_crds, write_crds
 from causeway.logs import configure
 from causeway.problems import UnavailableError, UserError
 
+PROG = "causeway"
+KUBECTL_PROG = "kubectl causeway"
 EXIT_BAD_INPUT = UserError.exit_code
 EXIT_INTERRUPTED = 130
 DEMO_TIMEOUT_MAX = 3600.0
 STARTUP_TIMEOUT_MAX = 3600.0
+STATUS_TIMEOUT = 5.0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
+    """Run one command; `prog` is how the user invoked it (error lines start with it)."""
+    args = _parser(prog).parse_args(argv)
     configure(getattr(args, "verbose", 0), json_lines=getattr(args, "log_format", "") == "json")
     try:
         return int(args.command(args))
     except (UserError, UnavailableError) as exc:
-        sys.stderr.write(f"causeway: {exc}\n")
+        sys.stderr.write(f"{prog}: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -42,15 +49,16 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (argparse prints the usage block too)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"causeway: {message} (see `{self.prog} --help`)\n")
+        tool = KUBECTL_PROG if self.prog.startswith(KUBECTL_PROG) else PROG
+        self.exit(EXIT_BAD_INPUT, f"{tool}: {message} (see `{self.prog} --help`)\n")
 
 
 _Commands: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="causeway",
+        prog=prog,
         description="Managed AWS PrivateLink connections for multi-tenant Kubernetes platforms.",
     )
     parser.add_argument("--version", action="version", version=f"causeway {__version__}")
@@ -61,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate an operator config file")
     check.add_argument("path", nargs="?", help=f"config file (default: ${CONFIG_ENV})")
     check.set_defaults(command=_check_config)
+    _add_regions(commands)
+    _add_status(commands)
+    _add_iam_policy(commands)
     return parser
 
 
@@ -79,6 +90,11 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument("--config", help=f"operator config file (default: ${CONFIG_ENV})")
     run.add_argument(
         "--liveness", metavar="URL", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
+    )
+    run.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics, e.g. 0.0.0.0:9090 (default: not served)",
     )
     run.add_argument(
         "--startup-timeout",
@@ -139,7 +155,7 @@ def _seconds(option: str, maximum: float) -> argparse._ActionType:
 def _run(args: argparse.Namespace) -> int:
     from causeway.startup import RunOptions, run  # noqa: PLC0415 - keep --help fast
 
-    return run(RunOptions(args.config, args.liveness, args.startup_timeout))
+    return run(RunOptions(args.config, args.liveness, args.startup_timeout, args.metrics_address))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -173,3 +189,94 @@ def _check_config(args: argparse.Namespace) -> int:
     for line in config.capabilities_summary():
         sys.stdout.write(f"  {line}\n")
     return 0
+
+
+def _add_regions(commands: _Commands) -> None:
+    regions = commands.add_parser(
+        "regions",
+        help="list the regions tenants can connect in, with what they allow-list and connect to",
+    )
+    regions.add_argument("--config", help=f"operator config file (default: ${CONFIG_ENV})")
+    regions.add_argument(
+        "-o", "--output", choices=("table", "json"), default="table", help="output format"
+    )
+    regions.set_defaults(command=_regions)
+
+
+def _regions(args: argparse.Namespace) -> int:
+    from causeway.report.regions import regions_json, regions_table  # noqa: PLC0415
+
+    config = load_config(args.config)
+    if args.output == "json":
+        sys.stdout.write(json.dumps(regions_json(config), indent=2) + "\n")
+    else:
+        sys.stdout.write(regions_table(config))
+    return 0
+
+
+def _add_iam_policy(commands: _Commands) -> None:
+    policy = commands.add_parser(
+        "iam-policy",
+        help="print the IAM policy the operator's AWS role needs for a config",
+        description="Exactly the EC2 and CloudWatch actions the operator calls, scoped to "
+        "the config's transit VPCs, subnets, security groups and inbound services, and to "
+        "endpoints carrying Causeway's owner tag.",
+    )
+    policy.add_argument("--config", help=f"operator config file (default: ${CONFIG_ENV})")
+    policy.set_defaults(command=_iam_policy)
+
+
+def _iam_policy(args: argparse.Namespace) -> int:
+    from causeway.aws.policy import policy_document  # noqa: PLC0415 - keep --help fast
+
+    sys.stdout.write(json.dumps(policy_document(load_config(args.config)), indent=2) + "\n")
+    return 0
+
+
+def _add_status(commands: _Commands) -> None:
+    status = commands.add_parser(
+        "status",
+        help="show a namespace's connections and credentials, next steps and quota usage",
+        description="Reads the cluster the way kubectl does (in-cluster service account, "
+        "else KUBECONFIG or ~/.kube/config and its current context).",
+    )
+    where = status.add_mutually_exclusive_group()
+    where.add_argument(
+        "-n",
+        "--namespace",
+        help="the tenant namespace (default: the current context's namespace, else default)",
+    )
+    where.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="every namespace, with its name"
+    )
+    status.add_argument(
+        "--request-timeout",
+        type=_seconds("--request-timeout", STARTUP_TIMEOUT_MAX),
+        default=STATUS_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up when the Kubernetes API does not answer within this (default "
+        f"{STATUS_TIMEOUT:g})",
+    )
+    status.set_defaults(command=_status)
+
+
+def _status(args: argparse.Namespace) -> int:
+    # Imported here: the kubernetes client is slow to import, and --help should not wait.
+    from causeway.clock import utc_now  # noqa: PLC0415
+    from causeway.kube import check_cluster, load_cluster  # noqa: PLC0415
+    from causeway.kube.reader import current_namespace, list_objects  # noqa: PLC0415
+    from causeway.report.status import STATUS_KINDS, render_status  # noqa: PLC0415
+
+    connection = load_cluster()
+    check_cluster(
+        connection, kinds=STATUS_KINDS, timeout=args.request_timeout, on_retry=lambda _: None
+    )
+    namespace = None if args.all_namespaces else args.namespace or current_namespace()
+    found = list_objects(connection, STATUS_KINDS, namespace, timeout=args.request_timeout)
+    sys.stdout.write(render_status(found, namespace, utc_now()))
+    return 0
+
+
+def kubectl_plugin() -> int:
+    """The `kubectl-causeway` script: kubectl runs it for `kubectl causeway ...`."""
+    return main(prog=KUBECTL_PROG)

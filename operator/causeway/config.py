@@ -34,6 +34,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError, core_schema
 
 from causeway.aws.regions import known_regions, nearest_region
 from causeway.controllers.budget import DEFAULTS as BUDGET_DEFAULTS
+from causeway.domain import endpoint_service_name
 from causeway.problems import UserError
 
 CONFIG_ENV = "CAUSEWAY_CONFIG"
@@ -342,8 +343,8 @@ class RegionConfig(_Strict):
     def capabilities(self, name: str) -> str:
         """What this region can do, in words: 'outbound on, inbound off (...), ...'. The
         inbound service is named in full: tenants point their endpoints at it."""
-        if self.inbound_enabled:
-            service = f"com.amazonaws.vpce.{name}.{self.inboundServiceId}"
+        if self.inboundServiceId is not None and self.sourceIpPool is not None:
+            service = endpoint_service_name(name, self.inboundServiceId)
             inbound = f"inbound on (service {service}, pool {self.sourceIpPool})"
         else:
             inbound = "inbound off (no inboundServiceId/sourceIpPool)"

@@ -22,6 +22,11 @@ MANAGED_BY = "causeway"
 TAG_VALUE_MAX = 256
 
 
+def endpoint_service_name(region: str, service_id: str) -> str:
+    """The name AWS gives an endpoint service, which endpoints are created against."""
+    return f"com.amazonaws.vpce.{region}.{service_id}"
+
+
 class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"

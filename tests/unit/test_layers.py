@@ -20,7 +20,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "moto": (SANDBOX,),
     "kmock": (SANDBOX,),
 }
-PURE = ("reconcile/", "conditions.py", "errors.py", "domain.py", "api/", "crdgen.py")
+PURE = ("reconcile/", "report/", "conditions.py", "errors.py", "domain.py", "api/", "crdgen.py")
 IO_MODULES = {"asyncio", "threading", "subprocess", "socket", "requests", "aiohttp", *ALLOWED}
 
 

@@ -20,7 +20,7 @@ from causeway.api import (
 )
 from causeway.api.inbound import InboundConnectionSpec
 from causeway.api.quota import ConnectionQuotaSpec
-from causeway.domain import ConnectionRequest, Direction
+from causeway.domain import ConnectionRequest, Direction, endpoint_service_name
 from causeway.index import ObjectSnapshot
 from causeway.reconcile.admission import ACCEPTED, Admission, Claimant, Quota, admit
 from causeway.reconcile.phases import LIVE_STATES, normalize
@@ -72,7 +72,7 @@ def judge(runtime: Runtime) -> Admission:
     """Admission over the whole cluster as the operator sees it now."""
     claimants = [*_outbound(runtime), *_inbound(runtime)]
     service_names = {
-        region: f"com.amazonaws.vpce.{region}.{config.inboundServiceId}"
+        region: endpoint_service_name(region, config.inboundServiceId)
         for region, config in runtime.config.regions.items()
         if config.inboundServiceId
     }

@@ -31,7 +31,7 @@ from causeway.controllers.decisions import (
 from causeway.controllers.entitlements import Allocation, allocations_by_owner
 from causeway.controllers.health import PlatformHealth
 from causeway.controllers.observation import RegionView
-from causeway.domain import ConnectionRequest, Owner
+from causeway.domain import ConnectionRequest, Owner, endpoint_service_name
 from causeway.errors import AwsCallError, ErrorContext, ErrorKind, classify, describe
 from causeway.index import ObjectSnapshot
 from causeway.logs import object_logger
@@ -106,7 +106,7 @@ class InboundManager:
         config = runtime.config.regions[region]
         self._pool = config.sourceIpPool
         service_id = config.inboundServiceId or ""
-        self._context = InboundContext(region, f"com.amazonaws.vpce.{region}.{service_id}")
+        self._context = InboundContext(region, endpoint_service_name(region, service_id))
 
     # -- deciding ------------------------------------------------------------------------
 

@@ -1,0 +1,133 @@
+"""The IAM policy the operator's role needs, derived from the operator config: exactly
+the EC2 and CloudWatch actions the operator calls, each scoped as tightly as AWS
+allows — endpoints by Causeway's owner tag, creation by the transit VPC, subnets and
+security groups of the config, connection answers by the platform's own service.
+
+A pure function of the config, so `causeway iam-policy` prints the policy for a real
+config and a test keeps the action list equal to the calls the operator makes.
+(sts:GetCallerIdentity, made once at start, needs no permission: AWS allows it to
+every principal.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from causeway.config import OperatorConfig, RegionConfig
+from causeway.domain import TAG_BLOCKED_UNTIL, TAG_UID
+
+# Read-only calls AWS does not scope to resources (the service authorization reference
+# lists no resource type for them), so "*" is the only resource they accept.
+UNSCOPED_READS = (
+    "cloudwatch:GetMetricData",
+    "ec2:DescribeVpcEndpointConnections",
+    "ec2:DescribeVpcEndpoints",
+)
+OWNED = {"StringLike": {f"aws:ResourceTag/{TAG_UID}": "?*"}}  # carries our owner tag
+
+
+def policy_document(config: OperatorConfig) -> dict[str, Any]:
+    """The IAM policy (JSON-ready) for a role running Causeway with this config."""
+    regions = sorted(config.regions.items())
+    statements = [
+        _statement("ReadEndpointsAndUsage", UNSCOPED_READS, ["*"]),
+        _statement(
+            "CreateEndpointsTaggedAsCausewaysOwn",
+            ["ec2:CreateVpcEndpoint"],
+            [_arn(name, "vpc-endpoint/*") for name, _ in regions],
+            {"StringLike": {f"aws:RequestTag/{TAG_UID}": "?*"}},
+        ),
+        _statement(
+            "CreateEndpointsOnlyInTheTransitVpc",
+            ["ec2:CreateVpcEndpoint"],
+            [arn for name, region in regions for arn in _network_arns(name, region)],
+        ),
+        _statement(
+            "TagEndpointsWhenCreatingThem",
+            ["ec2:CreateTags"],
+            [_arn(name, "vpc-endpoint/*") for name, _ in regions],
+            {"StringEquals": {"ec2:CreateAction": "CreateVpcEndpoint"}},
+        ),
+        _statement(
+            "MarkOwnEndpointsBlocked",
+            ["ec2:CreateTags", "ec2:DeleteTags"],
+            [_arn(name, "vpc-endpoint/*") for name, _ in regions],
+            {**OWNED, "ForAllValues:StringEquals": {"aws:TagKeys": [TAG_BLOCKED_UNTIL]}},
+        ),
+        _statement(
+            "DeleteAndBlockOwnEndpoints",
+            ["ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint"],
+            [_arn(name, "vpc-endpoint/*") for name, _ in regions],
+            OWNED,
+        ),
+        _statement(
+            "SwapOnlyTheConfiguredSecurityGroups",
+            ["ec2:ModifyVpcEndpoint"],
+            [_arn(name, f"security-group/{group}") for name, r in regions for group in _groups(r)],
+        ),
+    ]
+    services = [
+        _arn(name, f"vpc-endpoint-service/{region.inboundServiceId}")
+        for name, region in regions
+        if region.inboundServiceId
+    ]
+    if services:
+        statements.append(
+            _statement(
+                "AnswerRequestsToThePlatformService",
+                ["ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"],
+                services,
+            )
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def actions_of(document: dict[str, Any]) -> set[str]:
+    """Every action a policy document allows."""
+    return {action for statement in document["Statement"] for action in statement["Action"]}
+
+
+def _statement(
+    sid: str, actions: Iterable[str], resources: Iterable[str], condition: Any = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(set(actions)),
+        "Resource": list(dict.fromkeys(resources)),
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _network_arns(name: str, region: RegionConfig) -> list[str]:
+    """What else a create names: the transit VPC, its subnets, the security groups, and
+    the tenant's endpoint service (in the tenant's account, any service: whether the
+    platform may connect is the tenant's allow-list's decision, not this policy's)."""
+    return [
+        _arn(name, f"vpc/{region.transitVpcId}"),
+        _arn(name, "vpc-endpoint-service/*"),
+        *(_arn(name, f"subnet/{subnet}") for subnet in region.subnetIds),
+        *(_arn(name, f"security-group/{group}") for group in _groups(region)),
+    ]
+
+
+def _groups(region: RegionConfig) -> list[str]:
+    """The open groups, and the blocking one that replaces them over the hourly limit."""
+    blocked = [region.blockedSecurityGroupId] if region.blockedSecurityGroupId else []
+    return [*region.securityGroupIds, *blocked]
+
+
+def _arn(region: str, resource: str) -> str:
+    """An EC2 ARN in the platform's account (any: the role's own, as the config's ids
+    are), in the partition the region belongs to."""
+    return f"arn:{_partition(region)}:ec2:{region}:*:{resource}"
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
