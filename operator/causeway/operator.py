@@ -49,10 +49,16 @@ def build_settings() -> kopf.OperatorSettings:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
-    settings.posting.level = logging.WARNING
+    # Causeway records its own Events (events.k8s.io, on phase changes); kopf's would
+    # only repeat handler failures the log already has, and need one more permission.
+    settings.posting.enabled = False
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.execution.max_workers = 16
+    # Causeway's kinds are fixed and checked at start (startup.check_cluster), so kopf
+    # need not watch CustomResourceDefinitions: the operator's role grants no access
+    # to them (least privilege; CRDs are cluster-wide and admin-owned).
+    settings.scanning.disabled = True
     return settings
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import kubernetes
 
 from causeway.api import API_VERSION, GROUP, VERSION, KindInfo
+from causeway.kube.client import operator_client
 from causeway.kube.secrets import SecretsApi
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -36,9 +37,7 @@ class KubeApi:
     """Status writes and Events for Causeway's own kinds."""
 
     def __init__(self, configuration: kubernetes.client.Configuration) -> None:
-        self._custom = kubernetes.client.CustomObjectsApi(
-            kubernetes.client.ApiClient(configuration)
-        )
+        self._custom = kubernetes.client.CustomObjectsApi(operator_client(configuration))
         self.secrets = SecretsApi(configuration)
 
     def record_event(

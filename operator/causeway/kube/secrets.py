@@ -18,6 +18,8 @@ from typing import Any
 
 import kubernetes
 
+from causeway.kube.client import operator_client
+
 logger = logging.getLogger("causeway.secrets")
 # Ask the API server for metadata only: the watch never carries a secret value.
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
@@ -55,7 +57,7 @@ class SecretsApi:
     converts, validates or prints a value on the way)."""
 
     def __init__(self, configuration: kubernetes.client.Configuration) -> None:
-        self._client = kubernetes.client.ApiClient(configuration)
+        self._client = operator_client(configuration)
 
     def read(self, namespace: str, name: str) -> SecretContent | None:
         """A named Secret's values, or None when it does not exist."""
@@ -112,7 +114,7 @@ class SecretsApi:
         )
         try:
             response = self._client.call_api(*request, _request_timeout=30.0)
-            response.read()  # type: ignore[no-untyped-call]
+            response.read()
         except Exception as exc:  # network trouble: say what, not what was sent
             raise SecretApiError(f"could not {doing}: {type(exc).__name__}") from None
         if response.status == 404 or (conflict_ok and response.status == 409):
@@ -188,7 +190,7 @@ class SecretsApi:
         timeout = (5.0, WATCH_SECONDS + 30.0) if stream else 30.0
         response = self._client.call_api(*request, _request_timeout=timeout)
         if not stream:
-            response.read()  # type: ignore[no-untyped-call]
+            response.read()
         if response.status >= 400:
             raise SecretApiError(f"listing Secrets: HTTP {response.status} {response.reason}")
         return response

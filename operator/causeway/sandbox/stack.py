@@ -32,6 +32,7 @@ from causeway.crdgen import crd_for
 from causeway.kube import KubeApi
 from causeway.operator import run_operator
 from causeway.runtime import Runtime
+from causeway.sandbox import usage
 from causeway.sandbox.aws import DEFAULT_PLATFORM_PRINCIPAL, AwsSandbox
 from causeway.sandbox.kube import ThreadedKubeSandbox, kinds_from_crds
 
@@ -104,7 +105,9 @@ class SandboxStack:
             platform_principal=platform_principal,
         )
         self.kube = ThreadedKubeSandbox(
-            kinds_from_crds(crd_for(kind) for kind in ALL_KINDS), namespaces=tuple(namespaces)
+            kinds_from_crds(crd_for(kind) for kind in ALL_KINDS),
+            namespaces=tuple(namespaces),
+            record_usage=True,  # the tests hold the operator's ClusterRole to its requests
         )
         self._poll_interval = poll_interval
         self._clock = clock
@@ -165,9 +168,11 @@ class SandboxStack:
                 region_name=self.region,
             )
 
+        clients = ClientFactory(session, endpoint_url=self.aws.endpoint_url)
+        clients.listen(usage.record_aws)  # the tests hold the IAM policy to these calls
         return Runtime(
             config=self.config,
-            clients=ClientFactory(session, endpoint_url=self.aws.endpoint_url),
+            clients=clients,
             kube=KubeApi(self.kube.kube_configuration()),
             clock=self._clock,
         )

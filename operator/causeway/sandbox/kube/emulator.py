@@ -12,7 +12,7 @@ import copy
 import itertools
 import secrets
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import aiohttp
@@ -21,6 +21,7 @@ import attrs
 import kmock
 from kmock._internal import aiobus, apps, parsing, rendering
 
+from causeway.sandbox import usage
 from causeway.sandbox.kube.kinds import _STATUS, ResourceKind
 from causeway.sandbox.kube.patches import (
     _api_error,
@@ -134,8 +135,9 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
     """kmock's emulator plus resourceVersion/uid/generation, subresources, PUT and resumable
     watches. kmock still stores objects, soft-deletes behind finalizers and emits events."""
 
-    def __init__(self, kinds: Sequence[ResourceKind]) -> None:
+    def __init__(self, kinds: Sequence[ResourceKind], *, record_usage: bool = False) -> None:
         super().__init__(buses=collections.defaultdict(_LoggedBus))
+        self._record_usage = record_usage
         self.kinds: dict[tuple[str, str, str], ResourceKind] = {}
         self.write_count = 0
         # GETs of single objects by (plural, namespace, name): who read which Secret.
@@ -170,6 +172,8 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         if request.method.value == "GET" and request.name and request.resource is not None:
             self.reads[(request.resource.plural or "", request.namespace, request.name)] += 1
+        if self._record_usage:
+            _record_usage(request, self.kinds.values())
         self._in_flight.add(id(request))
         try:
             self._trim_requests()
@@ -513,6 +517,36 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         namespace = obj.get("metadata", {}).get("namespace")
         in_namespace = request.namespace is None or namespace == request.namespace
         return in_namespace and _object_matches(obj, request.params)
+
+
+def _record_usage(request: rendering.Request, kinds: Iterable[ResourceKind]) -> None:
+    """Note the RBAC permissions an operator request needs (discovery and other
+    non-resource paths need none: every authenticated client may read them)."""
+    resource = request.resource
+    if resource is None or not resource.plural:
+        return
+    agent = request.headers.get("User-Agent", "")
+    plural = resource.plural
+    usage.record_kube(
+        agent,
+        request.method.value,
+        request.params,
+        group=resource.group or "",
+        resource=f"{plural}/{request.subresource}" if request.subresource else plural,
+        named=request.name is not None,
+    )
+    # The API server's OwnerReferencesPermissionEnforcement admission also requires
+    # `update` on the owner's finalizers for an ownerReference with blockOwnerDeletion.
+    body = request.data if isinstance(request.data, dict) else {}
+    for owner in (body.get("metadata") or {}).get("ownerReferences") or ():
+        if not owner.get("blockOwnerDeletion"):
+            continue
+        group = str(owner.get("apiVersion", "")).rpartition("/")[0]
+        for kind in kinds:
+            if kind.group == group and kind.kind == owner.get("kind"):
+                usage.record_kube(
+                    agent, "PUT", {}, group=group, resource=f"{kind.plural}/finalizers", named=True
+                )
 
 
 def _fold_string_data(kind: ResourceKind, body: dict[str, Any]) -> None:

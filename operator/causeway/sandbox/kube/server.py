@@ -48,7 +48,10 @@ class KubeSandbox:
         self,
         kinds: Sequence[ResourceKind],
         namespaces: Sequence[str] = ("default",),
+        *,
+        record_usage: bool = False,
     ) -> None:
+        self.record_usage = record_usage  # note the operator's requests (sandbox.usage)
         known = {(k.group, k.version, k.plural) for k in CORE_KINDS}
         self.kinds: tuple[ResourceKind, ...] = CORE_KINDS + tuple(
             k for k in kinds if (k.group, k.version, k.plural) not in known
@@ -74,7 +77,7 @@ class KubeSandbox:
         return self._emulator
 
     async def __aenter__(self) -> KubeSandbox:
-        self._emulator = _Emulator(self.kinds)
+        self._emulator = _Emulator(self.kinds, record_usage=self.record_usage)
         self._emulator.on_removed = self._collect_garbage
         await self._emulator.__aenter__()
         for namespace in self.namespaces:
@@ -294,8 +297,10 @@ class ThreadedKubeSandbox:
         self,
         kinds: Sequence[ResourceKind],
         namespaces: Sequence[str] = ("default",),
+        *,
+        record_usage: bool = False,
     ) -> None:
-        self.sandbox = KubeSandbox(kinds, namespaces)
+        self.sandbox = KubeSandbox(kinds, namespaces, record_usage=record_usage)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 

@@ -1,0 +1,88 @@
+"""Over the whole end-to-end suite, the operator's permissions are held to what it
+really does: every Kubernetes request it makes must be granted by the chart's
+operator ClusterRole, and every AWS call by the IAM policy (checked after any e2e
+run). When the whole suite ran and passed, every permission granted must also have
+been used (a grant nothing needs is a grant to remove)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from causeway.aws.policy import actions_of, policy_document
+from causeway.config import load_config
+from causeway.sandbox import usage
+from causeway.sandbox.usage import KubeAccess
+
+ROOT = Path(__file__).parents[2]
+INSTALL = ROOT / "deploy" / "install.yaml"
+EXAMPLE_CONFIG = ROOT / "seeds" / "config.example.yaml"
+OPERATOR_ROLE = "causeway-operator"
+# Needs no permission: AWS answers GetCallerIdentity for every principal.
+NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
+
+
+def operator_role_grants() -> set[KubeAccess]:
+    """The operator ClusterRole's rules (as installed by deploy/install.yaml, which a
+    test keeps equal to the chart), one permission per group, resource and verb."""
+    documents = [d for d in yaml.safe_load_all(INSTALL.read_text()) if d]
+    role = next(
+        d
+        for d in documents
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == OPERATOR_ROLE
+    )
+    grants: set[KubeAccess] = set()
+    for rule in role["rules"]:
+        assert "*" not in (*rule["apiGroups"], *rule["resources"], *rule["verbs"]), rule
+        grants |= {
+            KubeAccess(group, resource, verb)
+            for group in rule["apiGroups"]
+            for resource in rule["resources"]
+            for verb in rule["verbs"]
+        }
+    return grants
+
+
+def policy_actions() -> set[str]:
+    return actions_of(policy_document(load_config(str(EXAMPLE_CONFIG))))
+
+
+def whole_suite_ran(session: pytest.Session) -> bool:
+    """Every e2e test was selected (no -k, -m, node ids or files) and all passed."""
+    config = session.config
+    selected_all = not config.option.keyword and not config.option.markexpr
+    args = [Path(arg).resolve() for arg in config.args or ["."]]
+    by_directory = all(arg.is_dir() for arg in args)
+    covers_e2e = any(Path(__file__).parent.is_relative_to(arg) for arg in args)
+    return selected_all and by_directory and covers_e2e and session.testsfailed == 0
+
+
+def explain(kind: str, items: set[Any]) -> str:
+    return f"{kind}:\n  " + "\n  ".join(sorted(map(str, items)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def permissions_match_usage(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    made, granted = usage.kube_accesses(), operator_role_grants()
+    called = usage.aws_actions() - NO_PERMISSION_NEEDED
+    allowed = policy_actions()
+    problems = []
+    if made - granted:
+        problems.append(
+            explain("Kubernetes requests the operator ClusterRole lacks", made - granted)
+        )
+    if called - allowed:
+        problems.append(explain("AWS calls the IAM policy lacks", called - allowed))
+    if whole_suite_ran(request.session):
+        if granted - made:
+            problems.append(explain("ClusterRole grants the operator never used", granted - made))
+        if allowed - called:
+            problems.append(
+                explain("IAM policy actions the operator never called", allowed - called)
+            )
+    assert not problems, "\n".join(problems)
