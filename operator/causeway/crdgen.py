@@ -4,6 +4,10 @@ pydantic's JSON schema is close to, but not, a Kubernetes structural schema: ref
 must be inlined, `Optional` unions collapsed, titles dropped and integer/date
 formats spelled the Kubernetes way. This module does that translation and nothing
 else, so `crds/` can never drift from the models (a test compares them).
+
+Run from the repository root, `causeway crds` also writes (and `--check` also checks)
+the Helm chart's byte-exact copy in charts/causeway/files/crds/, which the chart
+renders as templates so that `helm upgrade` upgrades the CRDs too.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from causeway.api import ALL_KINDS, GROUP, VERSION, KindInfo
 from causeway.problems import UserError
 
 DEFAULT_DIRECTORY = Path("crds")
+# The chart's copy, kept in step with crds/ whenever the default directory is used.
+CHART_DIRECTORY = Path("charts/causeway")
+CHART_COPY = CHART_DIRECTORY / "files" / "crds"
 DIFF_LINES_SHOWN = 20
 
 _KEPT_KEYS = {
@@ -176,27 +183,43 @@ class CrdDirectoryError(UserError):
 
 def write_crds(output: str | None) -> str:
     """Write every CRD into `output` (created if named), or into ./crds, which must exist:
-    `causeway crds` run from the wrong directory must not scatter a new crds/ there."""
+    `causeway crds` run from the wrong directory must not scatter a new crds/ there.
+    Into ./crds, the chart's copy (when ./charts/causeway exists) is written too."""
     directory = _directory(output, create=output is not None)
     files = crd_files()
+    written = [_write_all(directory, files)]
+    if output is None and CHART_DIRECTORY.is_dir():
+        CHART_COPY.mkdir(parents=True, exist_ok=True)
+        written.append(_write_all(CHART_COPY, files))
+    return f"wrote {len(files)} CRDs to " + " and to ".join(written)
+
+
+def _write_all(directory: Path, files: Mapping[str, str]) -> str:
     changed = [name for name, text in files.items() if _read(directory / name) != text]
     for name in changed:
         (directory / name).write_text(files[name], encoding="utf-8")
-    return f"wrote {len(files)} CRDs to {directory}/ ({len(changed)} changed)"
+    return f"{directory}/ ({len(changed)} changed)"
 
 
 def check_crds(output: str | None) -> list[str]:
-    """Every way `output` (./crds) differs from the models: a missing file, a stale one
-    (with the start of a diff), or a stray YAML file that `kubectl apply -f crds/` would
-    apply too. Empty when all is in order."""
+    """Every way `output` (./crds, and then the chart's copy) differs from the models: a
+    missing file, a stale one (with the start of a diff), or a stray YAML file that would
+    be applied with them. Empty when all is in order."""
     directory = _directory(output, create=False)
     files = crd_files()
+    problems = _check_directory(directory, files, f"`kubectl apply -f {directory}/` would apply it")
+    if output is None and CHART_DIRECTORY.is_dir():
+        problems += _check_directory(
+            CHART_COPY, files, f"the {CHART_DIRECTORY} chart would install it"
+        )
+    return problems
+
+
+def _check_directory(directory: Path, files: Mapping[str, str], applied_by: str) -> list[str]:
     problems = [_compare(directory / name, text) for name, text in files.items()]
     strays = sorted(p.name for p in directory.glob("*.y*ml") if p.name not in files)
     problems += [
-        f"{directory / name} is not a Causeway CRD, but `kubectl apply -f {directory}/` "
-        "would apply it; remove it"
-        for name in strays
+        f"{directory / name} is not a Causeway CRD, but {applied_by}; remove it" for name in strays
     ]
     return [problem for problem in problems if problem]
 
