@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -92,10 +94,17 @@ def test_uv_is_pinned_and_installs_only_the_runtime_selection() -> None:
     assert syncs[-1][:2] == ["uv", "sync"] and set(syncs[-1][2:]) == SELECTION_FLAGS
 
 
+def _uv() -> list[str]:
+    """The uv running these tests (`uv run` names itself in $UV), else tools/uv. The
+    venv's own python has neither pip nor uv, so tools/uv cannot bootstrap from it."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    return [found] if found else ["sh", str(ROOT / "tools" / "uv")]
+
+
 def test_locked_runtime_packages_exclude_the_sandbox_and_dev_tools() -> None:
     """What `uv sync --frozen --no-dev --no-editable` installs, as uv exports it."""
     result = subprocess.run(
-        ["sh", str(ROOT / "tools" / "uv"), "export", *sorted(SELECTION_FLAGS), "--no-hashes"],
+        [*_uv(), "export", *sorted(SELECTION_FLAGS), "--no-hashes"],
         cwd=ROOT,
         capture_output=True,
         text=True,
