@@ -8,7 +8,7 @@ create, or a fresh endpoint "gone")."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -50,8 +50,15 @@ class _Overlay(Generic[R]):
     listed: dict[str, R] = field(default_factory=dict)
     taken_at: float = float("-inf")
     local: dict[str, _Known[R]] = field(default_factory=dict)
+    version: int = 0  # moves on every change; what is derived from `current` keys on it
+    _merged: dict[str, R] | None = field(default=None, init=False)
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._merged = None
 
     def replace(self, records: Iterable[R], taken_at: float) -> None:
+        self._changed()
         self.listed = {self.key(r): r for r in records}
         self.taken_at = taken_at
         for record_id, known in list(self.local.items()):
@@ -62,17 +69,21 @@ class _Overlay(Generic[R]):
                 del self.local[record_id]
 
     def record(self, records: Iterable[R]) -> None:
+        self._changed()
         now = self.clock()
         for record in records:
             self.local[self.key(record)] = _Known(record, now)
 
-    def current(self) -> dict[str, R]:
-        """Every record; ours wins when newer than the listing or not listed (yet)."""
-        merged = dict(self.listed)
-        for record_id, known in self.local.items():
-            if known.at > self.taken_at or record_id not in merged:
-                merged[record_id] = known.record
-        return merged
+    def current(self) -> Mapping[str, R]:
+        """Every record; ours wins when newer than the listing or not listed (yet).
+        Built once per change: a pass asks for it once per object."""
+        if self._merged is None:
+            merged = dict(self.listed)
+            for record_id, known in self.local.items():
+                if known.at > self.taken_at or record_id not in merged:
+                    merged[record_id] = known.record
+            self._merged = merged
+        return self._merged
 
 
 @dataclass
@@ -84,6 +95,7 @@ class RegionView:
     ever_listed: bool = False  # a listing arrived at least once since the start
     _endpoints: _Overlay[Endpoint] = field(init=False)
     _connections: _Overlay[ConnectionRequest] = field(init=False)
+    _owners: tuple[int, dict[str | None, list[Endpoint]]] = field(init=False, default=(-1, {}))
 
     def __post_init__(self) -> None:
         self._endpoints = _Overlay(lambda e: e.id, self.clock)
@@ -115,8 +127,14 @@ class RegionView:
         self.taken_at = None
 
     def owned_by(self, uid: str) -> list[Endpoint]:
-        """Every endpoint of this owner."""
-        return [e for e in self._endpoints.current().values() if e.owner_uid == uid]
+        """Every endpoint of this owner (indexed once per change of the view)."""
+        version, by_owner = self._owners
+        if version != self._endpoints.version:
+            by_owner = {}
+            for endpoint in self._endpoints.current().values():
+                by_owner.setdefault(endpoint.owner_uid, []).append(endpoint)
+            self._owners = (self._endpoints.version, by_owner)
+        return list(by_owner.get(uid, ()))
 
     def all_endpoints(self) -> list[Endpoint]:
         return list(self._endpoints.current().values())
