@@ -422,7 +422,7 @@ def _credential() -> dict[str, Builder]:
         "degraded_blocked": lambda: obj(_connection("Ready", ready, TOP_OF_HOUR)),
         "progressing_pending": lambda: obj(_connection("PendingAcceptance", accept)),
         "progressing_connection_not_found": lambda: obj(None),
-        "degraded_secret_not_found": lambda: obj(_connection("Ready", ready), None),
+        "degraded_source_missing": lambda: obj(_connection("Ready", ready), None),
         "degraded_publish_conflict": lambda: obj(
             _connection("Ready", ready),
             standing=credentials.publish_conflict("inventory-callout"),
