@@ -201,7 +201,7 @@ def _get(
         response = client.call_api(*request, _request_timeout=PROBE_TIMEOUT)
         response.read()  # type: ignore[no-untyped-call]
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise KubeUnavailableError(_network_reason(exc)) from None
+        raise KubeUnavailableError(network_reason(exc)) from None
     if not 200 <= response.status < 300:
         _raise_for_status(response.status, response.reason, connection, doing)
     try:
@@ -238,14 +238,23 @@ class _NotFoundError(KubeConfigError):
     """The server answered 404."""
 
 
+def refused(
+    status: int, reason: str | None, connection: ClusterConnection, doing: str
+) -> KubeConfigError:
+    """The API server said no: to these credentials (401/403), or to the request."""
+    if status in (401, 403):
+        return KubeConfigError(
+            f"the Kubernetes API at {connection.server} refused to {doing} for the credentials "
+            f"from {connection.source} ({status} {reason})"
+        )
+    return KubeConfigError(
+        f"the Kubernetes API at {connection.server} refused to {doing} ({status} {reason})"
+    )
+
+
 def _raise_for_status(
     status: int, reason: str | None, connection: ClusterConnection, doing: str
 ) -> NoReturn:
-    if status in (401, 403):
-        raise KubeConfigError(
-            f"the Kubernetes API at {connection.server} refused to {doing} for the credentials "
-            f"from {connection.source} ({status} {reason})"
-        ) from None
     if status == 404:
         raise _NotFoundError(
             f"{connection.server} answered 404 Not Found when asked to {doing}: "
@@ -253,12 +262,10 @@ def _raise_for_status(
         ) from None
     if status == 429 or status >= 500:
         raise KubeUnavailableError(f"HTTP {status} {reason}") from None
-    raise KubeConfigError(
-        f"the Kubernetes API at {connection.server} refused to {doing} ({status} {reason})"
-    ) from None
+    raise refused(status, reason, connection, doing) from None
 
 
-def _network_reason(exc: BaseException) -> str:
+def network_reason(exc: BaseException) -> str:
     """'connection refused', 'certificate verify failed'… rather than urllib3's reprs."""
     reason = getattr(exc, "reason", None)
     inner = reason if isinstance(reason, BaseException) else exc

@@ -20,8 +20,9 @@ from causeway.kube.connection import (
     ClusterConnection,
     KubeConfigError,
     KubeUnavailableError,
-    _network_reason,
     kubeconfig_paths,
+    network_reason,
+    refused,
 )
 
 DEFAULT_NAMESPACE = "default"
@@ -101,7 +102,7 @@ def _list_kind(
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeUnavailableError(
                 f"the Kubernetes API at {connection.server} stopped answering while listing "
-                f"{kind.plural} {where} ({_network_reason(exc)})"
+                f"{kind.plural} {where} ({network_reason(exc)})"
             ) from None
         items.extend(dict(item) for item in page.get("items") or [])
         token = (page.get("metadata") or {}).get("continue") or None
@@ -113,11 +114,6 @@ def _refused(
     exc: Any, connection: ClusterConnection, doing: str
 ) -> KubeConfigError | KubeUnavailableError:
     status, reason = exc.status, exc.reason
-    if status in (401, 403):
-        return KubeConfigError(
-            f"the Kubernetes API at {connection.server} refused to {doing} for the credentials "
-            f"from {connection.source} ({status} {reason})"
-        )
     if status == 404:
         return KubeConfigError(
             f"the cluster at {connection.server} does not serve {GROUP}/{VERSION} (asked to "
@@ -128,6 +124,4 @@ def _refused(
             f"the Kubernetes API at {connection.server} could not {doing} (HTTP {status} "
             f"{reason}); try again"
         )
-    return KubeConfigError(
-        f"the Kubernetes API at {connection.server} refused to {doing} ({status} {reason})"
-    )
+    return refused(status, reason, connection, doing)
