@@ -176,7 +176,10 @@ def test_the_hourly_limit_blocks_until_the_top_of_the_hour(
     send(stack, inventory, 56_000, START - timedelta(minutes=8))
     used_out(stack, 56_000)
     assert groups(stack, inventory[0]) == open_groups(stack)
-    assert events(stack, "OutboundHourlyLimit80Percent")
+    assert eventually(
+        lambda: events(stack, "OutboundHourlyLimit80Percent"),
+        what="the OutboundHourlyLimit80Percent Event",
+    )
 
     send(stack, inventory, LIMIT_MB - 56_000, START - timedelta(minutes=2))  # exactly the limit
     wait_blocked(stack, inventory[0])
@@ -204,7 +207,9 @@ def test_the_hourly_limit_blocks_until_the_top_of_the_hour(
     )
     assert status["blockedUntil"] == REOPEN
     assert status["limits"]["PrivateConnectOutboundCalloutHourlyLimitMB"]["remaining"] == 0
-    assert events(stack, "HourlyLimitReached")
+    assert eventually(
+        lambda: events(stack, "HourlyLimitReached"), what="the HourlyLimitReached Event"
+    )
 
     # A connection created while the tenant is blocked starts blocked.
     service = stack.aws.create_tenant_service(acceptance_required=True)
@@ -365,7 +370,11 @@ def test_soft_limits_are_reported_not_enforced(stack: SandboxStack) -> None:
     assert status["used"]["hourlyInboundBytes"] == (LIMIT_MB + 1) * MB
     assert condition(status, "DailyAllocationExceeded")["status"] == "True"  # 20,000 MB/day
     assert condition(status, "OutboundBlocked")["status"] == "False"
-    assert events(stack, "DailyAllocationExceeded")[0]["type"] == "Warning"
-    assert events(stack, "InboundHourlyLimitExceeded")
+    # The Events follow the status write that announced them: wait for them, not race.
+    daily = eventually(lambda: events(stack, "DailyAllocationExceeded"), what="the daily Event")
+    assert daily[0]["type"] == "Warning"
+    assert eventually(
+        lambda: events(stack, "InboundHourlyLimitExceeded"), what="the inbound hourly Event"
+    )
     assert status_of(stack, "acme", "loader", "inboundconnections")["phase"] == "Ready"
     assert uid_of(stack, "loader", kind="inboundconnections")
