@@ -141,11 +141,11 @@ class FakeKube:
 
     def patch_status(
         self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]
-    ) -> bool:
+    ) -> str | None:
         if name in self.failing:
             raise RuntimeError("API server said no")
         self.patches.append((name, dict(status)))
-        return True
+        return ""  # no resourceVersion: the index folds the write in without waiting
 
     def record_event(self, ref: Any, *, reason: str, **_: Any) -> None:
         self.events.append((ref.name, reason))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,10 @@ class ObjectSnapshot:
     @property
     def uid(self) -> str:
         return str(self._meta.get("uid", ""))
+
+    @property
+    def resource_version(self) -> str:
+        return str(self._meta.get("resourceVersion") or "")
 
     @property
     def generation(self) -> int:
@@ -90,27 +95,73 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 class KindIndex:
-    """The objects of one kind by namespace/name; safe to read from any thread."""
+    """The objects of one kind by namespace/name; safe to read from any thread.
+
+    Status is written by the operator alone, and a watch delivers an object's events in
+    the order the API server wrote them. So once we have written a status (answered with
+    resourceVersion R), any event before R's carries an older status: until R's event
+    arrives, events update the rest of the object and keep the status we wrote. Without
+    this a late event undoes our write in memory, and the next pass writes (and
+    announces) the same change again. resourceVersions are only compared for equality,
+    as the API conventions require (they are opaque)."""
+
+    RECENT_VERSIONS = 4  # per object: did R's event beat the write's own response?
 
     def __init__(self) -> None:
         self._objects: dict[tuple[str, str], ObjectSnapshot] = {}
+        self._awaited: dict[tuple[str, str], tuple[str, str]] = {}  # key → (uid, version)
+        self._recent: dict[tuple[str, str], deque[str]] = {}
         self._lock = threading.Lock()
 
     def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """Record one watch event (None = the initial listing)."""
         snapshot = ObjectSnapshot(body)
+        key = snapshot.key
         with self._lock:
             if event_type == "DELETED":
-                self._objects.pop(snapshot.key, None)
-            else:
-                self._objects[snapshot.key] = snapshot
+                self._objects.pop(key, None)
+                self._awaited.pop(key, None)
+                self._recent.pop(key, None)
+                return
+            self._note_version(key, snapshot.resource_version)
+            current = self._objects.get(key)
+            if current is not None and self._is_before_our_write(snapshot):
+                snapshot = ObjectSnapshot({**body, "status": current.status})
+            self._objects[key] = snapshot
 
-    def remember_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        """Fold a status we just wrote into the snapshot, ahead of its watch event."""
+    def remember_status(
+        self,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str | None = None,
+    ) -> None:
+        """Fold a status we just wrote into the snapshot, ahead of its watch event
+        (`resource_version`: what the API server answered the write with)."""
+        key = (namespace, name)
         with self._lock:
-            current = self._objects.get((namespace, name))
-            if current is not None:
-                self._objects[current.key] = current.with_status(status)
+            current = self._objects.get(key)
+            if current is None:
+                return
+            self._objects[key] = current.with_status(status)
+            if resource_version and resource_version not in self._recent.get(key, ()):
+                self._awaited[key] = (current.uid, resource_version)
+
+    def _note_version(self, key: tuple[str, str], version: str) -> None:
+        if version:
+            self._recent.setdefault(key, deque(maxlen=self.RECENT_VERSIONS)).append(version)
+
+    def _is_before_our_write(self, snapshot: ObjectSnapshot) -> bool:
+        """True for an event older than our latest status write (its status is stale);
+        the awaited event itself, or any event of a re-created object, ends the wait."""
+        awaited = self._awaited.get(snapshot.key)
+        if awaited is None:
+            return False
+        uid, version = awaited
+        if snapshot.uid != uid or snapshot.resource_version == version:
+            del self._awaited[snapshot.key]
+            return False
+        return True
 
     def get(self, namespace: str, name: str) -> ObjectSnapshot | None:
         with self._lock:

@@ -33,10 +33,15 @@ def test_patch_status_changes_only_status(kube: ThreadedKubeSandbox) -> None:
         }
     )
     api = KubeApi(kube.kube_configuration())
-    api.patch_status(OUTBOUND, "acme", "inventory", {"phase": "Ready", "vpcEndpointId": "vpce-1"})
-    api.patch_status(OUTBOUND, "acme", "inventory", {"vpcEndpointId": None})
+    first = api.patch_status(
+        OUTBOUND, "acme", "inventory", {"phase": "Ready", "vpcEndpointId": "vpce-1"}
+    )
+    second = api.patch_status(OUTBOUND, "acme", "inventory", {"vpcEndpointId": None})
     body = kube.get("outboundconnections", "acme", "inventory")
     assert body is not None
+    # Each write answers with the version it made (what the index waits to see).
+    assert first and second and first != created["metadata"]["resourceVersion"]
+    assert body["metadata"]["resourceVersion"] == second != first
     assert body["status"] == {"phase": "Ready"}  # null removes a field (merge patch)
     assert body["spec"] == created["spec"]
     assert body["metadata"]["generation"] == 1
@@ -44,7 +49,7 @@ def test_patch_status_changes_only_status(kube: ThreadedKubeSandbox) -> None:
 
 def test_patch_status_of_a_deleted_object_is_ignored(kube: ThreadedKubeSandbox) -> None:
     api = KubeApi(kube.kube_configuration())
-    assert api.patch_status(OUTBOUND, "acme", "gone", {"phase": "Ready"}) is False
+    assert api.patch_status(OUTBOUND, "acme", "gone", {"phase": "Ready"}) is None
 
 
 def test_a_cluster_object_name_has_one_holder(kube: ThreadedKubeSandbox) -> None:

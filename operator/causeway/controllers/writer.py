@@ -44,9 +44,9 @@ class StatusWriter:
             except Exception as exc:  # the next pass computes and writes it again
                 log.warning("Status update failed, retrying next pass: %s", exc)
                 return False
-        if not written:
+        if written is None:
             return False
-        self._index[kind].remember_status(snapshot.namespace, snapshot.name, patch)
+        self._index[kind].remember_status(snapshot.namespace, snapshot.name, patch, written)
         if "phase" in patch:
             log.info("Phase now %s", patch["phase"])
             stalled = any(

@@ -71,20 +71,21 @@ class KubeApi:
 
     def patch_status(
         self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]
-    ) -> bool:
-        """Merge-patch the status subresource. The region reconciler is the only writer of
-        an object's status and writes one object at a time, so no precondition is needed.
-        False when the object is gone (or changed under a precondition): nothing written."""
+    ) -> str | None:
+        """Merge-patch the status subresource; the resourceVersion the API server gave the
+        write, or None when the object is gone (nothing written). The region reconciler
+        is the only writer of an object's status and writes one object at a time, so no
+        precondition is needed."""
         body: dict[str, Any] = {"status": dict(status)}
         try:
-            self._custom.patch_namespaced_custom_object_status(
+            written: Any = self._custom.patch_namespaced_custom_object_status(
                 GROUP, VERSION, namespace, kind.plural, name, body, _content_type=MERGE_PATCH
             )
         except kubernetes.client.ApiException as exc:
             if exc.status in (404, 409):
-                return False
+                return None
             raise
-        return True
+        return str(((written or {}).get("metadata") or {}).get("resourceVersion") or "")
 
     def create_cluster_object(
         self, kind: KindInfo, body: Mapping[str, Any]

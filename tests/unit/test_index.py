@@ -1,0 +1,88 @@
+"""KindIndex: watch events in, the operator's own status writes folded in ahead of
+them, and a late event never undoing a status we wrote (the watch delivers an object's
+events in write order; resourceVersions are compared only for equality)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from causeway.index import KindIndex
+
+
+def body(
+    version: str, status: dict[str, Any] | None = None, *, uid: str = "u1", **spec: Any
+) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "acme", "name": "db", "uid": uid, "resourceVersion": version},
+        "spec": spec or {"region": "us-east-1"},
+        "status": status or {},
+    }
+
+
+def phase(index: KindIndex) -> Any:
+    found = index.get("acme", "db")
+    assert found is not None
+    return found.status.get("phase")
+
+
+def test_an_event_older_than_our_write_keeps_our_status_but_takes_the_rest() -> None:
+    index = KindIndex()
+    index.observe(None, body("1", {"phase": "Creating"}))
+    index.remember_status("acme", "db", {"phase": "Ready"}, "3")
+    index.observe(None, body("2", {"phase": "Creating"}, region="eu-west-1"))  # late
+    found = index.get("acme", "db")
+    assert found is not None
+    assert (found.status["phase"], found.region, found.resource_version) == (
+        "Ready",
+        "eu-west-1",
+        "2",
+    )
+
+    index.observe(None, body("3", {"phase": "Ready"}))  # our write's own event
+    index.observe(None, body("4", {"phase": "Deleting"}))  # anything after it is newer
+    assert phase(index) == "Deleting"
+
+
+def test_when_our_write_event_came_before_its_answer_nothing_is_awaited() -> None:
+    index = KindIndex()
+    index.observe(None, body("1", {"phase": "Creating"}))
+    index.observe(None, body("3", {"phase": "Ready"}))  # the write's event, early
+    index.remember_status("acme", "db", {"phase": "Ready"}, "3")
+    index.observe(None, body("4", {"phase": "Stalled"}))
+    assert phase(index) == "Stalled"
+
+
+def test_a_recreated_object_ends_the_wait() -> None:
+    index = KindIndex()
+    index.observe(None, body("1", {"phase": "Creating"}))
+    index.remember_status("acme", "db", {"phase": "Ready"}, "3")
+    index.observe(None, body("7", {}, uid="u2"))  # deleted and created again meanwhile
+    assert phase(index) is None
+    index.observe(None, body("8", {"phase": "Creating"}, uid="u2"))
+    assert phase(index) == "Creating"
+
+
+def test_a_deletion_forgets_the_object_and_the_wait() -> None:
+    index = KindIndex()
+    index.observe(None, body("1"))
+    index.remember_status("acme", "db", {"phase": "Ready"}, "3")
+    index.observe("DELETED", body("2"))
+    assert index.get("acme", "db") is None
+    index.observe(None, body("9", {"phase": "Creating"}))
+    assert phase(index) == "Creating"
+
+
+def test_a_write_without_a_version_is_folded_in_and_later_events_count() -> None:
+    index = KindIndex()
+    index.observe(None, body("1", {"phase": "Creating"}))
+    index.remember_status("acme", "db", {"phase": "Ready", "vpcEndpointId": None}, None)
+    assert phase(index) == "Ready"
+    index.observe(None, body("2", {"phase": "Creating"}))
+    assert phase(index) == "Creating"
+
+
+def test_a_write_for_an_object_not_seen_yet_is_dropped() -> None:
+    index = KindIndex()
+    index.remember_status("acme", "db", {"phase": "Ready"}, "3")
+    index.observe(None, body("2", {"phase": "Creating"}))
+    assert phase(index) == "Creating"
