@@ -103,12 +103,19 @@ def test_metrics_are_served_and_the_dashboard_reads_only_exported_series(
         stack.aws.accept(service.service_id, vpce["vpcEndpointId"])
         wait_phase(stack, "acme", "scraped", "Ready", timeout=10)
 
-        def ready_seen() -> Samples | None:
+        def settled() -> Samples | None:
+            # The quota's status follows the connection's in a later write: wait for both.
             samples = scrape(url)
             ready = value(samples, "causeway_connections", kind="OutboundConnection", phase="Ready")
-            return samples if ready == 1 else None
+            held = value(
+                samples,
+                "causeway_quota_licensed_connections",
+                namespace="acme",
+                direction="outbound",
+            )
+            return samples if (ready, held) == (1, 1) else None
 
-        samples = eventually(ready_seen, timeout=10, what="the Ready connection in the metrics")
+        samples = eventually(settled, timeout=10, what="the Ready, licensed connection")
         declared = declared_series(url)
     finally:
         operator.send_signal(signal.SIGTERM)
@@ -125,10 +132,8 @@ def test_metrics_are_served_and_the_dashboard_reads_only_exported_series(
     assert value(samples, "causeway_connections", kind="InboundConnection", phase="Ready") == 0
     assert value(samples, "causeway_quota_licenses", namespace="acme") == 10
     assert value(samples, "causeway_quota_blocked", namespace="acme") == 0
-    held = value(
-        samples, "causeway_quota_licensed_connections", namespace="acme", direction="outbound"
-    )
-    assert held == 1
+    inbound = {"namespace": "acme", "direction": "inbound"}
+    assert samples[("causeway_quota_licensed_connections", tuple(sorted(inbound.items())))] == 0
     lane = {"region": stack.region, "api": "CreateVpcEndpoint"}
     assert value(samples, "causeway_aws_budget_rate", **lane) > 0
     assert ("causeway_aws_throttles_total", tuple(sorted(lane.items()))) in samples
