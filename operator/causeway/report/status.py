@@ -12,16 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from causeway.api import CONNECTION_QUOTA, INBOUND, NAMED_CREDENTIAL, OUTBOUND, KindInfo, Phase
 from causeway.conditions import READY, RECONCILING, STALLED, SYNCED
 from causeway.reconcile.outbound import BLOCKED, SYNC_ANNOTATION
 from causeway.reconcile.quota import OVER_LICENSED
 from causeway.reconcile.usage import DAILY_EXCEEDED, INBOUND_EXCEEDED, METERED, OUTBOUND_BLOCKED
+from causeway.report.bodies import (
+    Body,
+    as_text,
+    conditions_of,
+    is_true,
+    mapping_of,
+    meta_of,
+    sort_bodies,
+    spec_of,
+    status_of,
+)
 from causeway.report.table import EMPTY, age, format_table
 
-Body = Mapping[str, Any]
 MB = 10**6
 
 # Kinds shown as tables, in this order; the quota follows them.
@@ -63,36 +72,36 @@ class _Layout:
 
 
 def _outbound_cells(body: Body, now: datetime) -> tuple[str, ...]:
-    status = _status(body)
+    status = status_of(body)
     return (
-        _text(_spec(body).get("region")),
-        _text(status.get("phase")),
+        as_text(spec_of(body).get("region")),
+        as_text(status.get("phase")),
         _ready(status),
-        _text(status.get("vpcEndpointId")),
+        as_text(status.get("vpcEndpointId")),
         _age(body, now),
     )
 
 
 def _inbound_cells(body: Body, now: datetime) -> tuple[str, ...]:
-    status = _status(body)
+    status = status_of(body)
     return (
-        _text(_spec(body).get("region")),
-        _text(status.get("phase")),
+        as_text(spec_of(body).get("region")),
+        as_text(status.get("phase")),
         _ready(status),
-        _text(_spec(body).get("vpcEndpointId")),
+        as_text(spec_of(body).get("vpcEndpointId")),
         ", ".join(str(r) for r in status.get("sourceIpRanges") or []) or EMPTY,
         _age(body, now),
     )
 
 
 def _credential_cells(body: Body, now: datetime) -> tuple[str, ...]:
-    status = _status(body)
+    status = status_of(body)
     endpoint = status.get("endpoint") or {}
     return (
-        _text(_spec(body).get("outboundConnection")),
-        _text(status.get("phase")),
+        as_text(spec_of(body).get("outboundConnection")),
+        as_text(status.get("phase")),
         _ready(status),
-        _text(endpoint.get("address")),
+        as_text(endpoint.get("address")),
         _age(body, now),
     )
 
@@ -112,10 +121,10 @@ _LAYOUTS: dict[str, _Layout] = {
 
 def object_report(kind: KindInfo, body: Body, now: datetime) -> ObjectReport:
     """The row (without namespace) and next steps for one object of a listed kind."""
-    meta = _meta(body)
+    meta = meta_of(body)
     return ObjectReport(
-        namespace=_text(meta.get("namespace")),
-        name=_text(meta.get("name")),
+        namespace=as_text(meta.get("namespace")),
+        name=as_text(meta.get("name")),
         cells=_LAYOUTS[kind.kind].cells(body, now),
         steps=next_steps(body),
     )
@@ -125,19 +134,19 @@ def next_steps(body: Body) -> tuple[str, ...]:
     """What the object's status says is in the way, in the operator's words, each
     followed by the condition and reason it comes from. Empty when Ready and nothing
     else is wrong."""
-    status = _status(body)
+    status = status_of(body)
     phase = status.get("phase")
     if not phase:
         return (NOT_REPORTED,)
-    conditions = _conditions(status)
+    conditions = conditions_of(status)
     steps: list[str] = []
-    if _is_true(conditions.get(READY)) is not True:
+    if is_true(conditions.get(READY)) is not True:
         steps.append(_waiting(str(phase), status, conditions))
     blocked = conditions.get(BLOCKED)
-    if blocked is not None and _is_true(blocked):
+    if blocked is not None and is_true(blocked):
         steps.append(_from_condition(blocked, BLOCKED))
     synced = conditions.get(SYNCED)
-    if synced is not None and _is_true(synced) is False:
+    if synced is not None and is_true(synced) is False:
         steps.append(
             "Causeway could not check it against AWS on its last try (what is shown is as "
             f"last seen): {_from_condition(synced, f'{SYNCED}=False')}"
@@ -150,23 +159,23 @@ def next_steps(body: Body) -> tuple[str, ...]:
 
 def _waiting(phase: str, status: Body, conditions: Mapping[str, Body]) -> str:
     """Why it is not Ready: the condition that says so (Stalled before Reconciling)."""
-    message = _text(status.get("message"), "") or PHASE_FALLBACK.get(phase, f"Phase {phase}.")
+    message = as_text(status.get("message"), "") or PHASE_FALLBACK.get(phase, f"Phase {phase}.")
     for kind in (STALLED, RECONCILING):
         condition = conditions.get(kind)
-        if _is_true(condition) and condition is not None:
-            return f"{message} ({kind}: {_text(condition.get('reason'))})"
+        if is_true(condition) and condition is not None:
+            return f"{message} ({kind}: {as_text(condition.get('reason'))})"
     ready = conditions.get(READY)
-    reason = _text(ready.get("reason"), phase) if ready else phase
+    reason = as_text(ready.get("reason"), phase) if ready else phase
     return f"{message} ({phase})" if reason == phase else f"{message} ({phase}: {reason})"
 
 
 def _from_condition(condition: Body, label: str) -> str:
-    message = _text(condition.get("message"), "").strip() or "(no message)"
-    return f"{message} ({label}: {_text(condition.get('reason'))})"
+    message = as_text(condition.get("message"), "").strip() or "(no message)"
+    return f"{message} ({label}: {as_text(condition.get('reason'))})"
 
 
 def _stale(body: Body, status: Body) -> str | None:
-    generation, observed = _meta(body).get("generation"), status.get("observedGeneration")
+    generation, observed = meta_of(body).get("generation"), status.get("observedGeneration")
     if isinstance(generation, int) and isinstance(observed, int) and observed < generation:
         return (
             f"The spec changed (generation {generation}) after this status was written "
@@ -200,14 +209,12 @@ _QUOTA_NOTES = (  # conditions worth a line when True (Ready and Metered: when F
 
 
 def quota_report(body: Body) -> QuotaReport:
-    meta, spec, status = _meta(body), _spec(body), _status(body)
-    namespace, name = _text(meta.get("namespace")), _text(meta.get("name"))
-    summary = (
-        f"{_text(spec.get('licenses'), '0')} licenses, "
-        f"{_text(spec.get('dataPacks'), '0')} data packs"
-    )
-    hard, used, waiting = (_mapping(status.get(key)) for key in ("hard", "used", "waiting"))
-    resets = _mapping(status.get("resetsAt"))
+    meta, spec, status = meta_of(body), spec_of(body), status_of(body)
+    namespace, name = as_text(meta.get("namespace")), as_text(meta.get("name"))
+    licenses, packs = as_text(spec.get("licenses"), "0"), as_text(spec.get("dataPacks"), "0")
+    summary = f"{licenses} licenses, {packs} data packs"
+    hard, used, waiting = (mapping_of(status.get(key)) for key in ("hard", "used", "waiting"))
+    resets = mapping_of(status.get("resetsAt"))
     rows = (
         _count_row("outbound connections", "outboundConnections", hard, used, waiting),
         _count_row("inbound connections", "inboundConnections", hard, used, waiting),
@@ -233,7 +240,7 @@ def quota_report(body: Body) -> QuotaReport:
             _window(resets.get("hour"), "soft: reported, never blocked"),
         ),
     )
-    return QuotaReport(namespace, name, summary, rows, _quota_notes(status))
+    return QuotaReport(namespace, name, summary, rows, quota_notes(status))
 
 
 def _count_row(
@@ -241,7 +248,7 @@ def _count_row(
 ) -> tuple[str, str, str, str]:
     count = waiting.get(key)
     note = f"{count} waiting for a license" if isinstance(count, int) and count > 0 else ""
-    return (label, _text(used.get(key)), _text(hard.get(key)), note)
+    return (label, as_text(used.get(key)), as_text(hard.get(key)), note)
 
 
 def _bytes_row(
@@ -262,19 +269,20 @@ def _mb(value: object) -> str:
     return f"{value // MB} MB" if isinstance(value, int) else EMPTY
 
 
-def _quota_notes(status: Body) -> tuple[str, ...]:
+def quota_notes(status: Body) -> tuple[str, ...]:
+    """What a quota's status says is wrong or limiting, in the operator's words."""
     if not status:
         return (NOT_REPORTED,)
-    conditions = _conditions(status)
+    conditions = conditions_of(status)
     notes = [
         _from_condition(conditions[kind], kind)
         for kind in _QUOTA_NOTES
-        if _is_true(conditions.get(kind))
+        if is_true(conditions.get(kind))
     ]
     metered = conditions.get(METERED)
-    if _is_true(metered) is False and metered is not None:
+    if is_true(metered) is False and metered is not None:
         notes.append(_from_condition(metered, f"{METERED}=False"))
-    if status.get("blockedUntil") and not _is_true(conditions.get(OUTBOUND_BLOCKED)):
+    if status.get("blockedUntil") and not is_true(conditions.get(OUTBOUND_BLOCKED)):
         notes.append(f"Outbound traffic is blocked until {status['blockedUntil']}.")
     return tuple(notes)
 
@@ -286,8 +294,8 @@ def render_status(found: Mapping[str, Sequence[Body]], namespace: str | None, no
     """The report for one namespace (or every namespace when `namespace` is None) from
     the bodies found, keyed by kind plural. Sorted by namespace, then name."""
     where = f"namespace {namespace}" if namespace else "any namespace"
-    listed = {kind.kind: _sorted(found.get(kind.plural, ())) for kind in LISTED_KINDS}
-    quotas = _sorted(found.get(CONNECTION_QUOTA.plural, ()))
+    listed = {kind.kind: sort_bodies(found.get(kind.plural, ())) for kind in LISTED_KINDS}
+    quotas = sort_bodies(found.get(CONNECTION_QUOTA.plural, ()))
     if not quotas and not any(listed.values()):
         return f"no Causeway objects in {where}\n"
     sections = [
@@ -325,8 +333,10 @@ def _kind_section(
 def _quota_section(
     quotas: Sequence[Body], listed: Mapping[str, Sequence[Body]], namespace: str | None
 ) -> str:
-    with_objects = {_text(_meta(b).get("namespace")) for bodies in listed.values() for b in bodies}
-    covered = {_text(_meta(q).get("namespace")) for q in quotas}
+    with_objects = {
+        as_text(meta_of(b).get("namespace")) for bodies in listed.values() for b in bodies
+    }
+    covered = {as_text(meta_of(q).get("namespace")) for q in quotas}
     parts = []
     for body in quotas:
         report = quota_report(body)
@@ -351,56 +361,13 @@ def _plural_kind(kind: KindInfo) -> str:
     return f"{kind.kind}s"
 
 
-def _sorted(bodies: Sequence[Body]) -> list[Body]:
-    return sorted(
-        bodies,
-        key=lambda b: (_text(_meta(b).get("namespace"), ""), _text(_meta(b).get("name"), "")),
-    )
-
-
-# --- reading bodies defensively ----------------------------------------------------------
-
-
-def _mapping(value: object) -> Body:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _meta(body: Body) -> Body:
-    return _mapping(body.get("metadata"))
-
-
-def _spec(body: Body) -> Body:
-    return _mapping(body.get("spec"))
-
-
-def _status(body: Body) -> Body:
-    return _mapping(body.get("status"))
-
-
-def _conditions(status: Body) -> dict[str, Body]:
-    found = status.get("conditions")
-    items = found if isinstance(found, list) else []
-    return {str(c.get("type")): c for c in items if isinstance(c, Mapping)}
-
-
-def _is_true(condition: Body | None) -> bool | None:
-    """True/False as the condition says; None when absent or Unknown."""
-    if condition is None:
-        return None
-    return {"True": True, "False": False}.get(str(condition.get("status")))
-
-
 def _ready(status: Body) -> str:
-    ready = _conditions(status).get(READY)
-    return _text(ready.get("status")) if ready else EMPTY
-
-
-def _text(value: object, default: str = EMPTY) -> str:
-    return default if value is None or value == "" else str(value)
+    ready = conditions_of(status).get(READY)
+    return as_text(ready.get("status")) if ready else EMPTY
 
 
 def _age(body: Body, now: datetime) -> str:
-    created = _meta(body).get("creationTimestamp")
+    created = meta_of(body).get("creationTimestamp")
     if isinstance(created, datetime):
         return age(created, now)
     if isinstance(created, str):
