@@ -250,6 +250,13 @@ def _add_status(commands: _Commands) -> None:
         "-A", "--all-namespaces", action="store_true", help="every namespace, with its name"
     )
     status.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="output format (json: one document for scripts; see the README)",
+    )
+    status.add_argument(
         "--request-timeout",
         type=_seconds("--request-timeout", STARTUP_TIMEOUT_MAX),
         default=STATUS_TIMEOUT,
@@ -265,6 +272,7 @@ def _status(args: argparse.Namespace) -> int:
     from causeway.clock import utc_now  # noqa: PLC0415
     from causeway.kube import check_cluster, load_cluster  # noqa: PLC0415
     from causeway.kube.reader import current_namespace, list_objects  # noqa: PLC0415
+    from causeway.report.document import status_document  # noqa: PLC0415
     from causeway.report.status import STATUS_KINDS, render_status  # noqa: PLC0415
 
     connection = load_cluster()
@@ -273,7 +281,10 @@ def _status(args: argparse.Namespace) -> int:
     )
     namespace = None if args.all_namespaces else args.namespace or current_namespace()
     found = list_objects(connection, STATUS_KINDS, namespace, timeout=args.request_timeout)
-    sys.stdout.write(render_status(found, namespace, utc_now()))
+    if args.output == "json":
+        sys.stdout.write(json.dumps(status_document(found, namespace), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_status(found, namespace, utc_now()))
     return 0
 
 

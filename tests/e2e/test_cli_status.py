@@ -6,6 +6,7 @@ and the quota's usage. Without a cluster or without the CRDs it is one line, exi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -240,6 +241,46 @@ def test_status_all_namespaces_names_them_and_the_missing_quota(
     assert "  beta/exports: " in out and "(Stalled: NoConnectionQuota)" in out
     assert "ConnectionQuota acme/acme: 2 licenses, 3 data packs" in out
     assert "no ConnectionQuota in namespace beta: it has no licenses" in out
+
+
+def test_status_as_json_holds_the_same_findings(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _status(monkeypatch, capsys, cluster.kubeconfig, "-A", "-o", "json")
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    assert document["namespace"] is None
+    items = {(i["kind"], i["namespace"], i["name"]): i for i in document["items"]}
+    inventory = items[("OutboundConnection", "acme", "inventory")]
+    assert (inventory["phase"], inventory["ready"], inventory["nextSteps"]) == ("Ready", True, [])
+    assert inventory["vpcEndpointId"] == cluster.vpce["inventory"]
+    billing = items[("OutboundConnection", "acme", "billing")]
+    assert (billing["phase"], billing["ready"]) == ("PendingAcceptance", False)
+    assert billing["nextSteps"][0].startswith(
+        f"Accept the connection request {cluster.vpce['billing']} on your endpoint "
+    )
+    loader = items[("InboundConnection", "acme", "loader")]
+    assert (loader["phase"], loader["sourceIpRanges"]) == ("Ready", ["10.200.0.0/28"])
+    credential = items[("NamedCredential", "acme", "inventory-api")]
+    assert (credential["ready"], credential["outboundConnection"]) == (True, "inventory")
+    exports = items[("OutboundConnection", "beta", "exports")]
+    assert exports["nextSteps"][0].endswith("(Stalled: NoConnectionQuota)")
+
+    [quota] = document["quotas"]
+    assert (quota["namespace"], quota["licenses"], quota["dataPacks"]) == ("acme", 2, 3)
+    assert quota["used"]["outboundConnections"] == 2
+    assert quota["waiting"]["outboundConnections"] == 1
+    assert quota["used"]["hourlyOutboundBytes"] == SENT_MB * MB
+    assert quota["hard"]["hourlyOutboundBytes"] == 56480 * MB
+    assert document["namespacesWithoutQuota"] == ["beta"]
+
+    _, scoped, _ = _status(monkeypatch, capsys, cluster.kubeconfig, "-n", "beta", "-o", "json")
+    assert json.loads(scoped) == {
+        "namespace": "beta",
+        "items": [exports],
+        "quotas": [],
+        "namespacesWithoutQuota": ["beta"],
+    }
 
 
 def test_status_of_an_empty_namespace_says_so(

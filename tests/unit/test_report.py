@@ -5,6 +5,7 @@ sorting and empty cases; and the table and age layout."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,14 @@ import pytest
 from causeway.api import CONNECTION_QUOTA, INBOUND, NAMED_CREDENTIAL, OUTBOUND, Phase
 from causeway.conditions import ConditionState, Progress, kstatus, merge, synced
 from causeway.reconcile.phases import PHASE_PROGRESS
-from causeway.report import age, format_table, next_steps, object_report, quota_report
+from causeway.report import (
+    age,
+    format_table,
+    next_steps,
+    object_report,
+    quota_report,
+    status_document,
+)
 from causeway.report.status import NOT_REPORTED, PHASE_FALLBACK, render_status
 from unit.test_layers import IO_MODULES, PACKAGE, imports_of
 
@@ -483,3 +491,62 @@ def test_age_reads_like_kubectl(elapsed: timedelta, shown: str) -> None:
 @pytest.mark.parametrize("path", sorted((PACKAGE / "report").glob("*.py")), ids=lambda p: p.name)
 def test_the_report_package_is_pure(path: Path) -> None:
     assert not imports_of(path) & (IO_MODULES | {"os", "sys", "pathlib", "urllib3"})
+
+
+# --- the JSON document (`causeway status -o json`) ----------------------------------------
+
+
+def test_json_document_carries_each_object_and_the_quota_as_fields() -> None:
+    found = {
+        OUTBOUND.plural: [
+            body("OutboundConnection", "zeta", connection_status("Ready", "Connected.")),
+            body("OutboundConnection", "alpha", connection_status("PendingAcceptance", ACCEPT)),
+        ],
+        NAMED_CREDENTIAL.plural: [body("NamedCredential", "api", None, outboundConnection="zeta")],
+        CONNECTION_QUOTA.plural: [quota(METERED)],
+    }
+    document = status_document(found, "acme")
+    assert [(i["kind"], i["name"], i["phase"], i["ready"]) for i in document["items"]] == [
+        ("OutboundConnection", "alpha", "PendingAcceptance", False),
+        ("OutboundConnection", "zeta", "Ready", True),
+        ("NamedCredential", "api", None, None),
+    ]
+    alpha, zeta, api = document["items"]
+    assert alpha["nextSteps"] == [f"{ACCEPT} (Reconciling: PendingAcceptance)"]
+    assert (zeta["nextSteps"], zeta["region"], zeta["vpcEndpointId"]) == ([], "us-east-1", None)
+    assert api == {
+        "kind": "NamedCredential",
+        "namespace": "acme",
+        "name": "api",
+        "phase": None,
+        "ready": None,
+        "outboundConnection": "zeta",
+        "address": None,
+        "nextSteps": [NOT_REPORTED],
+    }
+    [found_quota] = document["quotas"]
+    assert found_quota["used"] == METERED["used"] and found_quota["hard"] == METERED["hard"]
+    assert found_quota["waiting"] == {"outboundConnections": 1, "inboundConnections": 0}
+    assert found_quota["blockedUntil"] == "2026-11-28T15:00:00Z"
+    assert found_quota["notes"] == list(quota_report(quota(METERED)).notes)
+    assert (found_quota["licenses"], found_quota["dataPacks"]) == (2, 3)
+    assert document["namespacesWithoutQuota"] == []
+    json.dumps(document)  # plain data only
+
+
+def test_json_document_of_odd_bodies_and_quota_less_namespaces() -> None:
+    odd = body("InboundConnection", "in", {"phase": "Ready", "conditions": "garbage"})
+    odd["status"]["sourceIpRanges"] = None
+    credential = body("NamedCredential", "c", {"phase": "Ready", "endpoint": "not a map"})
+    document = status_document({INBOUND.plural: [odd], NAMED_CREDENTIAL.plural: [credential]}, None)
+    inbound, named = document["items"]
+    assert (inbound["ready"], inbound["sourceIpRanges"]) == (None, [])
+    assert named["address"] is None
+    assert (document["namespace"], document["quotas"]) == (None, [])
+    assert document["namespacesWithoutQuota"] == ["acme"]
+    assert status_document({}, "acme") == {
+        "namespace": "acme",
+        "items": [],
+        "quotas": [],
+        "namespacesWithoutQuota": [],
+    }

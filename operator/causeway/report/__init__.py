@@ -1,7 +1,8 @@
 """What the CLI shows people about Causeway, built without I/O: the region catalog
 (`causeway regions`), per-namespace status tables with next steps and quota usage
-(`causeway status`), and the table layout both use."""
+(`causeway status`, also as JSON), and the table layout both use."""
 
+from causeway.report.document import status_document
 from causeway.report.regions import offers, regions_json, regions_table
 from causeway.report.status import (
     STATUS_KINDS,
@@ -27,4 +28,5 @@ __all__ = [
     "regions_json",
     "regions_table",
     "render_status",
+    "status_document",
 ]
