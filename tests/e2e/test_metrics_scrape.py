@@ -1,26 +1,23 @@
 """`causeway run --metrics-address` serves Prometheus metrics: scraped over HTTP while
 the operator reconciles, parsed with Prometheus's own text parser, holding the series
-the README and the Grafana dashboard promise — and the dashboard asks for no series
-the operator does not export."""
+the README and the Grafana dashboard promise — and neither the dashboard nor the
+alert rules ask for a series the operator does not export."""
 
 from __future__ import annotations
 
-import json
-import re
 import signal
 import socket
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import eventually, outbound, wait_phase
+from promql_queries import shipped_series
 
-DASHBOARD = Path(__file__).parents[2] / "charts" / "causeway" / "dashboards" / "causeway.json"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -67,25 +64,6 @@ def declared_series(url: str) -> set[str]:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def dashboard_series() -> set[str]:
-    """Every metric name a query of the shipped dashboard reads."""
-    exprs: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, item in node.items():
-                if key in ("expr", "definition") and isinstance(item, str):
-                    exprs.append(item)
-                walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(json.loads(DASHBOARD.read_text()))
-    assert exprs, "the dashboard has no queries"
-    return {name for expr in exprs for name in re.findall(r"\bcauseway_[a-z0-9_]+\b", expr)}
 
 
 def test_metrics_are_served_and_the_dashboard_reads_only_exported_series(
@@ -139,5 +117,6 @@ def test_metrics_are_served_and_the_dashboard_reads_only_exported_series(
     assert ("causeway_aws_throttles_total", tuple(sorted(lane.items()))) in samples
     assert any(name == "causeway_metering_cycles_total" for name, _ in samples)
 
-    missing = sorted(dashboard_series() - declared)
-    assert not missing, f"the dashboard queries series the operator does not export: {missing}"
+    for where, series in shipped_series().items():
+        missing = sorted(series - declared)
+        assert not missing, f"{where} read series the operator does not export: {missing}"
