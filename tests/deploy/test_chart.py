@@ -82,7 +82,8 @@ ALL_FEATURES: dict[str, Any] = {
             "interval": "15s",
             "scrapeTimeout": "10s",
             "labels": {"release": "kube-prometheus-stack"},
-        }
+        },
+        "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     },
     "grafana": {
         "dashboards": {"namespace": "monitoring", "annotations": {"grafana_folder": "Causeway"}}
@@ -118,7 +119,8 @@ def test_every_rendered_manifest_is_valid_kubernetes(render: Render, values: Any
     for manifest in manifests:
         if manifest["apiVersion"] == "monitoring.coreos.com/v1":
             # kubernetes-validate knows only built-in kinds; the ServiceMonitor is checked
-            # field by field in test_service_monitor_scrapes_the_metrics_service.
+            # field by field in test_service_monitor_scrapes_the_metrics_service, the
+            # PrometheusRule in test_alerts.py.
             continue
         validate_k8s(manifest)
 
@@ -624,6 +626,11 @@ def test_notes_tell_the_admin_to_replace_placeholder_ids(helm: Helm, chart_copy:
             "argocd flag a string",
             {"argocd": {"healthChecks": {"enabled": "no"}}},
             "argocd.healthChecks.enabled",
+        ),
+        (
+            "alert rules flag a string",
+            {"metrics": {"prometheusRule": {"enabled": "yes"}}},
+            "metrics.prometheusRule.enabled",
         ),
         (
             "scrape interval",
