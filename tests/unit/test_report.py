@@ -550,3 +550,12 @@ def test_json_document_of_odd_bodies_and_quota_less_namespaces() -> None:
         "quotas": [],
         "namespacesWithoutQuota": [],
     }
+
+
+def test_json_document_survives_bodies_without_names() -> None:
+    nameless = {"kind": "OutboundConnection", "metadata": {}, "spec": {}}
+    document = status_document(
+        {OUTBOUND.plural: [nameless, body("OutboundConnection", "a", None)]}, None
+    )
+    assert [(i["namespace"], i["name"]) for i in document["items"]] == [("", ""), ("acme", "a")]
+    assert document["namespacesWithoutQuota"] == ["", "acme"]

@@ -15,6 +15,7 @@ from causeway.api import CONNECTION_QUOTA, INBOUND, NAMED_CREDENTIAL, OUTBOUND, 
 from causeway.conditions import READY
 from causeway.report.bodies import (
     Body,
+    as_text,
     conditions_of,
     is_true,
     meta_of,
@@ -49,8 +50,8 @@ def _item(kind: KindInfo, body: Body) -> dict[str, Any]:
     meta, status = meta_of(body), status_of(body)
     return {
         "kind": kind.kind,
-        "namespace": meta.get("namespace"),
-        "name": meta.get("name"),
+        "namespace": as_text(meta.get("namespace"), ""),
+        "name": as_text(meta.get("name"), ""),
         "phase": status.get("phase"),
         "ready": is_true(conditions_of(status).get(READY)),
         **_DETAILS[kind.kind](body),
@@ -87,8 +88,8 @@ _DETAILS = {OUTBOUND.kind: _outbound, INBOUND.kind: _inbound, NAMED_CREDENTIAL.k
 def _quota(body: Body) -> dict[str, Any]:
     meta, spec, status = meta_of(body), spec_of(body), status_of(body)
     return {
-        "namespace": meta.get("namespace"),
-        "name": meta.get("name"),
+        "namespace": as_text(meta.get("namespace"), ""),
+        "name": as_text(meta.get("name"), ""),
         "licenses": spec.get("licenses", 0),
         "dataPacks": spec.get("dataPacks", 0),
         **{field: status.get(field) for field in QUOTA_FIELDS},
