@@ -6,8 +6,9 @@ formats spelled the Kubernetes way. This module does that translation and nothin
 else, so `crds/` can never drift from the models (a test compares them).
 
 Run from the repository root, `causeway crds` also writes (and `--check` also checks)
-the Helm chart's byte-exact copy in charts/causeway/files/crds/, which the chart
-renders as templates so that `helm upgrade` upgrades the CRDs too.
+the Helm chart's copy, charts/causeway/files/crds.yaml: every file of crds/, byte for
+byte, in name order, as one YAML stream. The chart renders it as templates so that
+`helm upgrade` upgrades the CRDs too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from causeway.problems import UserError
 DEFAULT_DIRECTORY = Path("crds")
 # The chart's copy, kept in step with crds/ whenever the default directory is used.
 CHART_DIRECTORY = Path("charts/causeway")
-CHART_COPY = CHART_DIRECTORY / "files" / "crds"
+CHART_COPY = CHART_DIRECTORY / "files" / "crds.yaml"
 DIFF_LINES_SHOWN = 20
 
 _KEPT_KEYS = {
@@ -189,9 +190,21 @@ def write_crds(output: str | None) -> str:
     files = crd_files()
     written = [_write_all(directory, files)]
     if output is None and CHART_DIRECTORY.is_dir():
-        CHART_COPY.mkdir(parents=True, exist_ok=True)
-        written.append(_write_all(CHART_COPY, files))
+        written.append(_write_chart_copy(chart_copy(files)))
     return f"wrote {len(files)} CRDs to " + " and to ".join(written)
+
+
+def chart_copy(files: Mapping[str, str]) -> str:
+    """The chart's copy of crds/: each file byte for byte, in name order, one YAML stream."""
+    return "".join(f"---\n{files[name]}" for name in sorted(files))
+
+
+def _write_chart_copy(text: str) -> str:
+    changed = _read(CHART_COPY) != text
+    if changed:
+        CHART_COPY.parent.mkdir(parents=True, exist_ok=True)
+        CHART_COPY.write_text(text, encoding="utf-8")
+    return f"{CHART_COPY} ({'changed' if changed else 'unchanged'})"
 
 
 def _write_all(directory: Path, files: Mapping[str, str]) -> str:
@@ -209,9 +222,7 @@ def check_crds(output: str | None) -> list[str]:
     files = crd_files()
     problems = _check_directory(directory, files, f"`kubectl apply -f {directory}/` would apply it")
     if output is None and CHART_DIRECTORY.is_dir():
-        problems += _check_directory(
-            CHART_COPY, files, f"the {CHART_DIRECTORY} chart would install it"
-        )
+        problems += [problem for problem in [_compare(CHART_COPY, chart_copy(files))] if problem]
     return problems
 
 

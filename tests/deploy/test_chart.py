@@ -191,13 +191,13 @@ def test_crds_install_false_renders_no_crd(render: Render) -> None:
 
 
 def test_chart_copy_of_the_crds_is_byte_exact() -> None:
-    source = {p.name: p.read_bytes() for p in (ROOT / "crds").glob("*.yaml")}
-    copy = {p.name: p.read_bytes() for p in (CHART / "files" / "crds").iterdir()}
-    assert copy.keys() == source.keys(), (
-        "charts/causeway/files/crds/ lists other files: run `causeway crds`"
+    copy = (CHART / "files" / "crds.yaml").read_text()
+    documents = copy.split("---\n")
+    assert documents[0] == "", "charts/causeway/files/crds.yaml starts with a document marker"
+    source = {p.name: p.read_text() for p in (ROOT / "crds").glob("*.yaml")}
+    assert documents[1:] == [source[name] for name in sorted(source)], (
+        "charts/causeway/files/crds.yaml drifted from crds/: run `causeway crds`"
     )
-    for name, text in source.items():
-        assert copy[name] == text, f"charts/causeway/files/crds/{name} drifted: run `causeway crds`"
 
 
 def test_causeway_crds_check_covers_the_chart_copy(
@@ -209,14 +209,15 @@ def test_causeway_crds_check_covers_the_chart_copy(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "crds").mkdir()
     (tmp_path / "charts" / "causeway").mkdir(parents=True)
-    assert "charts/causeway/files/crds/ (5 changed)" in write_crds(None)
+    assert "charts/causeway/files/crds.yaml (changed)" in write_crds(None)
+    assert "charts/causeway/files/crds.yaml (unchanged)" in write_crds(None)
     assert check_crds(None) == []
-    (CHART_COPY / "outboundconnection.yaml").write_text("stale\n")
-    (CHART_COPY / "extra.yaml").write_text("kind: ConfigMap\n")
+    CHART_COPY.write_text(CHART_COPY.read_text().replace("OutboundConnection", "Outbound"))
     problems = "\n".join(check_crds(None))
-    assert "charts/causeway/files/crds/outboundconnection.yaml is out of date" in problems
-    assert "charts/causeway/files/crds/extra.yaml is not a Causeway CRD" in problems
+    assert "charts/causeway/files/crds.yaml is out of date" in problems
     assert "crds/inboundconnection.yaml" not in problems
+    CHART_COPY.unlink()
+    assert "charts/causeway/files/crds.yaml is missing" in "\n".join(check_crds(None))
     # An explicit --output directory is checked alone, as before.
     assert check_crds(str(tmp_path / "crds")) == []
 
