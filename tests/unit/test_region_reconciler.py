@@ -196,3 +196,21 @@ async def test_a_region_without_objects_costs_no_aws_call() -> None:
     reconciler, runtime = reconciler_with()
     report = await full_pass(reconciler)
     assert (report.objects, runtime.transit.calls) == (0, [])
+
+
+async def test_a_spec_that_slipped_past_the_schema_stalls_with_no_aws_call() -> None:
+    # A real API server refuses such a spec (tests/e2e: the 422); this is the operator's
+    # own guard for a cluster whose CRDs are older than the operator.
+    garbled = obj("garbled")
+    garbled["spec"]["serviceName"] = "vpce-svc-not-a-service-name"
+    reconciler, runtime = reconciler_with(garbled)
+    await full_pass(reconciler)
+    status = runtime.kube.last("garbled")
+    assert (condition(status, "Stalled")["status"], condition(status, "Stalled")["reason"]) == (
+        "True",
+        "InvalidSpec",
+    )
+    assert status["message"].startswith(
+        "The spec is invalid: spec.serviceName: String should match"
+    )
+    assert runtime.transit.calls == ["DescribeVpcEndpoints"]

@@ -32,6 +32,7 @@ from causeway.sandbox.kube.patches import (
     _rv_of,
     _without,
 )
+from causeway.sandbox.kube.validation import SchemaCheck, invalid_message
 
 _T = TypeVar("_T")
 
@@ -149,11 +150,14 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         self._write_lock = asyncio.Lock()
         self._in_flight: set[int] = set()  # ids of requests not yet answered
         self.on_removed: Callable[[str], None] | None = None  # told the uid of a removed object
+        self._schemas: dict[tuple[str, str, str], SchemaCheck] = {}
         for kind in kinds:
             self.register(kind)
 
     def register(self, kind: ResourceKind) -> None:
         self.kinds[(kind.group, kind.version, kind.plural)] = kind
+        if kind.schema is not None:
+            self._schemas[(kind.group, kind.version, kind.plural)] = SchemaCheck(kind.schema)
         verbs = {"get", "list", "watch", "create", "update", "patch", "delete"}
         self.resources[kind.key] = kmock.ResourceInfo(
             kind=kind.kind,
@@ -309,7 +313,23 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         _fold_string_data(kind, body)
         if kind.status_subresource:
             body.pop(_STATUS, None)  # the real server ignores status on create then
+        body = self._validated(kind, body, None)
         return attrs.evolve(request, data=body, namespace=namespace)
+
+    def _validated(
+        self, kind: ResourceKind, body: dict[str, Any], old: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Defaults applied and the schema enforced, as the API server does for CRDs: a
+        body it would refuse is refused here too (422 Invalid, naming every field)."""
+        check = self._schemas.get((kind.group, kind.version, kind.plural))
+        if check is None:
+            return body
+        body = check.defaulted(body)
+        errors = check.errors(body, old)
+        if errors:
+            name = str(body["metadata"].get("name", ""))
+            raise _api_error(422, "Invalid", invalid_message(kind.kind, kind.group, name, errors))
+        return body
 
     def _require_namespace(self, namespace: str | None) -> None:
         if not namespace:
@@ -384,7 +404,7 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             target.pop(_STATUS, None)
         target["metadata"] = self._kept_metadata(current, target.get("metadata"))
         _fold_string_data(kind, target)
-        return target
+        return self._validated(kind, target, current)
 
     def _replacement(self, request: rendering.Request, current: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(request.data, Mapping):

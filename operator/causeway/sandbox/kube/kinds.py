@@ -4,7 +4,7 @@ CRD manifests) and the few core kinds kopf and the operator touch."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kmock
@@ -22,6 +22,8 @@ class ResourceKind:
     kind: str
     namespaced: bool = True
     status_subresource: bool = True
+    # The CRD's OpenAPI schema, checked on every write as the API server does.
+    schema: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -70,6 +72,7 @@ def kinds_from_crds(crds: Iterable[Mapping[str, Any]]) -> list[ResourceKind]:
                     kind=spec["names"]["kind"],
                     namespaced=spec.get("scope", "Namespaced") == "Namespaced",
                     status_subresource=_STATUS in (version.get("subresources") or {}),
+                    schema=(version.get("schema") or {}).get("openAPIV3Schema"),
                 )
             )
     return kinds
