@@ -21,8 +21,13 @@ import kubernetes
 from causeway.kube.client import operator_client
 
 logger = logging.getLogger("causeway.secrets")
-# Ask the API server for metadata only: the watch never carries a secret value.
-METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+# Ask the API server for metadata only, so neither the list nor the watch ever carries a
+# secret value. A list must ask for the List form (the API server answers a list asked
+# `as=PartialObjectMetadata` with 406), a watch for the object form. No plain
+# `application/json` fallback: a server unable to send metadata only must refuse, not
+# send whole Secrets.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 WATCH_SECONDS = 300
 _RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -130,24 +135,23 @@ class SecretsApi:
         Resumes from the last resource version; relists when it is too old."""
         attempt = 0
         version: str | None = None
+        reported: str | None = None  # the failure last logged at WARNING
         while not stopped.is_set():
             try:
                 if version is None:
                     version = self._list_metadata(on_change)
                 version = self._watch_from(version, on_change, stopped)
-                attempt = 0
+                attempt, reported = 0, None
             except _GoneError:
                 version = None
-            except Exception as exc:  # the API server went away: retried quietly
+            except Exception as exc:
                 delay = _RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)]
-                logger.debug(
-                    "Secret watch interrupted (%s); again in %gs", type(exc).__name__, delay
-                )
+                reported = _report_failure(exc, attempt, delay, reported)
                 attempt += 1
                 stopped.wait(delay)
 
     def _list_metadata(self, on_change: OnChange) -> str:
-        reply = self._get("/api/v1/secrets", {}, stream=False)
+        reply = self._get("/api/v1/secrets", {}, stream=False, accept=METADATA_LIST)
         listing = json.loads(reply.data or b"{}")
         for item in listing.get("items", []):
             meta = item.get("metadata") or {}
@@ -166,7 +170,7 @@ class SecretsApi:
             "resourceVersion": version,
             "timeoutSeconds": str(WATCH_SECONDS),
         }
-        reply = self._get("/api/v1/secrets", query, stream=True)
+        reply = self._get("/api/v1/secrets", query, stream=True, accept=METADATA_WATCH)
         buffer = b""
         for chunk in reply.response.stream(4096, decode_content=True):
             if stopped.is_set():
@@ -179,12 +183,12 @@ class SecretsApi:
         reply.response.release_conn()
         return version
 
-    def _get(self, path: str, query: Mapping[str, str], *, stream: bool) -> Any:
+    def _get(self, path: str, query: Mapping[str, str], *, stream: bool, accept: str) -> Any:
         request = self._client.param_serialize(
             method="GET",
             resource_path=path,
             query_params=list(query.items()),
-            header_params={"Accept": METADATA_ONLY},
+            header_params={"Accept": accept},
             auth_settings=["BearerToken"],
         )
         timeout = (5.0, WATCH_SECONDS + 30.0) if stream else 30.0
@@ -192,8 +196,27 @@ class SecretsApi:
         if not stream:
             response.read()
         if response.status >= 400:
-            raise SecretApiError(f"listing Secrets: HTTP {response.status} {response.reason}")
+            doing = "watching" if stream else "listing"
+            raise SecretApiError(f"{doing} Secrets: HTTP {response.status} {response.reason}")
         return response
+
+
+def _report_failure(exc: Exception, attempt: int, delay: float, reported: str | None) -> str | None:
+    """A dropped connection is routine (DEBUG, retried); a watch that fails again is not:
+    rotated Secrets go unnoticed meanwhile. Logged at WARNING once per change of cause,
+    so a refusal that lasts is one line, not one per retry. Returns what was reported."""
+    cause = str(exc) if isinstance(exc, SecretApiError) else type(exc).__name__
+    if attempt == 0 and not isinstance(exc, SecretApiError):
+        logger.debug("Secret watch interrupted (%s); again in %gs", cause, delay)
+        return reported
+    if cause != reported:
+        logger.warning(
+            "Secret watch failing (%s): rotated Secrets are not noticed until it recovers; "
+            "retrying every %gs at most",
+            cause,
+            _RETRY_SECONDS[-1],
+        )
+    return cause
 
 
 class _GoneError(Exception):

@@ -444,11 +444,12 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
 
     async def _serve_list(self, request: rendering.Request) -> rendering.Payload:
         kind = self._kind(request)
+        metadata_only = _metadata_only(request, "PartialObjectMetadataList")
         async with self._lock:
             items = self._live_objects(request)
         # WORKAROUND: kmock lists with resourceVersion "..." and no kind; kopf and the client
         # watch from the list's resourceVersion, so it must be the real current one.
-        if _metadata_only(request):
+        if metadata_only:
             return {
                 "apiVersion": "meta.k8s.io/v1",
                 "kind": "PartialObjectMetadataList",
@@ -464,6 +465,7 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
 
     async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[rendering.Payload]:
         kind = self._kind(request)  # before the first chunk, so that it is still a plain 404
+        metadata_only = _metadata_only(request, "PartialObjectMetadata")  # or a plain 406
         yield b""  # send the headers now, even if nothing happens for a while
         bus = cast(_LoggedBus, self._buses[kind.key])
         # WORKAROUND: kmock snapshots the objects, streams them, and only then subscribes to
@@ -472,7 +474,7 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             mark = await bus.mark()
             initial = self._initial_events(request, bus)
         stream = cast(AsyncGenerator[Any, None], bus.stream(since=mark))
-        shape = _partial_event if _metadata_only(request) else _as_is
+        shape = _partial_event if metadata_only else _as_is
         try:
             for event in initial:
                 yield shape(event)
@@ -580,10 +582,30 @@ def _fold_string_data(kind: ResourceKind, body: dict[str, Any]) -> None:
     body["data"] = data
 
 
-def _metadata_only(request: rendering.Request) -> bool:
-    """WORKAROUND: kmock ignores `Accept: ...;as=PartialObjectMetadata`, with which a client
-    asks the API server for objects' metadata only (a Secret watch without values)."""
-    return "as=PartialObjectMetadata" in request.headers.get("Accept", "")
+def _metadata_only(request: rendering.Request, form: str) -> bool:
+    """WORKAROUND: kmock ignores `Accept: ...;as=PartialObjectMetadata[List]`, with which a
+    client asks for objects' metadata only (a Secret watch without values). As the API
+    server: a list must ask for the List form and a watch for the object form; a request
+    whose every media type asks for another form is refused with 406 Not Acceptable."""
+    forms, plain = set(), False
+    for media in request.headers.get("Accept", "").split(","):
+        params = dict(
+            part.strip().partition("=")[::2] for part in media.split(";")[1:] if "=" in part
+        )
+        if "as" in params:
+            forms.add(params["as"])
+        elif media.strip():
+            plain = True
+    if form in forms:
+        return True
+    if forms and not plain:
+        raise _api_error(
+            406,
+            "NotAcceptable",
+            f"only the following media types are accepted: application/json;as={form};"
+            "g=meta.k8s.io;v=v1, application/json, application/yaml",
+        )
+    return False
 
 
 def _partial(obj: Mapping[str, Any]) -> dict[str, Any]:
