@@ -1,5 +1,6 @@
 """Test-wide hygiene: the CLI configures logging (root handlers and levels) as a real
-process does; every test gets the logging setup it started with back afterwards."""
+process does; every test gets the logging setup it started with back afterwards.
+And the session's real Kubernetes control plane, for the tests that use one."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+
+from realkube.controlplane import ControlPlane, asset_directory, missing_assets
+from realkube.session import RealCluster
 
 _CONFIGURED = ("causeway", "kopf", "aiohttp.access", "urllib3", "botocore", "boto3", "kubernetes")
 
@@ -21,3 +25,17 @@ def _restore_logging() -> Iterator[None]:
     root.setLevel(level)
     for name, saved in levels.items():
         logging.getLogger(name).setLevel(saved)
+
+
+@pytest.fixture(scope="session")
+def real_cluster() -> Iterator[RealCluster]:
+    """A real control plane (etcd, kube-apiserver, kube-controller-manager) with Causeway
+    installed from deploy/install.yaml; skipped when no binaries are configured."""
+    assets = asset_directory()
+    reason = missing_assets(assets)
+    if reason or assets is None:
+        pytest.skip(reason or "no assets")
+    with ControlPlane(assets) as plane:
+        cluster = RealCluster(plane)
+        cluster.install()
+        yield cluster

@@ -16,7 +16,10 @@ import yaml
 from causeway.aws.policy import actions_of, policy_document
 from causeway.config import load_config
 from causeway.sandbox import usage
+from causeway.sandbox.kube import ThreadedKubeSandbox
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.usage import KubeAccess
+from realkube.session import RealCluster
 
 ROOT = Path(__file__).parents[2]
 INSTALL = ROOT / "deploy" / "install.yaml"
@@ -86,3 +89,13 @@ def permissions_match_usage(request: pytest.FixtureRequest) -> Iterator[None]:
                 explain("IAM policy actions the operator never called", allowed - called)
             )
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="session", params=["sandbox", "apiserver"])
+def kube_backend(request: pytest.FixtureRequest) -> KubeBackendFactory:
+    """Every end-to-end test runs twice: on the embedded sandbox and on a real API server
+    (skipped, with the reason, where no control-plane binaries are configured)."""
+    if request.param == "sandbox":
+        return ThreadedKubeSandbox
+    cluster: RealCluster = request.getfixturevalue("real_cluster")
+    return cluster.backend

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import condition, eventually, outbound, status_of, wait_phase
 
@@ -19,8 +20,10 @@ OUTAGE_SECONDS = 6.0
 
 
 @pytest.fixture
-def stack() -> Iterator[SandboxStack]:
-    with SandboxStack(poll_interval="1s", namespaces=["acme"]) as running:
+def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme"], kube_backend=kube_backend
+    ) as running:
         running.grant_quota("acme", licenses=OBJECTS)
         running.start_operator()
         yield running

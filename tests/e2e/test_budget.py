@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import (
     OUTBOUND,
@@ -40,17 +41,18 @@ def ready_count(stack: SandboxStack, namespace: str) -> int:
     )
 
 
-def make_stack(operator_rate: float) -> SandboxStack:
+def make_stack(operator_rate: float, kube_backend: KubeBackendFactory) -> SandboxStack:
     return SandboxStack(
         poll_interval="1s",
         namespaces=["flood", "small"],
         aws_budget={"CreateVpcEndpoint": (BURST, operator_rate)},
+        kube_backend=kube_backend,
     )
 
 
 @pytest.fixture
-def paced() -> Iterator[SandboxStack]:
-    with make_stack(RATE) as stack:
+def paced(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with make_stack(RATE, kube_backend) as stack:
         stack.aws.limit("CreateVpcEndpoint", BURST, RATE)
         stack.grant_quota("flood", licenses=50)
         stack.grant_quota("small", licenses=5)
@@ -100,8 +102,8 @@ def test_thirty_at_once_converge_near_the_floor_and_a_small_tenant_is_not_stuck(
 
 
 @pytest.fixture
-def overconfident() -> Iterator[SandboxStack]:
-    with make_stack(RATE) as stack:  # the operator believes in twice AWS's real rate
+def overconfident(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with make_stack(RATE, kube_backend) as stack:  # the operator believes in twice AWS's real rate
         stack.aws.limit("CreateVpcEndpoint", BURST, RATE / 2)
         stack.grant_quota("flood", licenses=50)
         yield stack
@@ -124,8 +126,8 @@ def test_the_operator_adapts_when_aws_is_slower_than_configured(
 
 
 @pytest.fixture
-def slow() -> Iterator[SandboxStack]:
-    with make_stack(1.0) as stack:
+def slow(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with make_stack(1.0, kube_backend) as stack:
         stack.aws.limit("CreateVpcEndpoint", 2, 1.0)
         stack.grant_quota("flood", licenses=50)
         yield stack

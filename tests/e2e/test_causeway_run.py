@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 
 from causeway import __version__
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import outbound, wait_phase
 
 
 @pytest.fixture
-def stack() -> Iterator[SandboxStack]:
-    with SandboxStack(poll_interval="1s", namespaces=["acme"]) as running:
+def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme"], kube_backend=kube_backend
+    ) as running:
         running.grant_quota("acme", licenses=10)
         yield running
 

@@ -27,6 +27,7 @@ from causeway.cli import main
 from causeway.kube import ClusterConnection, KubeConfigError, KubeUnavailableError
 from causeway.kube.reader import _list_kind, current_namespace
 from causeway.sandbox.kube import ThreadedKubeSandbox
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.seeds import ADMIN, TENANT, load_manifests, seeds_dir
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import condition, eventually, outbound, status_of, wait_phase
@@ -50,13 +51,18 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, kube_backend: KubeBackendFactory
+) -> Iterator[Cluster]:
     """The seed tenant settled: inventory accepted (Ready, with its credential), billing
     still waiting for the tenant to accept, payroll waiting for a license, reporting a
     placeholder, loader (inbound) Ready; plus a second tenant without a quota."""
     admin, tenant = load_manifests(seeds_dir() / ADMIN), load_manifests(seeds_dir() / TENANT)
     with SandboxStack(
-        poll_interval="1s", namespaces=["acme", "beta"], metering_seconds=METERING_SECONDS
+        poll_interval="1s",
+        namespaces=["acme", "beta"],
+        metering_seconds=METERING_SECONDS,
+        kube_backend=kube_backend,
     ) as stack:
         services = _tenant_aws(stack, admin, tenant)
         stack.start_operator()

@@ -12,6 +12,7 @@ import pytest
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.domain import Endpoint
 from causeway.runtime import Runtime
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import OUTBOUND, eventually, live_endpoints_of, outbound, status_of, wait_phase
 
@@ -39,8 +40,10 @@ class CrashingRuntime(Runtime):
 
 
 @pytest.fixture
-def stack() -> Iterator[SandboxStack]:
-    with SandboxStack(poll_interval="1s", namespaces=["acme"]) as running:
+def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme"], kube_backend=kube_backend
+    ) as running:
         running.grant_quota("acme", licenses=10)
         yield running
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from causeway.sandbox.aws import TenantService
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import OUTBOUND, condition, eventually, outbound, status_of, wait_phase
 
@@ -23,8 +24,10 @@ ROTATED_VALUE = "r0tated-Value-5c2e88"
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[SandboxStack]:
-    with SandboxStack(poll_interval="1s", namespaces=["acme", "globex"]) as running:
+def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme", "globex"], kube_backend=kube_backend
+    ) as running:
         running.grant_quota("acme", licenses=20)
         running.grant_quota("globex", licenses=20)
         running.start_operator()

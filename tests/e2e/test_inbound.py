@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import (
     ALLOCATIONS,
@@ -28,8 +29,10 @@ GLOBEX_ACCOUNT = "333333333333"
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[SandboxStack]:
-    with SandboxStack(poll_interval="1s", namespaces=["acme", "globex"]) as running:
+def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme", "globex"], kube_backend=kube_backend
+    ) as running:
         running.grant_quota("acme", licenses=20, accounts=[ACME_ACCOUNT])
         running.grant_quota("globex", licenses=20, accounts=[GLOBEX_ACCOUNT, ACME_ACCOUNT])
         running.start_operator()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import INBOUND, allocations_of, eventually, inbound, uid_of, wait_phase
 
@@ -21,8 +22,10 @@ def accepts(stack: SandboxStack) -> int:
 
 
 @pytest.fixture
-def lone_stack() -> Iterator[SandboxStack]:
-    with SandboxStack(poll_interval="1s", namespaces=["acme"]) as running:
+def lone_stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme"], kube_backend=kube_backend
+    ) as running:
         running.grant_quota("acme", licenses=5, accounts=[ACME_ACCOUNT])
         yield running
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import (
     OUTBOUND,
@@ -26,8 +27,10 @@ NAMES = [f"conn-{i}" for i in range(1, 6)]
 
 
 @pytest.fixture
-def stack() -> Iterator[SandboxStack]:
-    with SandboxStack(poll_interval="1s", namespaces=["acme"]) as running:
+def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme"], kube_backend=kube_backend
+    ) as running:
         running.start_operator()
         yield running
 

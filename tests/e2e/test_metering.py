@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from causeway.sandbox.clock import SandboxClock
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import (
     QUOTAS,
@@ -42,12 +43,13 @@ def clock() -> SandboxClock:
 
 
 @pytest.fixture
-def stack(clock: SandboxClock) -> Iterator[SandboxStack]:
+def stack(clock: SandboxClock, kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
     with SandboxStack(
         poll_interval="1s",
         namespaces=["acme", "globex"],
         clock=clock,
         metering_seconds=0.3,
+        kube_backend=kube_backend,
     ) as running:
         running.grant_quota("acme", licenses=3, data_packs=1, accounts=[ACME_ACCOUNT])
         running.grant_quota("globex", licenses=1)

@@ -11,6 +11,8 @@ import pytest
 
 from causeway.controllers.observation import GRACE_SECONDS
 from causeway.sandbox.aws import TenantService
+from causeway.sandbox.kube import KubeSandboxError
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.seeds import TENANT, load_manifests, seeds_dir
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import (
@@ -30,8 +32,10 @@ SEED_SERVICE_ID = "vpce-svc-0123456789abcdef0"
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[SandboxStack]:
-    with SandboxStack(poll_interval="1s", namespaces=["acme"], clock=TickingClock()) as running:
+def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme"], clock=TickingClock(), kube_backend=kube_backend
+    ) as running:
         running.aws.create_tenant_service(service_id=SEED_SERVICE_ID)
         running.grant_quota("acme", licenses=100)  # more than the seeds' own quota: many tests
         running.start_operator()
@@ -253,19 +257,18 @@ def test_unknown_region_stalls_with_a_clear_message_and_no_aws_calls(stack: Sand
     assert stack.aws.call_counts().get("CreateVpcEndpoint", 0) == before
 
 
-def test_spec_that_slipped_past_the_schema_stalls_with_the_reason(stack: SandboxStack) -> None:
-    # The sandbox API server does not enforce the CRD schema, so this reaches the operator
-    # as it would on a cluster whose CRDs are older than the operator.
+def test_a_spec_the_schema_refuses_never_reaches_the_operator(stack: SandboxStack) -> None:
+    # The API server enforces the CRD's schema and CEL rules (the sandbox as a real one):
+    # the tenant gets a 422 naming every field, and nothing is stored. The operator's own
+    # guard for a spec that slipped past an older CRD is a unit test of the reconciler.
     before = stack.aws.call_counts().get("CreateVpcEndpoint", 0)
-    stack.kube.apply(outbound("garbled", "vpce-svc-not-a-service-name"))
-    status = eventually(
-        lambda: (s := status_of(stack, "acme", "garbled")).get("conditions") and s, what="a status"
-    )
-    stalled = condition(status, "Stalled")
-    assert (stalled["status"], stalled["reason"]) == ("True", "InvalidSpec")
-    assert status["message"].startswith(
-        "The spec is invalid: spec.serviceName: String should match"
-    )
+    with pytest.raises(KubeSandboxError) as refused:
+        stack.kube.apply(outbound("garbled", "vpce-svc-not-a-service-name"))
+    assert refused.value.status == 422
+    message = refused.value.body["message"]
+    assert 'OutboundConnection.causeway.dev "garbled" is invalid' in message
+    assert "spec.serviceName" in message
+    assert stack.kube.get(OUTBOUND, "acme", "garbled") is None
     assert stack.aws.call_counts().get("CreateVpcEndpoint", 0) == before
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import condition, eventually, outbound, status_of, wait_phase
 
@@ -19,8 +20,10 @@ QUIET_SECONDS = 20.0
 
 
 @pytest.fixture
-def stack() -> Iterator[SandboxStack]:
-    with SandboxStack(poll_interval="1s", namespaces=["acme"]) as running:
+def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme"], kube_backend=kube_backend
+    ) as running:
         running.grant_quota("acme", licenses=10)
         yield running
 

@@ -35,6 +35,7 @@ from causeway.runtime import Runtime
 from causeway.sandbox import usage
 from causeway.sandbox.aws import DEFAULT_PLATFORM_PRINCIPAL, AwsSandbox
 from causeway.sandbox.kube import ThreadedKubeSandbox, kinds_from_crds
+from causeway.sandbox.kube.backend import KubeBackend, KubeBackendFactory
 
 OPERATOR_START_TIMEOUT = 30.0
 
@@ -90,11 +91,13 @@ class SandboxStack:
         inbound_service_id: str | None = None,
         aws_budget: Mapping[str, tuple[int, float]] | None = None,
         metering_seconds: float | None = None,
+        kube_backend: KubeBackendFactory = ThreadedKubeSandbox,
     ) -> None:
         """`aws_budget`: the operator's bucket (burst, rate) per AWS call, as the config's
         awsBudget sets it (EC2's documented defaults otherwise). `metering_seconds`: the
         metering interval, below the config's 10 s floor if asked (the sandbox's
-        CloudWatch answers at once; real CloudWatch has data each minute)."""
+        CloudWatch answers at once; real CloudWatch has data each minute). `kube_backend`:
+        the Kubernetes API (the embedded sandbox unless the tests bring a real one)."""
         self._metering_seconds = metering_seconds
         self.region = region
         self._inbound_service_id = inbound_service_id
@@ -104,7 +107,7 @@ class SandboxStack:
             activation_seconds=activation_seconds,
             platform_principal=platform_principal,
         )
-        self.kube = ThreadedKubeSandbox(
+        self.kube: KubeBackend = kube_backend(
             kinds_from_crds(crd_for(kind) for kind in ALL_KINDS),
             namespaces=tuple(namespaces),
             record_usage=True,  # the tests hold the operator's ClusterRole to its requests

@@ -56,6 +56,13 @@ def record_kube(
             _kube.add(access)
 
 
+def record_accesses(accesses: set[KubeAccess]) -> None:
+    """Requests seen elsewhere: a real API server's audit log of the operator's
+    ServiceAccount (the tests' real-cluster backend)."""
+    with _lock:
+        _kube.update(accesses)
+
+
 def record_aws(record: CallRecord) -> None:
     """A ClientFactory listener for the operator's clients."""
     with _lock:

@@ -1,0 +1,308 @@
+"""The real API server as a SandboxStack's Kubernetes backend: the same helper calls the
+tests make of the embedded sandbox (apply/get/list/patch/delete as the admin), client
+settings that make the operator act as the chart's ServiceAccount with a real token,
+and the operator's requests read back from the API server's audit log (for the
+write counts the tests assert and for the permission check over the whole suite).
+
+Each backend owns its namespaces: it creates them (waiting out a namespace of the same
+name still being deleted), and on exit deletes them, with every Causeway object in
+them and every cluster-scoped SourceRangeAllocation, so the next test starts clean."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import kopf
+import kubernetes.client
+import urllib3
+
+from causeway.sandbox import usage
+from causeway.sandbox.kube import CORE_KINDS, KubeSandboxError, ResourceKind
+from causeway.sandbox.kube.patches import _without
+from realkube.controlplane import ClusterAccess, write_kubeconfig
+
+NAMESPACE_GONE_TIMEOUT = 60.0
+_WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+_CAUSEWAY_GROUP = "causeway.dev"
+
+
+class HttpClient:
+    """JSON over HTTPS to the API server as one user (client certificate or token)."""
+
+    def __init__(self, access: ClusterAccess) -> None:
+        self.access = access
+        self._headers = {"Accept": "application/json", "User-Agent": "causeway-tests"}
+        if access.token:
+            self._headers["Authorization"] = f"Bearer {access.token}"
+        self._pool = urllib3.PoolManager(
+            ssl_context=access.ssl_context(), retries=False, timeout=30.0
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        query: Mapping[str, str] | None = None,
+        missing_ok: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        url = self.access.server + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        sent = {**self._headers, **(headers or {})}
+        if body is not None:
+            sent["Content-Type"] = content_type
+        data = json.dumps(body).encode() if body is not None else None
+        reply = self._pool.request(method, url, body=data, headers=sent)
+        payload: Any = json.loads(reply.data) if reply.data else {}
+        if reply.status == 404 and missing_ok:
+            return None
+        if reply.status >= 400:
+            raise KubeSandboxError(method, path, reply.status, payload)
+        return dict(payload)
+
+
+class AuditLog:
+    """The operator's requests, as the API server's audit log records them."""
+
+    def __init__(self, path: Path, user: str) -> None:
+        self.path, self.user = path, user
+        self._start = path.stat().st_size if path.exists() else 0
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as log:
+            log.seek(self._start)
+            lines = log.read().splitlines()
+        found = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line still being written
+            if event.get("user", {}).get("username") == self.user and event.get("objectRef"):
+                found.append(event)
+        return found
+
+    def accesses(self) -> set[usage.KubeAccess]:
+        """One RBAC permission per request (verb, group, resource[/subresource])."""
+        found = set()
+        for event in self.events():
+            ref = event["objectRef"]
+            resource = ref.get("resource", "")
+            if ref.get("subresource"):
+                resource += "/" + ref["subresource"]
+            found.add(usage.KubeAccess(ref.get("apiGroup", ""), resource, event["verb"]))
+        return found
+
+
+class RealKube:
+    """A SandboxStack backend on the real API server (see the module docstring)."""
+
+    def __init__(
+        self,
+        kinds: Sequence[ResourceKind],
+        namespaces: Sequence[str],
+        *,
+        admin: ClusterAccess,
+        operator: ClusterAccess,
+        operator_user: str,
+        audit_log: Path,
+        on_namespace: Callable[[RealKube, str], None] | None = None,
+    ) -> None:
+        known = {(k.group, k.version, k.plural) for k in CORE_KINDS}
+        self.kinds = CORE_KINDS + tuple(
+            k for k in kinds if (k.group, k.version, k.plural) not in known
+        )
+        self.namespaces = tuple(namespaces)
+        self.admin = HttpClient(admin)
+        self.operator_access = operator
+        self._operator_user = operator_user
+        self._audit_path = audit_log
+        self._audit: AuditLog | None = None
+        self._on_namespace = on_namespace  # admin onboarding of a tenant namespace
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self._audit = AuditLog(self._audit_path, self._operator_user)
+        for namespace in self.namespaces:
+            self._create_namespace(namespace)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._audit is not None:
+            usage.record_accesses(self._audit.accesses())
+        self._clean_up()
+
+    def _create_namespace(self, name: str) -> None:
+        self._wait_namespace_gone(name)
+        self.admin.call(
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        )
+        if self._on_namespace is not None:
+            self._on_namespace(self, name)
+
+    def _wait_namespace_gone(self, name: str) -> None:
+        deadline = time.monotonic() + NAMESPACE_GONE_TIMEOUT
+        while self.admin.call("GET", f"/api/v1/namespaces/{name}", missing_ok=True):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"namespace {name} was still being deleted after a minute")
+            time.sleep(0.2)
+
+    def _clean_up(self) -> None:
+        """Delete what the test made: finalizers first (the operator that would remove
+        them is stopped), then the namespaces (the namespace controller deletes the rest)
+        and the cluster-scoped allocations."""
+        causeway = [k for k in self.kinds if k.group == _CAUSEWAY_GROUP]
+        for kind in causeway:
+            for namespace in self.namespaces if kind.namespaced else [None]:
+                listed = self.admin.call("GET", kind.url(namespace)) or {}
+                for item in listed.get("items", []):
+                    meta = item["metadata"]
+                    url = kind.url(meta.get("namespace"), meta["name"])
+                    if meta.get("finalizers"):
+                        self.admin.call(
+                            "PATCH",
+                            url,
+                            {"metadata": {"finalizers": None}},
+                            content_type="application/merge-patch+json",
+                            missing_ok=True,
+                        )
+                    if not kind.namespaced:
+                        self.admin.call("DELETE", url, missing_ok=True)
+        for namespace in self.namespaces:
+            self.admin.call("DELETE", f"/api/v1/namespaces/{namespace}", missing_ok=True)
+        for namespace in self.namespaces:
+            self._wait_namespace_gone(namespace)
+
+    # -- connection info for the operator ------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.operator_access.server
+
+    def kube_configuration(self) -> kubernetes.client.Configuration:
+        configuration = kubernetes.client.Configuration(host=self.operator_access.server)
+        configuration.ssl_ca_cert = str(self.operator_access.ca)
+        configuration.api_key = {"authorization": f"Bearer {self.operator_access.token}"}
+        return configuration
+
+    def kopf_connection(self) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(
+            server=self.operator_access.server,
+            ca_path=str(self.operator_access.ca),
+            token=self.operator_access.token,
+            default_namespace=self.namespaces[0] if self.namespaces else None,
+        )
+
+    def write_kubeconfig(self, path: Path) -> None:
+        namespace = self.namespaces[0] if self.namespaces else "default"
+        write_kubeconfig(path, self.operator_access, namespace)
+
+    # -- what the operator did -----------------------------------------------------------
+
+    def _operator_events(self) -> list[dict[str, Any]]:
+        return self._audit.events() if self._audit is not None else []
+
+    def write_count(self) -> int:
+        return sum(1 for e in self._operator_events() if e["verb"] in _WRITE_VERBS)
+
+    def reads_of(self, plural: str, namespace: str | None, name: str) -> int:
+        return sum(
+            1
+            for e in self._operator_events()
+            if e["verb"] == "get"
+            and e["objectRef"].get("resource") == plural
+            and e["objectRef"].get("namespace") == namespace
+            and e["objectRef"].get("name") == name
+            and not e["objectRef"].get("subresource")
+        )
+
+    # -- helper calls, as the admin ------------------------------------------------------
+
+    def kind_for(self, plural: str) -> ResourceKind:
+        name, _, group = plural.partition(".")
+        matches = [k for k in self.kinds if k.plural == name and (not group or k.group == group)]
+        if not matches:
+            raise KeyError(f"No registered kind for {plural!r}")
+        return sorted(matches, key=lambda k: k.group != "")[0]
+
+    def _kind_of_manifest(self, manifest: Mapping[str, Any]) -> ResourceKind:
+        for kind in self.kinds:
+            if kind.api_version == manifest["apiVersion"] and kind.kind == manifest["kind"]:
+                return kind
+        raise KeyError(f"No registered kind for {manifest['apiVersion']}/{manifest['kind']}")
+
+    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Create, or merge-patch if it exists (like the sandbox's helper)."""
+        kind = self._kind_of_manifest(manifest)
+        meta = manifest.get("metadata", {})
+        namespace = meta.get("namespace") or (self.namespaces[0] if kind.namespaced else None)
+        try:
+            created = self.admin.call("POST", kind.url(namespace), dict(manifest))
+        except KubeSandboxError as e:
+            if e.status != 409:
+                raise
+        else:
+            assert created is not None
+            return created
+        patch = _without(manifest, "status")
+        patch["metadata"] = _without(meta, "resourceVersion", "uid", "creationTimestamp")
+        return self.patch(f"{kind.plural}.{kind.group}", namespace, meta["name"], patch)
+
+    def get(self, kind_plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.admin.call(
+            "GET", self.kind_for(kind_plural).url(namespace, name), missing_ok=True
+        )
+
+    def list(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        result = self.admin.call("GET", self.kind_for(plural).url(namespace))
+        assert result is not None
+        return list(result["items"])
+
+    def patch(
+        self, plural: str, namespace: str | None, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        result = self.admin.call(
+            "PATCH",
+            self.kind_for(plural).url(namespace, name),
+            dict(patch),
+            content_type="application/merge-patch+json",
+        )
+        assert result is not None
+        return result
+
+    def patch_status(
+        self, plural: str, namespace: str | None, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        result = self.admin.call(
+            "PATCH",
+            self.kind_for(plural).url(namespace, name) + "/status",
+            {"status": dict(status)},
+            content_type="application/merge-patch+json",
+        )
+        assert result is not None
+        return result
+
+    def delete(
+        self, plural: str, namespace: str | None, name: str, *, missing_ok: bool = False
+    ) -> None:
+        self.admin.call("DELETE", self.kind_for(plural).url(namespace, name), missing_ok=missing_ok)
