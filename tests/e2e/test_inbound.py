@@ -116,13 +116,21 @@ def test_two_namespaces_claiming_one_endpoint_the_older_wins_and_the_other_learn
     assert status_of(stack, "acme", "first-claim", INBOUND)["phase"] == "Ready"
 
 
+def licensed_inbound(stack: SandboxStack) -> int:
+    return int(stack.kube.get(QUOTAS, "acme", "acme")["status"]["used"]["inboundConnections"])
+
+
 def test_teardown_rejects_releases_the_range_and_the_license(stack: SandboxStack) -> None:
+    before = licensed_inbound(stack)
     vpce = stack.aws.create_tenant_endpoint(ACME_ACCOUNT)
     stack.kube.apply(inbound("short-lived", vpce))
     wait_inbound(stack, "short-lived", "Ready")
     uid = uid_of(stack, "short-lived", kind=INBOUND)
     assert allocations_of(stack, uid)
-    used = stack.kube.get(QUOTAS, "acme", "acme")["status"]["used"]["inboundConnections"]
+    # The quota's status follows the connection's in a later write: wait until it counts it.
+    used = eventually(
+        lambda: (n := licensed_inbound(stack)) == before + 1 and n, what="the license taken"
+    )
 
     stack.kube.delete(INBOUND, "acme", "short-lived")
     eventually(

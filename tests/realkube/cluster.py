@@ -4,9 +4,9 @@ settings that make the operator act as the chart's ServiceAccount with a real to
 and the operator's requests read back from the API server's audit log (for the
 write counts the tests assert and for the permission check over the whole suite).
 
-Each backend owns its namespaces: it creates them (waiting out a namespace of the same
-name still being deleted), and on exit deletes them, with every Causeway object in
-them and every cluster-scoped SourceRangeAllocation, so the next test starts clean."""
+Each backend owns its namespaces while it runs: it creates them (or takes over the
+emptied ones an earlier test left) and on exit empties them, and deletes every
+cluster-scoped SourceRangeAllocation, so the next test starts clean."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ from causeway.sandbox.kube import CORE_KINDS, KubeSandboxError, ResourceKind
 from causeway.sandbox.kube.patches import _without
 from realkube.controlplane import ClusterAccess, write_kubeconfig
 
-NAMESPACE_GONE_TIMEOUT = 60.0
+CLEAN_UP_TIMEOUT = 30.0
+# Namespaced kinds emptied between tests besides Causeway's own.
+_EMPTIED = frozenset({"secrets", "events", "leases"})
 _WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 _CAUSEWAY_GROUP = "causeway.dev"
 
@@ -151,47 +153,52 @@ class RealKube:
         self._clean_up()
 
     def _create_namespace(self, name: str) -> None:
-        self._wait_namespace_gone(name)
-        self.admin.call(
-            "POST",
-            "/api/v1/namespaces",
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-        )
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        try:
+            self.admin.call("POST", "/api/v1/namespaces", namespace)
+        except KubeSandboxError as exc:
+            if exc.status != 409:
+                raise  # 409: a namespace an earlier test used, emptied when it ended
         if self._on_namespace is not None:
             self._on_namespace(self, name)
 
-    def _wait_namespace_gone(self, name: str) -> None:
-        deadline = time.monotonic() + NAMESPACE_GONE_TIMEOUT
-        while self.admin.call("GET", f"/api/v1/namespaces/{name}", missing_ok=True):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"namespace {name} was still being deleted after a minute")
-            time.sleep(0.2)
-
     def _clean_up(self) -> None:
-        """Delete what the test made: finalizers first (the operator that would remove
-        them is stopped), then the namespaces (the namespace controller deletes the rest)
-        and the cluster-scoped allocations."""
+        """Delete what the test made, so the next test starts from empty namespaces:
+        finalizers first (the operator that would remove them is stopped), then every
+        Causeway object, Secret, Event and Lease in the namespaces, and every cluster-scoped
+        SourceRangeAllocation. The namespaces themselves stay: the namespace controller
+        takes about ten seconds to finalize one, which thirty tests cannot afford."""
         causeway = [k for k in self.kinds if k.group == _CAUSEWAY_GROUP]
         for kind in causeway:
             for namespace in self.namespaces if kind.namespaced else [None]:
-                listed = self.admin.call("GET", kind.url(namespace)) or {}
-                for item in listed.get("items", []):
-                    meta = item["metadata"]
-                    url = kind.url(meta.get("namespace"), meta["name"])
-                    if meta.get("finalizers"):
-                        self.admin.call(
-                            "PATCH",
-                            url,
-                            {"metadata": {"finalizers": None}},
-                            content_type="application/merge-patch+json",
-                            missing_ok=True,
-                        )
-                    if not kind.namespaced:
-                        self.admin.call("DELETE", url, missing_ok=True)
-        for namespace in self.namespaces:
-            self.admin.call("DELETE", f"/api/v1/namespaces/{namespace}", missing_ok=True)
-        for namespace in self.namespaces:
-            self._wait_namespace_gone(namespace)
+                self._release_finalizers(kind, namespace)
+                self.admin.call("DELETE", kind.url(namespace), missing_ok=True)
+        for kind in (k for k in self.kinds if k.plural in _EMPTIED and k.namespaced):
+            for namespace in self.namespaces:
+                self.admin.call("DELETE", kind.url(namespace), missing_ok=True)
+        for kind in causeway:
+            for namespace in self.namespaces if kind.namespaced else [None]:
+                self._wait_empty(kind, namespace)
+
+    def _release_finalizers(self, kind: ResourceKind, namespace: str | None) -> None:
+        listed = self.admin.call("GET", kind.url(namespace)) or {}
+        for item in listed.get("items", []):
+            meta = item["metadata"]
+            if meta.get("finalizers"):
+                self.admin.call(
+                    "PATCH",
+                    kind.url(meta.get("namespace"), meta["name"]),
+                    {"metadata": {"finalizers": None}},
+                    content_type="application/merge-patch+json",
+                    missing_ok=True,
+                )
+
+    def _wait_empty(self, kind: ResourceKind, namespace: str | None) -> None:
+        deadline = time.monotonic() + CLEAN_UP_TIMEOUT
+        while (self.admin.call("GET", kind.url(namespace)) or {}).get("items"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{kind.plural} in {namespace} still there after clean-up")
+            time.sleep(0.1)
 
     # -- connection info for the operator ------------------------------------------------
 
