@@ -27,6 +27,7 @@ from deploy_testlib import (
 )
 
 import causeway
+from causeway.aws.regions import region_name_pattern
 from causeway.cli import _parser
 from causeway.config import (
     BUDGETED_APIS,
@@ -38,6 +39,7 @@ from causeway.config import (
     parse_config,
 )
 from causeway.crdgen import CHART_COPY, check_crds, crd_files, write_crds
+from fakes import REGION_CONFIG
 
 Render = Callable[..., Manifests]
 
@@ -580,6 +582,22 @@ def test_notes_tell_the_admin_to_replace_placeholder_ids(helm: Helm, chart_copy:
 
 
 # --- the values schema -----------------------------------------------------------------
+
+
+def test_region_pattern_is_botocores_partitions() -> None:
+    """The schema accepts exactly the region names of botocore's partitions, as the
+    operator does (tools/sync_region_pattern.py writes it)."""
+    names = SCHEMA["properties"]["config"]["properties"]["regions"]["propertyNames"]
+    assert names["pattern"] == region_name_pattern(), (
+        "charts/causeway/values.schema.json is stale: run "
+        "`sh tools/uv run --frozen python tools/sync_region_pattern.py`"
+    )
+
+
+@pytest.mark.parametrize("region", ["eusc-de-east-1", "us-isob-east-1", "cn-northwest-1"])
+def test_regions_of_every_partition_pass_the_schema(helm: Helm, region: str) -> None:
+    result = helm.template({"config": {"regions": {"us-east-1": None, region: REGION_CONFIG}}})
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize(

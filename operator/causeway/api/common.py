@@ -17,10 +17,12 @@ GROUP = "causeway.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
-REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
+# Loose on purpose (partitions come and go: eusc-de-east-1, us-isob-east-1): the
+# operator checks a region against botocore's partition data and says so in status.
+REGION_PATTERN = r"^[a-z]{2,}(-[a-z]+)+-[0-9]+$"
 VPC_ENDPOINT_ID_PATTERN = r"^vpce-[0-9a-f]{8}([0-9a-f]{9})?$"
 SERVICE_NAME_PATTERN = (
-    r"^com\.amazonaws\.vpce\.[a-z]{2}(-[a-z]+)+-[0-9]\.vpce-svc-[0-9a-f]{8}([0-9a-f]{9})?$"
+    r"^com\.amazonaws\.vpce\.[a-z]{2,}(-[a-z]+)+-[0-9]+\.vpce-svc-[0-9a-f]{8}([0-9a-f]{9})?$"
 )
 AWS_ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 DNS_NAME_PATTERN = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
