@@ -29,6 +29,22 @@ DNS_NAME_PATTERN = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
+# status.conditions as metav1.Condition lists are declared: a map keyed by type (one
+# entry per type, which server-side apply and kstatus tools rely on), bounded.
+MAX_CONDITIONS = 16
+CONDITIONS_LIST = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+
+
+def conditions_field(description: str) -> Any:
+    """The `conditions` field of a status, as metav1.Condition lists are declared."""
+    return Field(
+        default_factory=list,
+        max_length=MAX_CONDITIONS,
+        description=description,
+        json_schema_extra=CONDITIONS_LIST,
+    )
+
+
 def immutable(field: str) -> dict[str, Any]:
     """JSON-schema extras that make the API server refuse changes to a field."""
     return {
@@ -85,6 +101,4 @@ class ConnectionStatusBase(ApiModel):
     lastSyncTime: datetime | None = Field(
         default=None, description="When Causeway last reconciled this object against AWS."
     )
-    conditions: list[Condition] = Field(
-        default_factory=list, description="Ready, Reconciling and Stalled (kstatus)."
-    )
+    conditions: list[Condition] = conditions_field("Ready, Reconciling and Stalled (kstatus).")
