@@ -32,7 +32,10 @@ K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9
 # status.conditions as metav1.Condition lists are declared: a map keyed by type (one
 # entry per type, which server-side apply and kstatus tools rely on), bounded.
 MAX_CONDITIONS = 16
-CONDITIONS_LIST = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+CONDITIONS_LIST: dict[str, Any] = {
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["type"],
+}
 
 
 def conditions_field(description: str) -> Any:
@@ -41,7 +44,7 @@ def conditions_field(description: str) -> Any:
         default_factory=list,
         max_length=MAX_CONDITIONS,
         description=description,
-        json_schema_extra=CONDITIONS_LIST,
+        json_schema_extra=dict(CONDITIONS_LIST),
     )
 
 
