@@ -569,6 +569,8 @@ def test_notes_tell_the_admin_to_replace_placeholder_ids(helm: Helm, chart_copy:
     assert "placeholder ids" in notes and "vpc-0a1b2c3d4e5f60718" in notes
     assert "No IRSA role is set" in notes
     assert f"rollout status deployment/{RELEASE}" in notes
+    # Secrets are bound per tenant namespace: the notes say how, with the role's name.
+    assert f"--clusterrole={CLUSTER_NAME}-secrets" in notes
     real_region = {
         "transitVpcId": "vpc-11111111",
         "subnetIds": ["subnet-22222222"],
