@@ -18,6 +18,10 @@ TAG_UID = f"{TAG_PREFIX}/owner-uid"
 # On an endpoint blocked for its tenant's hourly limit: when it reopens (RFC 3339). The
 # block is recorded in AWS itself, so a restarted operator knows what to restore.
 TAG_BLOCKED_UNTIL = f"{TAG_PREFIX}/blocked-until"
+# The security groups Causeway gave the endpoint when it created it (space-separated):
+# blocking and reopening swap only these and the blocked group, never a group someone
+# else added, and still know them after the config names other groups.
+TAG_OPEN_GROUPS = f"{TAG_PREFIX}/security-groups"
 MANAGED_BY = "causeway"
 TAG_VALUE_MAX = 256
 
@@ -74,6 +78,7 @@ class Endpoint:
     owner_namespace: str | None = None
     security_groups: tuple[str, ...] = ()
     blocked_until: datetime | None = None  # from TAG_BLOCKED_UNTIL
+    open_groups: tuple[str, ...] | None = None  # from TAG_OPEN_GROUPS (None: no such tag)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,12 @@ from what the operator already holds (the cluster index and the budget), so they
 can never disagree with it and cost nothing between scrapes.
 
 Each Runtime has its own registry: several operators can run in one process (the
-tests, the demo) without adding up each other's figures."""
+tests, the demo) without adding up each other's figures.
+
+The tenant is the `tenant` label, never `namespace`: scraped without honorLabels,
+Prometheus gives every series the target's own `namespace` (the operator's) and
+renames a `namespace` of ours to `exported_namespace`. Units are in the names
+(`_calls_per_second`, `_bytes`); no `_created` series (counters are read with rate())."""
 
 from __future__ import annotations
 
@@ -19,7 +24,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -32,6 +43,11 @@ if TYPE_CHECKING:
     from causeway.controllers.budget import Budget
     from causeway.index import ClusterIndex
 
+# The `_created` series double every counter's series and no query reads them. (A
+# process-wide switch of prometheus_client; Causeway exports nothing else.)
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+TENANT = "tenant"  # the label naming the tenant (its namespace) on the quota series
 UNKNOWN_PHASE = "Unknown"  # an object the operator has not written a status for yet
 CREDENTIAL_PHASES = ("Ready", "Pending", "Invalid")
 # Reconciles are mostly a status write (milliseconds) or one AWS call (sub-second);
@@ -90,8 +106,8 @@ class Metrics:
         )
         self._aws_calls = Counter(
             "causeway_aws_api_calls",
-            "AWS API calls the operator made, by operation and outcome.",
-            ("operation", "outcome"),
+            "AWS API calls the operator made, by region, operation and outcome.",
+            ("region", "operation", "outcome"),
             registry=self.registry,
         )
         self._metering_cycles = Counter(
@@ -119,7 +135,7 @@ class Metrics:
 
     def aws_call(self, record: CallRecord) -> None:
         """A ClientFactory listener: counts every call as it ends."""
-        self._aws_calls.labels(record.operation, outcome_of(record).value).inc()
+        self._aws_calls.labels(record.region, record.operation, outcome_of(record).value).inc()
 
     def metering_cycle(self, *, failed: bool) -> None:
         self._metering_cycles.labels((Result.ERROR if failed else Result.SUCCESS).value).inc()
@@ -187,27 +203,27 @@ class _StateCollector(Collector):
         licenses = GaugeMetricFamily(
             "causeway_quota_licenses",
             "Licenses a tenant's ConnectionQuota grants (spec.licenses).",
-            labels=("namespace",),
+            labels=(TENANT,),
         )
         connections = GaugeMetricFamily(
             "causeway_quota_licensed_connections",
             "Connections holding a license, by tenant and direction.",
-            labels=("namespace", "direction"),
+            labels=(TENANT, "direction"),
         )
         used = GaugeMetricFamily(
             "causeway_quota_used_bytes",
             "Bytes used in the current window (daily: both directions; hourly: one).",
-            labels=("namespace", "window"),
+            labels=(TENANT, "window"),
         )
         limit = GaugeMetricFamily(
             "causeway_quota_limit_bytes",
             "The tenant's limit for the window (outbound_hourly is hard; the others soft).",
-            labels=("namespace", "window"),
+            labels=(TENANT, "window"),
         )
         blocked = GaugeMetricFamily(
             "causeway_quota_blocked",
             "1 while the tenant's outbound traffic is blocked by the hourly limit.",
-            labels=("namespace",),
+            labels=(TENANT,),
         )
         for snapshot in sorted(self._index[CONNECTION_QUOTA].all(), key=lambda s: s.key):
             namespace, status = snapshot.namespace, snapshot.status
@@ -232,7 +248,7 @@ class _StateCollector(Collector):
             labels=("region", "api"),
         )
         rate = GaugeMetricFamily(
-            "causeway_aws_budget_rate",
+            "causeway_aws_budget_calls_per_second",
             "Calls per second the operator currently allows itself, per region and API.",
             labels=("region", "api"),
         )

@@ -19,6 +19,7 @@ from causeway import handlers
 from causeway.controllers.credentials import CredentialController
 from causeway.controllers.metering import MeteringController
 from causeway.controllers.region import RegionReconciler
+from causeway.controllers.secret_watches import SecretWatches
 from causeway.runtime import Runtime
 
 # Must differ from causeway.dev: kopf drops annotations under its storage prefix from
@@ -107,7 +108,7 @@ async def run_operator(
     metering = MeteringController(runtime)
     runtime.on_metering_kick(metering.kick)
     tasks.append(asyncio.create_task(metering.run(controllers_stopped), name="metering"))
-    secrets_stopped = _watch_secrets(runtime, credentials)
+    secret_watches = _watch_secrets(runtime, credentials)
     try:
         await kopf.operator(
             registry=build_registry(runtime, credentials, login),
@@ -121,27 +122,26 @@ async def run_operator(
     finally:
         started.cancel()
         controllers_stopped.set()
-        secrets_stopped.set()
+        secret_watches.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         logging.getLogger("kopf.objects").removeFilter(quiet)
 
 
-def _watch_secrets(runtime: Runtime, credentials: CredentialController) -> threading.Event:
-    """Watch Secrets' metadata in a thread (the client is synchronous), handing each
-    change to the credential controller on this loop. Returns the flag that stops it."""
+def _watch_secrets(runtime: Runtime, credentials: CredentialController) -> SecretWatches:
+    """Watch the Secrets' metadata of the namespaces holding credentials (threads: the
+    client is synchronous), handing each change, and each namespace's refusal or
+    consent, to the credential controller on this loop. `stop()` ends the watches."""
     loop = asyncio.get_running_loop()
-    stopped = threading.Event()
 
     def changed(namespace: str, name: str, version: str, deleted: bool) -> None:
         loop.call_soon_threadsafe(credentials.secret_changed, namespace, name, version, deleted)
 
-    threading.Thread(
-        target=runtime.kube.secrets.watch_metadata,
-        args=(changed, stopped),
-        name="secret-metadata-watch",
-        daemon=True,
-    ).start()
-    return stopped
+    def access(namespace: str, allowed: bool) -> None:
+        loop.call_soon_threadsafe(credentials.secret_access, namespace, allowed)
+
+    watches = SecretWatches(runtime.kube.secrets, changed, access)
+    credentials.watch_secrets_with(watches.follow)
+    return watches
 
 
 async def _when_ready(

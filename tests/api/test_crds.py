@@ -145,3 +145,44 @@ def test_named_credential_url_must_be_http_or_https() -> None:
         "spec": {"url": "ftp://files.acme.internal", "outboundConnection": "inventory"},
     }
     assert any("does not match" in e for e in validate(crd, obj))
+
+
+COMMON_CRDS = yaml.safe_load((ROOT / "tests" / "data" / "common-crd-short-names.yaml").read_text())
+TENANT_CATEGORY = "causeway"
+
+
+def test_short_names_collide_with_no_common_crd_or_builtin_kind() -> None:
+    taken = set(COMMON_CRDS["builtin"])
+    taken |= {
+        s for kinds in COMMON_CRDS["projects"].values() for names in kinds.values() for s in names
+    }
+    ours = [s for kind in ALL_KINDS for s in load_crd(kind.singular)["spec"]["names"]["shortNames"]]
+    assert not taken & set(ours)
+    assert len(ours) == len(set(ours))
+    # One prefix, so a future kind elsewhere is unlikely to take one, and no plain word
+    # (inbound, outbound) that reads as anyone's.
+    assert all(s.startswith("cw") for s in ours), ours
+
+
+def test_the_tenant_category_holds_only_namespaced_kinds() -> None:
+    """`kubectl get causeway -n acme` lists every kind of the category: a cluster-scoped
+    one in it fails the whole command with Forbidden for a tenant."""
+    for kind in ALL_KINDS:
+        categories = load_crd(kind.singular)["spec"]["names"]["categories"]
+        assert (TENANT_CATEGORY in categories) == kind.namespaced, kind.kind
+        assert categories, kind.kind
+
+
+def test_status_conditions_are_a_bounded_map_keyed_by_type() -> None:
+    """metav1.Condition's convention: server-side apply merges by type, kstatus reads
+    one entry per type, and the list cannot grow without bound."""
+    for kind in ALL_KINDS:
+        if kind.status is None:
+            continue
+        crd = load_crd(kind.singular)
+        status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+        conditions = status["properties"]["conditions"]
+        assert conditions["x-kubernetes-list-type"] == "map", kind.kind
+        assert conditions["x-kubernetes-list-map-keys"] == ["type"], kind.kind
+        assert 0 < conditions["maxItems"] <= 32, kind.kind
+        assert "type" in conditions["items"]["required"], kind.kind

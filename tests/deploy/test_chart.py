@@ -23,10 +23,12 @@ from deploy_testlib import (
     Manifests,
     of_kind,
     only,
+    parse,
     validate_k8s,
 )
 
 import causeway
+from causeway.aws.regions import region_name_pattern
 from causeway.cli import _parser
 from causeway.config import (
     BUDGETED_APIS,
@@ -38,8 +40,12 @@ from causeway.config import (
     parse_config,
 )
 from causeway.crdgen import CHART_COPY, check_crds, crd_files, write_crds
+from fakes import REGION_CONFIG
 
 Render = Callable[..., Manifests]
+CLUSTER_NAME = f"{RELEASE}-{NAMESPACE}"  # cluster-scoped objects: unique per namespace
+TENANTS = ["acme", "beta"]
+WITH_TENANTS = {"rbac": {"secrets": {"namespaces": TENANTS}}}
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
@@ -141,11 +147,14 @@ def test_every_object_carries_the_standard_labels(render: Render, values: Any) -
 
 
 def test_namespaced_objects_go_to_the_release_namespace(render: Render) -> None:
+    """Everything but the Secrets RoleBindings, which go to the tenants' namespaces."""
     cluster_scoped = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
-    for manifest in render():
+    for manifest in render(WITH_TENANTS):
         namespace = manifest["metadata"].get("namespace")
         if manifest["kind"] in cluster_scoped:
             assert namespace is None, manifest["metadata"]["name"]
+        elif manifest["kind"] == "RoleBinding":
+            assert namespace in TENANTS, manifest["metadata"]["name"]
         else:
             assert namespace == NAMESPACE, manifest["metadata"]["name"]
 
@@ -378,7 +387,7 @@ def _roles(manifests: Manifests) -> dict[str, dict[str, Any]]:
 
 
 def test_tenant_edit_role_manages_connections_and_only_reads_quotas(render: Render) -> None:
-    edit = _roles(render())[f"{RELEASE}-tenant-edit"]
+    edit = _roles(render())[f"{CLUSTER_NAME}-tenant-edit"]
     labels = edit["metadata"]["labels"]
     assert labels["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
     assert labels["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
@@ -394,7 +403,7 @@ def test_tenant_edit_role_manages_connections_and_only_reads_quotas(render: Rend
 
 def test_tenant_roles_grant_no_status_no_internal_kinds_no_wildcards(render: Render) -> None:
     roles = _roles(render())
-    tenant = [roles[f"{RELEASE}-tenant-edit"], roles[f"{RELEASE}-tenant-view"]]
+    tenant = [roles[f"{CLUSTER_NAME}-tenant-edit"], roles[f"{CLUSTER_NAME}-tenant-view"]]
     for role in tenant:
         for rule in role["rules"]:
             assert rule["apiGroups"] == ["causeway.dev"]
@@ -408,7 +417,7 @@ def test_tenant_roles_grant_no_status_no_internal_kinds_no_wildcards(render: Ren
 
 
 def test_tenant_view_role_only_reads(render: Render) -> None:
-    view = _roles(render())[f"{RELEASE}-tenant-view"]
+    view = _roles(render())[f"{CLUSTER_NAME}-tenant-view"]
     assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
     for resource in [*TENANT_KINDS, "connectionquotas"]:
         for verb in READ_VERBS:
@@ -419,19 +428,19 @@ def test_tenant_view_role_only_reads(render: Render) -> None:
 
 def test_tenant_roles_can_be_turned_off(render: Render) -> None:
     roles = _roles(render({"rbac": {"tenantRoles": False}}))
-    assert set(roles) == {f"{RELEASE}-operator"}
+    assert set(roles) == {f"{CLUSTER_NAME}-operator", f"{CLUSTER_NAME}-secrets"}
 
 
 def test_operator_role_is_bound_to_its_service_account(render: Render) -> None:
     manifests = render()
-    operator = _roles(manifests)[f"{RELEASE}-operator"]
+    operator = _roles(manifests)[f"{CLUSTER_NAME}-operator"]
     for resource in [*STATUS, "connectionquotas/status"]:
         assert allows(operator, "causeway.dev", resource, "patch"), resource
     for verb in ["create", "delete"]:
         assert allows(operator, "causeway.dev", "sourcerangeallocations", verb)
     assert allows(operator, "causeway.dev", "namedcredentials/finalizers", "update")
-    assert allows(operator, "", "secrets", "create")
-    assert not allows(operator, "", "secrets", "delete")
+    for verb in [*READ_VERBS, *WRITE_VERBS]:  # Secrets only by the per-namespace role
+        assert not allows(operator, "", "secrets", verb), verb
     assert allows(operator, "events.k8s.io", "events", "create")
     assert not any(
         verb in rule["verbs"] for rule in operator["rules"] for verb in ("*", "deletecollection")
@@ -560,6 +569,8 @@ def test_notes_tell_the_admin_to_replace_placeholder_ids(helm: Helm, chart_copy:
     assert "placeholder ids" in notes and "vpc-0a1b2c3d4e5f60718" in notes
     assert "No IRSA role is set" in notes
     assert f"rollout status deployment/{RELEASE}" in notes
+    # Secrets are bound per tenant namespace: the notes say how, with the role's name.
+    assert f"--clusterrole={CLUSTER_NAME}-secrets" in notes
     real_region = {
         "transitVpcId": "vpc-11111111",
         "subnetIds": ["subnet-22222222"],
@@ -580,6 +591,22 @@ def test_notes_tell_the_admin_to_replace_placeholder_ids(helm: Helm, chart_copy:
 
 
 # --- the values schema -----------------------------------------------------------------
+
+
+def test_region_pattern_is_botocores_partitions() -> None:
+    """The schema accepts exactly the region names of botocore's partitions, as the
+    operator does (tools/sync_region_pattern.py writes it)."""
+    names = SCHEMA["properties"]["config"]["properties"]["regions"]["propertyNames"]
+    assert names["pattern"] == region_name_pattern(), (
+        "charts/causeway/values.schema.json is stale: run "
+        "`sh tools/uv run --frozen python tools/sync_region_pattern.py`"
+    )
+
+
+@pytest.mark.parametrize("region", ["eusc-de-east-1", "us-isob-east-1", "cn-northwest-1"])
+def test_regions_of_every_partition_pass_the_schema(helm: Helm, region: str) -> None:
+    result = helm.template({"config": {"regions": {"us-east-1": None, region: REGION_CONFIG}}})
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize(
@@ -738,3 +765,85 @@ def test_schema_never_refuses_a_config_the_operator_accepts(
     schema_errors = list(_config_validator().iter_errors(config))
     if operator_accepts:
         assert schema_errors == [], [e.message for e in schema_errors]
+
+
+# --- Secrets: per tenant namespace, cluster-wide only as an opt-in ----------------------
+
+
+def _bindings_of(manifests: Manifests, role: str) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in manifests
+        if m["kind"] in ("RoleBinding", "ClusterRoleBinding") and m["roleRef"]["name"] == role
+    ]
+
+
+def test_no_secret_is_readable_outside_the_listed_tenant_namespaces(render: Render) -> None:
+    """By default nothing grants Secrets; each listed namespace gets a RoleBinding of
+    the Secrets ClusterRole, and no ClusterRoleBinding ever names it unless asked."""
+    secrets_role = f"{CLUSTER_NAME}-secrets"
+    default = render()
+    role = _roles(default)[secrets_role]
+    for verb in ["get", "list", "watch", "create", "update"]:
+        assert allows(role, "", "secrets", verb), verb
+    assert not allows(role, "", "secrets", "delete")
+    assert _bindings_of(default, secrets_role) == []
+    for name, cluster_role in _roles(default).items():
+        if name != secrets_role:
+            assert not any("secrets" in r.get("resources", []) for r in cluster_role["rules"])
+
+    bindings = _bindings_of(render(WITH_TENANTS), secrets_role)
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == TENANTS
+    assert {b["kind"] for b in bindings} == {"RoleBinding"}
+    account = only(default, "ServiceAccount")["metadata"]["name"]
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
+        ]
+
+    (everywhere,) = _bindings_of(render({"rbac": {"secrets": {"clusterWide": True}}}), secrets_role)
+    assert everywhere["kind"] == "ClusterRoleBinding"
+
+
+def test_two_releases_in_two_namespaces_share_no_cluster_scoped_name(helm: Helm) -> None:
+    names: list[set[str]] = []
+    for namespace in ("platform-a", "platform-b"):
+        result = helm.run("template", RELEASE, CHART, "--namespace", namespace)
+        assert result.returncode == 0, result.stderr
+        names.append(
+            {
+                f"{m['kind']}/{m['metadata']['name']}"
+                for m in parse(result.stdout)
+                if m["kind"] in ("ClusterRole", "ClusterRoleBinding")
+            }
+        )
+    assert names[0] and not names[0] & names[1]
+
+
+def test_security_contexts_can_be_unset_for_openshift(render: Render) -> None:
+    """restricted-v2 assigns the UID from the namespace's range: a fixed runAsUser is
+    refused. The README's OpenShift values null the fixed ids; the rest stays."""
+    openshift = {
+        "podSecurityContext": {"runAsUser": None, "runAsGroup": None},
+        "containerSecurityContext": {"runAsUser": None, "runAsGroup": None},
+    }
+    manifests = render(openshift)
+    pod = _deployment(manifests)["spec"]["template"]["spec"]["securityContext"]
+    container = _container(manifests)["securityContext"]
+    for context in (pod, container):
+        assert "runAsUser" not in context and "runAsGroup" not in context
+        assert context["runAsNonRoot"] is True
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert container["allowPrivilegeEscalation"] is False
+
+
+def test_pod_labels_cannot_take_over_the_selector(render: Render, helm: Helm) -> None:
+    selector = _deployment(render())["spec"]["selector"]["matchLabels"]
+    extra = _deployment(render({"podLabels": {"team": "platform"}}))
+    labels = extra["spec"]["template"]["metadata"]["labels"]
+    assert labels["team"] == "platform"
+    assert labels.items() >= selector.items()
+    result = helm.template({"podLabels": {"app.kubernetes.io/instance": "other"}})
+    assert result.returncode != 0
+    assert "podLabels" in result.stderr

@@ -1,8 +1,10 @@
 """Over the whole end-to-end suite, the operator's permissions are held to what it
 really does: every Kubernetes request it makes must be granted by the chart's
-operator ClusterRole, and every AWS call by the IAM policy (checked after any e2e
-run). When the whole suite ran and passed, every permission granted must also have
-been used (a grant nothing needs is a grant to remove)."""
+operator ClusterRole (bound cluster-wide) or its Secrets ClusterRole (bound in tenant
+namespaces only: a Secrets request across all namespaces is refused), and every AWS
+call by the IAM policy (checked after any e2e run). When the whole suite ran and
+passed, every permission granted must also have been used (a grant nothing needs is a
+grant to remove)."""
 
 from __future__ import annotations
 
@@ -24,30 +26,35 @@ from realkube.session import RealCluster
 ROOT = Path(__file__).parents[2]
 INSTALL = ROOT / "deploy" / "install.yaml"
 EXAMPLE_CONFIG = ROOT / "seeds" / "config.example.yaml"
-OPERATOR_ROLE = "causeway-operator"
+OPERATOR_ROLE = "causeway-causeway-system-operator"  # bound cluster-wide
+SECRETS_ROLE = "causeway-causeway-system-secrets"  # bound per tenant namespace
 # Needs no permission: AWS answers GetCallerIdentity for every principal.
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 
 
-def operator_role_grants() -> set[KubeAccess]:
-    """The operator ClusterRole's rules (as installed by deploy/install.yaml, which a
-    test keeps equal to the chart), one permission per group, resource and verb."""
+def role_grants(name: str, *, everywhere: bool) -> set[KubeAccess]:
+    """A ClusterRole's rules (as installed by deploy/install.yaml, which a test keeps
+    equal to the chart), one permission per group, resource, verb, and scope: in one
+    namespace, and (`everywhere`: bound cluster-wide) across all of them."""
     documents = [d for d in yaml.safe_load_all(INSTALL.read_text()) if d]
     role = next(
-        d
-        for d in documents
-        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == OPERATOR_ROLE
+        d for d in documents if d["kind"] == "ClusterRole" and d["metadata"]["name"] == name
     )
     grants: set[KubeAccess] = set()
     for rule in role["rules"]:
         assert "*" not in (*rule["apiGroups"], *rule["resources"], *rule["verbs"]), rule
         grants |= {
-            KubeAccess(group, resource, verb)
+            KubeAccess(group, resource, verb, scope)
             for group in rule["apiGroups"]
             for resource in rule["resources"]
             for verb in rule["verbs"]
+            for scope in ((False, True) if everywhere else (False,))
         }
     return grants
+
+
+def operator_role_grants() -> set[KubeAccess]:
+    return role_grants(OPERATOR_ROLE, everywhere=True) | role_grants(SECRETS_ROLE, everywhere=False)
 
 
 def policy_actions() -> set[str]:
@@ -77,13 +84,14 @@ def permissions_match_usage(request: pytest.FixtureRequest) -> Iterator[None]:
     problems = []
     if made - granted:
         problems.append(
-            explain("Kubernetes requests the operator ClusterRole lacks", made - granted)
+            explain("Kubernetes requests the operator's ClusterRoles lack", made - granted)
         )
     if called - allowed:
         problems.append(explain("AWS calls the IAM policy lacks", called - allowed))
     if whole_suite_ran(request.session):
-        if granted - made:
-            problems.append(explain("ClusterRole grants the operator never used", granted - made))
+        unused = {g.permission for g in granted} - {m.permission for m in made}
+        if unused:
+            problems.append(explain("ClusterRole grants the operator never used", unused))
         if allowed - called:
             problems.append(
                 explain("IAM policy actions the operator never called", allowed - called)

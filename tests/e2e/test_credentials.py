@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from causeway.kube import SecretAccessDeniedError, SecretsApi
+from causeway.kube import secrets as secrets_module
 from causeway.sandbox.aws import TenantService
 from causeway.sandbox.kube import KubeSandboxError
 from causeway.sandbox.kube.backend import KubeBackendFactory
@@ -237,6 +239,59 @@ def test_only_named_secrets_are_read(stack: SandboxStack) -> None:
     wait_cred(stack, "reader", "Ready")
     assert stack.kube.reads_of("secrets", "acme", "unrelated") == 0
     assert stack.kube.reads_of("secrets", "acme", "inv-key") >= 1
+
+
+def test_a_namespace_that_refuses_secrets_is_named_in_status_and_logged_once(
+    stack: SandboxStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator holds Secrets rights per tenant namespace. Where none is bound, the
+    API server answers 403 (the sandbox has no RBAC: the refusal is made at the
+    client's edge, as the API server would send it); the credentials there say what an
+    admin must do, one log line says it, and all recovers once the role is bound."""
+    caplog.set_level(logging.INFO, logger="causeway.credentials")
+    refused = "/api/v1/namespaces/globex/secrets"
+    real_get, real_object = SecretsApi._get, SecretsApi._object
+
+    def get(api: SecretsApi, path: str, *args: Any, **kwargs: Any) -> Any:
+        if path.startswith(refused):
+            raise SecretAccessDeniedError("listing Secrets: HTTP 403 Forbidden")
+        return real_get(api, path, *args, **kwargs)
+
+    def object_(api: SecretsApi, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        if path.startswith(refused):
+            raise SecretAccessDeniedError("could not read Secret: HTTP 403 Forbidden")
+        return real_object(api, method, path, *args, **kwargs)
+
+    monkeypatch.setattr(secrets_module, "DENIED_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr(SecretsApi, "_get", get)
+    monkeypatch.setattr(SecretsApi, "_object", object_)
+    stack.kube.apply(secret("walled-key", namespace="globex", apiKey=SECRET_VALUE))
+    walled = credential(
+        "walled", "nowhere", namespace="globex", authentication=api_key("walled-key")
+    )
+    stack.kube.apply(walled)
+    status = eventually(
+        lambda: (
+            (s := cred_status(stack, "walled", "globex")).get("phase") == "Pending"
+            and condition(s, "Ready").get("reason") == "SecretAccessDenied"
+            and s
+        ),
+        what="the refusal in status",
+    )
+    assert "namespace globex" in status["message"]
+    assert "rbac.secrets.namespaces" in status["message"]
+    refusals = [r for r in caplog.records if "may not use Secrets in namespace globex" in r.message]
+    assert len(refusals) == 1
+
+    monkeypatch.setattr(SecretsApi, "_get", real_get)  # an admin binds the role
+    monkeypatch.setattr(SecretsApi, "_object", real_object)
+    eventually(
+        lambda: (
+            condition(cred_status(stack, "walled", "globex"), "Ready").get("reason")
+            not in (None, "SecretAccessDenied")
+        ),
+        what="the credential looked at again once Secrets are usable",
+    )
 
 
 def test_no_secret_value_appears_in_logs_events_statuses_or_exceptions(

@@ -185,7 +185,10 @@ def test_the_hourly_limit_blocks_until_the_top_of_the_hour(
 
     send(stack, inventory, LIMIT_MB - 56_000, START - timedelta(minutes=2))  # exactly the limit
     wait_blocked(stack, inventory[0])
-    assert stack.aws.endpoint_tags(inventory[0])["causeway.dev/blocked-until"] == REOPEN
+    tags = stack.aws.endpoint_tags(inventory[0])
+    assert tags["causeway.dev/blocked-until"] == REOPEN
+    # What reopening gives back: the groups it was created with, recorded on it.
+    assert tags["causeway.dev/security-groups"].split() == list(open_groups(stack))
     connection = eventually(
         lambda: (s := status_of(stack, "acme", "inventory")).get("blockedUntil") and s,
         what="the connection to say it is blocked",

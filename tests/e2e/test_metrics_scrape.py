@@ -17,7 +17,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import eventually, outbound, wait_phase
-from promql_queries import shipped_series
+from promql_queries import (
+    TARGET_LABELS,
+    as_stored,
+    label_values,
+    labels_read,
+    shipped_queries,
+    shipped_series,
+)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -91,7 +98,7 @@ def test_metrics_are_served_and_the_dashboard_reads_only_exported_series(
             held = value(
                 samples,
                 "causeway_quota_licensed_connections",
-                namespace="acme",
+                tenant="acme",
                 direction="outbound",
             )
             return samples if (ready, held) == (1, 1) else None
@@ -104,22 +111,54 @@ def test_metrics_are_served_and_the_dashboard_reads_only_exported_series(
     assert code == 0, (tmp_path / "operator.log").read_text()
 
     calls = "causeway_aws_api_calls_total"
-    assert value(samples, calls, operation="CreateVpcEndpoint", outcome="success") == 1
-    assert value(samples, calls, operation="DescribeVpcEndpoints", outcome="success") >= 2
+    region = stack.region
+    create = {"region": region, "operation": "CreateVpcEndpoint", "outcome": "success"}
+    assert value(samples, calls, **create) == 1
+    describe = {"region": region, "operation": "DescribeVpcEndpoints", "outcome": "success"}
+    assert value(samples, calls, **describe) >= 2
+    assert not [name for name, _ in samples if name.endswith("_created")]
     ok = value(samples, "causeway_reconcile_total", kind="OutboundConnection", result="success")
     assert ok >= 2  # created (PendingAcceptance), then Ready
     timed = value(samples, "causeway_reconcile_duration_seconds_count", kind="OutboundConnection")
     assert timed >= 2
     assert value(samples, "causeway_connections", kind="InboundConnection", phase="Ready") == 0
-    assert value(samples, "causeway_quota_licenses", namespace="acme") == 10
-    assert value(samples, "causeway_quota_blocked", namespace="acme") == 0
-    inbound = {"namespace": "acme", "direction": "inbound"}
+    assert value(samples, "causeway_quota_licenses", tenant="acme") == 10
+    assert value(samples, "causeway_quota_blocked", tenant="acme") == 0
+    inbound = {"tenant": "acme", "direction": "inbound"}
     assert samples[("causeway_quota_licensed_connections", tuple(sorted(inbound.items())))] == 0
     lane = {"region": stack.region, "api": "CreateVpcEndpoint"}
-    assert value(samples, "causeway_aws_budget_rate", **lane) > 0
+    assert value(samples, "causeway_aws_budget_calls_per_second", **lane) > 0
     assert ("causeway_aws_throttles_total", tuple(sorted(lane.items()))) in samples
     assert any(name == "causeway_metering_cycles_total" for name, _ in samples)
 
     for where, series in shipped_series().items():
         missing = sorted(series - declared)
         assert not missing, f"{where} read series the operator does not export: {missing}"
+
+    check_queries_against_stored_series(samples)
+
+
+def check_queries_against_stored_series(scraped: Samples) -> None:
+    """The queries read the series as Prometheus stores them after the ServiceMonitor's
+    relabelling, not as scraped: every label a query selects or groups by is on the
+    stored series of its metric, and none is a target label that took the place of one
+    of ours (ours then lives on as exported_<label>: a query would name the operator's
+    namespace where it meant the tenant)."""
+    stored = as_stored(scraped)
+    exported = {name: {k for k, _ in labels} for name, labels in scraped}
+    present: dict[str, set[str]] = {}
+    for name, labels in stored:
+        present.setdefault(name, set()).update(k for k, _ in labels)
+    problems = []
+    for where, query in shipped_queries():
+        for metric, used in labels_read(query).items():
+            if metric not in present:
+                continue  # no sample yet (e.g. a histogram's buckets): names are checked above
+            for label in sorted(used):
+                if label not in present[metric]:
+                    problems.append(f"{where}: {metric} has no label {label!r} once stored")
+                elif label in TARGET_LABELS and label in exported.get(metric, set()):
+                    problems.append(f"{where}: {label!r} of {metric} is the target's, not ours")
+    assert problems == []
+    # The dashboard's tenant variable lists tenants, not the operator's namespace.
+    assert label_values(stored, "causeway_quota_licenses", "tenant") == {"acme"}

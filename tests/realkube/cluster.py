@@ -96,15 +96,16 @@ class AuditLog:
                 found.append(event)
         return found
 
-    def accesses(self) -> set[usage.KubeAccess]:
-        """One RBAC permission per request (verb, group, resource[/subresource])."""
+    def accesses(self, namespaced: Callable[[str, str], bool]) -> set[usage.KubeAccess]:
+        """One RBAC permission per request (verb, group, resource[/subresource]); a request
+        on a namespaced resource without a namespace spans them all (`everywhere`)."""
         found = set()
         for event in self.events():
             ref = event["objectRef"]
-            resource = ref.get("resource", "")
-            if ref.get("subresource"):
-                resource += "/" + ref["subresource"]
-            found.add(usage.KubeAccess(ref.get("apiGroup", ""), resource, event["verb"]))
+            group, plural = ref.get("apiGroup", ""), ref.get("resource", "")
+            resource = f"{plural}/{ref['subresource']}" if ref.get("subresource") else plural
+            everywhere = not ref.get("namespace") and namespaced(group, plural)
+            found.add(usage.KubeAccess(group, resource, event["verb"], everywhere))
         return found
 
 
@@ -149,8 +150,11 @@ class RealKube:
         tb: TracebackType | None,
     ) -> None:
         if self._audit is not None:
-            usage.record_accesses(self._audit.accesses())
+            usage.record_accesses(self._audit.accesses(self._namespaced))
         self._clean_up()
+
+    def _namespaced(self, group: str, plural: str) -> bool:
+        return any(k.namespaced for k in self.kinds if (k.group, k.plural) == (group, plural))
 
     def _create_namespace(self, name: str) -> None:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}

@@ -196,7 +196,7 @@ class ControlPlane:
                 "--service-cluster-ip-range=10.96.0.0/16",
                 "--endpoint-reconciler-type=none",
                 "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,ResourceQuota,"
-                "LimitRanger,NodeRestriction,PodSecurity",
+                "LimitRanger,NodeRestriction,PodSecurity,OwnerReferencesPermissionEnforcement",
                 f"--audit-policy-file={policy}",
                 f"--audit-log-path={self.audit_log}",
                 "--audit-log-mode=blocking",

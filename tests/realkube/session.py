@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from causeway.sandbox.kube import ResourceKind
+from causeway.sandbox.kube import KubeSandboxError, ResourceKind
 from realkube.cluster import HttpClient, RealKube
 from realkube.controlplane import ClusterAccess, ControlPlane, write_kubeconfig
 
@@ -20,6 +20,10 @@ INSTALL = ROOT / "deploy" / "install.yaml"
 OPERATOR_NAMESPACE = "causeway-system"
 OPERATOR_ACCOUNT = "causeway"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}"
+# The chart's Secrets ClusterRole (release "causeway" in causeway-system), bound in each
+# tenant namespace as the README's onboarding step says.
+SECRETS_ROLE = "causeway-causeway-system-secrets"
+SECRETS_BINDING = "causeway-secrets"
 TOKEN_SECONDS = 6 * 3600
 
 
@@ -96,6 +100,7 @@ class RealCluster:
             operator=self.operator,
             operator_user=OPERATOR_USER,
             audit_log=self.plane.audit_log,
+            on_namespace=onboard_tenant,
         )
 
     def user(self, name: str, groups: tuple[str, ...] = ()) -> HttpClient:
@@ -105,3 +110,27 @@ class RealCluster:
     def user_kubeconfig(self, name: str, namespace: str, path: Path) -> Path:
         write_kubeconfig(path, self.plane.access_for(name), namespace)
         return path
+
+
+def onboard_tenant(kube: RealKube, namespace: str) -> None:
+    """The admin's onboarding step for a tenant namespace: let the operator handle the
+    Secrets there (the README's `kubectl create rolebinding causeway-secrets ...`)."""
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": SECRETS_BINDING, "namespace": namespace},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": SECRETS_ROLE,
+        },
+        "subjects": [
+            {"kind": "ServiceAccount", "name": OPERATOR_ACCOUNT, "namespace": OPERATOR_NAMESPACE}
+        ],
+    }
+    path = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings"
+    try:
+        kube.admin.call("POST", path, binding)
+    except KubeSandboxError as exc:
+        if exc.status != 409:  # bound when an earlier test used the namespace
+            raise

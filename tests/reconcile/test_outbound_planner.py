@@ -392,49 +392,120 @@ def guarded(
 
 
 def live(
-    state: str = "available", groups: tuple[str, ...] = (OPEN_SG,), tag: datetime | None = None
+    state: str = "available",
+    groups: tuple[str, ...] = (OPEN_SG,),
+    tag: datetime | None = None,
+    recorded: tuple[str, ...] | None = None,
 ) -> Endpoint:
-    return Endpoint(VPCE, state, SERVICE, (f"{VPCE}.example",), OWNER.uid, T0, "acme", groups, tag)
+    return Endpoint(
+        VPCE, state, SERVICE, (f"{VPCE}.example",), OWNER.uid, T0, "acme", groups, tag, recorded
+    )
 
 
+OLD_SG = "sg-from-an-earlier-config"
+Block = planner.BlockEndpoint
+Reopen = planner.ReopenEndpoint
 GATE_TABLE = [
-    # endpoint's groups, its tag, tenant blocked until, blocking on?, expected action
-    ((OPEN_SG,), None, None, True, None),
-    ((OPEN_SG,), None, ONE, True, planner.BlockEndpoint(VPCE, ONE, BLOCKED_SG, (OPEN_SG,))),
+    # endpoint's groups, groups recorded on it (None: made before they were recorded),
+    # its block tag, tenant blocked until, blocking on?, expected action
+    ((OPEN_SG,), None, None, None, True, None),
     (
-        (OPEN_SG, OTHER_SG),
+        (OPEN_SG,),
+        None,
         None,
         ONE,
         True,
-        planner.BlockEndpoint(VPCE, ONE, BLOCKED_SG, (OPEN_SG, OTHER_SG)),
+        Block(VPCE, ONE, BLOCKED_SG, (OPEN_SG,), (BLOCKED_SG,), (BLOCKED_SG,)),
     ),
-    ((BLOCKED_SG,), ONE, ONE, True, None),  # done already
+    # a group someone else added is not Causeway's to take off (nor allowed to)
+    (
+        (OPEN_SG, OTHER_SG),
+        None,
+        None,
+        ONE,
+        True,
+        Block(VPCE, ONE, BLOCKED_SG, (OPEN_SG,), (BLOCKED_SG,), (OTHER_SG, BLOCKED_SG)),
+    ),
+    # created under an earlier config: its own groups are swapped, not the config's
+    (
+        (OLD_SG,),
+        (OLD_SG,),
+        None,
+        ONE,
+        True,
+        Block(VPCE, ONE, BLOCKED_SG, (OLD_SG,), (BLOCKED_SG,), (BLOCKED_SG,)),
+    ),
+    ((BLOCKED_SG,), None, ONE, ONE, True, None),  # done already
     # marked but the swap did not happen (a crash between the two): finish it
-    ((OPEN_SG,), ONE, ONE, True, planner.BlockEndpoint(VPCE, ONE, BLOCKED_SG, (OPEN_SG,))),
+    (
+        (OPEN_SG,),
+        None,
+        ONE,
+        ONE,
+        True,
+        Block(VPCE, ONE, BLOCKED_SG, (OPEN_SG,), (BLOCKED_SG,), (BLOCKED_SG,)),
+    ),
     # still blocked from an earlier hour and blocked again: only the tag moves
-    ((BLOCKED_SG,), PAST, ONE, True, planner.BlockEndpoint(VPCE, ONE, BLOCKED_SG, ())),
-    # the hour is over: reopen
-    ((BLOCKED_SG,), PAST, None, True, planner.ReopenEndpoint(VPCE, (OPEN_SG,), (BLOCKED_SG,))),
-    ((BLOCKED_SG,), ONE, PAST, True, planner.ReopenEndpoint(VPCE, (OPEN_SG,), (BLOCKED_SG,))),
+    ((BLOCKED_SG,), None, PAST, ONE, True, Block(VPCE, ONE, BLOCKED_SG, (), (), (BLOCKED_SG,))),
+    # the hour is over: reopen with the groups it had
+    ((BLOCKED_SG,), None, PAST, None, True, Reopen(VPCE, (OPEN_SG,), (BLOCKED_SG,), (OPEN_SG,))),
+    ((BLOCKED_SG,), (OLD_SG,), PAST, None, True, Reopen(VPCE, (OLD_SG,), (BLOCKED_SG,), (OLD_SG,))),
+    (
+        (BLOCKED_SG, OTHER_SG),
+        None,
+        PAST,
+        None,
+        True,
+        Reopen(VPCE, (OPEN_SG,), (BLOCKED_SG,), (OTHER_SG, OPEN_SG)),
+    ),
+    ((BLOCKED_SG,), None, ONE, PAST, True, Reopen(VPCE, (OPEN_SG,), (BLOCKED_SG,), (OPEN_SG,))),
     # reopened but the tag removal failed: only the tag goes
-    ((OPEN_SG,), PAST, None, True, planner.ReopenEndpoint(VPCE, (), ())),
-    # blocking is off in the region: nothing is blocked, an old block is undone
-    ((OPEN_SG,), None, ONE, False, None),
-    ((BLOCKED_SG,), ONE, ONE, False, planner.ReopenEndpoint(VPCE, (OPEN_SG,), (BLOCKED_SG,))),
+    ((OPEN_SG,), None, PAST, None, True, Reopen(VPCE, (), (), (OPEN_SG,))),
+    # blocking is off in the region: nothing is blocked; an old block is undone by giving
+    # the open groups back (the rule-less blocked group, unknown now, adds nothing)
+    ((OPEN_SG,), None, None, ONE, False, None),
+    ((BLOCKED_SG,), None, ONE, ONE, False, Reopen(VPCE, (OPEN_SG,), (), (BLOCKED_SG, OPEN_SG))),
 ]
 
 
-@pytest.mark.parametrize(("groups", "tag", "until", "enforced", "expected"), GATE_TABLE)
-def test_the_block_follows_the_tenant(
-    groups: tuple[str, ...],
-    tag: datetime | None,
-    until: datetime | None,
-    enforced: bool,
-    expected: planner.Action | None,
-) -> None:
+GateCase = tuple[
+    tuple[str, ...], tuple[str, ...] | None, datetime | None, datetime | None, bool, Any
+]
+
+
+@pytest.mark.parametrize("case", GATE_TABLE)
+def test_the_block_follows_the_tenant_moving_only_causeways_groups(case: GateCase) -> None:
+    groups, recorded, tag, until, enforced, expected = case
     guard = guarded(until, blocked_group=BLOCKED_SG if enforced else None)
-    actions = planner.plan(request(tracked_id=VPCE), [live(groups=groups, tag=tag)], guard=guard)
+    endpoint = live(groups=groups, tag=tag, recorded=recorded)
+    actions = planner.plan(request(tracked_id=VPCE), [endpoint], guard=guard)
     assert actions.actions == ((expected,) if expected else ())
+
+
+def test_new_endpoints_record_the_groups_they_open_with() -> None:
+    for until in (None, ONE):  # a blocked tenant's starts blocked, and knows what opens it
+        create = planner.plan(request(), [], guard=guarded(until)).actions[0]
+        assert isinstance(create, CreateEndpoint)
+        assert create.tags["causeway.dev/security-groups"] == OPEN_SG
+
+
+def test_a_block_aws_has_not_shown_is_reported_in_progress_not_in_effect() -> None:
+    """Tagged (the first call) but the groups not swapped yet: the connection must not
+    say its traffic is blocked, nor give a blockedUntil for credentials to repeat."""
+    marked = live(groups=(OPEN_SG,), tag=ONE)
+    result = planner.outcome(request(tracked_id=VPCE), [marked], guard=guarded(ONE))
+    assert result.fields["blockedUntil"] is None
+    (condition,) = result.conditions
+    assert (condition.type, condition.status, condition.reason) == (
+        "Blocked",
+        False,
+        "BlockInProgress",
+    )
+    assert "may still pass" in result.message
+    swapped = live(groups=(BLOCKED_SG,), tag=ONE)
+    done = planner.outcome(request(tracked_id=VPCE), [swapped], guard=guarded(ONE))
+    assert done.fields["blockedUntil"] == "2026-11-28T13:00:00Z"
+    assert done.conditions[0].status is True
 
 
 @pytest.mark.parametrize("state", ["pendingAcceptance", "pending", "available"])

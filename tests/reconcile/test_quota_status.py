@@ -270,3 +270,18 @@ def test_failing_before_any_figures_keeps_what_was_stored_before_a_restart() -> 
     assert conditions(status)["OutboundBlocked"] == conditions(stored)["OutboundBlocked"]
     assert status["used"]["hourlyOutboundBytes"] == LIMIT
     assert status["blockedUntil"] == stored["blockedUntil"]
+
+
+def test_a_decided_block_is_in_progress_until_aws_shows_it() -> None:
+    """OutboundBlocked=True only once no endpoint of the tenant is seen open: metering
+    decides first, the swap comes in a later pass."""
+    until = datetime(2026, 11, 28, 15, tzinfo=UTC)
+    pending = status_with(
+        usage_status(LIMITS, reading(out=LIMIT, blocked_until=until, unswapped_endpoints=2), NOW)
+    )
+    blocked = conditions(pending)["OutboundBlocked"]
+    assert (blocked["status"], blocked["reason"]) == ("False", "BlockInProgress")
+    assert "being blocked until 2026-11-28T15:00:00Z" in blocked["message"]
+    assert "2 outbound endpoint(s)" in blocked["message"]
+    done = status_with(usage_status(LIMITS, reading(out=LIMIT, blocked_until=until), NOW))
+    assert conditions(done)["OutboundBlocked"]["status"] == "True"

@@ -167,5 +167,6 @@ def test_readme_documents_every_reason() -> None:
         | {reason.value for reason in Reason}
         | {"AwsError", "UnknownRegion", "InvalidSpec", "SourceRangesExhausted"}
         | {"InboundNotOffered", "DuplicateQuota", "OverLicensed"}
+        | {"BlockInProgress", "SecretAccessDenied"}
     )
     assert [r for r in sorted(reasons) if f"`{r}`" not in readme] == []

@@ -62,13 +62,16 @@ def obj(kind_name: str, name: str, phase: str | None = None, **status: Any) -> d
         ),
     ],
 )
-def test_every_aws_call_is_counted_by_operation_and_outcome(
+def test_every_aws_call_is_counted_by_region_operation_and_outcome(
     record: CallRecord, outcome: Outcome
 ) -> None:
     metrics = Metrics()
     metrics.aws_call(record)
     metrics.aws_call(record)
-    key = ("causeway_aws_api_calls_total", (("operation", record.operation), ("outcome", outcome)))
+    key = (
+        "causeway_aws_api_calls_total",
+        (("operation", record.operation), ("outcome", outcome), ("region", record.region)),
+    )
     assert scrape(metrics)[key] == 2
 
 
@@ -155,38 +158,34 @@ def test_quota_gauges_come_from_each_tenants_connection_quota_status() -> None:
         None, {"metadata": {"namespace": "beta", "name": "q", "uid": "b"}, "spec": {"licenses": 1}}
     )
     samples = scrape(metrics)
-    acme = (("namespace", "acme"),)
+    acme = (("tenant", "acme"),)
     assert samples[("causeway_quota_licenses", acme)] == 3
     assert (
         samples[
-            ("causeway_quota_licensed_connections", labels(namespace="acme", direction="outbound"))
+            ("causeway_quota_licensed_connections", labels(tenant="acme", direction="outbound"))
         ]
         == 2
     )
     assert (
-        samples[
-            ("causeway_quota_licensed_connections", labels(namespace="acme", direction="inbound"))
-        ]
+        samples[("causeway_quota_licensed_connections", labels(tenant="acme", direction="inbound"))]
         == 1
     )
+    assert samples[("causeway_quota_used_bytes", labels(tenant="acme", window="daily"))] == 7 * mb
     assert (
-        samples[("causeway_quota_used_bytes", labels(namespace="acme", window="daily"))] == 7 * mb
-    )
-    assert (
-        samples[("causeway_quota_used_bytes", labels(namespace="acme", window="outbound_hourly"))]
+        samples[("causeway_quota_used_bytes", labels(tenant="acme", window="outbound_hourly"))]
         == 5 * mb
     )
     assert (
-        samples[("causeway_quota_limit_bytes", labels(namespace="acme", window="outbound_hourly"))]
+        samples[("causeway_quota_limit_bytes", labels(tenant="acme", window="outbound_hourly"))]
         == 56480 * mb
     )
     assert (
         "causeway_quota_limit_bytes",
-        labels(namespace="acme", window="inbound_hourly"),
+        labels(tenant="acme", window="inbound_hourly"),
     ) not in samples
     assert samples[("causeway_quota_blocked", acme)] == 1
-    assert samples[("causeway_quota_blocked", (("namespace", "beta"),))] == 0
-    assert ("causeway_quota_used_bytes", labels(namespace="beta", window="daily")) not in samples
+    assert samples[("causeway_quota_blocked", (("tenant", "beta"),))] == 0
+    assert ("causeway_quota_used_bytes", labels(tenant="beta", window="daily")) not in samples
 
 
 async def test_budget_lanes_export_their_pace_queue_and_throttles() -> None:
@@ -202,7 +201,7 @@ async def test_budget_lanes_export_their_pace_queue_and_throttles() -> None:
     labels = (("api", "CreateVpcEndpoint"), ("region", "us-east-1"))
     assert samples[("causeway_aws_throttles_total", labels)] == 1
     assert samples[("causeway_aws_budget_waiting", labels)] == 0
-    assert 0 < samples[("causeway_aws_budget_rate", labels)] < lane.bucket.settings.rate
+    assert 0 < samples[("causeway_aws_budget_calls_per_second", labels)] < lane.bucket.settings.rate
 
 
 def test_metering_cycles_are_counted_by_result() -> None:
@@ -220,3 +219,15 @@ def test_two_operators_in_one_process_keep_their_own_figures() -> None:
     key = ("causeway_reconcile_total", (("kind", "OutboundConnection"), ("result", "success")))
     assert scrape(first)[key] == 1
     assert scrape(second)[key] == 0
+
+
+def test_no_created_series_are_exported() -> None:
+    """Counters are read with rate(); a `_created` series per counter only doubles the
+    series Prometheus stores."""
+    metrics = Metrics()
+    metrics.aws_call(CallRecord("ec2", "CreateVpcEndpoint", "us-east-1"))
+    metrics.reconciled(OUTBOUND, Result.SUCCESS, 0.01)
+    metrics.metering_cycle(failed=False)
+    exposition = generate_latest(metrics.registry).decode()
+    assert "causeway_aws_api_calls_total{" in exposition
+    assert "_created" not in exposition

@@ -24,6 +24,14 @@ it already contains the chart name ("causeway"), else "<release>-<name>".
 {{- end }}
 {{- end }}
 
+{{/*
+Names of cluster-scoped objects (ClusterRoles, ClusterRoleBindings): the full name and
+the release namespace, so releases of the same name in two namespaces never share one.
+*/}}
+{{- define "causeway.clusterName" -}}
+{{- printf "%s-%s" (include "causeway.fullname" .) .Release.Namespace }}
+{{- end }}
+
 {{/* "<chart>-<version>" for the helm.sh/chart label. */}}
 {{- define "causeway.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}

@@ -33,11 +33,14 @@ class SourceRangeAllocationSpec(ApiModel):
 SOURCE_RANGE_ALLOCATION = KindInfo(
     kind="SourceRangeAllocation",
     plural="sourcerangeallocations",
-    short_names=("sra",),
+    short_names=("cwsra",),
     description="A source IP range allocated to one InboundConnection (operator-owned).",
     spec=SourceRangeAllocationSpec,
     status=None,
     namespaced=False,
+    # Not with the tenants' kinds: `kubectl get causeway` in a namespace must not need
+    # a cluster-scoped read a tenant lacks.
+    categories=("causeway-admin",),
     columns=(
         Column("Region", ".spec.region"),
         Column("CIDR", ".spec.cidr"),

@@ -17,14 +17,35 @@ GROUP = "causeway.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
-REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
+# Loose on purpose (partitions come and go: eusc-de-east-1, us-isob-east-1): the
+# operator checks a region against botocore's partition data and says so in status.
+REGION_PATTERN = r"^[a-z]{2,}(-[a-z]+)+-[0-9]+$"
 VPC_ENDPOINT_ID_PATTERN = r"^vpce-[0-9a-f]{8}([0-9a-f]{9})?$"
 SERVICE_NAME_PATTERN = (
-    r"^com\.amazonaws\.vpce\.[a-z]{2}(-[a-z]+)+-[0-9]\.vpce-svc-[0-9a-f]{8}([0-9a-f]{9})?$"
+    r"^com\.amazonaws\.vpce\.[a-z]{2,}(-[a-z]+)+-[0-9]+\.vpce-svc-[0-9a-f]{8}([0-9a-f]{9})?$"
 )
 AWS_ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 DNS_NAME_PATTERN = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+# status.conditions as metav1.Condition lists are declared: a map keyed by type (one
+# entry per type, which server-side apply and kstatus tools rely on), bounded.
+MAX_CONDITIONS = 16
+CONDITIONS_LIST: dict[str, Any] = {
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["type"],
+}
+
+
+def conditions_field(description: str) -> Any:
+    """The `conditions` field of a status, as metav1.Condition lists are declared."""
+    return Field(
+        default_factory=list,
+        max_length=MAX_CONDITIONS,
+        description=description,
+        json_schema_extra=dict(CONDITIONS_LIST),
+    )
 
 
 def immutable(field: str) -> dict[str, Any]:
@@ -83,6 +104,4 @@ class ConnectionStatusBase(ApiModel):
     lastSyncTime: datetime | None = Field(
         default=None, description="When Causeway last reconciled this object against AWS."
     )
-    conditions: list[Condition] = Field(
-        default_factory=list, description="Ready, Reconciling and Stalled (kstatus)."
-    )
+    conditions: list[Condition] = conditions_field("Ready, Reconciling and Stalled (kstatus).")

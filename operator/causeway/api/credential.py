@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, StringConstraints, model_validator
 
-from causeway.api.common import K8S_NAME_PATTERN, ApiModel, Condition
+from causeway.api.common import K8S_NAME_PATTERN, ApiModel, Condition, conditions_field
 from causeway.api.kinds import Column, KindInfo
 
 URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
@@ -172,15 +172,13 @@ class NamedCredentialStatus(ApiModel):
         description="Calls through its connection are blocked until then (the namespace "
         "reached its hourly outbound limit).",
     )
-    conditions: list[Condition] = Field(
-        default_factory=list, description="kstatus conditions, and Blocked."
-    )
+    conditions: list[Condition] = conditions_field("kstatus conditions, and Blocked.")
 
 
 NAMED_CREDENTIAL = KindInfo(
     kind="NamedCredential",
     plural="namedcredentials",
-    short_names=("ncred",),
+    short_names=("cwnc",),
     description="A callout target bound to one OutboundConnection.",
     spec=NamedCredentialSpec,
     status=NamedCredentialStatus,

@@ -77,7 +77,7 @@ class InboundConnectionStatus(ConnectionStatusBase):
 INBOUND = KindInfo(
     kind="InboundConnection",
     plural="inboundconnections",
-    short_names=("ibc", "inbound"),
+    short_names=("cwic",),
     description="A private connection from a tenant's VPC endpoint to the platform.",
     spec=InboundConnectionSpec,
     status=InboundConnectionStatus,

@@ -32,7 +32,7 @@ class KindInfo:
     columns: tuple[Column, ...] = ()
     spec_rules: tuple[dict[str, Any], ...] = field(default=())
     namespaced: bool = True
-    categories: tuple[str, ...] = ("causeway",)
+    categories: tuple[str, ...] = ("causeway",)  # the tenant-facing kinds
 
     @property
     def singular(self) -> str:

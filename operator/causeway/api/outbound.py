@@ -77,7 +77,7 @@ class OutboundConnectionStatus(ConnectionStatusBase):
 OUTBOUND = KindInfo(
     kind="OutboundConnection",
     plural="outboundconnections",
-    short_names=("obc", "outbound"),
+    short_names=("cwoc",),
     description="A private connection from the platform to a tenant's AWS endpoint service.",
     spec=OutboundConnectionSpec,
     status=OutboundConnectionStatus,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from causeway.api.common import AWS_ACCOUNT_ID_PATTERN, ApiModel, Condition
+from causeway.api.common import AWS_ACCOUNT_ID_PATTERN, ApiModel, Condition, conditions_field
 from causeway.api.kinds import Column, KindInfo
 
 AwsAccountId = Annotated[str, StringConstraints(pattern=AWS_ACCOUNT_ID_PATTERN)]
@@ -98,13 +98,13 @@ class ConnectionQuotaStatus(ApiModel):
         default_factory=list, description="Endpoints gone today that still count."
     )
     observedGeneration: int | None = Field(default=None, description="Generation observed.")
-    conditions: list[Condition] = Field(default_factory=list, description="Quota conditions.")
+    conditions: list[Condition] = conditions_field("Quota conditions.")
 
 
 CONNECTION_QUOTA = KindInfo(
     kind="ConnectionQuota",
     plural="connectionquotas",
-    short_names=("cq",),
+    short_names=("cwcq",),
     description="A tenant's Causeway entitlement, owned by platform admins.",
     spec=ConnectionQuotaSpec,
     status=ConnectionQuotaStatus,

@@ -11,7 +11,7 @@ from typing import Any
 
 from causeway.aws.session import aws_call
 from causeway.config import RegionConfig
-from causeway.domain import TAG_BLOCKED_UNTIL, TAG_NAMESPACE, TAG_UID, Endpoint
+from causeway.domain import TAG_BLOCKED_UNTIL, TAG_NAMESPACE, TAG_OPEN_GROUPS, TAG_UID, Endpoint
 from causeway.errors import AwsCallError
 
 LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
@@ -165,6 +165,7 @@ def to_endpoint(item: Mapping[str, Any]) -> Endpoint:
         owner_namespace=tags.get(TAG_NAMESPACE),
         security_groups=tuple(g["GroupId"] for g in item.get("Groups", []) if g.get("GroupId")),
         blocked_until=parse_tag_time(tags.get(TAG_BLOCKED_UNTIL)),
+        open_groups=tuple(tags[TAG_OPEN_GROUPS].split()) if TAG_OPEN_GROUPS in tags else None,
     )
 
 

@@ -1,7 +1,13 @@
 """The IAM policy the operator's role needs, derived from the operator config: exactly
 the EC2 and CloudWatch actions the operator calls, each scoped as tightly as AWS
 allows — endpoints by Causeway's owner tag, creation by the transit VPC, subnets and
-security groups of the config, connection answers by the platform's own service.
+security groups of the config and by whose service the endpoint reaches (an account's,
+in the region: never an AWS or Marketplace service), security-group swaps by the
+transit VPC, connection answers by the platform's own service.
+
+Only resource types and condition keys the Service Authorization Reference lists for
+each action are used (a key AWS never sets would silently allow or deny everything):
+tests/unit/test_iam_policy.py checks them against a dated copy of its data.
 
 A pure function of the config, so `causeway iam-policy` prints the policy for a real
 config and a test keeps the action list equal to the calls the operator makes.
@@ -13,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from causeway.aws.regions import partition_of
 from causeway.config import OperatorConfig, RegionConfig
 from causeway.domain import TAG_BLOCKED_UNTIL, TAG_UID
 
@@ -24,6 +31,9 @@ UNSCOPED_READS = (
     "ec2:DescribeVpcEndpoints",
 )
 OWNED = {"StringLike": {f"aws:ResourceTag/{TAG_UID}": "?*"}}  # carries our owner tag
+# Services whose owner is AWS itself or the Marketplace (ec2:VpceServiceOwner): an
+# endpoint in the transit VPC only ever reaches a tenant account's service.
+FOREIGN_OWNERS = ["amazon", "aws-marketplace"]
 
 
 def policy_document(config: OperatorConfig) -> dict[str, Any]:
@@ -32,10 +42,16 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
     statements = [
         _statement("ReadEndpointsAndUsage", UNSCOPED_READS, ["*"]),
         _statement(
-            "CreateEndpointsTaggedAsCausewaysOwn",
+            "CreateEndpointsTaggedAsCausewaysOwnToTenantServices",
             ["ec2:CreateVpcEndpoint"],
             [_arn(name, "vpc-endpoint/*") for name, _ in regions],
-            {"StringLike": {f"aws:RequestTag/{TAG_UID}": "?*"}},
+            {
+                "StringLike": {
+                    f"aws:RequestTag/{TAG_UID}": "?*",
+                    "ec2:VpceServiceName": [_tenant_services(name) for name, _ in regions],
+                },
+                "StringNotEquals": {"ec2:VpceServiceOwner": FOREIGN_OWNERS},
+            },
         ),
         _statement(
             "CreateEndpointsOnlyInTheTransitVpc",
@@ -52,7 +68,13 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
             "MarkOwnEndpointsBlocked",
             ["ec2:CreateTags", "ec2:DeleteTags"],
             [_arn(name, "vpc-endpoint/*") for name, _ in regions],
-            {**OWNED, "ForAllValues:StringEquals": {"aws:TagKeys": [TAG_BLOCKED_UNTIL]}},
+            {
+                **OWNED,
+                "ForAllValues:StringEquals": {"aws:TagKeys": [TAG_BLOCKED_UNTIL]},
+                # ForAllValues is also true of a request naming no tag at all, and
+                # DeleteTags without tags deletes every tag (the owner tag with them).
+                "Null": {"aws:TagKeys": "false"},
+            },
         ),
         _statement(
             "DeleteAndBlockOwnEndpoints",
@@ -61,9 +83,12 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
             OWNED,
         ),
         _statement(
-            "SwapOnlyTheConfiguredSecurityGroups",
+            "SwapSecurityGroupsOfTheTransitVpc",
             ["ec2:ModifyVpcEndpoint"],
-            [_arn(name, f"security-group/{group}") for name, r in regions for group in _groups(r)],
+            [_arn(name, "security-group/*") for name, _ in regions],
+            # Any group of the transit VPC: an endpoint keeps the groups it was created
+            # with after the config names others, and block/reopen swap those.
+            {"ArnLike": {"ec2:Vpc": [_arn(n, f"vpc/{r.transitVpcId}") for n, r in regions]}},
         ),
     ]
     services = [
@@ -102,12 +127,11 @@ def _statement(
 
 
 def _network_arns(name: str, region: RegionConfig) -> list[str]:
-    """What else a create names: the transit VPC, its subnets, the security groups, and
-    the tenant's endpoint service (in the tenant's account, any service: whether the
-    platform may connect is the tenant's allow-list's decision, not this policy's)."""
+    """What else a create names: the transit VPC, its subnets and the security groups.
+    (The endpoint service is no resource of CreateVpcEndpoint: which services may be
+    reached is decided by the condition keys of the vpc-endpoint resource.)"""
     return [
         _arn(name, f"vpc/{region.transitVpcId}"),
-        _arn(name, "vpc-endpoint-service/*"),
         *(_arn(name, f"subnet/{subnet}") for subnet in region.subnetIds),
         *(_arn(name, f"security-group/{group}") for group in _groups(region)),
     ]
@@ -122,12 +146,11 @@ def _groups(region: RegionConfig) -> list[str]:
 def _arn(region: str, resource: str) -> str:
     """An EC2 ARN in the platform's account (any: the role's own, as the config's ids
     are), in the partition the region belongs to."""
-    return f"arn:{_partition(region)}:ec2:{region}:*:{resource}"
+    return f"arn:{partition_of(region)}:ec2:{region}:*:{resource}"
 
 
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+def _tenant_services(region: str) -> str:
+    """Names of endpoint services hosted in `region` by an account (AWS's own services
+    are named com.amazonaws.<region>.<service>). Cross-region endpoints also need
+    vpce:AllowMultiRegion, which this policy never grants."""
+    return f"com.amazonaws.vpce.{region}.vpce-svc-*"

@@ -1,11 +1,14 @@
 """The AWS region names this operator accepts, read from the partition data botocore
-ships (no network call), and the nearest known name for a mistyped one."""
+ships (no network call), and the nearest known name for a mistyped one; the partition
+a region belongs to, and the pattern of every partition's region names (the chart's
+values schema carries it: tools/sync_region_pattern.py writes it there)."""
 
 from __future__ import annotations
 
 import difflib
 from functools import cache
 
+import botocore.loaders
 import botocore.session
 
 # Causeway only calls EC2 (VPC endpoints), so a region EC2 is not offered in is of no use.
@@ -21,6 +24,25 @@ def known_regions() -> frozenset[str]:
         for partition in session.get_available_partitions()
         for region in session.get_available_regions(_SERVICE, partition_name=partition)
     )
+
+
+def partition_of(region: str) -> str:
+    """The partition (aws, aws-cn, aws-us-gov, aws-iso*, aws-eusc, ...) of `region`, as
+    botocore's endpoint data places it (a name no partition claims falls in aws)."""
+    return str(botocore.session.get_session().get_partition_for_region(region))
+
+
+@cache
+def region_name_pattern() -> str:
+    """One regular expression matching the region names of every partition: each
+    partition's own `regionRegex` from botocore's endpoint data, as alternatives."""
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    alternatives = [_unanchored(p["regionRegex"]) for p in endpoints["partitions"]]
+    return f"^(?:{'|'.join(alternatives)})$"
+
+
+def _unanchored(regex: str) -> str:
+    return f"(?:{regex.removeprefix('^').removesuffix('$')})"
 
 
 def nearest_region(name: str) -> str | None:

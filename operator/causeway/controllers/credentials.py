@@ -4,14 +4,18 @@ changes, or when the Secret it reads (or the one it publishes) changes; only the
 credentials that name what changed are looked at. Each look reads the named Secret
 (only that one, only in the credential's namespace), computes the status (pure,
 reconcile/credential.py), publishes the Secret for workloads when what it says
-changed, and writes the status when it changed. No secret value is ever logged."""
+changed, and writes the status when it changed. No secret value is ever logged.
+
+Secrets are watched only in the namespaces that hold credentials (`follow`). A
+namespace where the operator has no Secrets role makes its credentials say so
+(SecretAccessDenied) and is logged once, until the role is bound there."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +26,7 @@ from causeway.api.credential import NamedCredentialSpec
 from causeway.controllers.waiting import until
 from causeway.controllers.writer import StatusWriter
 from causeway.index import ObjectSnapshot
-from causeway.kube import SecretApiError, SecretContent
+from causeway.kube import SecretAccessDeniedError, SecretApiError, SecretContent
 from causeway.logs import object_logger
 from causeway.metrics import Result
 from causeway.reconcile import credential as rules
@@ -35,6 +39,7 @@ CREDENTIAL_LABEL = "causeway.dev/credential"
 CONCURRENCY = 8
 
 Key = tuple[str, str]  # namespace, name
+Follow = Callable[[set[str]], None]  # the namespaces whose Secrets to watch
 
 
 @dataclass
@@ -74,6 +79,13 @@ class CredentialController:
         self._wake = asyncio.Event()
         self._secrets = _SecretCache()
         self._touch: set[Key] = set()
+        self._denied: set[str] = set()  # namespaces refusing the operator Secrets
+        self._follow: Follow | None = None
+
+    def watch_secrets_with(self, follow: Follow) -> None:
+        """Who starts and stops the Secret watches: told the namespaces holding
+        credentials whenever a credential changes."""
+        self._follow = follow
 
     # -- what changed ----------------------------------------------------------------------
 
@@ -81,6 +93,31 @@ class CredentialController:
         if touch:
             self._touch.add((namespace, name))
         self._enqueue([(namespace, name)])
+        if self._follow is not None:
+            held = {c.namespace for c in self._runtime.index[NAMED_CREDENTIAL].all()}
+            self._follow(held | {namespace})
+
+    def secret_access(self, namespace: str, allowed: bool) -> None:
+        """A namespace's Secret watch found it refuses the operator, or allows it again
+        (from the watch thread, run on the loop)."""
+        if allowed == (namespace not in self._denied):
+            return
+        if allowed:
+            self._denied.discard(namespace)
+            logger.info("Secrets in namespace %s are usable again", namespace)
+        else:
+            self._denied_in(namespace)
+        self._enqueue(c.key for c in self._credentials(namespace))
+
+    def _denied_in(self, namespace: str) -> None:
+        if namespace not in self._denied:
+            self._denied.add(namespace)
+            logger.warning(
+                "Causeway may not use Secrets in namespace %s (HTTP 403): bind its Secrets "
+                "ClusterRole there (chart value rbac.secrets.namespaces); the credentials "
+                "there wait until then",
+                namespace,
+            )
 
     def connection_changed(self, namespace: str, connection: str) -> None:
         self._enqueue(
@@ -151,12 +188,21 @@ class CredentialController:
             await self._invalid(snapshot, _problems(exc), touch)
             return Result.ERROR  # only a spec change can help
         connection = self._connection(namespace, spec.outboundConnection)
-        secret = await self._secret(namespace, spec)
-        keys = None if secret is None else frozenset(secret.values)
-        result = rules.standing(spec, connection, keys)
-        if spec.publishSecret:
-            seen = _Seen(snapshot, spec, target, connection, secret)
-            result = await self._publish(seen, result)
+        uses_secrets = spec.authentication.secretRef is not None or bool(spec.publishSecret)
+        try:
+            if uses_secrets and namespace in self._denied:
+                raise SecretAccessDeniedError(f"Secrets of {namespace}: refused before")
+            secret = await self._secret(namespace, spec)
+            keys = None if secret is None else frozenset(secret.values)
+            result = rules.standing(spec, connection, keys)
+            if spec.publishSecret:
+                seen = _Seen(snapshot, spec, target, connection, secret)
+                result = await self._publish(seen, result)
+        except SecretAccessDeniedError:
+            self._denied_in(namespace)
+            denied = rules.secret_access_denied(namespace)
+            await self._write(snapshot, denied, target, connection, touch=touch)
+            return Result.REQUEUE  # tried again when the namespace allows it
         await self._write(snapshot, result, target, connection, touch=touch)
         return Result.SUCCESS
 
@@ -227,6 +273,8 @@ class CredentialController:
                 self._log(snapshot).info("Published Secret %s (%s)", name, data["status"])
             else:
                 self.credential_changed(snapshot.namespace, snapshot.name, touch=False)
+        except SecretAccessDeniedError:
+            raise
         except SecretApiError as exc:  # its message holds no value
             self._log(snapshot).warning("%s; retried on the next change", exc)
         return result

@@ -35,6 +35,7 @@ class Meter:
 
     _tenants: dict[str, _Tenant] = field(default_factory=dict)
     _tagged: dict[str, dict[str, datetime]] = field(default_factory=dict)  # region → ns → until
+    _unswapped: dict[str, dict[str, int]] = field(default_factory=dict)  # region → ns → count
 
     def _tenant(self, namespace: str) -> _Tenant:
         return self._tenants.setdefault(namespace, _Tenant())
@@ -58,6 +59,11 @@ class Meter:
     def tags_seen(self, region: str, blocks: Mapping[str, datetime]) -> None:
         """The blocks a region's endpoints carry in their tags, as last listed."""
         self._tagged[region] = dict(blocks)
+
+    def swaps_seen(self, region: str, unswapped: Mapping[str, int]) -> None:
+        """Per blocked tenant, how many of its endpoints in the region AWS last showed
+        still open (a block is only reported in effect once none is)."""
+        self._unswapped[region] = dict(unswapped)
 
     def blocked_until(self, namespace: str, now: datetime) -> datetime | None:
         """When the tenant's outbound traffic reopens, if it is blocked now."""
@@ -92,6 +98,7 @@ class Meter:
             measured_at=tenant.measured_at,
             problem=tenant.problem,
             blocked_until=self.blocked_until(namespace, now),
+            unswapped_endpoints=sum(r.get(namespace, 0) for r in self._unswapped.values()),
             unenforced_regions=tenant.unenforced_regions,
             retired=tenant.retired,
         )

@@ -20,6 +20,7 @@ from causeway.aws.endpoints import TransitEndpoints
 from causeway.controllers.budget import OnWait
 from causeway.controllers.decisions import Decision, Failure, PassContext, PassPlan, WorkResult
 from causeway.controllers.health import PlatformHealth
+from causeway.controllers.meter import Meter
 from causeway.domain import Endpoint, Owner
 from causeway.errors import (
     AwsCallError,
@@ -123,8 +124,13 @@ class OutboundManager:
 
     def plan_pass(self, snapshots: Sequence[ObjectSnapshot], context: PassContext) -> PassPlan:
         """One decision per object; each object's AWS work is its own."""
-        self._runtime.meter.tags_seen(self._region, _tagged_blocks(context.view.all_endpoints()))
+        endpoints = context.view.all_endpoints()
+        self._runtime.meter.tags_seen(self._region, _tagged_blocks(endpoints))
         now = self._now()
+        blocked_group = self._runtime.config.regions[self._region].blockedSecurityGroupId
+        self._runtime.meter.swaps_seen(
+            self._region, unswapped_endpoints(endpoints, self._runtime.meter, now, blocked_group)
+        )
         return PassPlan(
             [(s, self.decide(s, context, self._guard(s.namespace, now))) for s in snapshots]
         )
@@ -200,14 +206,12 @@ class OutboundManager:
     async def _block(self, job: _Job, action: BlockEndpoint) -> None:
         """The tag first: a restart between the two calls still knows to block."""
         await self._call(job, "CreateTags", action.id, action.until)
-        if action.remove:
-            await self._call(
-                job, "ModifyVpcEndpoint", action.id, [action.blocked_group], action.remove
-            )
+        if action.add or action.remove:
+            await self._call(job, "ModifyVpcEndpoint", action.id, action.add, action.remove)
         _log(job).info(
             "Blocked endpoint %s until %s (hourly outbound limit)", action.id, action.until
         )
-        self._remember(job, action.id, (action.blocked_group,), action.until)
+        self._remember(job, action.id, action.after, action.until)
 
     async def _reopen(self, job: _Job, action: ReopenEndpoint) -> None:
         """The groups first: the tag says to reopen until the groups are back."""
@@ -215,8 +219,7 @@ class OutboundManager:
             await self._call(job, "ModifyVpcEndpoint", action.id, action.restore, action.remove)
         await self._call(job, "DeleteTags", action.id)
         _log(job).info("Reopened endpoint %s", action.id)
-        region = self._runtime.config.regions[self._region]
-        self._remember(job, action.id, tuple(region.securityGroupIds), None)
+        self._remember(job, action.id, action.after, None)
 
     def _remember(
         self, job: _Job, vpce_id: str, groups: tuple[str, ...], until: datetime | None
@@ -359,6 +362,23 @@ _METHODS = {
     "DeleteTags": "unmark_blocked",
     "ModifyVpcEndpoint": "swap_groups",
 }
+
+
+def unswapped_endpoints(
+    endpoints: Sequence[Endpoint], meter: Meter, now: datetime, blocked_group: str | None
+) -> dict[str, int]:
+    """Per blocked tenant, its live endpoints AWS does not show blocked yet (a region
+    without a blocked group enforces nothing: the quota says so on its own)."""
+    counts: dict[str, int] = {}
+    for endpoint in endpoints:
+        namespace = endpoint.owner_namespace
+        if not namespace or normalize(endpoint.state) not in LIVE_STATES or not blocked_group:
+            continue
+        if meter.blocked_until(namespace, now) and not planner.block_enforced(
+            endpoint, blocked_group
+        ):
+            counts[namespace] = counts.get(namespace, 0) + 1
+    return counts
 
 
 def _tagged_blocks(endpoints: Sequence[Endpoint]) -> dict[str, datetime]:

@@ -11,7 +11,13 @@ from causeway.kube.connection import (
     check_cluster,
     load_cluster,
 )
-from causeway.kube.secrets import PublishedSecret, SecretApiError, SecretContent, SecretsApi
+from causeway.kube.secrets import (
+    PublishedSecret,
+    SecretAccessDeniedError,
+    SecretApiError,
+    SecretContent,
+    SecretsApi,
+)
 
 __all__ = [
     "ClusterConnection",
@@ -20,6 +26,7 @@ __all__ = [
     "KubeUnavailableError",
     "ObjectRef",
     "PublishedSecret",
+    "SecretAccessDeniedError",
     "SecretApiError",
     "SecretContent",
     "SecretsApi",

@@ -1,7 +1,9 @@
 """Secrets, as NamedCredentials need them: read one a credential names (its data, only
 then), publish the Secret for workloads (owned by its credential, never overwriting
-one Causeway does not own), and watch every Secret's *metadata* only (names and
-resource versions, never values) so a rotation is noticed within seconds.
+one Causeway does not own), and watch the Secrets' *metadata* only (names and
+resource versions, never values) of one namespace, so a rotation is noticed within
+seconds. The operator is granted Secrets per tenant namespace: a refusal (403) is its
+own error, and a watch says when its namespace refuses it and when it allows it again.
 
 Nothing here logs or raises with a secret value in it: API errors are reduced to their
 status code and reason before they leave this module."""
@@ -30,10 +32,15 @@ METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 WATCH_SECONDS = 300
 _RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+DENIED_RETRY_SECONDS = 30.0  # an admin may bind the role at any time
 
 
 class SecretApiError(Exception):
     """A Secret call failed; the message holds the HTTP status and reason only."""
+
+
+class SecretAccessDeniedError(SecretApiError):
+    """The API server refused (403): the operator has no Secrets role in the namespace."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class PublishedSecret:
 
 
 OnChange = Callable[[str, str, str, bool], None]  # namespace, name, resourceVersion, deleted
+OnAccess = Callable[[bool], None]  # whether the namespace lets the operator list Secrets
 
 
 class SecretsApi:
@@ -124,34 +132,55 @@ class SecretsApi:
             raise SecretApiError(f"could not {doing}: {type(exc).__name__}") from None
         if response.status == 404 or (conflict_ok and response.status == 409):
             return None
+        if response.status == 403:
+            raise SecretAccessDeniedError(f"could not {doing}: HTTP 403 {response.reason}")
         if response.status >= 400:
             raise SecretApiError(f"could not {doing}: HTTP {response.status} {response.reason}")
         reply = json.loads(response.data or b"{}")
         return reply if isinstance(reply, dict) else {}
 
-    def watch_metadata(self, on_change: OnChange, stopped: threading.Event) -> None:
-        """List and then watch every Secret's metadata until `stopped` is set, calling
-        `on_change` for each Secret seen changed or deleted (blocking: run in a thread).
-        Resumes from the last resource version; relists when it is too old."""
+    def watch_metadata(
+        self,
+        on_change: OnChange,
+        stopped: threading.Event,
+        namespace: str,
+        on_access: OnAccess | None = None,
+    ) -> None:
+        """List and then watch the metadata of the Secrets of `namespace` until
+        `stopped` is set, calling `on_change` for each Secret seen changed or deleted
+        (blocking: run in a thread). Resumes from the last resource version; relists
+        when it is too old. `on_access` hears when the namespace refuses the operator
+        (403: tried again every DENIED_RETRY_SECONDS) and when it allows it again."""
         attempt = 0
         version: str | None = None
+        allowed: bool | None = None
         reported: str | None = None  # the failure last logged at WARNING
+        path = _path(namespace)
         while not stopped.is_set():
             try:
                 if version is None:
-                    version = self._list_metadata(on_change)
-                version = self._watch_from(version, on_change, stopped)
+                    version = self._list_metadata(path, on_change)
+                    if allowed is not True and on_access is not None:
+                        on_access(True)
+                    allowed = True
+                version = self._watch_from(path, version, on_change, stopped)
                 attempt, reported = 0, None
             except _GoneError:
                 version = None
+            except SecretAccessDeniedError:
+                version = None
+                if allowed is not False and on_access is not None:
+                    on_access(False)
+                allowed = False
+                stopped.wait(DENIED_RETRY_SECONDS)
             except Exception as exc:
                 delay = _RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)]
                 reported = _report_failure(exc, attempt, delay, reported)
                 attempt += 1
                 stopped.wait(delay)
 
-    def _list_metadata(self, on_change: OnChange) -> str:
-        reply = self._get("/api/v1/secrets", {}, stream=False, accept=METADATA_LIST)
+    def _list_metadata(self, path: str, on_change: OnChange) -> str:
+        reply = self._get(path, {}, stream=False, accept=METADATA_LIST)
         listing = json.loads(reply.data or b"{}")
         for item in listing.get("items", []):
             meta = item.get("metadata") or {}
@@ -163,14 +192,16 @@ class SecretsApi:
             )
         return str((listing.get("metadata") or {}).get("resourceVersion", ""))
 
-    def _watch_from(self, version: str, on_change: OnChange, stopped: threading.Event) -> str:
+    def _watch_from(
+        self, path: str, version: str, on_change: OnChange, stopped: threading.Event
+    ) -> str:
         query = {
             "watch": "true",
             "allowWatchBookmarks": "true",
             "resourceVersion": version,
             "timeoutSeconds": str(WATCH_SECONDS),
         }
-        reply = self._get("/api/v1/secrets", query, stream=True, accept=METADATA_WATCH)
+        reply = self._get(path, query, stream=True, accept=METADATA_WATCH)
         buffer = b""
         for chunk in reply.response.stream(4096, decode_content=True):
             if stopped.is_set():
@@ -195,6 +226,8 @@ class SecretsApi:
         response = self._client.call_api(*request, _request_timeout=timeout)
         if not stream:
             response.read()
+        if response.status == 403:
+            raise SecretAccessDeniedError(f"listing Secrets: HTTP 403 {response.reason}")
         if response.status >= 400:
             doing = "watching" if stream else "listing"
             raise SecretApiError(f"{doing} Secrets: HTTP {response.status} {response.reason}")

@@ -95,6 +95,19 @@ class Standing:
     blocked_until: str | None = None
 
 
+def secret_access_denied(namespace: str) -> Standing:
+    """The namespace does not let Causeway use Secrets (no role bound there): nothing
+    the tenant can fix; the credential waits for the platform admin."""
+    return Standing(
+        "Pending",
+        "SecretAccessDenied",
+        f"Causeway may not read or write Secrets in namespace {namespace}: a platform "
+        "admin must bind Causeway's Secrets ClusterRole here (chart value "
+        "rbac.secrets.namespaces, or a RoleBinding). This credential is looked at again "
+        "as soon as it may.",
+    )
+
+
 def standing(
     spec: NamedCredentialSpec,
     connection: Connection | None,

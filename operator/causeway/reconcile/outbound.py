@@ -14,7 +14,7 @@ from typing import Any
 
 from causeway.api import OutboundConnectionSpec, Phase
 from causeway.conditions import ConditionState, Progress, timestamp
-from causeway.domain import TAG_BLOCKED_UNTIL, Endpoint, Owner, client_token
+from causeway.domain import TAG_BLOCKED_UNTIL, TAG_OPEN_GROUPS, Endpoint, Owner, client_token
 from causeway.reconcile.admission import ADMITTED, Verdict
 from causeway.reconcile.phases import (
     DEAD_STATES,
@@ -30,6 +30,7 @@ from causeway.reconcile.status import Outcome, Problem, with_problem
 SYNC_ANNOTATION = "causeway.dev/sync"
 BLOCKED = "Blocked"
 HOURLY_LIMIT_REACHED = "HourlyLimitReached"
+BLOCK_IN_PROGRESS = "BlockInProgress"
 
 
 @dataclass(frozen=True)
@@ -80,21 +81,26 @@ class DeleteEndpoints:
 
 @dataclass(frozen=True)
 class BlockEndpoint:
-    """Record the block in a tag, then leave the blocked group as the only one."""
+    """Record the block in a tag, then swap the open groups Causeway put on the endpoint
+    for the blocked group. `after`: the endpoint's groups once swapped."""
 
     id: str
     until: datetime
     blocked_group: str
     remove: tuple[str, ...]
+    add: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ReopenEndpoint:
-    """Give the endpoint the region's groups back, then remove the block's tag."""
+    """Give the endpoint its open groups back and take the blocked group off, then
+    remove the block's tag. `after`: the endpoint's groups once swapped."""
 
     id: str
     restore: tuple[str, ...]
     remove: tuple[str, ...]
+    after: tuple[str, ...] = ()
 
 
 Action = CreateEndpoint | DeleteEndpoints | BlockEndpoint | ReopenEndpoint
@@ -151,19 +157,25 @@ def plan(
 
 def _gate(endpoint: Endpoint, guard: Guard) -> BlockEndpoint | ReopenEndpoint | None:
     """Block the endpoint while its tenant is blocked (the tag first, so a restart in
-    between still knows); reopen one whose block is over or no longer enforced."""
+    between still knows); reopen one whose block is over or no longer enforced. Only
+    the groups Causeway put there move: the open ones recorded on the endpoint (the
+    config's for an endpoint made before they were recorded) and the blocked one."""
+    groups = endpoint.security_groups
+    ours = endpoint.open_groups if endpoint.open_groups is not None else guard.open_groups
     if guard.blocking:
         assert guard.until is not None and guard.blocked_group is not None
-        groups = endpoint.security_groups
-        if endpoint.blocked_until == guard.until and groups == (guard.blocked_group,):
+        remove = tuple(g for g in groups if g in ours and g != guard.blocked_group)
+        add = () if guard.blocked_group in groups else (guard.blocked_group,)
+        if endpoint.blocked_until == guard.until and not remove and not add:
             return None
-        remove = tuple(g for g in groups if g != guard.blocked_group)
-        return BlockEndpoint(endpoint.id, guard.until, guard.blocked_group, remove)
+        after = (*(g for g in groups if g not in remove), *add)
+        return BlockEndpoint(endpoint.id, guard.until, guard.blocked_group, remove, add, after)
     if endpoint.blocked_until is None:
         return None
-    restore = tuple(g for g in guard.open_groups if g not in endpoint.security_groups)
-    remove = tuple(g for g in endpoint.security_groups if g not in guard.open_groups)
-    return ReopenEndpoint(endpoint.id, restore, remove)
+    restore = tuple(g for g in ours if g not in groups)
+    remove = tuple(g for g in groups if g == guard.blocked_group and g not in ours)
+    after = (*(g for g in groups if g not in remove), *restore)
+    return ReopenEndpoint(endpoint.id, restore, remove, after)
 
 
 def _needs_new_endpoint(request: OutboundRequest, current: Endpoint | None) -> bool:
@@ -182,6 +194,8 @@ def plan_teardown(owned: Sequence[Endpoint]) -> OutboundPlan:
 
 def _create(request: OutboundRequest, guard: Guard | None) -> CreateEndpoint:
     tags = request.owner.tags()
+    if guard is not None and guard.open_groups:
+        tags[TAG_OPEN_GROUPS] = " ".join(guard.open_groups)  # the groups it opens with
     if guard is None or not guard.blocking:
         token = client_token(request.owner, request.generation, request.sync)
         return CreateEndpoint(request.spec.serviceName, token, tags)
@@ -227,10 +241,15 @@ def outcome(
     conditions: tuple[ConditionState, ...] = ()
     if guard is not None and endpoint is not None and is_live(endpoint):
         until = blocked_until(endpoint, guard.now)
-        fields["blockedUntil"] = timestamp(until) if until else None
-        conditions = (_blocked_condition(until),)
-        if until is not None:
-            message = f"{message} {_blocked_text(until)}"
+        if until is not None and not block_enforced(endpoint, guard.blocked_group):
+            # Marked, but AWS has not shown the swapped groups yet: traffic may pass.
+            conditions = (_blocking_condition(until),)
+            message = f"{message} {_blocking_text(until)}"
+        else:
+            fields["blockedUntil"] = timestamp(until) if until else None
+            conditions = (_blocked_condition(until),)
+            if until is not None:
+                message = f"{message} {_blocked_text(until)}"
     result = Outcome(phase, PHASE_PROGRESS[phase], phase.value, message, fields, None, conditions)
     return with_problem(result, problem)
 
@@ -239,6 +258,24 @@ def blocked_until(endpoint: Endpoint, now: datetime) -> datetime | None:
     """When the endpoint reopens, if it is blocked now (marked, and in effect)."""
     until = endpoint.blocked_until
     return until if until is not None and until > now else None
+
+
+def block_enforced(endpoint: Endpoint, blocked_group: str | None) -> bool:
+    """Whether the endpoint, as AWS last showed it, passes no traffic: the blocked
+    group is the only group it has."""
+    return blocked_group is not None and set(endpoint.security_groups) == {blocked_group}
+
+
+def _blocking_text(until: datetime) -> str:
+    return (
+        f"Outbound traffic is being blocked until {timestamp(until)} (this namespace reached "
+        "its hourly outbound limit); AWS has not yet shown the endpoint with only the "
+        "blocked security group, so traffic may still pass."
+    )
+
+
+def _blocking_condition(until: datetime) -> ConditionState:
+    return ConditionState(BLOCKED, False, BLOCK_IN_PROGRESS, _blocking_text(until))
 
 
 def _blocked_text(until: datetime) -> str:

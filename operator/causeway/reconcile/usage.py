@@ -34,6 +34,7 @@ OUTBOUND_BLOCKED = "OutboundBlocked"
 DAILY_EXCEEDED = "DailyAllocationExceeded"
 INBOUND_EXCEEDED = "InboundHourlyLimitExceeded"
 HOURLY_LIMIT_REACHED = "HourlyLimitReached"
+BLOCK_IN_PROGRESS = "BlockInProgress"
 USAGE_CONDITIONS = (METERED, OUTBOUND_BLOCKED, DAILY_EXCEEDED, INBOUND_EXCEEDED)
 # The status keys (and keys of `hard` and `used`) this module owns.
 USAGE_FIELDS = ("limits", "resetsAt", "lastMeteredTime", "blockedUntil", "retiredEndpoints")
@@ -48,6 +49,7 @@ class Reading:
     measured_at: datetime | None = None
     problem: Problem | None = None  # the latest cycle could not measure this tenant
     blocked_until: datetime | None = None  # outbound blocked until then (None: open)
+    unswapped_endpoints: int = 0  # of its endpoints, those AWS does not show blocked yet
     unenforced_regions: tuple[str, ...] = ()  # its outbound regions without a blocked group
     retired: tuple[Mapping[str, str], ...] = ()  # endpoints gone today whose bytes count
 
@@ -137,7 +139,17 @@ def _limit_conditions(
     day_mb, day_max = whole_mb(usage.day), whole_mb(limits.daily_bytes)
     hour_text = f"{out_mb} MB of the hourly outbound limit of {out_max} MB used this hour"
     until = reading.blocked_until
-    if until is not None and until > now:
+    if until is not None and until > now and reading.unswapped_endpoints:
+        # Decided, not yet enforced: never claim a block AWS has not shown.
+        blocked = ConditionState(
+            OUTBOUND_BLOCKED,
+            False,
+            BLOCK_IN_PROGRESS,
+            f"Outbound traffic is being blocked until {timestamp(until)}: {hour_text}; "
+            f"AWS does not show {reading.unswapped_endpoints} outbound endpoint(s) with "
+            "only the blocked security group yet, so traffic may still pass.",
+        )
+    elif until is not None and until > now:
         blocked = ConditionState(
             OUTBOUND_BLOCKED,
             True,

@@ -17,7 +17,13 @@ from causeway.api import CONNECTION_QUOTA, INBOUND, NAMED_CREDENTIAL, OUTBOUND, 
 from causeway.conditions import READY, RECONCILING, STALLED, SYNCED
 from causeway.reconcile.outbound import BLOCKED, SYNC_ANNOTATION
 from causeway.reconcile.quota import OVER_LICENSED
-from causeway.reconcile.usage import DAILY_EXCEEDED, INBOUND_EXCEEDED, METERED, OUTBOUND_BLOCKED
+from causeway.reconcile.usage import (
+    BLOCK_IN_PROGRESS,
+    DAILY_EXCEEDED,
+    INBOUND_EXCEEDED,
+    METERED,
+    OUTBOUND_BLOCKED,
+)
 from causeway.report.bodies import (
     Body,
     as_text,
@@ -282,7 +288,10 @@ def quota_notes(status: Body) -> tuple[str, ...]:
     metered = conditions.get(METERED)
     if is_true(metered) is False and metered is not None:
         notes.append(_from_condition(metered, f"{METERED}=False"))
-    if status.get("blockedUntil") and not is_true(conditions.get(OUTBOUND_BLOCKED)):
+    blocked = conditions.get(OUTBOUND_BLOCKED) or {}
+    if status.get("blockedUntil") and blocked.get("reason") == BLOCK_IN_PROGRESS:
+        notes.append(f"Outbound traffic is being blocked until {status['blockedUntil']}.")
+    elif status.get("blockedUntil") and not is_true(conditions.get(OUTBOUND_BLOCKED)):
         notes.append(f"Outbound traffic is blocked until {status['blockedUntil']}.")
     return tuple(notes)
 

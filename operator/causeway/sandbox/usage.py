@@ -21,14 +21,23 @@ OPERATOR_AGENTS = ("kopf/", USER_AGENT.split("/")[0] + "/")
 
 @dataclass(frozen=True, order=True)
 class KubeAccess:
-    """One RBAC permission a request needs."""
+    """One RBAC permission a request needs. `everywhere`: the request spans namespaces
+    (a list or watch of all of them), which only a ClusterRoleBinding grants; a request
+    in one namespace is also granted by a RoleBinding there."""
 
     group: str
     resource: str  # plural, or plural/subresource
     verb: str
+    everywhere: bool = False
 
     def __str__(self) -> str:
-        return f"{self.verb} {self.resource}.{self.group or 'core'}"
+        scope = " in all namespaces" if self.everywhere else ""
+        return f"{self.verb} {self.resource}.{self.group or 'core'}{scope}"
+
+    @property
+    def permission(self) -> KubeAccess:
+        """The same permission, whatever the scope."""
+        return KubeAccess(self.group, self.resource, self.verb)
 
 
 _lock = threading.Lock()
@@ -48,10 +57,17 @@ def rbac_verb(method: str, params: Mapping[str, str], named: bool) -> str:
 
 
 def record_kube(
-    agent: str, method: str, params: Mapping[str, str], *, group: str, resource: str, named: bool
+    agent: str,
+    method: str,
+    params: Mapping[str, str],
+    *,
+    group: str,
+    resource: str,
+    named: bool,
+    everywhere: bool = False,
 ) -> None:
     if agent.startswith(OPERATOR_AGENTS):
-        access = KubeAccess(group, resource, rbac_verb(method, params, named))
+        access = KubeAccess(group, resource, rbac_verb(method, params, named), everywhere)
         with _lock:
             _kube.add(access)
 

@@ -556,6 +556,7 @@ def _record_usage(request: rendering.Request, kinds: Iterable[ResourceKind]) -> 
         group=resource.group or "",
         resource=f"{plural}/{request.subresource}" if request.subresource else plural,
         named=request.name is not None,
+        everywhere=request.namespace is None and _namespaced(plural, kinds),
     )
     # The API server's OwnerReferencesPermissionEnforcement admission also requires
     # `update` on the owner's finalizers for an ownerReference with blockOwnerDeletion.
@@ -569,6 +570,10 @@ def _record_usage(request: rendering.Request, kinds: Iterable[ResourceKind]) -> 
                 usage.record_kube(
                     agent, "PUT", {}, group=group, resource=f"{kind.plural}/finalizers", named=True
                 )
+
+
+def _namespaced(plural: str, kinds: Iterable[ResourceKind]) -> bool:
+    return any(kind.plural == plural and kind.namespaced for kind in kinds)
 
 
 def _fold_string_data(kind: ResourceKind, body: dict[str, Any]) -> None:
