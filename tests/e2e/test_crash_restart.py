@@ -51,6 +51,7 @@ def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
 def test_restart_after_a_crash_between_create_and_status_adopts_the_endpoint(
     stack: SandboxStack,
 ) -> None:
+    CrashAfterCreate.created.clear()  # a class attribute: each run (and backend) starts anew
     service = stack.aws.create_tenant_service()
     normal = stack.runtime()
     crashing = CrashingRuntime(config=normal.config, clients=normal.clients, kube=normal.kube)
