@@ -106,8 +106,42 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="log line format"
     )
+    _add_leader_election(run)
     _add_verbosity(run)
     run.set_defaults(command=_run)
+
+
+def _add_leader_election(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--leader-elect",
+        type=_boolean("--leader-elect"),
+        default=True,
+        metavar="true|false",
+        help="elect one acting replica on a coordination.k8s.io Lease; the others stand by "
+        "warm and take over when it stops (default true; false for a single replica)",
+    )
+    run.add_argument(
+        "--leader-election-lease",
+        default="causeway-leader",
+        metavar="NAME",
+        help="the Lease's name (default causeway-leader)",
+    )
+    run.add_argument(
+        "--leader-election-namespace",
+        metavar="NAMESPACE",
+        help="the Lease's namespace (default: $POD_NAMESPACE, else the current namespace)",
+    )
+
+
+def _boolean(option: str) -> argparse._ActionType:
+    def parse(text: str) -> bool:
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise argparse.ArgumentTypeError(f"{option} {text!r}: expected true or false")
+
+    return parse
 
 
 def _add_demo(commands: _Commands) -> None:
@@ -155,7 +189,17 @@ def _seconds(option: str, maximum: float) -> argparse._ActionType:
 def _run(args: argparse.Namespace) -> int:
     from causeway.startup import RunOptions, run  # noqa: PLC0415 - keep --help fast
 
-    return run(RunOptions(args.config, args.liveness, args.startup_timeout, args.metrics_address))
+    return run(
+        RunOptions(
+            args.config,
+            args.liveness,
+            args.startup_timeout,
+            args.metrics_address,
+            leader_elect=args.leader_elect,
+            lease_name=args.leader_election_lease,
+            lease_namespace=args.leader_election_namespace,
+        )
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -106,7 +106,7 @@ class Elector:
         self.identity = identity
         self.timing = timing or ElectionTiming()
         self._store = store
-        self._config_hash = config_hash
+        self.config_hash = config_hash
         self._monotonic = monotonic
         self._wall_clock = wall_clock
         self.role = Role.STANDBY
@@ -181,7 +181,7 @@ class Elector:
         now = self._wall_clock()
         renewing = current is not None and current.holder == self.identity
         if current is not None and renewing:
-            return replace(current, renew_time=now, config_hash=self._config_hash)
+            return replace(current, renew_time=now, config_hash=self.config_hash)
         # A new holder: the Lease's transitions count how often leadership changed hands.
         return LeaseRecord(
             holder=self.identity,
@@ -189,7 +189,7 @@ class Elector:
             acquire_time=now,
             renew_time=now,
             transitions=0 if current is None else current.transitions + 1,
-            config_hash=self._config_hash,
+            config_hash=self.config_hash,
             resource_version="" if current is None else current.resource_version,
         )
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -100,6 +100,11 @@ class Metrics:
             ("result",),
             registry=self.registry,
         )
+        self._leader = Gauge(
+            "causeway_leader",
+            "1 on the replica that holds the leader Lease and acts; 0 on a standby.",
+            registry=self.registry,
+        )
         self._start_labels()
 
     def _start_labels(self) -> None:
@@ -120,6 +125,9 @@ class Metrics:
     def aws_call(self, record: CallRecord) -> None:
         """A ClientFactory listener: counts every call as it ends."""
         self._aws_calls.labels(record.operation, outcome_of(record).value).inc()
+
+    def leader(self, *, leading: bool) -> None:
+        self._leader.set(1 if leading else 0)
 
     def metering_cycle(self, *, failed: bool) -> None:
         self._metering_cycles.labels((Result.ERROR if failed else Result.SUCCESS).value).inc()

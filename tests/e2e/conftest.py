@@ -21,22 +21,27 @@ from causeway.sandbox.usage import KubeAccess
 ROOT = Path(__file__).parents[2]
 INSTALL = ROOT / "deploy" / "install.yaml"
 EXAMPLE_CONFIG = ROOT / "seeds" / "config.example.yaml"
-OPERATOR_ROLE = "causeway-operator"
+# The operator's ClusterRole, and the Role for its leader-election Lease (in the release
+# namespace only; the sandbox does not model namespaces in RBAC, so its Lease requests
+# are held to the Role's rules).
+OPERATOR_ROLES = (("ClusterRole", "causeway-operator"), ("Role", "causeway-leader-election"))
 # Needs no permission: AWS answers GetCallerIdentity for every principal.
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 
 
 def operator_role_grants() -> set[KubeAccess]:
-    """The operator ClusterRole's rules (as installed by deploy/install.yaml, which a
-    test keeps equal to the chart), one permission per group, resource and verb."""
+    """The operator's ClusterRole and leader-election Role rules (as installed by
+    deploy/install.yaml, which a test keeps equal to the chart), one permission per
+    group, resource and verb."""
     documents = [d for d in yaml.safe_load_all(INSTALL.read_text()) if d]
-    role = next(
+    roles = [
         d
         for d in documents
-        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == OPERATOR_ROLE
-    )
+        if (d["kind"], d["metadata"]["name"]) in {(kind, name) for kind, name in OPERATOR_ROLES}
+    ]
+    assert len(roles) == len(OPERATOR_ROLES), "an operator role is missing from install.yaml"
     grants: set[KubeAccess] = set()
-    for rule in role["rules"]:
+    for rule in (rule for role in roles for rule in role["rules"]):
         assert "*" not in (*rule["apiGroups"], *rule["resources"], *rule["verbs"]), rule
         grants |= {
             KubeAccess(group, resource, verb)

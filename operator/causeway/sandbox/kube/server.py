@@ -153,13 +153,15 @@ class KubeSandbox:
             server=self.url, default_namespace=self.namespaces[0] if self.namespaces else None
         )
 
-    def write_kubeconfig(self, path: pathlib.Path) -> None:
+    def write_kubeconfig(self, path: pathlib.Path, *, token: str = "sandbox") -> None:
+        """A kubeconfig for this server; `token` is what tells one client's requests
+        from another's in `requests_by`."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "current-context": "causeway-sandbox",
             "clusters": [{"name": "causeway-sandbox", "cluster": {"server": self.url}}],
-            "users": [{"name": "causeway-sandbox", "user": {"token": "sandbox"}}],
+            "users": [{"name": "causeway-sandbox", "user": {"token": token}}],
             "contexts": [
                 {
                     "name": "causeway-sandbox",
@@ -175,6 +177,17 @@ class KubeSandbox:
 
     def write_count(self) -> int:
         return self._emulator.write_count if self._emulator is not None else 0
+
+    def requests_by(self, token: str) -> dict[tuple[str, str], int]:
+        """The requests sent with a bearer token, by (method, resource[/subresource])
+        (method WATCH for watches)."""
+        if self._emulator is None:
+            return {}
+        return {
+            (method, what): count
+            for (sent, method, what), count in list(self._emulator.by_token.items())
+            if sent == token
+        }
 
     def reads_of(self, plural: str, namespace: str | None, name: str) -> int:
         """How many times one object was read (GET) through the API."""
@@ -354,11 +367,14 @@ class ThreadedKubeSandbox:
     def kopf_connection(self) -> kopf.ConnectionInfo:
         return self.sandbox.kopf_connection()
 
-    def write_kubeconfig(self, path: pathlib.Path) -> None:
-        self.sandbox.write_kubeconfig(path)
+    def write_kubeconfig(self, path: pathlib.Path, *, token: str = "sandbox") -> None:
+        self.sandbox.write_kubeconfig(path, token=token)
 
     def write_count(self) -> int:
         return self.sandbox.write_count()
+
+    def requests_by(self, token: str) -> dict[tuple[str, str], int]:
+        return self.sandbox.requests_by(token)
 
     def reads_of(self, plural: str, namespace: str | None, name: str) -> int:
         return self.sandbox.reads_of(plural, namespace, name)
