@@ -315,8 +315,13 @@ def _status(args: argparse.Namespace) -> int:
     # Imported here: the kubernetes client is slow to import, and --help should not wait.
     from causeway.clock import utc_now  # noqa: PLC0415
     from causeway.kube import check_cluster, load_cluster  # noqa: PLC0415
-    from causeway.kube.reader import current_namespace, list_objects  # noqa: PLC0415
+    from causeway.kube.reader import (  # noqa: PLC0415
+        current_namespace,
+        list_leader_leases,
+        list_objects,
+    )
     from causeway.report.document import status_document  # noqa: PLC0415
+    from causeway.report.leader import leader_entries, leader_lines  # noqa: PLC0415
     from causeway.report.status import STATUS_KINDS, render_status  # noqa: PLC0415
 
     connection = load_cluster()
@@ -325,10 +330,16 @@ def _status(args: argparse.Namespace) -> int:
     )
     namespace = None if args.all_namespaces else args.namespace or current_namespace()
     found = list_objects(connection, STATUS_KINDS, namespace, timeout=args.request_timeout)
+    leases = list_leader_leases(connection, timeout=args.request_timeout)
     if args.output == "json":
-        sys.stdout.write(json.dumps(status_document(found, namespace), indent=2) + "\n")
+        document = status_document(found, namespace) | {"operator": leader_entries(leases)}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
-        sys.stdout.write(render_status(found, namespace, utc_now()))
+        now = utc_now()
+        lines = leader_lines(leases, now)
+        sys.stdout.write(render_status(found, namespace, now))
+        if lines:  # which replica acts (only if this user may read the Leases)
+            sys.stdout.write("\n" + "\n".join(lines) + "\n")
     return 0
 
 

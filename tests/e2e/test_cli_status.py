@@ -280,6 +280,7 @@ def test_status_as_json_holds_the_same_findings(
         "items": [exports],
         "quotas": [],
         "namespacesWithoutQuota": ["beta"],
+        "operator": [],  # the operator here runs in-process, without leader election
     }
 
 

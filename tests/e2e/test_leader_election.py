@@ -6,13 +6,16 @@ it resumes."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 
+from causeway.cli import main
 from causeway.sandbox.stack import SandboxStack, replica_access_key
 from e2e.helpers import OUTBOUND, eventually, live_endpoints_of, outbound, uid_of, wait_phase
 
@@ -149,16 +152,32 @@ def test_standby_takes_over_from_a_killed_leader(stack: SandboxStack, replicas: 
     assert "Acquired Lease acme/causeway-leader: pod-b_" in replicas.log("pod-b")
 
 
-def test_sigterm_hands_the_lease_over(stack: SandboxStack, replicas: Replicas) -> None:
+def test_sigterm_hands_the_lease_over(
+    stack: SandboxStack,
+    replicas: Replicas,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     leader = replicas.start("pod-a")
-    wait_leader(stack, "pod-a")
+    holder_a = wait_leader(stack, "pod-a")
     replicas.start("pod-b")
     eventually(lambda: "standing by" in replicas.log("pod-b"), what="pod-b to stand by")
+    stack.kube.write_kubeconfig(tmp_path / "admin")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "admin"))
+    assert main(["status", "-n", "acme"]) == 0
+    assert f"Operator: {holder_a} leads (Lease acme/causeway-leader, renewed" in (
+        capsys.readouterr().out
+    )
 
     leader.send_signal(signal.SIGTERM)
     assert leader.wait(30) == 0, replicas.log("pod-a")
     assert "Released Lease acme/causeway-leader" in replicas.log("pod-a")
-    wait_leader(stack, "pod-b", timeout=2 * 2.2 + 10)  # a retry period with jitter, not 15 s
+    holder_b = wait_leader(stack, "pod-b", timeout=2 * 2.2 + 10)  # a retry, not 15 s
+    assert main(["status", "-n", "acme", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["operator"] == [
+        {"lease": "acme/causeway-leader", "holder": holder_b, "renewTime": ANY}
+    ]
     connect(stack, ["after-handover"])
     wait_ready(stack, ["after-handover"], timeout=30)
 

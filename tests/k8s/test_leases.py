@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 import pytest
 
 from causeway.election import Elector, LeaseConflictError, LeaseRecord, Role
-from causeway.kube.leases import LeaseStoreApi, find_leaders
+from causeway.kube import ClusterConnection
+from causeway.kube.leases import LeaseStoreApi
+from causeway.kube.reader import list_leader_leases
 from causeway.sandbox.kube import ThreadedKubeSandbox
 
 MOMENT = datetime(2026, 12, 2, 1, 2, 3, tzinfo=UTC)
@@ -48,9 +50,12 @@ def test_lease_round_trips_in_the_api_servers_format(kube: ThreadedKubeSandbox) 
     assert body["metadata"]["annotations"] == {"causeway.dev/config-hash": "abc"}
     assert created == replace(record("pod-a_1"), resource_version=created.resource_version)
     assert leases.get() == created
-    assert [item["metadata"]["name"] for item in find_leaders(kube.kube_configuration(), 5)] == [
-        "round-trip"
-    ]
+    assert [
+        item["metadata"]["name"]
+        for item in list_leader_leases(
+            ClusterConnection(kube.kube_configuration(), "sandbox"), timeout=5
+        )
+    ] == ["round-trip"]
 
 
 def test_creating_an_existing_lease_is_refused(kube: ThreadedKubeSandbox) -> None:

@@ -136,16 +136,3 @@ def _parse_micro_time(text: Any) -> datetime | None:
         return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None  # shown to people only; the election never reads it
-
-
-def find_leaders(configuration: kubernetes.client.Configuration, timeout: float) -> list[Any]:
-    """Every leader-election Lease of Causeway in the cluster (for `causeway status`)."""
-    custom = kubernetes.client.CustomObjectsApi(operator_client(configuration))
-    found: Any = custom.list_cluster_custom_object(
-        GROUP,
-        VERSION,
-        PLURAL,
-        label_selector=f"{ROLE_LABEL}={ROLE_VALUE}",
-        _request_timeout=timeout,
-    )
-    return list((found or {}).get("items") or [])
