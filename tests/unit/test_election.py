@@ -4,11 +4,14 @@ clocks the tests move by hand."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from causeway.controllers.leadership import Leadership
 from causeway.election import (
     ElectionTiming,
     Elector,
@@ -295,3 +298,66 @@ def test_standby_sees_the_leaders_config_hash(store: FakeLeaseStore, clocks: Clo
 def test_timing_must_leave_a_margin(lease: float, deadline: float, retry: float) -> None:
     with pytest.raises(ValueError, match="retry period < renew deadline < lease duration"):
         ElectionTiming(lease, deadline, retry)
+
+
+# --- the driver: Leadership runs attempts on the event loop -------------------------------
+
+
+def leadership(elector_: Elector, gauge: list[bool], lost: list[bool]) -> Leadership:
+    return Leadership(
+        elector_,
+        lease="ns/causeway-leader",
+        on_change=gauge.append,
+        on_lost=lambda: lost.append(True),
+    )
+
+
+async def test_leadership_announces_acquire_and_loss(
+    store: FakeLeaseStore, clocks: Clocks, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="causeway")
+    gauge: list[bool] = []
+    lost: list[bool] = []
+    driver = leadership(elector(store, "pod-a_1", clocks), gauge, lost)
+    stopped = asyncio.Event()
+    task = asyncio.create_task(driver.run(stopped))
+    await asyncio.wait_for(driver.acquired.wait(), 5)
+    assert driver.may_act()
+    assert gauge == [True]
+    assert "Acquired Lease ns/causeway-leader: pod-a_1 leads now" in caplog.text
+    clocks.advance(10)  # as if paused past the renew deadline
+    await asyncio.wait_for(driver.lost.wait(), 5)
+    await asyncio.wait_for(task, 5)
+    assert (gauge, lost) == ([True, False], [True])
+    assert "Lost Lease ns/causeway-leader" in caplog.text
+    assert not driver.may_act()
+
+
+async def test_standby_names_the_leader_and_warns_of_another_config(
+    store: FakeLeaseStore, clocks: Clocks, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="causeway")
+    elector(store, "pod-a_1", clocks, config_hash="aaa").attempt()
+    gauge: list[bool] = []
+    driver = leadership(elector(store, "pod-b_2", clocks, config_hash="bbb"), gauge, [])
+    stopped = asyncio.Event()
+    task = asyncio.create_task(driver.run(stopped))
+    await asyncio.wait_for(driver.attempted.wait(), 5)
+    stopped.set()
+    await asyncio.wait_for(task, 5)
+    assert not driver.acquired.is_set() and gauge == []
+    assert "Lease ns/causeway-leader is held by pod-a_1: standing by" in caplog.text
+    assert "runs another operator config (hash aaa, this replica's bbb)" in caplog.text
+
+
+async def test_release_on_stop_empties_the_holder(store: FakeLeaseStore, clocks: Clocks) -> None:
+    gauge: list[bool] = []
+    driver = leadership(elector(store, "pod-a_1", clocks), gauge, [])
+    stopped = asyncio.Event()
+    task = asyncio.create_task(driver.run(stopped))
+    await asyncio.wait_for(driver.acquired.wait(), 5)
+    stopped.set()
+    await asyncio.wait_for(task, 5)
+    await driver.release()
+    assert store.lease is not None and store.lease.holder == ""
+    assert gauge == [True, False]
