@@ -115,6 +115,8 @@ def _add_leader_election(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--leader-elect",
         type=_boolean("--leader-elect"),
+        nargs="?",
+        const=True,
         default=True,
         metavar="true|false",
         help="elect one acting replica on a coordination.k8s.io Lease; the others stand by "
