@@ -168,15 +168,17 @@ async def _act(
         _first_of(acting_over, stopped, *(() if leadership is None else (leadership.lost,))),
         name="acting until",
     )
-    controllers_stopped = asyncio.Event()
-    tasks = _start_controllers(runtime, credentials, controllers_stopped)
+    # The controllers stop together with kopf, not after it: kopf, stopping, waits up to
+    # 5 s for every task started while it ran (the controllers' own waits among them),
+    # which would hold up the Lease's release by as much.
+    tasks = _start_controllers(runtime, credentials, acting_over)
     try:
         await kopf_run.run(
             build_registry(runtime, credentials, kopf_run.login), build_settings(), acting_over
         )
     finally:
         over.cancel()
-        controllers_stopped.set()
+        acting_over.set()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
