@@ -13,7 +13,7 @@ tests, the demo) without adding up each other's figures."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -105,6 +105,7 @@ class Metrics:
             "1 on the replica that holds the leader Lease and acts; 0 on a standby.",
             registry=self.registry,
         )
+        self._leading = True  # a single replica acts; leader election says otherwise
         self._start_labels()
 
     def _start_labels(self) -> None:
@@ -127,6 +128,9 @@ class Metrics:
         self._aws_calls.labels(record.operation, outcome_of(record).value).inc()
 
     def leader(self, *, leading: bool) -> None:
+        """Whether this replica acts. Only the acting one exports the state gauges below:
+        two replicas exporting the same view would double every sum over them."""
+        self._leading = leading
         self._leader.set(1 if leading else 0)
 
     def metering_cycle(self, *, failed: bool) -> None:
@@ -134,7 +138,7 @@ class Metrics:
 
     def observe_state(self, index: ClusterIndex, budget: Budget) -> None:
         """Export the scrape-time gauges read from the operator's index and budget."""
-        self.registry.register(_StateCollector(index, budget))
+        self.registry.register(_StateCollector(index, budget, lambda: self._leading))
 
     def serve(self, host: str, port: int) -> MetricsServer:
         """Serve /metrics (any path, as prometheus_client does) on a daemon thread."""
@@ -160,13 +164,17 @@ class MetricsServer:
 
 
 class _StateCollector(Collector):
-    """Gauges computed from the operator's own view at each scrape."""
+    """Gauges computed from the operator's own view at each scrape (on the acting
+    replica only)."""
 
-    def __init__(self, index: ClusterIndex, budget: Budget) -> None:
+    def __init__(self, index: ClusterIndex, budget: Budget, leading: Callable[[], bool]) -> None:
         self._index = index
         self._budget = budget
+        self._leading = leading
 
     def collect(self) -> Iterable[Metric]:
+        if not self._leading():
+            return
         yield self._connections()
         yield from self._quotas()
         yield from self._budget_lanes()
