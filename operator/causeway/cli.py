@@ -106,8 +106,44 @@ def _add_run(commands: _Commands) -> None:
     run.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="log line format"
     )
+    _add_leader_election(run)
     _add_verbosity(run)
     run.set_defaults(command=_run)
+
+
+def _add_leader_election(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--leader-elect",
+        type=_boolean("--leader-elect"),
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="true|false",
+        help="elect one acting replica on a coordination.k8s.io Lease; the others stand by "
+        "warm and take over when it stops (default true; false for a single replica)",
+    )
+    run.add_argument(
+        "--leader-election-lease",
+        default="causeway-leader",
+        metavar="NAME",
+        help="the Lease's name (default causeway-leader)",
+    )
+    run.add_argument(
+        "--leader-election-namespace",
+        metavar="NAMESPACE",
+        help="the Lease's namespace (default: $POD_NAMESPACE, else the current namespace)",
+    )
+
+
+def _boolean(option: str) -> argparse._ActionType:
+    def parse(text: str) -> bool:
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise argparse.ArgumentTypeError(f"{option} {text!r}: expected true or false")
+
+    return parse
 
 
 def _add_demo(commands: _Commands) -> None:
@@ -155,7 +191,17 @@ def _seconds(option: str, maximum: float) -> argparse._ActionType:
 def _run(args: argparse.Namespace) -> int:
     from causeway.startup import RunOptions, run  # noqa: PLC0415 - keep --help fast
 
-    return run(RunOptions(args.config, args.liveness, args.startup_timeout, args.metrics_address))
+    return run(
+        RunOptions(
+            args.config,
+            args.liveness,
+            args.startup_timeout,
+            args.metrics_address,
+            leader_elect=args.leader_elect,
+            lease_name=args.leader_election_lease,
+            lease_namespace=args.leader_election_namespace,
+        )
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -271,8 +317,13 @@ def _status(args: argparse.Namespace) -> int:
     # Imported here: the kubernetes client is slow to import, and --help should not wait.
     from causeway.clock import utc_now  # noqa: PLC0415
     from causeway.kube import check_cluster, load_cluster  # noqa: PLC0415
-    from causeway.kube.reader import current_namespace, list_objects  # noqa: PLC0415
+    from causeway.kube.reader import (  # noqa: PLC0415
+        current_namespace,
+        list_leader_leases,
+        list_objects,
+    )
     from causeway.report.document import status_document  # noqa: PLC0415
+    from causeway.report.leader import leader_entries, leader_lines  # noqa: PLC0415
     from causeway.report.status import STATUS_KINDS, render_status  # noqa: PLC0415
 
     connection = load_cluster()
@@ -281,10 +332,16 @@ def _status(args: argparse.Namespace) -> int:
     )
     namespace = None if args.all_namespaces else args.namespace or current_namespace()
     found = list_objects(connection, STATUS_KINDS, namespace, timeout=args.request_timeout)
+    leases = list_leader_leases(connection, timeout=args.request_timeout)
     if args.output == "json":
-        sys.stdout.write(json.dumps(status_document(found, namespace), indent=2) + "\n")
+        document = status_document(found, namespace) | {"operator": leader_entries(leases)}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
-        sys.stdout.write(render_status(found, namespace, utc_now()))
+        now = utc_now()
+        lines = leader_lines(leases, now)
+        sys.stdout.write(render_status(found, namespace, now))
+        if lines:  # which replica acts (only if this user may read the Leases)
+            sys.stdout.write("\n" + "\n".join(lines) + "\n")
     return 0
 
 

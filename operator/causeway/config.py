@@ -10,6 +10,7 @@ the field it belongs to, and is used both to check the value and to explain it.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import ipaddress
 import os
 import re
@@ -397,6 +398,12 @@ class OperatorConfig(_Strict):
     # Overrides of the AWS budget's buckets (EC2's documented limits by default), for
     # accounts whose limits AWS raised.
     awsBudget: dict[ApiName, BucketConfig] = {}
+
+    def fingerprint(self) -> str:
+        """A short hash of the whole config (the leader writes it on its Lease, so a
+        standby with a different config during a rollout can say so)."""
+        canonical = self.model_dump_json(by_alias=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     def capabilities_summary(self) -> list[str]:
         """One line per region saying which capabilities its config turns on."""

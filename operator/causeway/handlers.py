@@ -34,16 +34,24 @@ from causeway.runtime import Runtime
 def register(
     registry: kopf.OperatorRegistry, runtime: Runtime, credentials: CredentialController
 ) -> None:
-    """Register the handlers of every kind on `registry`."""
-    _register_index(registry, runtime, OUTBOUND, on_change=credentials.connection_changed)
+    """Register the handlers of every kind on `registry` (the acting operator's)."""
+    register_watching(registry, runtime, credentials)
     _register_connection(registry, runtime, OUTBOUND)
-    _register_index(registry, runtime, INBOUND)
     _register_connection(registry, runtime, INBOUND)
-    _register_index(registry, runtime, CONNECTION_QUOTA, on_deleted=_everywhere(runtime))
     _register_quota(registry, runtime)
+    _register_credential(registry, credentials)
+
+
+def register_watching(
+    registry: kopf.OperatorRegistry, runtime: Runtime, credentials: CredentialController
+) -> None:
+    """Only what keeps the cluster index current: index and raw-event handlers, which
+    never write. A standby replica runs kopf with just these (see causeway.operator)."""
+    _register_index(registry, runtime, OUTBOUND, on_change=credentials.connection_changed)
+    _register_index(registry, runtime, INBOUND)
+    _register_index(registry, runtime, CONNECTION_QUOTA, on_deleted=_everywhere(runtime))
     _register_index(registry, runtime, SOURCE_RANGE_ALLOCATION)
     _register_index(registry, runtime, NAMED_CREDENTIAL)
-    _register_credential(registry, credentials)
 
 
 Changed = Callable[[str, str], None]  # namespace, name

@@ -18,7 +18,7 @@ renames a `namespace` of ours to `exported_namespace`. Units are in the names
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     start_http_server,
@@ -116,6 +117,12 @@ class Metrics:
             ("result",),
             registry=self.registry,
         )
+        self._leader = Gauge(
+            "causeway_leader",
+            "1 on the replica that holds the leader Lease and acts; 0 on a standby.",
+            registry=self.registry,
+        )
+        self._leading = True  # a single replica acts; leader election says otherwise
         self._start_labels()
 
     def _start_labels(self) -> None:
@@ -137,12 +144,18 @@ class Metrics:
         """A ClientFactory listener: counts every call as it ends."""
         self._aws_calls.labels(record.region, record.operation, outcome_of(record).value).inc()
 
+    def leader(self, *, leading: bool) -> None:
+        """Whether this replica acts. Only the acting one exports the state gauges below:
+        two replicas exporting the same view would double every sum over them."""
+        self._leading = leading
+        self._leader.set(1 if leading else 0)
+
     def metering_cycle(self, *, failed: bool) -> None:
         self._metering_cycles.labels((Result.ERROR if failed else Result.SUCCESS).value).inc()
 
     def observe_state(self, index: ClusterIndex, budget: Budget) -> None:
         """Export the scrape-time gauges read from the operator's index and budget."""
-        self.registry.register(_StateCollector(index, budget))
+        self.registry.register(_StateCollector(index, budget, lambda: self._leading))
 
     def serve(self, host: str, port: int) -> MetricsServer:
         """Serve /metrics (any path, as prometheus_client does) on a daemon thread."""
@@ -168,13 +181,17 @@ class MetricsServer:
 
 
 class _StateCollector(Collector):
-    """Gauges computed from the operator's own view at each scrape."""
+    """Gauges computed from the operator's own view at each scrape (on the acting
+    replica only)."""
 
-    def __init__(self, index: ClusterIndex, budget: Budget) -> None:
+    def __init__(self, index: ClusterIndex, budget: Budget, leading: Callable[[], bool]) -> None:
         self._index = index
         self._budget = budget
+        self._leading = leading
 
     def collect(self) -> Iterable[Metric]:
+        if not self._leading():
+            return
         yield self._connections()
         yield from self._quotas()
         yield from self._budget_lanes()

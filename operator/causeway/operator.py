@@ -17,6 +17,7 @@ import kopf
 
 from causeway import handlers
 from causeway.controllers.credentials import CredentialController
+from causeway.controllers.leadership import Leadership
 from causeway.controllers.metering import MeteringController
 from causeway.controllers.region import RegionReconciler
 from causeway.controllers.secret_watches import SecretWatches
@@ -42,10 +43,10 @@ class _QuietBookkeeping(logging.Filter):
         )
 
 
-def build_settings() -> kopf.OperatorSettings:
+def build_settings(*, finalizer: str = FINALIZER) -> kopf.OperatorSettings:
     """kopf settings: our own finalizer, bookkeeping in annotations, quiet events."""
     settings = kopf.OperatorSettings()
-    settings.persistence.finalizer = FINALIZER
+    settings.persistence.finalizer = finalizer
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration"
@@ -64,14 +65,39 @@ def build_settings() -> kopf.OperatorSettings:
 
 
 def build_registry(
-    runtime: Runtime, credentials: CredentialController, login: LoginFn | None = None
+    runtime: Runtime,
+    credentials: CredentialController,
+    login: LoginFn | None = None,
+    *,
+    acting: bool = True,
 ) -> kopf.OperatorRegistry:
     """A fresh registry holding Causeway's handlers (no global state, so tests can run
-    several operators one after another in one process)."""
+    several operators one after another in one process); a standby's (`acting` False)
+    holds only the handlers that keep the index current."""
     registry = kopf.OperatorRegistry()
     kopf.on.login(registry=registry)(login or kopf.login_via_client)
-    handlers.register(registry, runtime, credentials)
+    if acting:
+        handlers.register(registry, runtime, credentials)
+    else:
+        handlers.register_watching(registry, runtime, credentials)
     return registry
+
+
+# How kopf fits leader election. kopf's own peering pauses a standby's watch streams
+# altogether (a cold index, relisted at takeover) and judges liveness by wall-clock
+# timestamps of peers, with no fencing; so it is off (standalone), and the Lease
+# election (causeway.election) decides instead. A standby must not let kopf write
+# either: with change handlers registered, kopf adds our finalizer to new objects and
+# stores its last-handled state in annotations; with none registered (or filtered out
+# by `when=`), kopf *removes* a finalizer it no longer needs. So a standby runs kopf
+# with only index and raw-event handlers (which never write) and a finalizer name no
+# object carries, so kopf neither adds nor removes ours: its watches and the cluster
+# index stay warm. On acquiring the Lease that kopf stops and the acting one starts:
+# it re-lists once (kopf's resume handlers need that pass, and they rewrite nothing),
+# while the reconcilers already work from the warm index. Behind kopf, every AWS call
+# and every Kubernetes write of Causeway's own goes through the fence (causeway.fence),
+# which the election closes the moment the renew deadline passes.
+STANDBY_FINALIZER = "causeway.dev/standby-never-set"
 
 
 async def run_operator(
@@ -82,49 +108,180 @@ async def run_operator(
     ready_flag: asyncio.Event | threading.Event | None = None,
     liveness_endpoint: str | None = None,
     handle_signals: bool = False,
+    leadership: Leadership | None = None,
 ) -> None:
     """Run until `stop_flag` is set. With `handle_signals` (the main thread of `causeway
     run`), the first SIGINT/SIGTERM stops the operator gracefully and a second one exits
-    at once, quietly."""
-    if handle_signals:
-        stop_flag = stop_flag or asyncio.Event()
-    kopf_ready = asyncio.Event()
-    started = asyncio.create_task(
-        _when_ready(kopf_ready, ready_flag, stop_flag if handle_signals else None),
-        name="operator readiness",
-    )
+    at once, quietly. With `leadership`, stand by until the Lease is acquired, then act
+    until stopped (the Lease is then released) or until it is lost (LeadershipLostError)."""
+    stopped = asyncio.Event()
+    stop_watch = asyncio.create_task(_follow(stop_flag, stopped), name="operator stop flag")
     quiet = _QuietBookkeeping()
     logging.getLogger("kopf.objects").addFilter(quiet)
-    controllers_stopped = asyncio.Event()
+    credentials = CredentialController(runtime)
+    secret_watches = _watch_secrets(runtime, credentials)
+    kopf_run = _KopfRun(login, liveness_endpoint, ready_flag, stopped if handle_signals else None)
+    election_task = None
+    try:
+        if leadership is None:
+            runtime.metrics.leader(leading=True)
+            await _act(runtime, credentials, kopf_run, stopped, None)
+            return
+        runtime.fence(leadership.may_act)
+        runtime.metrics.leader(leading=False)
+        election_task = asyncio.create_task(leadership.run(stopped), name="leader election")
+        # The first replica usually wins its first attempt: then it acts at once, without
+        # starting (and at once stopping) a standby kopf.
+        await _any_of(stopped, leadership.attempted)
+        if not (stopped.is_set() or leadership.acquired.is_set() or leadership.lost.is_set()):
+            await kopf_run.standby(runtime, credentials, stopped, leadership)
+        if leadership.acquired.is_set() and not (stopped.is_set() or leadership.lost.is_set()):
+            await _act(runtime, credentials, kopf_run, stopped, leadership)
+    finally:
+        stop_watch.cancel()
+        secret_watches.stop()
+        if election_task is not None:
+            election_task.cancel()
+            await asyncio.gather(election_task, return_exceptions=True)
+        logging.getLogger("kopf.objects").removeFilter(quiet)
+    if leadership.lost.is_set():
+        raise LeadershipLostError(f"lost the leader Lease {leadership.lease}")
+    if leadership.acquired.is_set():
+        await leadership.release()
+
+
+class LeadershipLostError(Exception):
+    """This replica led and then could not keep its Lease: it stopped acting; the
+    process exits so it restarts as a standby with fresh memory."""
+
+
+async def _act(
+    runtime: Runtime,
+    credentials: CredentialController,
+    kopf_run: _KopfRun,
+    stopped: asyncio.Event,
+    leadership: Leadership | None,
+) -> None:
+    """The acting operator: controllers plus kopf with every handler, until stopped or
+    (with leadership) the Lease is lost."""
+    acting_over = asyncio.Event()
+    over = asyncio.create_task(
+        _first_of(acting_over, stopped, *(() if leadership is None else (leadership.lost,))),
+        name="acting until",
+    )
+    # The controllers stop together with kopf, not after it: kopf, stopping, waits up to
+    # 5 s for every task started while it ran (the controllers' own waits among them),
+    # which would hold up the Lease's release by as much.
+    tasks = _start_controllers(runtime, credentials, acting_over)
+    try:
+        await kopf_run.run(
+            build_registry(runtime, credentials, kopf_run.login), build_settings(), acting_over
+        )
+    finally:
+        over.cancel()
+        acting_over.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _start_controllers(
+    runtime: Runtime, credentials: CredentialController, stopped: asyncio.Event
+) -> list[asyncio.Task[None]]:
     tasks = []
     for region in runtime.config.regions:
         reconciler = RegionReconciler(runtime, region)
         runtime.on_kick(region, reconciler.kick)
-        tasks.append(
-            asyncio.create_task(reconciler.run(controllers_stopped), name=f"region-{region}")
-        )
-    credentials = CredentialController(runtime)
-    tasks.append(asyncio.create_task(credentials.run(controllers_stopped), name="credentials"))
+        tasks.append(asyncio.create_task(reconciler.run(stopped), name=f"region-{region}"))
+    tasks.append(asyncio.create_task(credentials.run(stopped), name="credentials"))
     metering = MeteringController(runtime)
     runtime.on_metering_kick(metering.kick)
-    tasks.append(asyncio.create_task(metering.run(controllers_stopped), name="metering"))
-    secret_watches = _watch_secrets(runtime, credentials)
-    try:
-        await kopf.operator(
-            registry=build_registry(runtime, credentials, login),
-            settings=build_settings(),
-            clusterwide=True,
-            standalone=True,
-            stop_flag=stop_flag,
-            ready_flag=kopf_ready,
-            liveness_endpoint=liveness_endpoint,
+    tasks.append(asyncio.create_task(metering.run(stopped), name="metering"))
+    return tasks
+
+
+class _KopfRun:
+    """Runs kopf (once or twice: standby, then acting) with the same login, liveness
+    endpoint and signal handling."""
+
+    def __init__(
+        self,
+        login: LoginFn | None,
+        liveness_endpoint: str | None,
+        ready_flag: asyncio.Event | threading.Event | None,
+        signal_stop: asyncio.Event | None,
+    ) -> None:
+        self.login = login
+        self._liveness = liveness_endpoint
+        self._ready_flag = ready_flag
+        self._signal_stop = signal_stop
+
+    async def standby(
+        self,
+        runtime: Runtime,
+        credentials: CredentialController,
+        stopped: asyncio.Event,
+        leadership: Leadership,
+    ) -> None:
+        """Watch (index warm, nothing written) until the Lease is acquired or lost, or
+        the operator is stopped."""
+        standby_over = asyncio.Event()
+        over = asyncio.create_task(
+            _first_of(standby_over, stopped, leadership.acquired, leadership.lost),
+            name="standby until",
         )
+        registry = build_registry(runtime, credentials, self.login, acting=False)
+        try:
+            await self.run(registry, build_settings(finalizer=STANDBY_FINALIZER), standby_over)
+        finally:
+            over.cancel()
+
+    async def run(
+        self, registry: kopf.OperatorRegistry, settings: kopf.OperatorSettings, stop: asyncio.Event
+    ) -> None:
+        kopf_ready = asyncio.Event()
+        started = asyncio.create_task(
+            _when_ready(kopf_ready, self._ready_flag, self._signal_stop),
+            name="operator readiness",
+        )
+        try:
+            await kopf.operator(
+                registry=registry,
+                settings=settings,
+                clusterwide=True,
+                standalone=True,
+                stop_flag=stop,
+                ready_flag=kopf_ready,
+                liveness_endpoint=self._liveness,
+            )
+        finally:
+            started.cancel()
+
+
+async def _follow(flag: asyncio.Event | threading.Event | None, stopped: asyncio.Event) -> None:
+    """Mirror the caller's stop flag (either kind) onto the loop's own event."""
+    if flag is None:
+        return
+    if isinstance(flag, asyncio.Event):
+        await flag.wait()
+    else:
+        while not flag.is_set():
+            await asyncio.sleep(0.1)
+    stopped.set()
+
+
+async def _first_of(target: asyncio.Event, *events: asyncio.Event) -> None:
+    """Set `target` as soon as any of `events` is set."""
+    await _any_of(*events)
+    target.set()
+
+
+async def _any_of(*events: asyncio.Event) -> None:
+    """Return once any of `events` is set."""
+    waits = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        started.cancel()
-        controllers_stopped.set()
-        secret_watches.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        logging.getLogger("kopf.objects").removeFilter(quiet)
+        for wait in waits:
+            wait.cancel()
 
 
 def _watch_secrets(runtime: Runtime, credentials: CredentialController) -> SecretWatches:

@@ -63,6 +63,12 @@ class Runtime:
         self.clients.listen(self.metrics.aws_call)
         self.metrics.observe_state(self.index, self.budget)
 
+    def fence(self, may_act: Callable[[], bool]) -> None:
+        """Let `may_act` (the leader election's) allow or refuse every AWS call and
+        every Kubernetes write this runtime makes."""
+        self.clients.fence.follow(may_act)
+        self.kube.fence.follow(may_act)
+
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""
         return TransitEndpoints(self.clients.client("ec2", region), self.config.regions[region])

@@ -8,20 +8,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
+import signal
+import socket
+import sys
+import time
 from dataclasses import dataclass
 
 from causeway import __version__
 from causeway.api import ALL_KINDS
 from causeway.aws.identity import caller_identity
 from causeway.aws.session import ClientFactory
+from causeway.clock import utc_now
 from causeway.config import CONFIG_ENV, OperatorConfig, load_config
+from causeway.controllers.leadership import Leadership
+from causeway.election import ElectionTiming, Elector
 from causeway.errors import AwsCallError, classify
 from causeway.kube import ClusterConnection, KubeApi, check_cluster, load_cluster
+from causeway.kube.leases import LeaseStoreApi
+from causeway.kube.reader import current_namespace
 from causeway.listen import ListenAddress, ensure_free, parse_host_port, parse_listen_url
-from causeway.operator import run_operator
+from causeway.operator import LeadershipLostError, run_operator
+from causeway.problems import UnavailableError
 from causeway.runtime import Runtime
 
 logger = logging.getLogger("causeway.startup")
+
+DEFAULT_LEASE_NAME = "causeway-leader"
+EXIT_LEADERSHIP_LOST = 1
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,9 @@ class RunOptions:
     liveness_url: str | None
     startup_timeout: float
     metrics_address: str | None = None  # HOST:PORT
+    leader_elect: bool = True
+    lease_name: str = DEFAULT_LEASE_NAME
+    lease_namespace: str | None = None  # None: the pod's (or the kubeconfig context's)
 
 
 def run(options: RunOptions) -> int:
@@ -50,8 +67,73 @@ def run(options: RunOptions) -> int:
     if metrics is not None:
         runtime.metrics.serve(metrics.host, metrics.port)
         logger.info("Serving Prometheus metrics on %s", metrics.url)
-    asyncio.run(run_operator(runtime, liveness_endpoint=liveness, handle_signals=True))
+    leadership = _leadership(options, cluster, runtime) if options.leader_elect else None
+    try:
+        asyncio.run(
+            run_operator(
+                runtime, liveness_endpoint=liveness, handle_signals=True, leadership=leadership
+            )
+        )
+    except LeadershipLostError as exc:
+        # Exit, as client-go's users do: the restarted process is a standby with fresh memory.
+        raise UnavailableError(f"{exc}; exiting so this replica restarts as a standby") from None
     return 0
+
+
+def _leadership(options: RunOptions, cluster: ClusterConnection, runtime: Runtime) -> Leadership:
+    """The election on the Lease named by the options, as this pod (POD_NAME from the
+    downward API, else the host name) plus a random suffix: two processes of one pod
+    (a restart racing the old one's exit) are still two candidates."""
+    namespace = options.lease_namespace or os.environ.get("POD_NAMESPACE") or current_namespace()
+    timing = ElectionTiming()
+    store = LeaseStoreApi(
+        cluster.configuration,
+        namespace,
+        options.lease_name,
+        request_timeout=timing.renew_deadline / 2,
+    )
+    pod = os.environ.get("POD_NAME") or socket.gethostname()
+    elector = Elector(
+        store,
+        f"{pod}_{secrets.token_hex(4)}",
+        config_hash=runtime.config.fingerprint(),
+        timing=timing,
+        monotonic=awake_clock,
+        wall_clock=utc_now,
+    )
+
+    def publish(leading: bool) -> None:
+        runtime.metrics.leader(leading=leading)
+
+    leadership = Leadership(
+        elector, lease=f"{namespace}/{options.lease_name}", on_change=publish, on_lost=_exit_now
+    )
+    # A process resumed after SIGSTOP checks its deadline before anything else runs
+    # (Python runs this handler in the main thread at once, not via the event loop).
+    signal.signal(signal.SIGCONT, lambda *_: leadership.check_deadline())
+    return leadership
+
+
+def _exit_now() -> None:
+    """A replica that lost the Lease exits at once, as client-go's users do: kopf's queued
+    events must not turn into writes after a standby took over, and AWS work already
+    sent is idempotent (ClientTokens, owner tags), so the new leader adopts its result.
+    The restarted process is a standby with fresh memory."""
+    logging.shutdown()  # flush the loss's log line
+    sys.stderr.write(
+        "causeway: lost the leader Lease; exiting so this replica restarts as a standby\n"
+    )
+    sys.stderr.flush()
+    os._exit(EXIT_LEADERSHIP_LOST)
+
+
+def awake_clock() -> float:
+    """A monotonic clock that also counts time the machine was suspended (CLOCK_BOOTTIME
+    on Linux): a leader frozen with its VM must find its renew deadline long past."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is None:
+        return time.monotonic()
+    return time.clock_gettime(boottime)
 
 
 def _liveness(url: str | None) -> str | None:

@@ -244,10 +244,75 @@ def _container(manifests: Manifests) -> dict[str, Any]:
     return dict(container)
 
 
-def test_one_writer_replaced_with_recreate(render: Render) -> None:
-    spec = _deployment(render())["spec"]
+def test_two_replicas_elect_a_leader_and_roll_one_at_a_time(render: Render) -> None:
+    manifests = render()
+    spec = _deployment(manifests)["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    args = _parser().parse_args(_container(manifests)["args"])
+    assert (args.leader_elect, args.leader_election_lease) == (True, "causeway-leader")
+    env = {e["name"]: e.get("valueFrom") for e in _container(manifests)["env"]}
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    budget = only(manifests, "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"] == spec["selector"]
+    terms = spec["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert [t["podAffinityTerm"]["topologyKey"] for t in terms] == [
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+    ]
+    assert all(
+        t["podAffinityTerm"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+        for t in terms
+    )
+
+
+def test_lease_access_is_a_role_in_the_release_namespace_only(render: Render) -> None:
+    manifests = render()
+    role = only(manifests, "Role")
+    assert role["metadata"]["namespace"] == "causeway-system"
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update"],
+        }
+    ]
+    binding = only(manifests, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["name"] == only(manifests, "ServiceAccount")["metadata"]["name"]
+    for cluster_role in (m for m in manifests if m["kind"] == "ClusterRole"):
+        assert all("leases" not in rule["resources"] for rule in cluster_role["rules"])
+
+
+def test_single_replica_install_turns_leader_election_off(render: Render) -> None:
+    manifests = render({"leaderElection": {"enabled": False}, "replicaCount": 3})
+    spec = _deployment(manifests)["spec"]
     assert spec["replicas"] == 1
     assert spec["strategy"] == {"type": "Recreate"}
+    assert _parser().parse_args(_container(manifests)["args"]).leader_elect is False
+    kinds = {m["kind"] for m in manifests}
+    assert not kinds & {"Role", "RoleBinding", "PodDisruptionBudget"}
+
+
+def test_own_affinity_replaces_the_default_spread(render: Render) -> None:
+    mine = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["system"]}]}
+                ]
+            }
+        }
+    }
+    spec = _deployment(render({"affinity": mine}))["spec"]
+    assert spec["template"]["spec"]["affinity"] == mine
 
 
 def test_pod_meets_the_restricted_pod_security_standard(render: Render) -> None:
@@ -283,6 +348,8 @@ def test_container_runs_the_operator_with_probes_on_its_liveness_endpoint(render
         "http://0.0.0.0:8080/healthz",
         "--metrics-address",
         "0.0.0.0:9090",
+        "--leader-election-lease",
+        "causeway-leader",
     ]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"health": 8080, "metrics": 9090}

@@ -26,22 +26,24 @@ from realkube.session import RealCluster
 ROOT = Path(__file__).parents[2]
 INSTALL = ROOT / "deploy" / "install.yaml"
 EXAMPLE_CONFIG = ROOT / "seeds" / "config.example.yaml"
-OPERATOR_ROLE = "causeway-causeway-system-operator"  # bound cluster-wide
-SECRETS_ROLE = "causeway-causeway-system-secrets"  # bound per tenant namespace
+OPERATOR_ROLE = "causeway-causeway-system-operator"  # a ClusterRole bound cluster-wide
+SECRETS_ROLE = "causeway-causeway-system-secrets"  # a ClusterRole bound per tenant namespace
+# The Role for the leader-election Lease, in the release namespace only (the sandbox does
+# not model namespaces in RBAC: its Lease requests are held to the Role's rules).
+LEASE_ROLE = "causeway-leader-election"
 # Needs no permission: AWS answers GetCallerIdentity for every principal.
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 
 
-def role_grants(name: str, *, everywhere: bool) -> set[KubeAccess]:
-    """A ClusterRole's rules (as installed by deploy/install.yaml, which a test keeps
-    equal to the chart), one permission per group, resource, verb, and scope: in one
-    namespace, and (`everywhere`: bound cluster-wide) across all of them."""
+def role_grants(kind: str, name: str, *, everywhere: bool) -> set[KubeAccess]:
+    """A role's rules (as installed by deploy/install.yaml, which a test keeps equal to
+    the chart), one permission per group, resource, verb, and scope: in one namespace,
+    and (`everywhere`: bound cluster-wide) across all of them."""
     documents = [d for d in yaml.safe_load_all(INSTALL.read_text()) if d]
-    role = next(
-        d for d in documents if d["kind"] == "ClusterRole" and d["metadata"]["name"] == name
-    )
+    roles = [d for d in documents if (d["kind"], d["metadata"]["name"]) == (kind, name)]
+    assert roles, f"{kind} {name} is missing from install.yaml"
     grants: set[KubeAccess] = set()
-    for rule in role["rules"]:
+    for rule in (rule for role in roles for rule in role["rules"]):
         assert "*" not in (*rule["apiGroups"], *rule["resources"], *rule["verbs"]), rule
         grants |= {
             KubeAccess(group, resource, verb, scope)
@@ -54,7 +56,11 @@ def role_grants(name: str, *, everywhere: bool) -> set[KubeAccess]:
 
 
 def operator_role_grants() -> set[KubeAccess]:
-    return role_grants(OPERATOR_ROLE, everywhere=True) | role_grants(SECRETS_ROLE, everywhere=False)
+    return (
+        role_grants("ClusterRole", OPERATOR_ROLE, everywhere=True)
+        | role_grants("ClusterRole", SECRETS_ROLE, everywhere=False)
+        | role_grants("Role", LEASE_ROLE, everywhere=False)
+    )
 
 
 def policy_actions() -> set[str]:

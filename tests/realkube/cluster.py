@@ -10,10 +10,12 @@ cluster-scoped SourceRangeAllocation, so the next test starts clean."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -30,6 +32,18 @@ from realkube.controlplane import ClusterAccess, write_kubeconfig
 CLEAN_UP_TIMEOUT = 30.0
 # Namespaced kinds emptied between tests besides Causeway's own.
 _EMPTIED = frozenset({"secrets", "events", "leases"})
+# The API server names a bound token in the audit log by its JWT ID.
+_CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+_METHODS = {
+    "get": "GET",
+    "list": "GET",
+    "watch": "WATCH",
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+    "deletecollection": "DELETE",
+}
 _WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 _CAUSEWAY_GROUP = "causeway.dev"
 
@@ -92,9 +106,28 @@ class AuditLog:
                 event = json.loads(line)
             except ValueError:
                 continue  # a line still being written
-            if event.get("user", {}).get("username") == self.user and event.get("objectRef"):
+            if event.get("user", {}).get("username") != self.user or not event.get("objectRef"):
+                continue
+            # One event per request: a watch's when it starts, any other's when answered.
+            stage = "ResponseStarted" if event.get("verb") == "watch" else "ResponseComplete"
+            if event.get("stage") == stage:
                 found.append(event)
         return found
+
+    def requests_with(self, credential: str) -> dict[tuple[str, str], int]:
+        """Requests made with one token, by (method, resource[/subresource])."""
+        counts: dict[tuple[str, str], int] = {}
+        for event in self.events():
+            extra = (event.get("user") or {}).get("extra") or {}
+            if credential not in extra.get(_CREDENTIAL_ID, []):
+                continue
+            ref = event["objectRef"]
+            what = ref.get("resource", "")
+            if ref.get("subresource"):
+                what += "/" + ref["subresource"]
+            key = (_METHODS[event["verb"]], what)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def accesses(self, namespaced: Callable[[str, str], bool]) -> set[usage.KubeAccess]:
         """One RBAC permission per request (verb, group, resource[/subresource]); a request
@@ -121,6 +154,8 @@ class RealKube:
         operator: ClusterAccess,
         operator_user: str,
         audit_log: Path,
+        operator_namespace: str,
+        mint_token: Callable[[], str],
         on_namespace: Callable[[RealKube, str], None] | None = None,
     ) -> None:
         known = {(k.group, k.version, k.plural) for k in CORE_KINDS}
@@ -134,6 +169,9 @@ class RealKube:
         self._audit_path = audit_log
         self._audit: AuditLog | None = None
         self._on_namespace = on_namespace  # admin onboarding of a tenant namespace
+        self._operator_namespace = operator_namespace
+        self._mint_token = mint_token  # a new token of the operator's ServiceAccount
+        self._replica_tokens: dict[str, str] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -180,6 +218,8 @@ class RealKube:
         for kind in (k for k in self.kinds if k.plural in _EMPTIED and k.namespaced):
             for namespace in self.namespaces:
                 self.admin.call("DELETE", kind.url(namespace), missing_ok=True)
+        leases = self.kind_for("leases")  # the leader-election Lease
+        self.admin.call("DELETE", leases.url(self._operator_namespace), missing_ok=True)
         for kind in causeway:
             for namespace in self.namespaces if kind.namespaced else [None]:
                 self._wait_empty(kind, namespace)
@@ -224,9 +264,30 @@ class RealKube:
             default_namespace=self.namespaces[0] if self.namespaces else None,
         )
 
-    def write_kubeconfig(self, path: Path) -> None:
+    @property
+    def operator_namespace(self) -> str:
+        return self._operator_namespace
+
+    def write_kubeconfig(self, path: Path, *, replica: str | None = None) -> None:
+        """The operator's kubeconfig; a replica gets a token of its own (as each pod's
+        kubelet requests one), which the audit log names by its JTI."""
+        access = self.operator_access
+        if replica is not None:
+            if replica not in self._replica_tokens:
+                self._replica_tokens[replica] = self._mint_token()
+            access = replace(access, token=self._replica_tokens[replica])
         namespace = self.namespaces[0] if self.namespaces else "default"
-        write_kubeconfig(path, self.operator_access, namespace)
+        write_kubeconfig(path, access, namespace)
+
+    def write_admin_kubeconfig(self, path: Path) -> None:
+        namespace = self.namespaces[0] if self.namespaces else "default"
+        write_kubeconfig(path, self.admin.access, namespace)
+
+    def requests_by(self, replica: str) -> dict[tuple[str, str], int]:
+        token = self._replica_tokens.get(replica)
+        if token is None or self._audit is None:
+            return {}
+        return self._audit.requests_with(token_id(token))
 
     # -- what the operator did -----------------------------------------------------------
 
@@ -317,3 +378,10 @@ class RealKube:
         self, plural: str, namespace: str | None, name: str, *, missing_ok: bool = False
     ) -> None:
         self.admin.call("DELETE", self.kind_for(plural).url(namespace, name), missing_ok=missing_ok)
+
+
+def token_id(token: str) -> str:
+    """How the audit log names a bound ServiceAccount token: "JTI=" and its JWT ID."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return f"JTI={claims['jti']}"

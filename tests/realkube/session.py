@@ -100,6 +100,8 @@ class RealCluster:
             operator=self.operator,
             operator_user=OPERATOR_USER,
             audit_log=self.plane.audit_log,
+            operator_namespace=OPERATOR_NAMESPACE,
+            mint_token=lambda: self.token_for(OPERATOR_NAMESPACE, OPERATOR_ACCOUNT),
             on_namespace=onboard_tenant,
         )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from causeway.cli import main
+from causeway.cli import _parser, main
 from fakes import REGION_CONFIG
 
 GOOD_CONFIG = {"regions": {"us-east-1": REGION_CONFIG}}
@@ -148,6 +148,9 @@ CASES: dict[str, Case] = {
     "demo seeds missing": Case(["demo", "--seeds", "{tmp}/none"], 2, ["{tmp}/none"]),
     "crds check outside the repository": Case(["crds", "--check"], 2, ["no crds/ directory"]),
     "unknown command": Case(["bogus"], 2, ["'bogus'"]),
+    "leader-elect not a boolean": Case(
+        ["run", "--leader-elect=maybe"], 2, ["--leader-elect 'maybe'", "true or false"]
+    ),
 }
 
 
@@ -200,3 +203,22 @@ def test_bad_input_gets_one_clear_line(
     assert lines[0].startswith("causeway: "), err
     for fragment in case.names:
         assert fill(fragment) in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "elect"),
+    [
+        ([], True),
+        (["--leader-elect"], True),
+        (["--leader-elect=false"], False),
+        (["--leader-elect", "True"], True),
+        (["--leader-elect=0"], False),
+    ],
+)
+def test_leader_election_is_on_unless_turned_off(argv: list[str], elect: bool) -> None:
+    args = _parser().parse_args(["run", *argv])
+    assert args.leader_elect is elect
+    assert (args.leader_election_lease, args.leader_election_namespace) == (
+        "causeway-leader",
+        None,
+    )

@@ -131,6 +131,23 @@ def test_connections_by_kind_and_phase_are_read_from_the_index_at_each_scrape() 
     assert count("OutboundConnection", "Ready") == 1
 
 
+def test_only_the_acting_replica_exports_the_state_gauges() -> None:
+    """Two replicas share one view; if both exported it, every sum would double."""
+    index = ClusterIndex((OUTBOUND, INBOUND, NAMED_CREDENTIAL, CONNECTION_QUOTA))
+    index[OUTBOUND].observe(None, obj("out", "a", "Ready"))
+    metrics = Metrics()
+    metrics.observe_state(index, Budget())
+    metrics.leader(leading=False)
+    standby = scrape(metrics)
+    assert standby[("causeway_leader", ())] == 0
+    assert not [name for name, _ in standby if name == "causeway_connections"]
+    metrics.leader(leading=True)
+    leader = scrape(metrics)
+    assert leader[("causeway_leader", ())] == 1
+    ready = ("causeway_connections", labels(kind="OutboundConnection", phase="Ready"))
+    assert leader[ready] == 1
+
+
 def test_quota_gauges_come_from_each_tenants_connection_quota_status() -> None:
     index = ClusterIndex((OUTBOUND, INBOUND, NAMED_CREDENTIAL, CONNECTION_QUOTA))
     metrics = Metrics()

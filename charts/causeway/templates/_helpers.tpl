@@ -78,3 +78,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Fixed ports: the operator's command line names them (templates/deployment.yaml). */}}
 {{- define "causeway.healthPort" -}}8080{{- end }}
 {{- define "causeway.metricsPort" -}}9090{{- end }}
+
+{{/* The leader-election Lease's name. */}}
+{{- define "causeway.leaseName" -}}
+{{- .Values.leaderElection.leaseName | default (printf "%s-leader" (include "causeway.fullname" .)) -}}
+{{- end }}

@@ -18,6 +18,7 @@ from botocore.parsers import ResponseParserError
 
 from causeway import __version__
 from causeway.errors import AwsCallError
+from causeway.fence import Fence
 
 # One attempt per call: the operator's budget (controllers/budget.py) paces every call
 # and queues a throttled one again, and the error table backs off from other failures.
@@ -67,6 +68,7 @@ class ClientFactory:
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._listeners: list[CallListener] = []
+        self.fence = Fence()  # asked before every call (leader election)
 
     def listen(self, listener: CallListener) -> None:
         """Call `listener` after every call of every client (also those made before)."""
@@ -88,6 +90,7 @@ class ClientFactory:
         client = self._session.client(  # type: ignore[call-overload]
             service, region_name=region, config=config, endpoint_url=self._endpoint_url
         )
+        client.meta.events.register("before-call", self._fenced(service))
         client.meta.events.register("after-call", self._answered(service, region))
         client.meta.events.register("after-call-error", self._unanswered(service, region))
         return client
@@ -95,6 +98,12 @@ class ClientFactory:
     def _tell(self, record: CallRecord) -> None:
         for listener in self._listeners:
             listener(record)
+
+    def _fenced(self, service: str) -> Callable[..., None]:
+        def before_call(model: Any, **_: Any) -> None:
+            self.fence.check(f"{service}:{model.name}")
+
+        return before_call
 
     def _answered(self, service: str, region: str) -> Callable[..., None]:
         def after_call(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:

@@ -39,6 +39,7 @@ from causeway.controllers.outbound import OutboundManager
 from causeway.controllers.waiting import until
 from causeway.controllers.writer import StatusWriter
 from causeway.errors import AwsCallError, ErrorContext, classify, describe
+from causeway.fence import FencedError
 from causeway.index import ObjectSnapshot
 from causeway.metrics import Result
 from causeway.reconcile.status import Problem
@@ -149,6 +150,9 @@ class RegionReconciler:
         """A pass that never raises: the loop must outlive any one bad pass."""
         try:
             return await self.pass_once(fresh=fresh)
+        except FencedError as exc:  # the leader Lease was lost: the operator is stopping
+            logger.warning("Pass of %s stopped: %s", self.region, exc)
+            return PassReport(self.region, failed="not leading")
         except Exception:
             logger.exception("Pass of %s failed unexpectedly; retrying next interval", self.region)
             return PassReport(self.region, failed="unexpected error")
@@ -309,6 +313,9 @@ class RegionReconciler:
         started = self._runtime.monotonic()
         try:
             results = await batch.run()
+        except FencedError as exc:
+            logger.warning("AWS work in %s not started: %s", self.region, exc)
+            results = {}
         except Exception:
             logger.exception("Unexpected failure of AWS work in %s; retrying", self.region)
             results = {}

@@ -14,6 +14,7 @@ from typing import Any
 import kubernetes
 
 from causeway.api import API_VERSION, GROUP, VERSION, KindInfo
+from causeway.fence import Fence
 from causeway.kube.client import operator_client
 from causeway.kube.secrets import SecretsApi
 
@@ -38,7 +39,9 @@ class KubeApi:
 
     def __init__(self, configuration: kubernetes.client.Configuration) -> None:
         self._custom = kubernetes.client.CustomObjectsApi(operator_client(configuration))
-        self.secrets = SecretsApi(configuration)
+        # Asked before every write here and in `secrets` (leader election closes it).
+        self.fence = Fence()
+        self.secrets = SecretsApi(configuration, self.fence)
 
     def record_event(
         self, ref: ObjectRef, *, reason: str, message: str, warning: bool, now: datetime
@@ -46,6 +49,7 @@ class KubeApi:
         """Record an events.k8s.io/v1 Event about the object (`kubectl describe` shows it).
         Sent through the generic custom-objects API: the typed Event model would make the
         client build and validate dozens of nested models for every Event."""
+        self.fence.check(f"record Event {reason} about {ref.namespace}/{ref.name}")
         event = {
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
@@ -76,6 +80,7 @@ class KubeApi:
         write, or None when the object is gone (nothing written). The region reconciler
         is the only writer of an object's status and writes one object at a time, so no
         precondition is needed."""
+        self.fence.check(f"write status of {kind.plural} {namespace}/{name}")
         body: dict[str, Any] = {"status": dict(status)}
         try:
             written: Any = self._custom.patch_namespaced_custom_object_status(
@@ -92,6 +97,7 @@ class KubeApi:
     ) -> dict[str, Any] | None:
         """Create a cluster-scoped object; None when one of that name exists already (the
         API server's 409 is how a second holder of a name is refused)."""
+        self.fence.check(f"create {kind.plural}")
         try:
             created: Any = self._custom.create_cluster_custom_object(
                 GROUP, VERSION, kind.plural, dict(body)
@@ -114,6 +120,7 @@ class KubeApi:
 
     def delete_cluster_object(self, kind: KindInfo, name: str) -> bool:
         """Delete a cluster-scoped object; False when it was already gone."""
+        self.fence.check(f"delete {kind.plural} {name}")
         try:
             self._custom.delete_cluster_custom_object(GROUP, VERSION, kind.plural, name)
         except kubernetes.client.ApiException as exc:

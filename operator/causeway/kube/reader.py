@@ -24,6 +24,10 @@ from causeway.kube.connection import (
     network_reason,
     refused,
 )
+from causeway.kube.leases import GROUP as LEASE_GROUP
+from causeway.kube.leases import PLURAL as LEASE_PLURAL
+from causeway.kube.leases import ROLE_LABEL, ROLE_VALUE
+from causeway.kube.leases import VERSION as LEASE_VERSION
 
 DEFAULT_NAMESPACE = "default"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -68,12 +72,33 @@ def list_objects(
 ) -> dict[str, list[dict[str, Any]]]:
     """Every object of each kind in `namespace` (None: in every namespace), keyed by the
     kind's plural, in the server's order."""
+    api = _reader(connection)
+    return {kind.plural: _list_kind(api, connection, kind, namespace, timeout) for kind in kinds}
+
+
+def list_leader_leases(connection: ClusterConnection, *, timeout: float) -> list[dict[str, Any]]:
+    """Causeway's leader-election Leases in every namespace (who leads); empty when this
+    user may not list Leases (a tenant usually may not) or they cannot be read now: the
+    rest of the status does not depend on them."""
+    try:
+        found: Any = _reader(connection).list_cluster_custom_object(
+            LEASE_GROUP,
+            LEASE_VERSION,
+            LEASE_PLURAL,
+            label_selector=f"{ROLE_LABEL}={ROLE_VALUE}",
+            _request_timeout=timeout,
+        )
+    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError):
+        return []
+    return [dict(item) for item in (found or {}).get("items") or []]
+
+
+def _reader(connection: ClusterConnection) -> Any:
     configuration = copy.copy(connection.configuration)
     configuration.retries = False  # one answer per request; a failure is reported at once
     client = kubernetes.client.ApiClient(configuration)
     client.user_agent = USER_AGENT  # audit logs tell the CLI from the operator
-    api = kubernetes.client.CustomObjectsApi(client)
-    return {kind.plural: _list_kind(api, connection, kind, namespace, timeout) for kind in kinds}
+    return kubernetes.client.CustomObjectsApi(client)
 
 
 def _list_kind(

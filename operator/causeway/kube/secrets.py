@@ -20,6 +20,7 @@ from typing import Any
 
 import kubernetes
 
+from causeway.fence import Fence
 from causeway.kube.client import operator_client
 
 logger = logging.getLogger("causeway.secrets")
@@ -69,8 +70,11 @@ class SecretsApi:
     """Reads, publishes and watches Secrets (as plain JSON: no client models, so nothing
     converts, validates or prints a value on the way)."""
 
-    def __init__(self, configuration: kubernetes.client.Configuration) -> None:
+    def __init__(
+        self, configuration: kubernetes.client.Configuration, fence: Fence | None = None
+    ) -> None:
         self._client = operator_client(configuration)
+        self._fence = fence or Fence()  # asked before every write
 
     def read(self, namespace: str, name: str) -> SecretContent | None:
         """A named Secret's values, or None when it does not exist."""
@@ -118,6 +122,8 @@ class SecretsApi:
         conflict_ok: bool = False,
     ) -> dict[str, Any] | None:
         """One JSON call; None for 404 (and 409 when `conflict_ok`)."""
+        if method != "GET":
+            self._fence.check(doing)
         request = self._client.param_serialize(
             method=method,
             resource_path=path,

@@ -208,11 +208,16 @@ class SandboxStack:
         ready_timeout: float = OPERATOR_START_TIMEOUT,
         without_aws_credentials: bool = False,
         extra_args: Iterable[str] = (),
+        replica: str | None = None,
     ) -> subprocess.Popen[bytes]:
         """`causeway run` as its own process, configured only the way a cluster deployment
         is: a config file (CAUSEWAY_CONFIG), a kubeconfig and the AWS SDK's environment.
         Returns once its liveness probe answers; its output goes to workdir/operator.log.
-        `without_aws_credentials`: the SDK finds none (no keys, profile or metadata)."""
+        `without_aws_credentials`: the SDK finds none (no keys, profile or metadata).
+        `replica`: one of several replicas electing a leader (on the Lease in the
+        backend's operator namespace): its pod name, Kubernetes token and AWS access key id, which
+        `kube.requests_by` and `aws.calls_by_key` count by. Without it, a single replica
+        (--leader-elect=false)."""
         if self.config is None:
             raise RuntimeError("the sandbox is not started")
         workdir.mkdir(parents=True, exist_ok=True)
@@ -220,13 +225,21 @@ class SandboxStack:
         if poll_interval:
             config["pollInterval"] = poll_interval
         (workdir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-        self.kube.write_kubeconfig(workdir / "kubeconfig")
+        self.kube.write_kubeconfig(workdir / "kubeconfig", replica=replica)
         env = {
             **os.environ,
             **self.aws.env(),
             "CAUSEWAY_CONFIG": str(workdir / "config.yaml"),
             "KUBECONFIG": str(workdir / "kubeconfig"),
         }
+        if replica is None:
+            extra_args = ["--leader-elect=false", *extra_args]
+        else:
+            env |= {
+                "POD_NAME": replica,
+                "POD_NAMESPACE": self.kube.operator_namespace,
+                "AWS_ACCESS_KEY_ID": replica_access_key(replica),
+            }
         if without_aws_credentials:
             for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
                 env.pop(key, None)
@@ -268,6 +281,11 @@ class SandboxStack:
                 },
             }
         )
+
+
+def replica_access_key(replica: str) -> str:
+    """The AWS access key id a replica process signs with (the sandbox counts by it)."""
+    return "AKIA" + "".join(c for c in replica.upper() if c.isalnum())[:16]
 
 
 def _free_port() -> int:

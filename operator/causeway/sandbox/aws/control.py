@@ -9,6 +9,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -55,6 +56,9 @@ class _Control:
     platform_principal: str | None = None
     activation_seconds: float = 0.0
     counts: Counter[str] = field(default_factory=Counter)
+    # The same calls by the caller's access key id: which of several operator processes
+    # (each given its own key) made them.
+    counts_by_key: Counter[tuple[str, str]] = field(default_factory=Counter)
     # CloudWatch bills GetMetricData per metric requested: the queries of each call.
     metrics_requested: int = 0
     failures: dict[str, deque[_Failure]] = field(default_factory=dict)
@@ -66,13 +70,19 @@ class _Control:
     next_endpoint_id: str | None = None
 
     def record(
-        self, action: str, *, throttle: _Failure | None = None, metrics: int = 0
+        self,
+        action: str,
+        *,
+        throttle: _Failure | None = None,
+        metrics: int = 0,
+        access_key: str = "",
     ) -> _Failure | _Outage | None:
         """Count one received call (and the `metrics` it requests); the outage of its
         action, else a throttle (`throttle`, the answer of the action's service; EC2's by
         default), else the failure queued."""
         with self.lock:
             self.counts[action] += 1
+            self.counts_by_key[(access_key, action)] += 1
             self.metrics_requested += metrics
             outage = self.outages.get(action)
             if outage is not None:
@@ -111,3 +121,10 @@ class _Control:
 # EC2 answers a throttled call with HTTP 503 and this code.
 _THROTTLED = _Failure("RequestLimitExceeded", "Request limit exceeded.", False, 503)
 _CONTROL = _Control()
+
+
+def access_key_of(headers: Any) -> str:
+    """The access key id in a SigV4 Authorization header ("" when unsigned)."""
+    authorization = str(headers.get("Authorization") or "")
+    _, found, rest = authorization.partition("Credential=")
+    return rest.split("/", 1)[0] if found else ""

@@ -40,7 +40,7 @@ from moto.cloudwatch.models import CloudWatchBackend
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult, BaseResponse
 
-from causeway.sandbox.aws.control import _CONTROL, _Failure, _Outage
+from causeway.sandbox.aws.control import _CONTROL, _Failure, _Outage, access_key_of
 
 # GetMetricData limits, from the CloudWatch API reference.
 MAX_QUERIES: Final = 500
@@ -438,7 +438,12 @@ def _controlled_call_action(self: BaseResponse) -> TYPE_RESPONSE:
     before or after the real work. Installed as CloudWatchResponse.call_action."""
     action = self._get_action()
     requested = len(self._get_param("MetricDataQueries") or []) if action == "GetMetricData" else 0
-    failure = _CONTROL.record(action, throttle=CLOUDWATCH_THROTTLED, metrics=requested)
+    failure = _CONTROL.record(
+        action,
+        throttle=CLOUDWATCH_THROTTLED,
+        metrics=requested,
+        access_key=access_key_of(self.headers),
+    )
     if failure is None:
         with _CLOUDWATCH_ACTION_LOCK:
             return _original_call_action(self)

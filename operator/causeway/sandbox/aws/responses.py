@@ -21,7 +21,7 @@ from causeway.sandbox.aws.backend import (
     _describe_vpc_endpoint_connections,
     _reject_vpc_endpoint_connections,
 )
-from causeway.sandbox.aws.control import _CONTROL, _Outage
+from causeway.sandbox.aws.control import _CONTROL, _Outage, access_key_of
 
 # DescribeVpcEndpoints and DescribeVpcEndpointConnections return at most 1000 items.
 _MAX_PAGE: Final = 1000
@@ -101,7 +101,7 @@ _EC2_ACTION_LOCK = threading.Lock()
 
 def _controlled_call_action(self: BaseResponse) -> TYPE_RESPONSE:
     """Count every EC2 call and serve injected failures before or after the real work."""
-    failure = _CONTROL.record(self._get_action())
+    failure = _CONTROL.record(self._get_action(), access_key=access_key_of(self.headers))
     if failure is None:
         with _EC2_ACTION_LOCK:
             return _original_call_action(self)

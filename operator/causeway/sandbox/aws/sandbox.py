@@ -538,6 +538,15 @@ class AwsSandbox:
         with _CONTROL.lock:
             return dict(_CONTROL.counts)
 
+    def calls_by_key(self, access_key: str) -> dict[str, int]:
+        """The calls made with one access key id, by action name."""
+        with _CONTROL.lock:
+            return {
+                action: count
+                for (key, action), count in _CONTROL.counts_by_key.items()
+                if key == access_key
+            }
+
     def metrics_requested(self) -> int:
         """Metrics requested from CloudWatch (what it bills GetMetricData by): the
         MetricDataQueries of every GetMetricData call received, failed ones included."""
@@ -548,6 +557,7 @@ class AwsSandbox:
         """Forget the call counts and the metrics requested."""
         with _CONTROL.lock:
             _CONTROL.counts.clear()
+            _CONTROL.counts_by_key.clear()
             _CONTROL.metrics_requested = 0
 
     # internals -------------------------------------------------------------------

@@ -34,7 +34,24 @@ class KubeBackend(Protocol):
 
     def kopf_connection(self) -> kopf.ConnectionInfo: ...
 
-    def write_kubeconfig(self, path: pathlib.Path) -> None: ...
+    @property
+    def operator_namespace(self) -> str:
+        """Where the operator's own objects (its leader-election Lease) live."""
+        ...
+
+    def write_kubeconfig(self, path: pathlib.Path, *, replica: str | None = None) -> None:
+        """A kubeconfig for the operator; each `replica` gets credentials of its own, by
+        which `requests_by` tells its requests from the others'."""
+        ...
+
+    def write_admin_kubeconfig(self, path: pathlib.Path) -> None:
+        """A kubeconfig for a cluster admin (the CLI in the tests), whose requests are
+        not the operator's."""
+        ...
+
+    def requests_by(self, replica: str) -> dict[tuple[str, str], int]:
+        """A replica's requests by (method, resource[/subresource]); WATCH for watches."""
+        ...
 
     def write_count(self) -> int:
         """Write requests the operator made (every answer, refusals included)."""

@@ -143,6 +143,10 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         self.write_count = 0
         # GETs of single objects by (plural, namespace, name): who read which Secret.
         self.reads: collections.Counter[tuple[str, str | None, str]] = collections.Counter()
+        # Requests by bearer token, method and resource[/subresource]: which of several
+        # operator processes (each given its own token, as each pod's bound service
+        # account token differs) asked what.
+        self.by_token: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self._rv = itertools.count(1)
         self._last_rv = 0
         # Writes read-modify-write the stored object outside kmock's own lock (kmock takes it
@@ -178,12 +182,26 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             self.reads[(request.resource.plural or "", request.namespace, request.name)] += 1
         if self._record_usage:
             _record_usage(request, self.kinds.values())
+        self._count_by_token(request)
         self._in_flight.add(id(request))
         try:
             self._trim_requests()
             return await self._handle_tracked(request)
         finally:
             self._in_flight.discard(id(request))
+
+    def _count_by_token(self, request: rendering.Request) -> None:
+        authorization = str(request.headers.get("Authorization", ""))
+        token = authorization.removeprefix("Bearer ").strip()
+        resource = request.resource
+        if not token or resource is None or not resource.plural:
+            return
+        plural = resource.plural
+        what = f"{plural}/{request.subresource}" if request.subresource else plural
+        method = request.method.value
+        if method == "GET" and request.params.get("watch") in ("true", "1"):
+            method = "WATCH"
+        self.by_token[(token, method, what)] += 1
 
     async def _handle_tracked(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         if request.method.value not in _WRITE_METHODS:

@@ -153,13 +153,20 @@ class KubeSandbox:
             server=self.url, default_namespace=self.namespaces[0] if self.namespaces else None
         )
 
-    def write_kubeconfig(self, path: pathlib.Path) -> None:
+    @property
+    def operator_namespace(self) -> str:
+        return self.namespaces[0] if self.namespaces else "default"
+
+    def write_kubeconfig(self, path: pathlib.Path, *, replica: str | None = None) -> None:
+        """A kubeconfig for this server; a `replica`'s name is its bearer token, which
+        tells its requests from another's in `requests_by`."""
+        token = replica or "sandbox"
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "current-context": "causeway-sandbox",
             "clusters": [{"name": "causeway-sandbox", "cluster": {"server": self.url}}],
-            "users": [{"name": "causeway-sandbox", "user": {"token": "sandbox"}}],
+            "users": [{"name": "causeway-sandbox", "user": {"token": token}}],
             "contexts": [
                 {
                     "name": "causeway-sandbox",
@@ -173,8 +180,23 @@ class KubeSandbox:
         }
         path.write_text(yaml.safe_dump(config, sort_keys=False))
 
+    def write_admin_kubeconfig(self, path: pathlib.Path) -> None:
+        self.write_kubeconfig(path, replica="admin")  # no authentication: any token will do
+
     def write_count(self) -> int:
         return self._emulator.write_count if self._emulator is not None else 0
+
+    def requests_by(self, replica: str) -> dict[tuple[str, str], int]:
+        """The requests sent with a replica's bearer token, by (method,
+        resource[/subresource]) (method WATCH for watches)."""
+        token = replica
+        if self._emulator is None:
+            return {}
+        return {
+            (method, what): count
+            for (sent, method, what), count in list(self._emulator.by_token.items())
+            if sent == token
+        }
 
     def reads_of(self, plural: str, namespace: str | None, name: str) -> int:
         """How many times one object was read (GET) through the API."""
@@ -354,11 +376,21 @@ class ThreadedKubeSandbox:
     def kopf_connection(self) -> kopf.ConnectionInfo:
         return self.sandbox.kopf_connection()
 
-    def write_kubeconfig(self, path: pathlib.Path) -> None:
-        self.sandbox.write_kubeconfig(path)
+    @property
+    def operator_namespace(self) -> str:
+        return self.sandbox.operator_namespace
+
+    def write_kubeconfig(self, path: pathlib.Path, *, replica: str | None = None) -> None:
+        self.sandbox.write_kubeconfig(path, replica=replica)
 
     def write_count(self) -> int:
         return self.sandbox.write_count()
+
+    def write_admin_kubeconfig(self, path: pathlib.Path) -> None:
+        self.sandbox.write_admin_kubeconfig(path)
+
+    def requests_by(self, replica: str) -> dict[tuple[str, str], int]:
+        return self.sandbox.requests_by(replica)
 
     def reads_of(self, plural: str, namespace: str | None, name: str) -> int:
         return self.sandbox.reads_of(plural, namespace, name)

@@ -1,0 +1,217 @@
+"""Two `causeway run` processes electing a leader on a Lease in the sandbox: only the
+leader acts (the standby's Kubernetes writes and AWS calls are counted by its own
+token and access key, and are zero), a killed leader is replaced by the standby,
+SIGTERM hands the Lease over, and a leader paused past its Lease acts no more when
+it resumes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from unittest.mock import ANY
+
+import pytest
+
+from causeway.cli import main
+from causeway.sandbox.kube.backend import KubeBackendFactory
+from causeway.sandbox.stack import SandboxStack, replica_access_key
+from e2e.helpers import OUTBOUND, eventually, live_endpoints_of, outbound, uid_of, wait_phase
+
+LEASE = "causeway-leader"
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+TAKEOVER = 15 + 2 + 20  # lease duration + retry period, plus room for a loaded machine
+
+
+@pytest.fixture
+def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+    with SandboxStack(
+        poll_interval="1s", namespaces=["acme"], kube_backend=kube_backend
+    ) as running:
+        running.grant_quota("acme", licenses=40)
+        yield running
+
+
+class Replicas:
+    """The operator processes of one test, stopped at its end whatever happened."""
+
+    def __init__(self, stack: SandboxStack, workdir: Path) -> None:
+        self.stack = stack
+        self.workdir = workdir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        process = self.stack.start_operator_process(self.workdir / name, replica=name)
+        self.processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.workdir / name / "operator.log").read_text()
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                process.wait(10)
+
+
+@pytest.fixture
+def replicas(stack: SandboxStack, tmp_path: Path) -> Iterator[Replicas]:
+    running = Replicas(stack, tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop_all()
+
+
+def lease_of(stack: SandboxStack) -> str:
+    """The Lease as the operator names it: in the backend's operator namespace."""
+    return f"{stack.kube.operator_namespace}/{LEASE}"
+
+
+def holder(stack: SandboxStack) -> str:
+    lease = stack.kube.get("leases", stack.kube.operator_namespace, LEASE) or {}
+    return str((lease.get("spec") or {}).get("holderIdentity") or "")
+
+
+def wait_leader(stack: SandboxStack, replica: str, timeout: float = TAKEOVER) -> str:
+    return eventually(
+        lambda: holder(stack) if holder(stack).startswith(f"{replica}_") else None,
+        timeout=timeout,
+        what=f"{replica} to hold the Lease",
+    )
+
+
+def writes_of(stack: SandboxStack, replica: str) -> dict[tuple[str, str], int]:
+    return {k: n for k, n in stack.kube.requests_by(replica).items() if k[0] in WRITES}
+
+
+def aws_calls_of(stack: SandboxStack, replica: str) -> dict[str, int]:
+    return stack.aws.calls_by_key(replica_access_key(replica))
+
+
+def wait_polls(stack: SandboxStack, count: int) -> None:
+    polls = stack.aws.call_counts().get("DescribeVpcEndpoints", 0)
+    eventually(
+        lambda: stack.aws.call_counts().get("DescribeVpcEndpoints", 0) >= polls + count,
+        what=f"{count} more polls",
+    )
+
+
+def connect(stack: SandboxStack, names: list[str]) -> None:
+    for name in names:
+        service = stack.aws.create_tenant_service(acceptance_required=False)
+        stack.kube.apply(outbound(name, service.service_name))
+
+
+def wait_ready(stack: SandboxStack, names: list[str], timeout: float = 60) -> None:
+    for name in names:
+        wait_phase(stack, "acme", name, "Ready", timeout=timeout)
+
+
+def test_only_the_leader_acts(stack: SandboxStack, replicas: Replicas) -> None:
+    replicas.start("pod-a")
+    wait_leader(stack, "pod-a")
+    replicas.start("pod-b")
+    names = [f"conn-{i:02d}" for i in range(20)]
+    connect(stack, names)
+    wait_ready(stack, names)
+
+    assert stack.aws.call_counts().get("CreateVpcEndpoint") == 20
+    for name in names:
+        assert len(live_endpoints_of(stack, uid_of(stack, name))) == 1
+    assert writes_of(stack, "pod-b") == {}, replicas.log("pod-b")
+    assert aws_calls_of(stack, "pod-b") == {}, replicas.log("pod-a") + replicas.log("pod-b")
+    assert stack.kube.requests_by("pod-b").get(("WATCH", OUTBOUND)), "the standby watches"
+    assert writes_of(stack, "pod-a").get(("PATCH", f"{OUTBOUND}/status"))
+
+    # Steady state: once a pass has nothing left to say (the first one after a burst of
+    # creations may still refresh lastSyncTime), a few polls write no status at all.
+    wait_polls(stack, 2)
+    before = writes_of(stack, "pod-a").get(("PATCH", f"{OUTBOUND}/status"))
+    wait_polls(stack, 3)
+    assert writes_of(stack, "pod-a").get(("PATCH", f"{OUTBOUND}/status")) == before
+    assert writes_of(stack, "pod-b") == {}
+    assert "standing by" in replicas.log("pod-b")
+
+
+def test_standby_takes_over_from_a_killed_leader(stack: SandboxStack, replicas: Replicas) -> None:
+    leader = replicas.start("pod-a")
+    wait_leader(stack, "pod-a")
+    replicas.start("pod-b")
+    first = [f"before-{i}" for i in range(3)]
+    connect(stack, first)
+    wait_ready(stack, first)
+    eventually(lambda: "standing by" in replicas.log("pod-b"), what="pod-b to stand by")
+
+    leader.kill()  # kill -9: no release, the Lease must expire
+    leader.wait(10)
+    later = [f"after-{i}" for i in range(5)]
+    connect(stack, later)
+    wait_leader(stack, "pod-b")
+    wait_ready(stack, later, timeout=TAKEOVER)
+
+    assert stack.aws.call_counts().get("CreateVpcEndpoint") == 8  # none twice
+    for name in first + later:
+        assert len(live_endpoints_of(stack, uid_of(stack, name))) == 1
+    assert f"Acquired Lease {lease_of(stack)}: pod-b_" in replicas.log("pod-b")
+
+
+def test_sigterm_hands_the_lease_over(
+    stack: SandboxStack,
+    replicas: Replicas,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    leader = replicas.start("pod-a")
+    holder_a = wait_leader(stack, "pod-a")
+    replicas.start("pod-b")
+    eventually(lambda: "standing by" in replicas.log("pod-b"), what="pod-b to stand by")
+    stack.kube.write_admin_kubeconfig(tmp_path / "admin")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "admin"))
+    assert main(["status", "-n", "acme"]) == 0
+    assert f"Operator: {holder_a} leads (Lease {lease_of(stack)}, renewed" in (
+        capsys.readouterr().out
+    )
+
+    leader.send_signal(signal.SIGTERM)
+    assert leader.wait(30) == 0, replicas.log("pod-a")
+    assert f"Released Lease {lease_of(stack)}" in replicas.log("pod-a")
+    holder_b = wait_leader(stack, "pod-b", timeout=2 * 2.2 + 10)  # a retry, not 15 s
+    assert main(["status", "-n", "acme", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["operator"] == [
+        {"lease": lease_of(stack), "holder": holder_b, "renewTime": ANY}
+    ]
+    connect(stack, ["after-handover"])
+    wait_ready(stack, ["after-handover"], timeout=30)
+
+
+def test_a_leader_paused_past_its_lease_does_nothing_when_it_resumes(
+    stack: SandboxStack, replicas: Replicas
+) -> None:
+    leader = replicas.start("pod-a")
+    wait_leader(stack, "pod-a")
+    replicas.start("pod-b")
+    connect(stack, ["before-pause"])
+    wait_ready(stack, ["before-pause"])
+
+    leader.send_signal(signal.SIGSTOP)
+    wait_leader(stack, "pod-b")
+    during = [f"during-pause-{i}" for i in range(3)]
+    connect(stack, during)
+    wait_ready(stack, during, timeout=30)
+    writes, calls = writes_of(stack, "pod-a"), aws_calls_of(stack, "pod-a")
+
+    leader.send_signal(signal.SIGCONT)
+    code = leader.wait(30)  # it finds it lost the Lease and exits, to restart as a standby
+    log = replicas.log("pod-a")
+    assert code == 1, log
+    assert f"Lost Lease {lease_of(stack)}" in log
+    assert writes_of(stack, "pod-a") == writes, log
+    assert aws_calls_of(stack, "pod-a") == calls, log
+    assert holder(stack).startswith("pod-b_")
+    assert stack.aws.call_counts().get("CreateVpcEndpoint") == 4
