@@ -11,7 +11,7 @@ from accepting what a cluster refuses."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import celpy
@@ -22,6 +22,10 @@ Schema = Mapping[str, Any]
 FieldError = tuple[str, str]
 
 _SERVER_OWNED = ("apiVersion", "kind", "metadata")
+# Schema errors after which the API server does not evaluate CEL rules (their cost is
+# bounded by these constraints): a wrong type, a missing field, a value not in an enum,
+# a string, list or map too long. A pattern or a bound does not stop them.
+_BLOCKING = frozenset({"type", "required", "enum", "maxLength", "maxItems", "maxProperties"})
 
 
 def with_defaults(schema: Schema, value: Any) -> Any:
@@ -49,7 +53,9 @@ class SchemaCheck:
             **schema,
             "properties": {k: v for k, v in properties.items() if k not in _SERVER_OWNED},
         }
-        self._validator = jsonschema.Draft7Validator(self.schema)
+        self._validator = jsonschema.Draft7Validator(
+            self.schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+        )
         self._programs: dict[str, Any] = {}
 
     def defaulted(self, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,10 +65,11 @@ class SchemaCheck:
     def errors(self, obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[FieldError]:
         """Every error the API server would report for `obj` (an update of `old`)."""
         body = {k: v for k, v in obj.items() if k not in _SERVER_OWNED}
-        found = [(_path(e.absolute_path), e.message) for e in self._validator.iter_errors(body)]
-        if found:
-            return found  # like the API server: CEL rules run on schema-valid objects only
-        return list(self._cel_errors(self.schema, body, old, ""))
+        schema_errors = list(self._validator.iter_errors(body))
+        found = [(_error_path(e), e.message) for e in schema_errors]
+        if any(e.validator in _BLOCKING for e in schema_errors):
+            return found  # like the API server: then it does not run the CEL rules
+        return found + list(self._cel_errors(self.schema, body, old, ""))
 
     def _cel_errors(self, schema: Schema, value: Any, old: Any, path: str) -> Iterator[FieldError]:
         for rule in schema.get("x-kubernetes-validations", []):
@@ -89,8 +96,24 @@ class SchemaCheck:
         return self._programs[rule]
 
 
-def _path(parts: Any) -> str:
-    return ".".join(str(p) for p in parts) or "<root>"
+def _path(parts: Iterable[str | int]) -> str:
+    """A field path as the API server writes it: spec.items[0].name."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "<root>"
+
+
+def _error_path(error: jsonschema.ValidationError) -> str:
+    """The field an error is about; for a missing required property, that property (the
+    API server's "spec.region: Required value"), not the object lacking it."""
+    parts = list(error.absolute_path)
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        instance = error.instance if isinstance(error.instance, Mapping) else {}
+        missing = [n for n in error.validator_value if n not in instance]
+        named = [n for n in missing if error.message.startswith(repr(n))]
+        parts += named[:1]
+    return _path(parts)
 
 
 def invalid_message(kind: str, group: str, name: str, errors: list[FieldError]) -> str:
