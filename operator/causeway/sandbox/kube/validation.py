@@ -1,8 +1,9 @@
 """What a real API server does with a custom resource's body before storing it, for the
 sandbox: apply the structural schema's defaults, check the OpenAPI schema (jsonschema)
 and then the CEL `x-kubernetes-validations` rules (cel-python), transition rules
-(`oldSelf`) on updates only. Errors come back as (field path, message) pairs, which the
-sandbox answers with 422 Invalid as the API server does.
+(`oldSelf`) on updates only. Errors come back as (field path, message) pairs in the API
+server's own wording (field_errors), which the sandbox answers with 422 Invalid as the
+API server does.
 
 An approximation: jsonschema and cel-python are not the API server's own validators, so
 the tests keep the real server (tests/realkube) as the judge; this keeps the sandbox
@@ -11,12 +12,15 @@ from accepting what a cluster refuses."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Mapping
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import celpy
 import jsonschema
 from celpy.adapter import json_to_cel
+
+from causeway.sandbox.kube.field_errors import error_message, error_path, invalid, shadowed
 
 Schema = Mapping[str, Any]
 FieldError = tuple[str, str]
@@ -26,6 +30,11 @@ _SERVER_OWNED = ("apiVersion", "kind", "metadata")
 # bounded by these constraints): a wrong type, a missing field, a value not in an enum,
 # a string, list or map too long. A pattern or a bound does not stop them.
 _BLOCKING = frozenset({"type", "required", "enum", "maxLength", "maxItems", "maxProperties"})
+_RULES_SKIPPED: FieldError = (
+    "<nil>",
+    "Invalid value: null: some validation rules were not checked because the object was "
+    "invalid; correct the existing errors to complete validation",
+)
 
 
 def with_defaults(schema: Schema, value: Any) -> Any:
@@ -57,6 +66,7 @@ class SchemaCheck:
             self.schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
         )
         self._programs: dict[str, Any] = {}
+        self._has_rules = "x-kubernetes-validations" in json.dumps(self.schema)
 
     def defaulted(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = with_defaults(self.schema, obj)
@@ -65,10 +75,11 @@ class SchemaCheck:
     def errors(self, obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[FieldError]:
         """Every error the API server would report for `obj` (an update of `old`)."""
         body = {k: v for k, v in obj.items() if k not in _SERVER_OWNED}
-        schema_errors = list(self._validator.iter_errors(body))
-        found = [(_error_path(e), e.message) for e in schema_errors]
+        schema_errors = shadowed(list(self._validator.iter_errors(body)))
+        found = [(error_path(e), error_message(e)) for e in schema_errors]
         if any(e.validator in _BLOCKING for e in schema_errors):
-            return found  # like the API server: then it does not run the CEL rules
+            # Like the API server: then it does not run the CEL rules, and says so.
+            return found + ([_RULES_SKIPPED] if self._has_rules else [])
         return found + list(self._cel_errors(self.schema, body, old, ""))
 
     def _cel_errors(self, schema: Schema, value: Any, old: Any, path: str) -> Iterator[FieldError]:
@@ -81,7 +92,7 @@ class SchemaCheck:
                 activation["oldSelf"] = json_to_cel(old)
             result = self._program(rule["rule"]).evaluate(activation)
             if not (result is True or (isinstance(result, celpy.celtypes.BoolType) and result)):
-                yield (path or "<root>", str(rule.get("message", rule["rule"])))
+                yield (path or "<root>", invalid(value, str(rule.get("message", rule["rule"]))))
         for name, sub in (schema.get("properties") or {}).items():
             if isinstance(value, Mapping) and name in value:
                 old_sub = old.get(name) if isinstance(old, Mapping) else None
@@ -96,27 +107,9 @@ class SchemaCheck:
         return self._programs[rule]
 
 
-def _path(parts: Iterable[str | int]) -> str:
-    """A field path as the API server writes it: spec.items[0].name."""
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text or "<root>"
-
-
-def _error_path(error: jsonschema.ValidationError) -> str:
-    """The field an error is about; for a missing required property, that property (the
-    API server's "spec.region: Required value"), not the object lacking it."""
-    parts = list(error.absolute_path)
-    if error.validator == "required" and isinstance(error.validator_value, list):
-        instance = error.instance if isinstance(error.instance, Mapping) else {}
-        missing = [n for n in error.validator_value if n not in instance]
-        named = [n for n in missing if error.message.startswith(repr(n))]
-        parts += named[:1]
-    return _path(parts)
-
-
 def invalid_message(kind: str, group: str, name: str, errors: list[FieldError]) -> str:
     """The API server's wording for a refused object."""
-    details = ", ".join(f"{field}: Invalid value: {message}" for field, message in errors)
-    return f'{kind}.{group} "{name}" is invalid: [{details}]'
+    details = ", ".join(f"{field}: {message}" for field, message in errors)
+    return f'{kind}.{group} "{name}" is invalid: ' + (
+        f"[{details}]" if len(errors) > 1 else details
+    )
