@@ -34,7 +34,7 @@ def test_patch_status_changes_only_status(kube: ThreadedKubeSandbox) -> None:
     )
     api = KubeApi(kube.kube_configuration())
     first = api.patch_status(
-        OUTBOUND, "acme", "inventory", {"phase": "Ready", "vpcEndpointId": "vpce-1"}
+        OUTBOUND, "acme", "inventory", {"phase": "Ready", "vpcEndpointId": "vpce-0abc1234def567890"}
     )
     second = api.patch_status(OUTBOUND, "acme", "inventory", {"vpcEndpointId": None})
     body = kube.get("outboundconnections", "acme", "inventory")
