@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import yaml
 
 from causeway.controllers.credentials import _published_body
 from causeway.index import ObjectSnapshot
+from causeway.sandbox.kube import KubeSandboxError
 from realkube.cluster import HttpClient
 from realkube.examples import example
-from realkube.session import RealCluster
+from realkube.rbac import RBAC_API, bind_user, wait_until_allowed
+from realkube.session import INSTALL, OPERATOR_ACCOUNT, OPERATOR_NAMESPACE, RealCluster
 
 NAMESPACE = "garbage-collection"
 CREDENTIALS = f"/apis/causeway.dev/v1alpha1/namespaces/{NAMESPACE}/namedcredentials"
@@ -110,6 +113,71 @@ def test_orphaning_keeps_the_secret_without_its_owner(admin: HttpClient) -> None
 
     eventually("the Secret loses its ownerReference", orphaned)
     admin.call("DELETE", f"{SECRETS}/orphan-callout")
+
+
+def _operator_may_write_secrets_in(admin: HttpClient) -> None:
+    """Bind, in NAMESPACE, each operator ClusterRole of deploy/install.yaml that grants
+    Secrets but no ClusterRoleBinding binds (meant for a RoleBinding per tenant
+    namespace, the way an admin onboards one); nothing to do when the Secrets rule is
+    cluster-wide."""
+    manifests = [m for m in yaml.safe_load_all(INSTALL.read_text()) if m]
+    bound = {m["roleRef"]["name"] for m in manifests if m["kind"] == "ClusterRoleBinding"}
+    for role in manifests:
+        grants_secrets = any(
+            "secrets" in rule.get("resources", []) and "create" in rule.get("verbs", [])
+            for rule in role.get("rules") or []
+        )
+        if role["kind"] != "ClusterRole" or not grants_secrets or role["metadata"]["name"] in bound:
+            continue
+        name = role["metadata"]["name"]
+        binding = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": name,
+            },
+            "subjects": [
+                {
+                    "kind": "ServiceAccount",
+                    "name": OPERATOR_ACCOUNT,
+                    "namespace": OPERATOR_NAMESPACE,
+                }
+            ],
+        }
+        admin.call(
+            "POST",
+            f"{RBAC_API}/namespaces/{NAMESPACE}/rolebindings",
+            binding,
+        )
+
+
+def test_only_who_may_finalize_the_credential_may_block_its_deletion(
+    real_cluster: RealCluster, admin: HttpClient
+) -> None:
+    # OwnerReferencesPermissionEnforcement: the operator's roles carry what it takes to
+    # publish the Secret as it does; a tenant's editor, who may write Secrets, may not.
+    assert real_cluster.operator is not None
+    operator = HttpClient(real_cluster.operator)
+    _operator_may_write_secrets_in(admin)
+    wait_until_allowed(operator, "create", "", "secrets", NAMESPACE)
+    credential = admin.call("POST", CREDENTIALS, example("NamedCredential", "guarded", NAMESPACE))
+    assert credential is not None
+    body = _published_body(ObjectSnapshot(credential), "guarded-callout", {"host": "h"}, "2" * 64)
+    published = operator.call("POST", SECRETS, body)
+    assert published is not None
+    bind_user(admin, NAMESPACE, "gc-editor", "edit")
+    editor = real_cluster.user("gc-editor")
+    wait_until_allowed(editor, "create", "", "secrets", NAMESPACE)
+    copied = {**body, "metadata": {**body["metadata"], "name": "copied-callout"}}
+    with pytest.raises(KubeSandboxError) as refused:
+        editor.call("POST", SECRETS, copied)
+    assert refused.value.status == 403
+    assert "cannot set blockOwnerDeletion" in refused.value.body["message"]
+    admin.call("DELETE", f"{CREDENTIALS}/guarded")
+    eventually("the Secret is collected", gone(admin, f"{SECRETS}/guarded-callout"))
 
 
 def test_a_credential_recreated_under_the_same_name_does_not_keep_the_old_secret(

@@ -7,7 +7,6 @@ another tenant's namespace."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,12 @@ import yaml
 from causeway.sandbox.kube import KubeSandboxError
 from realkube.cluster import HttpClient
 from realkube.examples import example
+from realkube.rbac import bind_user, wait_until_allowed
 from realkube.session import RealCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 HOME, NEIGHBOUR = "tenant-roles-home", "tenant-roles-neighbour"
 EDITOR, VIEWER = "tenant-editor", "tenant-viewer"
-AGGREGATION_TIMEOUT = 60.0
 MERGE = "application/merge-patch+json"
 
 
@@ -70,32 +69,6 @@ class Tenants:
         return client.call("POST", url(kind, namespace), example(kind, name, namespace))
 
 
-def _bind(admin: HttpClient, namespace: str, user: str, role: str) -> None:
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": f"{user}-{role}", "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-    }
-    admin.call(
-        "POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings", binding
-    )
-
-
-def _wait_aggregated(admin: HttpClient, role: str) -> None:
-    """Until the aggregation controller has folded the chart's rules into `role`."""
-    deadline = time.monotonic() + AGGREGATION_TIMEOUT
-    while True:
-        found = admin.call("GET", f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{role}")
-        rules = (found or {}).get("rules") or []
-        if any("causeway.dev" in rule.get("apiGroups", []) for rule in rules):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"ClusterRole {role} never aggregated Causeway's rules")
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def tenants(real_cluster: RealCluster) -> Iterator[Tenants]:
     admin = HttpClient(real_cluster.admin)
@@ -108,12 +81,14 @@ def tenants(real_cluster: RealCluster) -> Iterator[Tenants]:
         for kind in READABLE:
             admin.call("POST", url(kind, namespace), example(kind, "existing", namespace))
     admin.call("POST", url(OPERATOR_OWNED, None), example(OPERATOR_OWNED, "tenant-roles-range"))
-    _bind(admin, HOME, EDITOR, "edit")
-    _bind(admin, HOME, VIEWER, "view")
-    for role in ("edit", "view"):
-        _wait_aggregated(admin, role)
+    bind_user(admin, HOME, EDITOR, "edit")
+    bind_user(admin, HOME, VIEWER, "view")
+    editor, viewer = real_cluster.user(EDITOR), real_cluster.user(VIEWER)
+    # Ready when the bindings and the aggregated rules have reached the authorizer.
+    wait_until_allowed(editor, "create", "causeway.dev", "outboundconnections", HOME)
+    wait_until_allowed(viewer, "list", "causeway.dev", "connectionquotas", HOME)
     try:
-        yield Tenants(real_cluster, admin, real_cluster.user(EDITOR), real_cluster.user(VIEWER))
+        yield Tenants(real_cluster, admin, editor, viewer)
     finally:
         admin.call("DELETE", url(OPERATOR_OWNED, None, "tenant-roles-range"), missing_ok=True)
         for namespace in (HOME, NEIGHBOUR):
