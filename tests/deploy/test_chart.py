@@ -147,14 +147,15 @@ def test_every_object_carries_the_standard_labels(render: Render, values: Any) -
 
 
 def test_namespaced_objects_go_to_the_release_namespace(render: Render) -> None:
-    """Everything but the Secrets RoleBindings, which go to the tenants' namespaces."""
+    """Everything but the Secrets RoleBindings, which go to the tenants' namespaces (the
+    leader-election Role and its binding stay in the release namespace)."""
     cluster_scoped = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
     for manifest in render(WITH_TENANTS):
         namespace = manifest["metadata"].get("namespace")
         if manifest["kind"] in cluster_scoped:
             assert namespace is None, manifest["metadata"]["name"]
-        elif manifest["kind"] == "RoleBinding":
-            assert namespace in TENANTS, manifest["metadata"]["name"]
+        elif manifest["kind"] == "RoleBinding" and manifest["roleRef"]["kind"] == "ClusterRole":
+            assert namespace in TENANTS, manifest["metadata"]["name"]  # the Secrets role
         else:
             assert namespace == NAMESPACE, manifest["metadata"]["name"]
 

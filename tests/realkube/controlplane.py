@@ -196,6 +196,9 @@ class ControlPlane:
                 f"--service-account-signing-key-file={sa_key}",
                 "--service-cluster-ip-range=10.96.0.0/16",
                 "--endpoint-reconciler-type=none",
+                # OwnerReferencesPermissionEnforcement as OpenShift enables it (and the
+                # sandbox models it): setting blockOwnerDeletion needs `update` on the
+                # owner's finalizers, which the operator's published Secrets do.
                 "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,ResourceQuota,"
                 "LimitRanger,NodeRestriction,PodSecurity,OwnerReferencesPermissionEnforcement",
                 f"--audit-policy-file={policy}",
