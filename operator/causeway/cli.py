@@ -188,6 +188,8 @@ def _check_config(args: argparse.Namespace) -> int:
     sys.stdout.write(f"config OK: {source}; poll every {config.pollInterval.total_seconds():g}s\n")
     for line in config.capabilities_summary():
         sys.stdout.write(f"  {line}\n")
+    for name, region in sorted(config.regions.items()):
+        sys.stdout.write(f"  {name}: {region.pool_summary()}\n")
     return 0
 
 

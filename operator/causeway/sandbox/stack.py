@@ -213,7 +213,7 @@ class SandboxStack:
         if self.config is None:
             raise RuntimeError("the sandbox is not started")
         workdir.mkdir(parents=True, exist_ok=True)
-        config = self.config.model_dump(mode="json")
+        config = self.config.model_dump(mode="json", exclude_none=True)
         if poll_interval:
             config["pollInterval"] = poll_interval
         (workdir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
