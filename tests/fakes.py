@@ -57,6 +57,7 @@ class FakeTransit:
         client_token: str,
         tags: Mapping[str, str],
         security_groups: Sequence[str] = (),
+        vpc_id: str = "",
     ) -> Endpoint:
         self._call("CreateVpcEndpoint")
         self.created += 1
@@ -66,6 +67,7 @@ class FakeTransit:
             service_name,
             ("new.example",),
             tags.get("causeway.dev/owner-uid"),
+            vpc_id=vpc_id or REGION_CONFIG["transitVpcId"],
         )
         self.endpoints.append(endpoint)
         return endpoint
@@ -74,7 +76,7 @@ class FakeTransit:
         self._call("DeleteVpcEndpoints")
         gone = set(ids)
         self.endpoints = [
-            Endpoint(e.id, "deleting", e.service_name, e.dns_names, e.owner_uid)
+            replace(e, state="deleting")
             if e.id in gone
             else e
             for e in self.endpoints

@@ -74,6 +74,7 @@ class Endpoint:
     owner_namespace: str | None = None
     security_groups: tuple[str, ...] = ()
     blocked_until: datetime | None = None  # from TAG_BLOCKED_UNTIL
+    vpc_id: str = ""  # the transit VPC it is in
 
 
 @dataclass(frozen=True)

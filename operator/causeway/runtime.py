@@ -16,7 +16,7 @@ from causeway.aws.connections import ServiceConnections
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.aws.session import ClientFactory
 from causeway.clock import Clock, utc_now
-from causeway.config import OperatorConfig
+from causeway.config import DEFAULT_ENDPOINTS_PER_VPC, OperatorConfig
 from causeway.controllers.budget import BucketSettings, Budget
 from causeway.controllers.health import PlatformHealth
 from causeway.controllers.memory import ObjectMemories
@@ -48,6 +48,9 @@ class Runtime:
     # Admission reads every region's view and must not interleave with another region's
     # pass starting work on the licenses it just judged.
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    # The account's quota of interface endpoints per VPC, by region, as last read from
+    # Service Quotas (absent: not read, AWS's default applies).
+    endpoint_quotas: dict[str, int] = field(default_factory=dict)
     _kickers: dict[str, Callable[[float], None]] = field(default_factory=dict, init=False)
     _metering_kicker: Callable[[], None] | None = field(default=None, init=False)
 
@@ -66,6 +69,10 @@ class Runtime:
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""
         return TransitEndpoints(self.clients.client("ec2", region), self.config.regions[region])
+
+    def endpoints_per_vpc(self, region: str) -> int:
+        """A transit VPC's capacity when its config sets no maxEndpoints."""
+        return self.endpoint_quotas.get(region, DEFAULT_ENDPOINTS_PER_VPC)
 
     def service_connections(self, region: str) -> ServiceConnections:
         """The platform service's connection requests in a region that offers inbound."""

@@ -102,21 +102,26 @@ def _statement(
 
 
 def _network_arns(name: str, region: RegionConfig) -> list[str]:
-    """What else a create names: the transit VPC, its subnets, the security groups, and
-    the tenant's endpoint service (in the tenant's account, any service: whether the
-    platform may connect is the tenant's allow-list's decision, not this policy's)."""
+    """What else a create names: every transit VPC of the pool, their subnets, the
+    security groups, and the tenant's endpoint service (in the tenant's account, any
+    service: whether the platform may connect is the tenant's allow-list's decision,
+    not this policy's)."""
     return [
-        _arn(name, f"vpc/{region.transitVpcId}"),
+        *(_arn(name, f"vpc/{vpc.vpcId}") for vpc in region.pool),
         _arn(name, "vpc-endpoint-service/*"),
-        *(_arn(name, f"subnet/{subnet}") for subnet in region.subnetIds),
+        *(_arn(name, f"subnet/{subnet}") for vpc in region.pool for subnet in vpc.subnetIds),
         *(_arn(name, f"security-group/{group}") for group in _groups(region)),
     ]
 
 
 def _groups(region: RegionConfig) -> list[str]:
-    """The open groups, and the blocking one that replaces them over the hourly limit."""
-    blocked = [region.blockedSecurityGroupId] if region.blockedSecurityGroupId else []
-    return [*region.securityGroupIds, *blocked]
+    """Each transit VPC's open groups, and the blocking one that replaces them over the
+    hourly limit."""
+    groups: list[str] = []
+    for vpc in region.pool:
+        blocked = [vpc.blockedSecurityGroupId] if vpc.blockedSecurityGroupId else []
+        groups += [*vpc.securityGroupIds, *blocked]
+    return groups
 
 
 def _arn(region: str, resource: str) -> str:
