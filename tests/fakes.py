@@ -76,10 +76,7 @@ class FakeTransit:
         self._call("DeleteVpcEndpoints")
         gone = set(ids)
         self.endpoints = [
-            replace(e, state="deleting")
-            if e.id in gone
-            else e
-            for e in self.endpoints
+            replace(e, state="deleting") if e.id in gone else e for e in self.endpoints
         ]
         return list(gone)
 
