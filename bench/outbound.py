@@ -1,5 +1,7 @@
 """Benchmark: the real operator (`causeway run`, its own process) against the embedded
-sandbox with N OutboundConnections to an instantly-available endpoint service.
+sandbox with N OutboundConnections to an instantly-available endpoint service, over a
+pool of ceil(N/50) transit VPCs (the sandbox enforces AWS's default quota of 50
+interface endpoints per VPC, so each VPC fills up exactly).
 
 Reports, per N: time from apply to all Ready; AWS calls to converge, by operation;
 AWS describe calls per pass in steady state (target <= ceil(N/1000) per region and
@@ -35,6 +37,7 @@ from common import (
 )
 
 NAMESPACE = "bench"
+ENDPOINTS_PER_VPC = 50  # AWS's default quota, which the sandbox enforces
 OUTBOUND = "outboundconnections"
 DESCRIBES = ("DescribeVpcEndpoints", "DescribeVpcEndpointConnections")
 
@@ -55,7 +58,10 @@ def describe_calls(stack: SandboxStack) -> dict[str, int]:
 def run_size(n: int) -> dict[str, Any]:
     with (
         SandboxStack(
-            region=REGION, poll_interval=f"{POLL_INTERVAL_S}s", namespaces=[NAMESPACE]
+            region=REGION,
+            poll_interval=f"{POLL_INTERVAL_S}s",
+            namespaces=[NAMESPACE],
+            transit_vpcs=math.ceil(n / ENDPOINTS_PER_VPC),
         ) as stack,
         tempfile.TemporaryDirectory() as tmp,
     ):
@@ -103,6 +109,7 @@ def run_size(n: int) -> dict[str, Any]:
             stop(operator)
     return {
         "objects": n,
+        "transit_vpcs": math.ceil(n / ENDPOINTS_PER_VPC),
         "apply_seconds": round(applied, 2),
         "apply_to_all_ready_seconds": round(to_ready, 2),
         "aws_calls_to_converge": dict(sorted(converge_calls.items())),
