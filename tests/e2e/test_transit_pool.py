@@ -3,16 +3,20 @@
 call of their own); a teardown provisions the next within one poll; a third VPC added
 to the config provisions the rest after a restart; a draining VPC gets nothing new;
 AWS's own quota (lower than configured) sends a connection to the next VPC; a VPC
-removed from the config keeps its endpoints managed."""
+removed from the config keeps its endpoints managed; the hourly block swaps to the
+blocked group of each endpoint's own VPC."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 
+from causeway.sandbox.clock import SandboxClock
 from causeway.sandbox.stack import SandboxStack
 from e2e.helpers import (
     OUTBOUND,
@@ -165,3 +169,51 @@ def test_the_single_vpc_config_still_works() -> None:
         single.kube.apply(outbound("only", service.service_name))
         ready = wait_phase(single, "acme", "only", "Ready")
         assert ready["transitVpcId"] == region.transitVpcId
+
+
+def test_the_hourly_block_uses_each_endpoints_own_vpc_groups() -> None:
+    """Security groups belong to one VPC: an endpoint is blocked with its own VPC's
+    blocked group, reopened with its own VPC's open groups, and a connection created
+    while its tenant is blocked starts in the blocked group of the VPC it is placed in."""
+    start = datetime(2026, 11, 28, 14, 10, tzinfo=UTC)
+    clock = SandboxClock(start, frozen=True)
+    with SandboxStack(
+        poll_interval="1s",
+        namespaces=["acme"],
+        clock=clock,
+        metering_seconds=0.3,
+        transit_vpcs=3,
+        max_endpoints=1,
+    ) as stack:
+        stack.grant_quota("acme", licenses=3)
+        stack.start_operator()
+        assert stack.config is not None
+        pool = {vpc.vpcId: vpc for vpc in stack.config.regions[stack.region].pool}
+        service = stack.aws.create_tenant_service(acceptance_required=False)
+        endpoints = {}
+        for name in ("first", "second"):
+            stack.kube.apply(outbound(name, service.service_name))
+            ready = wait_phase(stack, "acme", name, "Ready")
+            endpoints[ready["vpcEndpointId"]] = ready["transitVpcId"]
+        assert len(set(endpoints.values())) == 2
+        for vpce, vpc_id in endpoints.items():
+            stack.aws.put_endpoint_bytes(
+                vpce, service.service_name, vpc_id, 30_000 * 10**6, start - timedelta(minutes=1)
+            )
+
+        def groups_are(vpce: str, expected: list[str]) -> bool:
+            return sorted(stack.aws.endpoint_security_groups(vpce)) == sorted(expected)
+
+        for vpce, vpc_id in endpoints.items():
+            blocked = [str(pool[vpc_id].blockedSecurityGroupId)]
+            eventually(partial(groups_are, vpce, blocked), what=f"{vpce} blocked in {vpc_id}")
+        stack.kube.apply(outbound("third", service.service_name))  # placed in the third VPC
+        third = wait_phase(stack, "acme", "third", "Ready")
+        third_vpc = pool[third["transitVpcId"]]
+        assert groups_are(third["vpcEndpointId"], [str(third_vpc.blockedSecurityGroupId)])
+
+        clock.jump_to(datetime(2026, 11, 28, 15, 0, 1, tzinfo=UTC))
+        endpoints[third["vpcEndpointId"]] = third_vpc.vpcId
+        for vpce, vpc_id in endpoints.items():
+            opened = list(pool[vpc_id].securityGroupIds)
+            eventually(partial(groups_are, vpce, opened), what=f"{vpce} reopened in {vpc_id}")
