@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from causeway.api import KindInfo
 from causeway.aws.session import ClientFactory
 from causeway.config import parse_config
@@ -166,6 +168,23 @@ class FakeKube:
         return next(patch for who, patch in reversed(self.patches) if who == name)
 
 
+class FakeServiceQuotas:
+    """Stands in for the Service Quotas client: the endpoints-per-VPC quota, or the
+    AWS error code `fail` (every call recorded)."""
+
+    def __init__(self, value: float = 50.0, fail: str | None = None) -> None:
+        self.value = value
+        self.fail = fail
+        self.calls = 0
+
+    def get_service_quota(self, ServiceCode: str, QuotaCode: str) -> dict[str, Any]:  # noqa: N803
+        self.calls += 1
+        if self.fail:
+            error = {"Error": {"Code": self.fail, "Message": "injected"}}
+            raise ClientError(error, "GetServiceQuota")  # type: ignore[arg-type]
+        return {"Quota": {"ServiceCode": ServiceCode, "QuotaCode": QuotaCode, "Value": self.value}}
+
+
 class FakeRuntime(Runtime):
     """A Runtime whose AWS edge (`transit`) and Kubernetes edge (`kube`) are fakes, with
     one region (us-east-1), a fixed wall clock and a monotonic clock tests move."""
@@ -181,9 +200,13 @@ class FakeRuntime(Runtime):
             monotonic=lambda: self.now,
         )
         self.transit = transit
+        self.quotas_client = FakeServiceQuotas()
 
     def transit_endpoints(self, region: str) -> Any:
         return self.transit
+
+    def service_quotas(self, region: str) -> Any:
+        return self.quotas_client
 
     def service_connections(self, region: str) -> Any:
         return self.connections

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from causeway.api import ALL_KINDS
 from causeway.aws.connections import ServiceConnections
@@ -51,6 +52,7 @@ class Runtime:
     # The account's quota of interface endpoints per VPC, by region, as last read from
     # Service Quotas (absent: not read, AWS's default applies).
     endpoint_quotas: dict[str, int] = field(default_factory=dict)
+    capacity_read_at: dict[str, float] = field(default_factory=dict)  # monotonic, by region
     _kickers: dict[str, Callable[[float], None]] = field(default_factory=dict, init=False)
     _metering_kicker: Callable[[], None] | None = field(default=None, init=False)
 
@@ -69,6 +71,10 @@ class Runtime:
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""
         return TransitEndpoints(self.clients.client("ec2", region), self.config.regions[region])
+
+    def service_quotas(self, region: str) -> Any:
+        """The Service Quotas client of a region (the endpoints-per-VPC quota)."""
+        return self.clients.client("service-quotas", region)
 
     def endpoints_per_vpc(self, region: str) -> int:
         """A transit VPC's capacity when its config sets no maxEndpoints."""

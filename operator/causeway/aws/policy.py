@@ -1,7 +1,9 @@
 """The IAM policy the operator's role needs, derived from the operator config: exactly
 the EC2 and CloudWatch actions the operator calls, each scoped as tightly as AWS
-allows — endpoints by Causeway's owner tag, creation by the transit VPC, subnets and
-security groups of the config, connection answers by the platform's own service.
+allows — endpoints by Causeway's owner tag, creation by the transit VPCs, subnets and
+security groups of the config, connection answers by the platform's own service —
+and Service Quotas' GetServiceQuota on the endpoints-per-VPC quota when a transit VPC
+has no maxEndpoints.
 
 A pure function of the config, so `causeway iam-policy` prints the policy for a real
 config and a test keeps the action list equal to the calls the operator makes.
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from causeway.aws.quotas import ENDPOINTS_PER_VPC_QUOTA, SERVICE_CODE
 from causeway.config import OperatorConfig, RegionConfig
 from causeway.domain import TAG_BLOCKED_UNTIL, TAG_UID
 
@@ -71,6 +74,15 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
         for name, region in regions
         if region.inboundServiceId
     ]
+    quota_regions = [name for name, region in regions if _reads_quota(region)]
+    if quota_regions:
+        statements.append(
+            _statement(
+                "ReadTheEndpointsPerVpcQuota",
+                ["servicequotas:GetServiceQuota"],
+                [_quota_arn(name) for name in quota_regions],
+            )
+        )
     if services:
         statements.append(
             _statement(
@@ -122,6 +134,18 @@ def _groups(region: RegionConfig) -> list[str]:
         blocked = [vpc.blockedSecurityGroupId] if vpc.blockedSecurityGroupId else []
         groups += [*vpc.securityGroupIds, *blocked]
     return groups
+
+
+def _reads_quota(region: RegionConfig) -> bool:
+    """A transit VPC without maxEndpoints takes its capacity from the account's quota."""
+    return any(vpc.maxEndpoints is None for vpc in region.pool)
+
+
+def _quota_arn(region: str) -> str:
+    return (
+        f"arn:{_partition(region)}:servicequotas:{region}:*:"
+        f"{SERVICE_CODE}/{ENDPOINTS_PER_VPC_QUOTA}"
+    )
 
 
 def _arn(region: str, resource: str) -> str:

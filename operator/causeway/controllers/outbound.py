@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -116,8 +117,8 @@ def _age(snapshot: ObjectSnapshot) -> tuple[str, str, str]:
 # AWS's answers meaning "this VPC takes no more endpoints": its quota, or a subnet with
 # no free address (each endpoint takes one address in each of its subnets).
 _VPC_FULL = frozenset({"VpcEndpointLimitExceeded", "InsufficientFreeAddressesInSubnet"})
-# How long a VPC AWS refused stays as full as it was then, when nothing reads its
-# capacity sooner (the quota is read hourly).
+# How long a VPC AWS refused stays as full as it was then, when the quota is not read
+# sooner (it is read hourly, when a VPC has no maxEndpoints).
 CAPACITY_READING_SECONDS = 3600.0
 
 
@@ -143,7 +144,8 @@ class OutboundManager:
         # Owner uid -> the VPC its create was sent to, until the endpoint is listed: a
         # retry (a lost answer) goes to the same VPC with the same ClientToken.
         self._placed: dict[str, str] = {}
-        # VPC -> (endpoints it held when AWS refused one more, until when that stands).
+        # VPC -> (endpoints it held when AWS refused one more, when it refused): it stands
+        # until the quota is read again (or an hour, if it is not read).
         self._seen_full: dict[str, tuple[int, float]] = {}
         self._placements = Placements(())
 
@@ -157,7 +159,12 @@ class OutboundManager:
     def capacity(self, endpoints: Sequence[Endpoint]) -> tuple[VpcUsage, ...]:
         """Each transit VPC's used and capacity, as placement counts them."""
         now = self._runtime.monotonic()
-        self._seen_full = {v: seen for v, seen in self._seen_full.items() if seen[1] > now}
+        read_at = self._runtime.capacity_read_at.get(self._region, -math.inf)
+        self._seen_full = {
+            vpc_id: (held, at)
+            for vpc_id, (held, at) in self._seen_full.items()
+            if at > read_at and now - at < CAPACITY_READING_SECONDS
+        }
         region = self._runtime.config.regions[self._region]
         quota = self._runtime.endpoints_per_vpc(self._region)
         pool = [TransitVpc(v.vpcId, v.maxEndpoints or quota, v.draining) for v in region.pool]
@@ -368,8 +375,7 @@ class OutboundManager:
                 error.message,
                 held,
             )
-        until = self._runtime.monotonic() + CAPACITY_READING_SECONDS
-        self._seen_full[vpc_id] = (held, until)
+        self._seen_full[vpc_id] = (held, self._runtime.monotonic())
         self._placed.pop(uid, None)
         self._placements.refuse(vpc_id)
 

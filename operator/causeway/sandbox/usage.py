@@ -56,10 +56,14 @@ def record_kube(
             _kube.add(access)
 
 
+# boto3 service names whose IAM prefix differs.
+_IAM_PREFIX = {"service-quotas": "servicequotas"}
+
+
 def record_aws(record: CallRecord) -> None:
     """A ClientFactory listener for the operator's clients."""
     with _lock:
-        _aws.add(f"{record.service}:{record.operation}")
+        _aws.add(f"{_IAM_PREFIX.get(record.service, record.service)}:{record.operation}")
 
 
 def kube_accesses() -> set[KubeAccess]:

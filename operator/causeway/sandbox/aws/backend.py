@@ -145,6 +145,23 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
     return endpoint
 
 
+_ENDPOINTS_PER_VPC = ("vpc", "L-29B6F2EB")
+
+
+def _get_service_quota(original: Any) -> Any:
+    """GetServiceQuota answering the endpoints-per-VPC quota the sandbox enforces (as
+    AWS answers the account's applied value), moto's defaults for every other quota."""
+
+    def get_service_quota(backend: Any, service_code: str, quota_code: str) -> dict[str, Any]:
+        quota = dict(original(backend, service_code, quota_code))
+        if (service_code, quota_code) == _ENDPOINTS_PER_VPC:
+            with _CONTROL.lock:
+                quota["Value"] = float(_CONTROL.endpoints_per_vpc)
+        return quota
+
+    return get_service_quota
+
+
 def _check_room(backend: Any, vpc_id: str, subnet_ids: list[str]) -> None:
     """AWS refuses an interface endpoint past the VPC's quota "Interface and Gateway Load
     Balancer endpoints per VPC" (VpcEndpointLimitExceeded; a deleted endpoint no longer
