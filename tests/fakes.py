@@ -185,6 +185,28 @@ class FakeServiceQuotas:
         return {"Quota": {"ServiceCode": ServiceCode, "QuotaCode": QuotaCode, "Value": self.value}}
 
 
+class FakeNetwork:
+    """Stands in for TransitNetwork: every id belongs to the VPC of `owners` (default:
+    the config's transit VPC), or the AWS error code `fail`."""
+
+    def __init__(self, owners: Mapping[str, str] | None = None, fail: str | None = None) -> None:
+        self.owners = dict(owners or {})
+        self.fail = fail
+        self.calls: list[str] = []
+
+    def _vpcs(self, operation: str, ids: Sequence[str]) -> dict[str, str]:
+        self.calls.append(operation)
+        if self.fail:
+            raise AwsCallError(operation, self.fail, "injected")
+        return {i: self.owners.get(i, REGION_CONFIG["transitVpcId"]) for i in ids}
+
+    def subnet_vpcs(self, subnet_ids: Sequence[str]) -> dict[str, str]:
+        return self._vpcs("DescribeSubnets", subnet_ids)
+
+    def group_vpcs(self, group_ids: Sequence[str]) -> dict[str, str]:
+        return self._vpcs("DescribeSecurityGroups", group_ids)
+
+
 class FakeRuntime(Runtime):
     """A Runtime whose AWS edge (`transit`) and Kubernetes edge (`kube`) are fakes, with
     one region (us-east-1), a fixed wall clock and a monotonic clock tests move."""
@@ -201,12 +223,16 @@ class FakeRuntime(Runtime):
         )
         self.transit = transit
         self.quotas_client = FakeServiceQuotas()
+        self.network = FakeNetwork()
 
     def transit_endpoints(self, region: str) -> Any:
         return self.transit
 
     def service_quotas(self, region: str) -> Any:
         return self.quotas_client
+
+    def transit_network(self, region: str) -> Any:
+        return self.network
 
     def service_connections(self, region: str) -> Any:
         return self.connections

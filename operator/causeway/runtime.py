@@ -15,6 +15,7 @@ from typing import Any
 from causeway.api import ALL_KINDS
 from causeway.aws.connections import ServiceConnections
 from causeway.aws.endpoints import TransitEndpoints
+from causeway.aws.network import TransitNetwork
 from causeway.aws.session import ClientFactory
 from causeway.clock import Clock, utc_now
 from causeway.config import DEFAULT_ENDPOINTS_PER_VPC, OperatorConfig
@@ -53,6 +54,8 @@ class Runtime:
     # Service Quotas (absent: not read, AWS's default applies).
     endpoint_quotas: dict[str, int] = field(default_factory=dict)
     capacity_read_at: dict[str, float] = field(default_factory=dict)  # monotonic, by region
+    # Transit VPCs whose configured subnets or groups belong to another VPC, by region.
+    unusable_vpcs: dict[str, set[str]] = field(default_factory=dict)
     _kickers: dict[str, Callable[[float], None]] = field(default_factory=dict, init=False)
     _metering_kicker: Callable[[], None] | None = field(default=None, init=False)
 
@@ -71,6 +74,10 @@ class Runtime:
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""
         return TransitEndpoints(self.clients.client("ec2", region), self.config.regions[region])
+
+    def transit_network(self, region: str) -> TransitNetwork:
+        """Subnet and security group lookups in a region (the pool's start-up check)."""
+        return TransitNetwork(self.clients.client("ec2", region))
 
     def service_quotas(self, region: str) -> Any:
         """The Service Quotas client of a region (the endpoints-per-VPC quota)."""

@@ -4,10 +4,12 @@ call of their own); a teardown provisions the next within one poll; a third VPC 
 to the config provisions the rest after a restart; a draining VPC gets nothing new;
 AWS's own quota (lower than configured) sends a connection to the next VPC; a VPC
 removed from the config keeps its endpoints managed; the hourly block swaps to the
-blocked group of each endpoint's own VPC."""
+blocked group of each endpoint's own VPC; a subnet of another VPC is named at start
+and its VPC skipped."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -217,3 +219,21 @@ def test_the_hourly_block_uses_each_endpoints_own_vpc_groups() -> None:
         for vpce, vpc_id in endpoints.items():
             opened = list(pool[vpc_id].securityGroupIds)
             eventually(partial(groups_are, vpce, opened), what=f"{vpce} reopened in {vpc_id}")
+
+
+def test_a_subnet_of_another_vpc_is_named_at_start_and_that_vpc_is_skipped(
+    stack: SandboxStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = pool_ids(stack)
+    stranger = stack.aws.create_transit_vpc()
+    wrong_subnet = stranger["subnetIds"][0]
+    stack.change_pool(lambda vpcs: [{**vpcs[0], "subnetIds": [wrong_subnet]}, vpcs[1]])
+    service = stack.aws.create_tenant_service(acceptance_required=False)
+    with caplog.at_level(logging.ERROR, logger="causeway.startup"):
+        stack.start_operator()
+        stack.kube.apply(outbound("placed", service.service_name))
+        assert wait_phase(stack, "acme", "placed", "Ready")["transitVpcId"] == second
+    assert (
+        f"regions.us-east-1.transitVpcs.0.subnetIds: {wrong_subnet} belongs to "
+        f"{stranger['vpcId']}, not {first}"
+    ) in caplog.text

@@ -23,6 +23,8 @@ from causeway.domain import TAG_BLOCKED_UNTIL, TAG_UID
 # lists no resource type for them), so "*" is the only resource they accept.
 UNSCOPED_READS = (
     "cloudwatch:GetMetricData",
+    "ec2:DescribeSecurityGroups",  # the transit pool's start-up check
+    "ec2:DescribeSubnets",  # the transit pool's start-up check
     "ec2:DescribeVpcEndpointConnections",
     "ec2:DescribeVpcEndpoints",
 )

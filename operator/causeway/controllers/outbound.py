@@ -167,7 +167,11 @@ class OutboundManager:
         }
         region = self._runtime.config.regions[self._region]
         quota = self._runtime.endpoints_per_vpc(self._region)
-        pool = [TransitVpc(v.vpcId, v.maxEndpoints or quota, v.draining) for v in region.pool]
+        unusable = self._runtime.unusable_vpcs.get(self._region, set())
+        pool = [
+            TransitVpc(v.vpcId, v.maxEndpoints or quota, v.draining or v.vpcId in unusable)
+            for v in region.pool
+        ]
         seen_full = {vpc_id: held for vpc_id, (held, _) in self._seen_full.items()}
         usages = usage(pool, endpoints, self._placed, seen_full)
         self._runtime.metrics.transit_capacity(self._region, usages)
