@@ -392,6 +392,7 @@ class RegionConfig(_Strict):
         | None
     ) = None
     _pool: tuple[TransitVpcConfig, ...] = PrivateAttr(default=())
+    _by_vpc: dict[str, TransitVpcConfig] = PrivateAttr(default_factory=dict)
 
     @property
     def pool(self) -> tuple[TransitVpcConfig, ...]:
@@ -405,7 +406,7 @@ class RegionConfig(_Strict):
 
     def transit_vpc(self, vpc_id: str | None) -> TransitVpcConfig | None:
         """The configured entry of this VPC (None: not, or no longer, configured)."""
-        return next((vpc for vpc in self._pool if vpc.vpcId == vpc_id), None)
+        return self._by_vpc.get(vpc_id or "")
 
     @property
     def inbound_enabled(self) -> bool:
@@ -452,6 +453,7 @@ class RegionConfig(_Strict):
                 blockedSecurityGroupId=self.blockedSecurityGroupId,
             )
             self._pool = (single,)
+            self._by_vpc = {single.vpcId: single}
             return self
         mixed = [key for key in _SINGLE_VPC_KEYS if getattr(self, key) is not None]
         if mixed:
@@ -462,6 +464,7 @@ class RegionConfig(_Strict):
             )
         _check_distinct(self.transitVpcs)
         self._pool = tuple(self.transitVpcs)
+        self._by_vpc = {vpc.vpcId: vpc for vpc in self._pool}
         return self
 
     def capabilities(self, name: str) -> str:

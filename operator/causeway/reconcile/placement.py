@@ -103,34 +103,53 @@ def place(usages: Sequence[VpcUsage]) -> str | None:
 
 class Placements:
     """One pass's placements: each new endpoint takes a slot at once, so the next
-    connection of the same pass sees it (callers go oldest first)."""
+    connection of the same pass sees it (callers go oldest first).
+
+    Within a pass a VPC only fills up (a refusal makes it full), so the first VPC with
+    room never moves back: a cursor makes each placement O(1) however large the pool."""
 
     def __init__(self, usages: Sequence[VpcUsage]) -> None:
         self._usages = list(usages)
+        self._used = [u.used for u in self._usages]
+        self._capacity = [u.capacity for u in self._usages]
+        self._refused = [u.refused for u in self._usages]
+        self._index = {u.vpc_id: i for i, u in enumerate(self._usages)}
+        self._next = 0  # no VPC before this one has room
+
+    def _first_with_room(self) -> int | None:
+        while self._next < len(self._usages):
+            usage_now = self._usages[self._next]
+            usable = usage_now.configured and not usage_now.draining
+            if usable and self._used[self._next] < self._capacity[self._next]:
+                return self._next
+            self._next += 1
+        return None
 
     def take(self) -> str | None:
         """Place one endpoint and count it; None when nothing has room."""
-        chosen = place(self._usages)
-        if chosen is not None:
-            self._usages = [
-                replace(u, used=u.used + 1) if u.vpc_id == chosen else u for u in self._usages
-            ]
-        return chosen
+        at = self._first_with_room()
+        if at is None:
+            return None
+        self._used[at] += 1
+        return self._usages[at].vpc_id
+
+    def peek(self) -> str | None:
+        """The VPC the next endpoint would go to, without counting it."""
+        at = self._first_with_room()
+        return None if at is None else self._usages[at].vpc_id
 
     def refuse(self, vpc_id: str) -> None:
         """AWS refused the endpoint just placed in the VPC: it is full as it stands (the
         refused endpoint's slot is given back, and the rest is the VPC's capacity)."""
-        self._usages = [
-            replace(u, used=u.used - 1, capacity=u.used - 1, refused=True)
-            if u.vpc_id == vpc_id
-            else u
-            for u in self._usages
-        ]
-
-    def peek(self) -> str | None:
-        """The VPC the next endpoint would go to, without counting it."""
-        return place(self._usages)
+        at = self._index.get(vpc_id)
+        if at is not None:
+            self._used[at] -= 1
+            self._capacity[at] = self._used[at]
+            self._refused[at] = True
 
     @property
     def usages(self) -> tuple[VpcUsage, ...]:
-        return tuple(self._usages)
+        return tuple(
+            replace(u, used=self._used[i], capacity=self._capacity[i], refused=self._refused[i])
+            for i, u in enumerate(self._usages)
+        )
