@@ -153,6 +153,8 @@ class OutboundManager:
         """One decision per object, oldest first (new endpoints take transit capacity in
         that order); each object's AWS work is its own."""
         self._runtime.meter.tags_seen(self._region, _tagged_blocks(context.view.all_endpoints()))
+        present = {s.uid for s in snapshots}
+        self._placed = {uid: vpc for uid, vpc in self._placed.items() if uid in present}
         self._placements = Placements(self.capacity(context.view.all_endpoints()))
         return PassPlan([(s, self.decide(s, context)) for s in sorted(snapshots, key=_age)])
 
