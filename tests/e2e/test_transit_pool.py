@@ -80,8 +80,10 @@ def test_a_full_pool_waits_oldest_first_and_fills_as_room_appears(stack: Sandbox
     # Waiting costs no AWS call: 10 creates, none refused, whatever the passes since.
     creates = stack.aws.call_counts()["CreateVpcEndpoint"]
     assert creates == 10
+    written = status_of(stack, "acme", "conn-11")
     eventually(lambda: _passes_went_by(stack, 3), what="three more polls")
     assert stack.aws.call_counts()["CreateVpcEndpoint"] == creates
+    assert status_of(stack, "acme", "conn-11") == written  # nor a status write per poll
     events = stack.kube.list("events.events.k8s.io", "acme")
     assert any(
         e.get("type") == "Warning" and e.get("regarding", {}).get("name") == "conn-11"

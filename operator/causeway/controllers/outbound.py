@@ -218,8 +218,10 @@ class OutboundManager:
             if creates:
                 placed = self._place(snapshot, request, owned, verdict, the_plan)
                 if placed is None:
+                    # No AWS call while it waits, and no write either unless it changed.
                     waiting = planner.waiting_for_capacity(request)
-                    return Decision(self._patch(request, waiting, snapshot.status, touch=True))
+                    patch = self._patch(request, waiting, snapshot.status, touch=memory.touch)
+                    return Decision(patch)
                 the_plan, guard = placed
             job = _Job(snapshot, the_plan, context, request, guard)
             return Decision(work=lambda: self._work(job))
