@@ -86,11 +86,13 @@ def _fingerprint(kwargs: dict[str, Any]) -> str:
 
 
 def _find_by_client_token(backend: Any, token: str) -> SandboxVpcEndpoint | None:
-    endpoints: dict[str, VPCEndPoint] = backend.vpc_end_points
-    for endpoint in endpoints.values():
-        if isinstance(endpoint, SandboxVpcEndpoint) and endpoint.client_token == token:
-            return endpoint
-    return None
+    """The endpoint this backend created with the token (indexed: a scan of every
+    endpoint per create made N creates cost O(N^2))."""
+    with _CONTROL.lock:
+        endpoint = _CONTROL.endpoints_by_token.get(token)
+    if not isinstance(endpoint, SandboxVpcEndpoint):
+        return None
+    return endpoint if backend.vpc_end_points.get(endpoint.id) is endpoint else None
 
 
 _original_create_vpc_endpoint = VPCBackend.create_vpc_endpoint
@@ -142,6 +144,8 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
     endpoint.state = "pendingAcceptance" if service.acceptance_required else "available"
     with _CONTROL.lock:
         _CONTROL.endpoints_by_vpc.setdefault(endpoint.vpc_id, []).append(endpoint)
+        if token:
+            _CONTROL.endpoints_by_token[token] = endpoint
     return endpoint
 
 

@@ -73,6 +73,7 @@ class _Control:
     # Interface endpoints by VPC as created (deleted ones stay, in state deleted), so the
     # quota is checked without scanning every endpoint of the account.
     endpoints_by_vpc: dict[str, list[Any]] = field(default_factory=dict)
+    endpoints_by_token: dict[str, Any] = field(default_factory=dict)  # by ClientToken
 
     def record(
         self, action: str, *, throttle: _Failure | None = None, metrics: int = 0
@@ -118,6 +119,7 @@ class _Control:
             self.endpoints_per_vpc = 50
             self.endpoint_quotas.clear()
             self.endpoints_by_vpc.clear()
+            self.endpoints_by_token.clear()
 
     def endpoint_quota(self, vpc_id: str) -> int:
         with self.lock:
