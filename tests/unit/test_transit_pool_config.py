@@ -111,3 +111,10 @@ def test_pool_mistakes_name_the_entry(data: dict[str, Any], path: str, fragment:
     found = problems(data)
     assert path in found, found
     assert fragment in found[path]
+
+
+def test_the_single_vpc_form_also_refuses_a_blocked_group_that_is_open() -> None:
+    open_group = REGION_CONFIG["securityGroupIds"][0]
+    data = {"regions": {"us-east-1": {**REGION_CONFIG, "blockedSecurityGroupId": open_group}}}
+    found = problems(data)
+    assert "is also in securityGroupIds" in found["regions.us-east-1.blockedSecurityGroupId"]
