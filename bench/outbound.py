@@ -36,7 +36,10 @@ from common import (
     wait_until,
 )
 
-NAMESPACE = "bench"
+# A ConnectionQuota grants at most 1,000 licenses (its CRD's maximum): N connections
+# are spread over ceil(N/1000) tenants. (Earlier runs put 2,500 in one namespace, whose
+# quota the API server refused: nothing could be provisioned.)
+LICENSES_PER_TENANT = 1000
 ENDPOINTS_PER_VPC = 50  # AWS's default quota, which the sandbox enforces
 OUTBOUND = "outboundconnections"
 DESCRIBES = ("DescribeVpcEndpoints", "DescribeVpcEndpointConnections")
@@ -45,9 +48,13 @@ DESCRIBES = ("DescribeVpcEndpoints", "DescribeVpcEndpointConnections")
 def ready_count(stack: SandboxStack) -> int:
     return sum(
         1
-        for body in stack.kube.list(OUTBOUND, NAMESPACE)
+        for body in stack.kube.list(OUTBOUND, None)
         if (body.get("status") or {}).get("phase") == "Ready"
     )
+
+
+def tenants(n: int) -> list[str]:
+    return [f"bench-{i}" for i in range(math.ceil(n / LICENSES_PER_TENANT))]
 
 
 def describe_calls(stack: SandboxStack) -> dict[str, int]:
@@ -60,13 +67,14 @@ def run_size(n: int) -> dict[str, Any]:
         SandboxStack(
             region=REGION,
             poll_interval=f"{POLL_INTERVAL_S}s",
-            namespaces=[NAMESPACE],
+            namespaces=tenants(n),
             transit_vpcs=math.ceil(n / ENDPOINTS_PER_VPC),
         ) as stack,
         tempfile.TemporaryDirectory() as tmp,
     ):
         service = stack.aws.create_tenant_service(acceptance_required=False)
-        stack.grant_quota(NAMESPACE, licenses=n)
+        for tenant in tenants(n):
+            stack.grant_quota(tenant, licenses=LICENSES_PER_TENANT)
         workdir = Path(tmp)
         operator = stack.start_operator_process(workdir, extra_args=["-v"])
         try:
@@ -77,7 +85,10 @@ def run_size(n: int) -> dict[str, Any]:
                     {
                         "apiVersion": "causeway.dev/v1alpha1",
                         "kind": "OutboundConnection",
-                        "metadata": {"name": f"conn-{i:05d}", "namespace": NAMESPACE},
+                        "metadata": {
+                            "name": f"conn-{i:05d}",
+                            "namespace": tenants(n)[i // LICENSES_PER_TENANT],
+                        },
                         "spec": {"region": stack.region, "serviceName": service.service_name},
                     }
                 )
