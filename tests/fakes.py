@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from causeway.api import KindInfo
 from causeway.aws.session import ClientFactory
 from causeway.config import parse_config
@@ -57,6 +59,7 @@ class FakeTransit:
         client_token: str,
         tags: Mapping[str, str],
         security_groups: Sequence[str] = (),
+        vpc_id: str = "",
     ) -> Endpoint:
         self._call("CreateVpcEndpoint")
         self.created += 1
@@ -66,6 +69,7 @@ class FakeTransit:
             service_name,
             ("new.example",),
             tags.get("causeway.dev/owner-uid"),
+            vpc_id=vpc_id or REGION_CONFIG["transitVpcId"],
         )
         self.endpoints.append(endpoint)
         return endpoint
@@ -74,10 +78,7 @@ class FakeTransit:
         self._call("DeleteVpcEndpoints")
         gone = set(ids)
         self.endpoints = [
-            Endpoint(e.id, "deleting", e.service_name, e.dns_names, e.owner_uid)
-            if e.id in gone
-            else e
-            for e in self.endpoints
+            replace(e, state="deleting") if e.id in gone else e for e in self.endpoints
         ]
         return list(gone)
 
@@ -167,6 +168,45 @@ class FakeKube:
         return next(patch for who, patch in reversed(self.patches) if who == name)
 
 
+class FakeServiceQuotas:
+    """Stands in for the Service Quotas client: the endpoints-per-VPC quota, or the
+    AWS error code `fail` (every call recorded)."""
+
+    def __init__(self, value: float = 50.0, fail: str | None = None) -> None:
+        self.value = value
+        self.fail = fail
+        self.calls = 0
+
+    def get_service_quota(self, ServiceCode: str, QuotaCode: str) -> dict[str, Any]:  # noqa: N803
+        self.calls += 1
+        if self.fail:
+            error = {"Error": {"Code": self.fail, "Message": "injected"}}
+            raise ClientError(error, "GetServiceQuota")  # type: ignore[arg-type]
+        return {"Quota": {"ServiceCode": ServiceCode, "QuotaCode": QuotaCode, "Value": self.value}}
+
+
+class FakeNetwork:
+    """Stands in for TransitNetwork: every id belongs to the VPC of `owners` (default:
+    the config's transit VPC), or the AWS error code `fail`."""
+
+    def __init__(self, owners: Mapping[str, str] | None = None, fail: str | None = None) -> None:
+        self.owners = dict(owners or {})
+        self.fail = fail
+        self.calls: list[str] = []
+
+    def _vpcs(self, operation: str, ids: Sequence[str]) -> dict[str, str]:
+        self.calls.append(operation)
+        if self.fail:
+            raise AwsCallError(operation, self.fail, "injected")
+        return {i: self.owners.get(i, REGION_CONFIG["transitVpcId"]) for i in ids}
+
+    def subnet_vpcs(self, subnet_ids: Sequence[str]) -> dict[str, str]:
+        return self._vpcs("DescribeSubnets", subnet_ids)
+
+    def group_vpcs(self, group_ids: Sequence[str]) -> dict[str, str]:
+        return self._vpcs("DescribeSecurityGroups", group_ids)
+
+
 class FakeRuntime(Runtime):
     """A Runtime whose AWS edge (`transit`) and Kubernetes edge (`kube`) are fakes, with
     one region (us-east-1), a fixed wall clock and a monotonic clock tests move."""
@@ -182,9 +222,17 @@ class FakeRuntime(Runtime):
             monotonic=lambda: self.now,
         )
         self.transit = transit
+        self.quotas_client = FakeServiceQuotas()
+        self.network = FakeNetwork()
 
     def transit_endpoints(self, region: str) -> Any:
         return self.transit
+
+    def service_quotas(self, region: str) -> Any:
+        return self.quotas_client
+
+    def transit_network(self, region: str) -> Any:
+        return self.network
 
     def service_connections(self, region: str) -> Any:
         return self.connections

@@ -234,6 +234,8 @@ def _check_config(args: argparse.Namespace) -> int:
     sys.stdout.write(f"config OK: {source}; poll every {config.pollInterval.total_seconds():g}s\n")
     for line in config.capabilities_summary():
         sys.stdout.write(f"  {line}\n")
+    for name, region in sorted(config.regions.items()):
+        sys.stdout.write(f"  {name}: {region.pool_summary()}\n")
     return 0
 
 
@@ -246,13 +248,26 @@ def _add_regions(commands: _Commands) -> None:
     regions.add_argument(
         "-o", "--output", choices=("table", "json"), default="table", help="output format"
     )
+    regions.add_argument(
+        "--transit",
+        action="store_true",
+        help="for platform admins: each region's transit VPCs with their capacity "
+        "(maxEndpoints, else the account's quota) and whether they are draining "
+        "(`causeway status -A --config FILE` adds how many endpoints each holds)",
+    )
     regions.set_defaults(command=_regions)
 
 
 def _regions(args: argparse.Namespace) -> int:
     from causeway.report.regions import regions_json, regions_table  # noqa: PLC0415
+    from causeway.report.transit import transit_json, transit_rows, transit_table  # noqa: PLC0415
 
     config = load_config(args.config)
+    if args.transit:
+        rows = transit_rows(config)
+        text = json.dumps(transit_json(rows), indent=2) if args.output == "json" else None
+        sys.stdout.write(text + "\n" if text else transit_table(rows))
+        return 0
     if args.output == "json":
         sys.stdout.write(json.dumps(regions_json(config), indent=2) + "\n")
     else:
@@ -310,6 +325,11 @@ def _add_status(commands: _Commands) -> None:
         help=f"give up when the Kubernetes API does not answer within this (default "
         f"{STATUS_TIMEOUT:g})",
     )
+    status.add_argument(
+        "--config",
+        help="for platform admins, with -A: the operator config, to add each transit VPC's "
+        "endpoints held, capacity and draining",
+    )
     status.set_defaults(command=_status)
 
 
@@ -330,11 +350,20 @@ def _status(args: argparse.Namespace) -> int:
     check_cluster(
         connection, kinds=STATUS_KINDS, timeout=args.request_timeout, on_retry=lambda _: None
     )
+    from causeway.api import OUTBOUND  # noqa: PLC0415
+    from causeway.report.transit import transit_json, transit_rows, transit_table  # noqa: PLC0415
+
+    if args.config and not args.all_namespaces:
+        raise UserError("--config needs -A: transit capacity is counted over every namespace")
+    config = load_config(args.config) if args.config else None
     namespace = None if args.all_namespaces else args.namespace or current_namespace()
     found = list_objects(connection, STATUS_KINDS, namespace, timeout=args.request_timeout)
     leases = list_leader_leases(connection, timeout=args.request_timeout)
+    rows = transit_rows(config, found.get(OUTBOUND.plural, ())) if config else None
     if args.output == "json":
         document = status_document(found, namespace) | {"operator": leader_entries(leases)}
+        if rows is not None:
+            document["transitVpcs"] = transit_json(rows)
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         now = utc_now()
@@ -342,6 +371,8 @@ def _status(args: argparse.Namespace) -> int:
         sys.stdout.write(render_status(found, namespace, now))
         if lines:  # which replica acts (only if this user may read the Leases)
             sys.stdout.write("\n" + "\n".join(lines) + "\n")
+        if rows is not None:
+            sys.stdout.write("\nTransit VPCs\n" + transit_table(rows))
     return 0
 
 

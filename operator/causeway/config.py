@@ -15,11 +15,12 @@ import ipaddress
 import os
 import re
 import reprlib
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -28,6 +29,7 @@ from pydantic import (
     ConfigDict,
     GetCoreSchemaHandler,
     PlainSerializer,
+    PrivateAttr,
     ValidationError,
     model_validator,
 )
@@ -107,9 +109,14 @@ class _Rule:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_before_validator_function(
-            lambda value: self.check(value, self.expected), handler(source)
-        )
+        return core_schema.no_info_before_validator_function(self._validate, handler(source))
+
+    def _validate(self, value: Any) -> Any:
+        if isinstance(value, _NotSet):
+            if value.empty:
+                return self.check(None, self.expected)
+            raise _problem(f"required, not set (expected {self.expected})")
+        return self.check(value, self.expected)
 
 
 # --- value shapes ----------------------------------------------------------------------
@@ -305,19 +312,102 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# AWS's default for the quota "Interface and Gateway Load Balancer endpoints per VPC"
+# (Service Quotas code L-29B6F2EB), used when neither maxEndpoints nor the account's
+# quota is known.
+DEFAULT_ENDPOINTS_PER_VPC = 50
+SINGLE_VPC_FORM = "the single-VPC keys (transitVpcId, subnetIds, securityGroupIds)"
+POOL_FORM = "transitVpcs"
+_SINGLE_VPC_KEYS = ("transitVpcId", "subnetIds", "securityGroupIds", "blockedSecurityGroupId")
+_REQUIRED_SINGLE_VPC_KEYS = _SINGLE_VPC_KEYS[:3]
+
+
+@dataclass(frozen=True)
+class _NotSet:
+    """Stands for a key the single-VPC form requires but the file leaves out (or leaves
+    empty), so the key's own rule reports it next to every other problem of the entry
+    (the key itself is optional: the pool form does without it)."""
+
+    empty: bool = False
+
+
+_NOT_SET = _NotSet()
+_EMPTY = _NotSet(empty=True)
+
+
+def _bool(value: object, expected: str) -> object:
+    if isinstance(value, bool):
+        return value
+    raise _rejected(value, f"is {_kind(value)}, not true or false", expected)
+
+
+class TransitVpcConfig(_Strict):
+    """One transit VPC of a region's pool: where outbound endpoints are created.
+
+    Security groups belong to one VPC, so each VPC names its own (and its own blocked
+    group). `maxEndpoints` caps what Causeway places there (default: the account's
+    quota for the VPC); `draining` stops new placements and leaves existing ones."""
+
+    vpcId: VpcId
+    subnetIds: Annotated[list[SubnetId], _id_list("subnet ids")]
+    securityGroupIds: Annotated[list[SecurityGroupId], _id_list("security group ids")]
+    blockedSecurityGroupId: SecurityGroupId | None = None
+    maxEndpoints: Annotated[int, _whole_number(1, "endpoints")] | None = None
+    draining: Annotated[bool, _Rule("true or false", _bool)] = False
+
+    @model_validator(mode="after")
+    def _blocked_group_is_not_open(self) -> TransitVpcConfig:
+        if self.blockedSecurityGroupId in self.securityGroupIds:
+            raise _problem(
+                f"{self.blockedSecurityGroupId} is also in securityGroupIds: the blocked "
+                "group must be a separate group with no rules, or blocking would let "
+                "traffic through",
+                key="blockedSecurityGroupId",
+            )
+        return self
+
+    def describe(self) -> str:
+        """'vpc-… (max 40 endpoints, draining)' for check-config."""
+        notes = [f"max {self.maxEndpoints} endpoints"] if self.maxEndpoints else []
+        notes += ["draining"] if self.draining else []
+        return self.vpcId + (f" ({', '.join(notes)})" if notes else "")
+
+
 class RegionConfig(_Strict):
     """The platform's footprint in one AWS region.
 
-    Outbound (the four required fields) is always on. Inbound needs inboundServiceId
-    and sourceIpPool together; hourly-limit blocking needs blockedSecurityGroupId."""
+    Outbound is always on, in a pool of transit VPCs: `transitVpcs`, or the single-VPC
+    keys (transitVpcId, subnetIds, securityGroupIds, blockedSecurityGroupId), read as a
+    pool of one. Inbound needs inboundServiceId and sourceIpPool together; hourly-limit
+    blocking needs a blockedSecurityGroupId on every transit VPC."""
 
-    transitVpcId: VpcId
-    subnetIds: Annotated[list[SubnetId], _id_list("subnet ids")]
-    securityGroupIds: Annotated[list[SecurityGroupId], _id_list("security group ids")]
+    transitVpcId: VpcId | None = None
+    subnetIds: Annotated[list[SubnetId], _id_list("subnet ids")] | None = None
+    securityGroupIds: Annotated[list[SecurityGroupId], _id_list("security group ids")] | None = None
     platformPrincipal: RoleArn
     inboundServiceId: EndpointServiceId | None = None
     sourceIpPool: SourceIpPool | None = None
     blockedSecurityGroupId: SecurityGroupId | None = None
+    transitVpcs: (
+        Annotated[list[TransitVpcConfig], _id_list("transit VPC entries (vpcId, subnetIds, ...)")]
+        | None
+    ) = None
+    _pool: tuple[TransitVpcConfig, ...] = PrivateAttr(default=())
+    _by_vpc: dict[str, TransitVpcConfig] = PrivateAttr(default_factory=dict)
+
+    @property
+    def pool(self) -> tuple[TransitVpcConfig, ...]:
+        """The region's transit VPCs in config order (one for the single-VPC form)."""
+        return self._pool
+
+    @property
+    def form(self) -> str:
+        """Which form of the outbound keys the file used, in words."""
+        return POOL_FORM if self.transitVpcs is not None else SINGLE_VPC_FORM
+
+    def transit_vpc(self, vpc_id: str | None) -> TransitVpcConfig | None:
+        """The configured entry of this VPC (None: not, or no longer, configured)."""
+        return self._by_vpc.get(vpc_id or "")
 
     @property
     def inbound_enabled(self) -> bool:
@@ -325,7 +415,19 @@ class RegionConfig(_Strict):
 
     @property
     def blocking_enabled(self) -> bool:
-        return self.blockedSecurityGroupId is not None
+        return all(vpc.blockedSecurityGroupId is not None for vpc in self._pool)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_vpc_keys_are_required_without_a_pool(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or data.get("transitVpcs") is not None:
+            return data
+        missing = {
+            key: _NOT_SET if key not in data else _EMPTY
+            for key in _REQUIRED_SINGLE_VPC_KEYS
+            if data.get(key) is None
+        }
+        return {**data, **missing} if missing else data
 
     @model_validator(mode="after")
     def _inbound_keys_come_together(self) -> RegionConfig:
@@ -341,6 +443,31 @@ class RegionConfig(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _one_pool(self) -> RegionConfig:
+        if self.transitVpcs is None:
+            assert self.transitVpcId and self.subnetIds and self.securityGroupIds
+            single = TransitVpcConfig(
+                vpcId=self.transitVpcId,
+                subnetIds=self.subnetIds,
+                securityGroupIds=self.securityGroupIds,
+                blockedSecurityGroupId=self.blockedSecurityGroupId,
+            )
+            self._pool = (single,)
+            self._by_vpc = {single.vpcId: single}
+            return self
+        mixed = [key for key in _SINGLE_VPC_KEYS if getattr(self, key) is not None]
+        if mixed:
+            raise _problem(
+                f"{', '.join(mixed)} cannot be used together with transitVpcs (give each "
+                "VPC's subnets and groups in its transitVpcs entry)",
+                key=mixed[0],
+            )
+        _check_distinct(self.transitVpcs)
+        self._pool = tuple(self.transitVpcs)
+        self._by_vpc = {vpc.vpcId: vpc for vpc in self._pool}
+        return self
+
     def capabilities(self, name: str) -> str:
         """What this region can do, in words: 'outbound on, inbound off (...), ...'. The
         inbound service is named in full: tenants point their endpoints at it."""
@@ -350,10 +477,46 @@ class RegionConfig(_Strict):
         else:
             inbound = "inbound off (no inboundServiceId/sourceIpPool)"
         if self.blocking_enabled:
-            blocking = f"hourly-limit blocking on (security group {self.blockedSecurityGroupId})"
+            groups = ", ".join(str(vpc.blockedSecurityGroupId) for vpc in self._pool)
+            blocking = f"hourly-limit blocking on (security group {groups})"
         else:
             blocking = "hourly-limit blocking off (no blockedSecurityGroupId)"
         return f"outbound on, {inbound}, {blocking}"
+
+    def pool_summary(self) -> str:
+        """The transit VPCs and which form of the config named them."""
+        vpcs = ", ".join(vpc.describe() for vpc in self._pool)
+        count = len(self._pool)
+        return f"{count} transit VPC{'s' if count != 1 else ''} from {self.form}: {vpcs}"
+
+
+def _check_distinct(entries: Sequence[TransitVpcConfig]) -> None:
+    """Each VPC, subnet and security group of a region belongs to one entry only (a
+    subnet or group belongs to exactly one VPC in AWS)."""
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        groups = [*entry.securityGroupIds, *filter(None, [entry.blockedSecurityGroupId])]
+        for key, ids in (("vpcId", [entry.vpcId]), ("subnetIds", entry.subnetIds)):
+            _note_once(seen, index, key, ids)
+        _note_once(seen, index, "securityGroupIds", groups)
+    blocked = [e.blockedSecurityGroupId is not None for e in entries]
+    if any(blocked) and not all(blocked):
+        without = [e.vpcId for e in entries if e.blockedSecurityGroupId is None]
+        raise _problem(
+            f"blockedSecurityGroupId is set on some transit VPCs but not on {', '.join(without)}"
+            ": hourly-limit blocking needs one on every VPC of the region (or on none)"
+        )
+
+
+def _note_once(seen: dict[str, int], index: int, key: str, ids: Sequence[str]) -> None:
+    for resource in ids:
+        first = seen.setdefault(resource, index)
+        if first != index:
+            raise _problem(
+                f"{resource} is listed in transitVpcs entries {first} and {index}: each "
+                "VPC, subnet and security group belongs to one entry",
+                key=f"transitVpcs.{index}.{key}",
+            )
 
 
 class BucketConfig(_Strict):
@@ -419,14 +582,29 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     """The model that validates the mapping at `loc` (None if that is not a model)."""
     node: Any = OperatorConfig
     for step in loc:
+        node = _unwrapped(node)
         if isinstance(node, type) and issubclass(node, BaseModel):
             field = node.model_fields.get(str(step))
             node = field.annotation if field else None
         elif get_origin(node) is dict:
             node = get_args(node)[1]
+        elif get_origin(node) is list:
+            node = get_args(node)[0]
         else:
             return None
+    node = _unwrapped(node)
     return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def _unwrapped(node: Any) -> Any:
+    """`X | None` and `Annotated[X, ...]` as plain X."""
+    while True:
+        if get_origin(node) is Annotated:
+            node = get_args(node)[0]
+        elif get_origin(node) in {Union, UnionType}:
+            node = next(arg for arg in get_args(node) if arg is not type(None))
+        else:
+            return node
 
 
 def _expected_for(loc: tuple[int | str, ...]) -> str | None:

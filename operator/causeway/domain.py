@@ -79,6 +79,7 @@ class Endpoint:
     security_groups: tuple[str, ...] = ()
     blocked_until: datetime | None = None  # from TAG_BLOCKED_UNTIL
     open_groups: tuple[str, ...] | None = None  # from TAG_OPEN_GROUPS (None: no such tag)
+    vpc_id: str = ""  # the transit VPC it is in
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from causeway.controllers.budget import THROTTLED
 if TYPE_CHECKING:
     from causeway.controllers.budget import Budget
     from causeway.index import ClusterIndex
+    from causeway.reconcile.placement import VpcUsage
 
 # The `_created` series double every counter's series and no query reads them. (A
 # process-wide switch of prometheus_client; Causeway exports nothing else.)
@@ -123,6 +124,27 @@ class Metrics:
             registry=self.registry,
         )
         self._leading = True  # a single replica acts; leader election says otherwise
+        self._transit_used = Gauge(
+            "causeway_transit_endpoints",
+            "Interface endpoints in each transit VPC (not yet deleted, and creations in "
+            "flight), as placement counts them.",
+            ("region", "vpc"),
+            registry=self.registry,
+        )
+        self._transit_capacity = Gauge(
+            "causeway_transit_endpoint_capacity",
+            "Endpoints a transit VPC holds: maxEndpoints, else the account's quota (0 for a "
+            "VPC no longer configured).",
+            ("region", "vpc"),
+            registry=self.registry,
+        )
+        self._transit_open = Gauge(
+            "causeway_transit_vpc_open",
+            "1 while a transit VPC takes new endpoints (configured and not draining).",
+            ("region", "vpc"),
+            registry=self.registry,
+        )
+        self._transit_vpcs: dict[str, set[str]] = {}
         self._start_labels()
 
     def _start_labels(self) -> None:
@@ -149,6 +171,20 @@ class Metrics:
         two replicas exporting the same view would double every sum over them."""
         self._leading = leading
         self._leader.set(1 if leading else 0)
+
+    def transit_capacity(self, region: str, usages: Iterable[VpcUsage]) -> None:
+        """Each transit VPC's used, capacity and whether it is open, as of this pass."""
+        seen = set()
+        for vpc in usages:
+            seen.add(vpc.vpc_id)
+            self._transit_used.labels(region, vpc.vpc_id).set(vpc.used)
+            self._transit_capacity.labels(region, vpc.vpc_id).set(vpc.capacity)
+            is_open = vpc.configured and not vpc.draining
+            self._transit_open.labels(region, vpc.vpc_id).set(1 if is_open else 0)
+        for gone in self._transit_vpcs.get(region, set()) - seen:
+            for gauge in (self._transit_used, self._transit_capacity, self._transit_open):
+                gauge.remove(region, gone)
+        self._transit_vpcs[region] = seen
 
     def metering_cycle(self, *, failed: bool) -> None:
         self._metering_cycles.labels((Result.ERROR if failed else Result.SUCCESS).value).inc()

@@ -10,13 +10,15 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from causeway.api import ALL_KINDS
 from causeway.aws.connections import ServiceConnections
 from causeway.aws.endpoints import TransitEndpoints
+from causeway.aws.network import TransitNetwork
 from causeway.aws.session import ClientFactory
 from causeway.clock import Clock, utc_now
-from causeway.config import OperatorConfig
+from causeway.config import DEFAULT_ENDPOINTS_PER_VPC, OperatorConfig
 from causeway.controllers.budget import BucketSettings, Budget
 from causeway.controllers.health import PlatformHealth
 from causeway.controllers.memory import ObjectMemories
@@ -48,6 +50,12 @@ class Runtime:
     # Admission reads every region's view and must not interleave with another region's
     # pass starting work on the licenses it just judged.
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    # The account's quota of interface endpoints per VPC, by region, as last read from
+    # Service Quotas (absent: not read, AWS's default applies).
+    endpoint_quotas: dict[str, int] = field(default_factory=dict)
+    capacity_read_at: dict[str, float] = field(default_factory=dict)  # monotonic, by region
+    # Transit VPCs whose configured subnets or groups belong to another VPC, by region.
+    unusable_vpcs: dict[str, set[str]] = field(default_factory=dict)
     _kickers: dict[str, Callable[[float], None]] = field(default_factory=dict, init=False)
     _metering_kicker: Callable[[], None] | None = field(default=None, init=False)
 
@@ -72,6 +80,18 @@ class Runtime:
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""
         return TransitEndpoints(self.clients.client("ec2", region), self.config.regions[region])
+
+    def transit_network(self, region: str) -> TransitNetwork:
+        """Subnet and security group lookups in a region (the pool's start-up check)."""
+        return TransitNetwork(self.clients.client("ec2", region))
+
+    def service_quotas(self, region: str) -> Any:
+        """The Service Quotas client of a region (the endpoints-per-VPC quota)."""
+        return self.clients.client("service-quotas", region)
+
+    def endpoints_per_vpc(self, region: str) -> int:
+        """A transit VPC's capacity when its config sets no maxEndpoints."""
+        return self.endpoint_quotas.get(region, DEFAULT_ENDPOINTS_PER_VPC)
 
     def service_connections(self, region: str) -> ServiceConnections:
         """The platform service's connection requests in a region that offers inbound."""

@@ -234,3 +234,41 @@ def test_a_block_tag_edited_by_hand_reads_as_long_past(
     )
     (seen,) = transit.by_ids([endpoint.id])
     assert seen.blocked_until is not None and seen.blocked_until.year == 1970
+
+
+def test_a_pool_creates_in_the_vpc_asked_and_one_listing_covers_every_vpc(
+    sandbox: AwsSandbox, service: TenantService, region_config: RegionConfig
+) -> None:
+    """Each VPC's own subnets and groups; the listing is by tag, not by VPC, so it also
+    shows endpoints of a VPC no longer in the config."""
+    vpcs = [sandbox.create_transit_vpc(REGION) for _ in range(3)]
+    pool = RegionConfig.model_validate(
+        {"platformPrincipal": region_config.platformPrincipal, "transitVpcs": vpcs[:2]}
+    )
+    session = lambda: __import__("boto3").Session(  # noqa: E731
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    ec2 = ClientFactory(session, endpoint_url=sandbox.endpoint_url).client("ec2", REGION)
+    transit = TransitEndpoints(ec2, pool)
+    first, second = owner("pool-a"), owner("pool-b")
+    made = [
+        transit.create(service.service_name, client_token(who, 1, ""), who.tags(), (), vpc)
+        for who, vpc in ((first, vpcs[0]["vpcId"]), (second, vpcs[1]["vpcId"]))
+    ]
+    assert [e.vpc_id for e in made] == [vpcs[0]["vpcId"], vpcs[1]["vpcId"]]
+    record = ec2.describe_vpc_endpoints(VpcEndpointIds=[made[1].id])["VpcEndpoints"][0]
+    assert sorted(record["SubnetIds"]) == sorted(vpcs[1]["subnetIds"])
+    assert [g["GroupId"] for g in record["Groups"]] == vpcs[1]["securityGroupIds"]
+
+    smaller = TransitEndpoints(
+        ec2,
+        RegionConfig.model_validate(
+            {"platformPrincipal": region_config.platformPrincipal, "transitVpcs": vpcs[1:]}
+        ),
+    )  # the first VPC removed from the config
+    sandbox.reset_call_counts()
+    listed = {e.id: e.vpc_id for e in smaller.all_managed()}
+    assert sandbox.call_counts() == {"DescribeVpcEndpoints": 1}
+    assert listed[made[0].id] == vpcs[0]["vpcId"] and listed[made[1].id] == vpcs[1]["vpcId"]
+    with pytest.raises(ValueError, match="is not a transit VPC of this region"):
+        smaller.create(service.service_name, "token", first.tags(), (), vpcs[0]["vpcId"])

@@ -36,6 +36,7 @@ from causeway.config import (
     MeteringConfig,
     OperatorConfig,
     RegionConfig,
+    TransitVpcConfig,
     load_config,
     parse_config,
 )
@@ -54,6 +55,23 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/causeway-operator"
 REGION = EXAMPLE_CONFIG["regions"]["us-east-1"]
 OUTBOUND_ONLY = {
     k: REGION[k] for k in ("transitVpcId", "subnetIds", "securityGroupIds", "platformPrincipal")
+}
+POOL_REGION = {
+    "platformPrincipal": REGION["platformPrincipal"],
+    "transitVpcs": [
+        {
+            "vpcId": REGION["transitVpcId"],
+            "subnetIds": REGION["subnetIds"],
+            "securityGroupIds": REGION["securityGroupIds"],
+        },
+        {
+            "vpcId": "vpc-22222222",
+            "subnetIds": ["subnet-22222222"],
+            "securityGroupIds": ["sg-22222222"],
+            "maxEndpoints": 40,
+            "draining": True,
+        },
+    ],
 }
 
 # Every optional feature on, with values of every shape the schema allows.
@@ -779,6 +797,11 @@ def test_config_schema_has_exactly_the_operators_keys() -> None:
     assert set(SCHEMA["definitions"]["region"]["properties"]) == set(RegionConfig.model_fields)
     required = {k for k, f in RegionConfig.model_fields.items() if f.is_required()}
     assert set(SCHEMA["definitions"]["region"]["required"]) == required
+    pool_entry = SCHEMA["definitions"]["transitVpc"]
+    assert set(pool_entry["properties"]) == set(TransitVpcConfig.model_fields)
+    assert set(pool_entry["required"]) == {
+        k for k, f in TransitVpcConfig.model_fields.items() if f.is_required()
+    }
     assert config["properties"]["awsBudget"]["propertyNames"]["enum"] == BUDGETED_APIS
 
 
@@ -816,6 +839,23 @@ def _config_validator() -> jsonschema.Draft7Validator:
             False,
         ),
         ({"regions": {"US_EAST": OUTBOUND_ONLY}}, False),
+        ({"regions": {"us-east-1": POOL_REGION}}, True),
+        ({"regions": {"us-east-1": {**POOL_REGION, "transitVpcId": "vpc-11111111"}}}, False),
+        (
+            {"regions": {"us-east-1": {"platformPrincipal": POOL_REGION["platformPrincipal"]}}},
+            False,
+        ),
+        (
+            {
+                "regions": {
+                    "us-east-1": {
+                        **POOL_REGION,
+                        "transitVpcs": [{**POOL_REGION["transitVpcs"][0], "maxEndpoints": 0}],
+                    }
+                }
+            },
+            False,
+        ),
         ({"regions": {}}, False),
     ],
 )

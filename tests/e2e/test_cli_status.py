@@ -290,6 +290,43 @@ def test_status_as_json_holds_the_same_findings(
     }
 
 
+def test_status_for_admins_adds_transit_capacity(
+    cluster: Cluster,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """With -A and the operator config: each transit VPC's endpoints held (inventory and
+    billing hold one each; payroll waits, reporting is a placeholder), its capacity and
+    whether it drains. Without -A it is refused: the count spans every namespace."""
+    assert cluster.stack.config is not None
+    config = tmp_path / "config.yaml"
+    data = cluster.stack.config.model_dump(mode="json", exclude_none=True)
+    data.pop("metering")  # the sandbox's interval is below the file's floor
+    config.write_text(yaml.safe_dump(data))
+    vpc = cluster.stack.config.regions[cluster.stack.region].pool[0].vpcId
+    code, out, _ = _status(
+        monkeypatch, capsys, cluster.kubeconfig, "-A", "-o", "json", "--config", str(config)
+    )
+    assert code == 0
+    assert json.loads(out)["transitVpcs"] == [
+        {
+            "region": cluster.stack.region,
+            "vpcId": vpc,
+            "used": 2,
+            "maxEndpoints": None,
+            "draining": False,
+            "configured": True,
+        }
+    ]
+    code, out, _ = _status(monkeypatch, capsys, cluster.kubeconfig, "-A", "--config", str(config))
+    assert "Transit VPCs" in out and f"{cluster.stack.region}  {vpc}  2     quota     no" in out
+    code, _, err = _status(
+        monkeypatch, capsys, cluster.kubeconfig, "-n", "acme", "--config", str(config)
+    )
+    assert code == 2 and "--config needs -A" in err
+
+
 def test_status_of_an_empty_namespace_says_so(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

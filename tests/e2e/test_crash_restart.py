@@ -27,9 +27,14 @@ class CrashAfterCreate(TransitEndpoints):
     created = threading.Event()
 
     def create(
-        self, service_name: str, client_token: str, tags: Any, security_groups: Any = ()
+        self,
+        service_name: str,
+        client_token: str,
+        tags: Any,
+        security_groups: Any = (),
+        vpc_id: str = "",
     ) -> Endpoint:
-        super().create(service_name, client_token, tags, security_groups)
+        super().create(service_name, client_token, tags, security_groups, vpc_id)
         self.created.set()
         raise ProcessCrash
 
@@ -39,10 +44,15 @@ class CrashingRuntime(Runtime):
         return CrashAfterCreate(self.clients.client("ec2", region), self.config.regions[region])
 
 
-@pytest.fixture
-def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+@pytest.fixture(params=[0, 2], ids=["single-vpc", "pool-of-2"])
+def stack(
+    request: pytest.FixtureRequest, kube_backend: KubeBackendFactory
+) -> Iterator[SandboxStack]:
+    """The single-VPC config, and a pool of 2 VPCs of 1 endpoint each (the restarted
+    operator must adopt the endpoint where it is, not place a second one elsewhere)."""
+    pool = {"transit_vpcs": request.param, "max_endpoints": 1} if request.param else {}
     with SandboxStack(
-        poll_interval="1s", namespaces=["acme"], kube_backend=kube_backend
+        poll_interval="1s", namespaces=["acme"], kube_backend=kube_backend, **pool
     ) as running:
         running.grant_quota("acme", licenses=10)
         yield running
@@ -77,3 +87,4 @@ def test_restart_after_a_crash_between_create_and_status_adopts_the_endpoint(
     )
     assert len(live_endpoints_of(stack, uid)) == 1
     assert status_of(stack, "acme", "crashy")["phase"] == "PendingAcceptance"
+    assert status["transitVpcId"] == endpoints[0]["VpcId"]

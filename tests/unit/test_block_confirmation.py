@@ -30,6 +30,11 @@ def outbound_blocked(meter: Meter) -> tuple[str, str]:
     return ("True" if found.status else "False", found.reason)
 
 
+def blocked_group(vpc_id: str) -> str:
+    """Every endpoint here is in a transit VPC whose blocked group is BLOCKED."""
+    return BLOCKED
+
+
 def test_outbound_blocked_follows_what_the_listing_shows() -> None:
     meter = Meter()
     meter.measured("acme", Usage(periods(NOW), outbound_hour=2 * 10**9), NOW)
@@ -39,15 +44,15 @@ def test_outbound_blocked_follows_what_the_listing_shows() -> None:
         endpoint("vpce-2", (BLOCKED,)),
         endpoint("vpce-3", (OPEN,), namespace="beta"),
     ]  # beta is not blocked
-    meter.swaps_seen("us-east-1", unswapped_endpoints(listing, meter, NOW, BLOCKED))
+    meter.swaps_seen("us-east-1", unswapped_endpoints(listing, meter, NOW, blocked_group))
     assert outbound_blocked(meter) == ("False", "BlockInProgress")
 
     swapped = [endpoint("vpce-1", (BLOCKED,)), endpoint("vpce-2", (BLOCKED,))]
-    meter.swaps_seen("us-east-1", unswapped_endpoints(swapped, meter, NOW, BLOCKED))
+    meter.swaps_seen("us-east-1", unswapped_endpoints(swapped, meter, NOW, blocked_group))
     assert outbound_blocked(meter) == ("True", "HourlyLimitReached")
 
     # Another region still shows one open: not in effect everywhere, not reported so.
     meter.swaps_seen(
-        "eu-west-1", unswapped_endpoints([endpoint("vpce-9", (OPEN,))], meter, NOW, BLOCKED)
+        "eu-west-1", unswapped_endpoints([endpoint("vpce-9", (OPEN,))], meter, NOW, blocked_group)
     )
     assert outbound_blocked(meter) == ("False", "BlockInProgress")

@@ -106,7 +106,8 @@ def test_regions_without_inbound_grant_no_answers_and_partitions_are_respected()
     document = policy_document(config)
     assert "ec2:AcceptVpcEndpointConnections" not in actions_of(document)
     resources = [r for s in document["Statement"] for r in s["Resource"] if r != "*"]
-    assert resources and all(r.startswith("arn:aws-cn:ec2:cn-north-1:") for r in resources)
+    assert resources and all(r.startswith("arn:aws-cn:") for r in resources)
+    assert all(r.split(":")[3] == "cn-north-1" for r in resources)
     json.dumps(document)  # JSON-ready
 
 
@@ -311,3 +312,40 @@ def test_arns_are_in_the_partition_botocore_puts_the_region_in(region: str, part
     config = parse_config({"regions": {region: REGION_CONFIG}})
     resources = [r for s in policy_document(config)["Statement"] for r in s["Resource"]]
     assert all(r == "*" or r.startswith(f"arn:{partition}:ec2:{region}:") for r in resources)
+
+
+def test_a_pool_grants_every_vpc_subnet_and_group_and_reads_the_quota_only_when_used() -> None:
+    def entry(n: int, **more: object) -> dict[str, object]:
+        return {
+            "vpcId": f"vpc-0000000{n}",
+            "subnetIds": [f"subnet-0000000{n}", f"subnet-0000001{n}"],
+            "securityGroupIds": [f"sg-0000000{n}"],
+            "blockedSecurityGroupId": f"sg-0000009{n}",
+            **more,
+        }
+
+    def region(*entries: dict[str, object]) -> dict[str, object]:
+        return {"platformPrincipal": REGION_CONFIG["platformPrincipal"], "transitVpcs": entries}
+
+    document = policy_document(parse_config({"regions": {"us-east-1": region(entry(1), entry(2))}}))
+    network = next(
+        s for s in statements_for(document, "ec2:CreateVpcEndpoint") if not s.get("Condition")
+    )["Resource"]
+    (swap,) = [
+        s
+        for s in statements_for(document, "ec2:ModifyVpcEndpoint")
+        if s["Sid"] == "SwapSecurityGroupsOfTheTransitVpc"
+    ]
+    swappable_in = swap["Condition"]["ArnLike"]["ec2:Vpc"]
+    for n in (1, 2):
+        assert f"arn:aws:ec2:us-east-1:*:vpc/vpc-0000000{n}" in network
+        assert f"arn:aws:ec2:us-east-1:*:vpc/vpc-0000000{n}" in swappable_in
+        for subnet in (f"subnet-0000000{n}", f"subnet-0000001{n}"):
+            assert f"arn:aws:ec2:us-east-1:*:subnet/{subnet}" in network
+        for group in (f"sg-0000000{n}", f"sg-0000009{n}"):
+            assert f"arn:aws:ec2:us-east-1:*:security-group/{group}" in network
+    (quota,) = statements_for(document, "servicequotas:GetServiceQuota")
+    assert quota["Resource"] == ["arn:aws:servicequotas:us-east-1:*:vpc/L-29B6F2EB"]
+
+    capped = parse_config({"regions": {"us-east-1": region(entry(1, maxEndpoints=40))}})
+    assert "servicequotas:GetServiceQuota" not in actions_of(policy_document(capped))

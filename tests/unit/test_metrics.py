@@ -14,6 +14,7 @@ from causeway.aws.session import CallRecord
 from causeway.controllers.budget import Budget
 from causeway.index import ClusterIndex
 from causeway.metrics import Metrics, Outcome, Result
+from causeway.reconcile.placement import VpcUsage
 
 
 def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -248,3 +249,23 @@ def test_no_created_series_are_exported() -> None:
     exposition = generate_latest(metrics.registry).decode()
     assert "causeway_aws_api_calls_total{" in exposition
     assert "_created" not in exposition
+
+
+def test_transit_gauges_follow_each_pass_and_drop_a_vpc_that_is_gone() -> None:
+    metrics = Metrics()
+    first = [
+        VpcUsage("vpc-a", used=40, capacity=50),
+        VpcUsage("vpc-b", used=3, capacity=10, draining=True),
+        VpcUsage("vpc-c", used=2, capacity=0, configured=False),
+    ]
+    metrics.transit_capacity("us-east-1", first)
+    found = scrape(metrics)
+    vpc = lambda v: labels(region="us-east-1", vpc=v)  # noqa: E731
+    assert found["causeway_transit_endpoints", vpc("vpc-a")] == 40
+    assert found["causeway_transit_endpoint_capacity", vpc("vpc-a")] == 50
+    assert found["causeway_transit_vpc_open", vpc("vpc-a")] == 1
+    assert found["causeway_transit_vpc_open", vpc("vpc-b")] == 0  # draining
+    assert found["causeway_transit_vpc_open", vpc("vpc-c")] == 0  # no longer configured
+    metrics.transit_capacity("us-east-1", first[:1])  # vpc-b and vpc-c left the pool
+    assert ("causeway_transit_endpoints", vpc("vpc-c")) not in scrape(metrics)
+    assert ("causeway_transit_endpoints", vpc("vpc-a")) in scrape(metrics)

@@ -64,6 +64,11 @@ class OutboundConnectionStatus(ConnectionStatusBase):
         pattern=VPC_ENDPOINT_ID_PATTERN,
         description="The platform's interface endpoint for this connection.",
     )
+    transitVpcId: str | None = Field(
+        default=None,
+        pattern=r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$",
+        description="The platform's transit VPC the endpoint is in (one of the region's pool).",
+    )
     dnsNames: list[str] = Field(
         default_factory=list, description="DNS names of the endpoint (used by NamedCredential)."
     )
@@ -88,6 +93,7 @@ OUTBOUND = KindInfo(
         Column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
         Column("Endpoint", ".status.vpcEndpointId"),
         Column("BlockedUntil", ".status.blockedUntil", priority=1),
+        Column("TransitVpc", ".status.transitVpcId", priority=1),
         Column("Service", ".spec.serviceName", priority=1),
     ),
 )

@@ -1,7 +1,8 @@
-"""Interface endpoints in a region's transit VPC: create (idempotent, tagged with
-the owner), find by owner tag or id, list the whole VPC in pages, delete; and block
-or reopen one for its tenant's hourly limit (swap its security groups, and record
-the block in a tag)."""
+"""Interface endpoints in a region's pool of transit VPCs: create in a given VPC of the
+pool (idempotent, tagged with the owner), find by owner tag or id, list every managed
+endpoint of the region in pages (whatever the number of VPCs, including VPCs removed
+from the config that still hold endpoints), delete; and block or reopen one for its
+tenant's hourly limit (swap its security groups, and record the block in a tag)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from causeway.aws.session import aws_call
-from causeway.config import RegionConfig
+from causeway.config import RegionConfig, TransitVpcConfig
 from causeway.domain import TAG_BLOCKED_UNTIL, TAG_NAMESPACE, TAG_OPEN_GROUPS, TAG_UID, Endpoint
 from causeway.errors import AwsCallError
 
@@ -20,7 +21,7 @@ _ALREADY_GONE = frozenset({"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpoint.
 
 
 class TransitEndpoints:
-    """The endpoints Causeway manages in one region's transit VPC."""
+    """The endpoints Causeway manages in one region's transit VPCs."""
 
     def __init__(self, ec2: Any, region: RegionConfig) -> None:
         self._ec2 = ec2
@@ -46,7 +47,9 @@ class TransitEndpoints:
         return result
 
     def all_managed(self) -> list[Endpoint]:
-        """Every Causeway-tagged endpoint in the transit VPC, ceil(N/1000) calls."""
+        """Every Causeway-tagged endpoint of the region, ceil(N/1000) calls. Filtered by the
+        tag only, not by VPC: one listing covers the whole pool, and endpoints of a VPC
+        removed from the config stay visible until their connections are torn down."""
         return self._describe(**self._managed())
 
     def managed_page(self, token: str | None = None) -> tuple[list[Endpoint], str | None]:
@@ -66,16 +69,19 @@ class TransitEndpoints:
         client_token: str,
         tags: Mapping[str, str],
         security_groups: Sequence[str] = (),
+        vpc_id: str = "",
     ) -> Endpoint:
-        """Create (or, for a token AWS has seen, return) the endpoint to `service_name`,
-        with the region's security groups unless others are given (a blocked tenant's)."""
+        """Create (or, for a token AWS has seen, return) the endpoint to `service_name` in
+        the pool's VPC `vpc_id` (default: the first), in that VPC's subnets, with its
+        security groups unless others are given (a blocked tenant's)."""
+        vpc = self._vpc(vpc_id)
         with aws_call("CreateVpcEndpoint"):
             response = self._ec2.create_vpc_endpoint(
                 VpcEndpointType="Interface",
-                VpcId=self._region.transitVpcId,
+                VpcId=vpc.vpcId,
                 ServiceName=service_name,
-                SubnetIds=list(self._region.subnetIds),
-                SecurityGroupIds=list(security_groups or self._region.securityGroupIds),
+                SubnetIds=list(vpc.subnetIds),
+                SecurityGroupIds=list(security_groups or vpc.securityGroupIds),
                 PrivateDnsEnabled=False,
                 ClientToken=client_token,
                 TagSpecifications=[
@@ -86,6 +92,14 @@ class TransitEndpoints:
                 ],
             )
         return to_endpoint(response["VpcEndpoint"])
+
+    def _vpc(self, vpc_id: str) -> TransitVpcConfig:
+        if not vpc_id:
+            return self._region.pool[0]
+        vpc = self._region.transit_vpc(vpc_id)
+        if vpc is None:  # placement only chooses configured VPCs
+            raise ValueError(f"{vpc_id} is not a transit VPC of this region")
+        return vpc
 
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete these endpoints; returns the ids deleted or already gone."""
@@ -136,8 +150,7 @@ class TransitEndpoints:
             )
 
     def _filters(self, extra: Mapping[str, str]) -> list[dict[str, Any]]:
-        filters = {"vpc-id": self._region.transitVpcId, **extra}
-        return [{"Name": name, "Values": [value]} for name, value in filters.items()]
+        return [{"Name": name, "Values": [value]} for name, value in extra.items()]
 
     def _describe(self, **kwargs: Any) -> list[Endpoint]:
         endpoints: list[Endpoint] = []
@@ -166,6 +179,7 @@ def to_endpoint(item: Mapping[str, Any]) -> Endpoint:
         security_groups=tuple(g["GroupId"] for g in item.get("Groups", []) if g.get("GroupId")),
         blocked_until=parse_tag_time(tags.get(TAG_BLOCKED_UNTIL)),
         open_groups=tuple(tags[TAG_OPEN_GROUPS].split()) if TAG_OPEN_GROUPS in tags else None,
+        vpc_id=str(item.get("VpcId", "")),
     )
 
 

@@ -1,9 +1,11 @@
 """The IAM policy the operator's role needs, derived from the operator config: exactly
 the EC2 and CloudWatch actions the operator calls, each scoped as tightly as AWS
-allows — endpoints by Causeway's owner tag, creation by the transit VPC, subnets and
-security groups of the config and by whose service the endpoint reaches (an account's,
-in the region: never an AWS or Marketplace service), security-group swaps by the
-transit VPC, connection answers by the platform's own service.
+allows — endpoints by Causeway's owner tag, creation by the transit VPCs of the pool,
+their subnets and the security groups of the config and by whose service the endpoint
+reaches (an account's, in the region: never an AWS or Marketplace service),
+security-group swaps by the transit VPCs, connection answers by the platform's own
+service — and Service Quotas' GetServiceQuota on the endpoints-per-VPC quota when a
+transit VPC has no maxEndpoints.
 
 Only resource types and condition keys the Service Authorization Reference lists for
 each action are used (a key AWS never sets would silently allow or deny everything):
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from causeway.aws.quotas import ENDPOINTS_PER_VPC_QUOTA, SERVICE_CODE
 from causeway.aws.regions import partition_of
 from causeway.config import OperatorConfig, RegionConfig
 from causeway.domain import TAG_BLOCKED_UNTIL, TAG_UID
@@ -27,6 +30,8 @@ from causeway.domain import TAG_BLOCKED_UNTIL, TAG_UID
 # lists no resource type for them), so "*" is the only resource they accept.
 UNSCOPED_READS = (
     "cloudwatch:GetMetricData",
+    "ec2:DescribeSecurityGroups",  # the transit pool's start-up check
+    "ec2:DescribeSubnets",  # the transit pool's start-up check
     "ec2:DescribeVpcEndpointConnections",
     "ec2:DescribeVpcEndpoints",
 )
@@ -88,7 +93,11 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
             [_arn(name, "security-group/*") for name, _ in regions],
             # Any group of the transit VPC: an endpoint keeps the groups it was created
             # with after the config names others, and block/reopen swap those.
-            {"ArnLike": {"ec2:Vpc": [_arn(n, f"vpc/{r.transitVpcId}") for n, r in regions]}},
+            {
+                "ArnLike": {
+                    "ec2:Vpc": [_arn(n, f"vpc/{vpc.vpcId}") for n, r in regions for vpc in r.pool]
+                }
+            },
         ),
     ]
     services = [
@@ -96,6 +105,15 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
         for name, region in regions
         if region.inboundServiceId
     ]
+    quota_regions = [name for name, region in regions if _reads_quota(region)]
+    if quota_regions:
+        statements.append(
+            _statement(
+                "ReadTheEndpointsPerVpcQuota",
+                ["servicequotas:GetServiceQuota"],
+                [_quota_arn(name) for name in quota_regions],
+            )
+        )
     if services:
         statements.append(
             _statement(
@@ -127,20 +145,37 @@ def _statement(
 
 
 def _network_arns(name: str, region: RegionConfig) -> list[str]:
-    """What else a create names: the transit VPC, its subnets and the security groups.
-    (The endpoint service is no resource of CreateVpcEndpoint: which services may be
-    reached is decided by the condition keys of the vpc-endpoint resource.)"""
+    """What else a create names: every transit VPC of the pool, their subnets and the
+    security groups. (The endpoint service is no resource of CreateVpcEndpoint: which
+    services may be reached is decided by the condition keys of the vpc-endpoint
+    resource.)"""
     return [
-        _arn(name, f"vpc/{region.transitVpcId}"),
-        *(_arn(name, f"subnet/{subnet}") for subnet in region.subnetIds),
+        *(_arn(name, f"vpc/{vpc.vpcId}") for vpc in region.pool),
+        *(_arn(name, f"subnet/{subnet}") for vpc in region.pool for subnet in vpc.subnetIds),
         *(_arn(name, f"security-group/{group}") for group in _groups(region)),
     ]
 
 
 def _groups(region: RegionConfig) -> list[str]:
-    """The open groups, and the blocking one that replaces them over the hourly limit."""
-    blocked = [region.blockedSecurityGroupId] if region.blockedSecurityGroupId else []
-    return [*region.securityGroupIds, *blocked]
+    """Each transit VPC's open groups, and the blocking one that replaces them over the
+    hourly limit."""
+    groups: list[str] = []
+    for vpc in region.pool:
+        blocked = [vpc.blockedSecurityGroupId] if vpc.blockedSecurityGroupId else []
+        groups += [*vpc.securityGroupIds, *blocked]
+    return groups
+
+
+def _reads_quota(region: RegionConfig) -> bool:
+    """A transit VPC without maxEndpoints takes its capacity from the account's quota."""
+    return any(vpc.maxEndpoints is None for vpc in region.pool)
+
+
+def _quota_arn(region: str) -> str:
+    return (
+        f"arn:{partition_of(region)}:servicequotas:{region}:*:"
+        f"{SERVICE_CODE}/{ENDPOINTS_PER_VPC_QUOTA}"
+    )
 
 
 def _arn(region: str, resource: str) -> str:

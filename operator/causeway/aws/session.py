@@ -43,7 +43,7 @@ class CallRecord:
     """One AWS call as it ended: `error` is None on success, else AWS's error code, or
     the botocore exception's class name when no answer came (`answered` False)."""
 
-    service: str  # as given to client(): ec2, cloudwatch, sts (also the IAM prefix)
+    service: str  # as given to client(): ec2, cloudwatch, sts, service-quotas
     operation: str  # e.g. DescribeVpcEndpoints
     region: str
     error: str | None = None

@@ -169,16 +169,19 @@ class Lane:
         take turns (one call each per round, in rotation order), oldest first within a
         tenant: before the d-th call of a tenant come d rounds of every tenant, and in
         round d the tenants whose turn comes earlier."""
-        depth = self._queues[waiter.tenant].index(waiter)
-        if waiter.tenant == PLATFORM:
+        return self._position_at(waiter.tenant, self._queues[waiter.tenant].index(waiter))
+
+    def _position_at(self, tenant: str, depth: int) -> int:
+        """The position of the waiter `depth` deep in `tenant`'s queue (see position)."""
+        if tenant == PLATFORM:
             return depth
         ahead = len(self._queues.get(PLATFORM, ()))
         tenants = [t for t in self._order() if t != PLATFORM]
         ahead += sum(min(len(self._queues[t]), depth) for t in tenants)
-        for tenant in tenants:
-            if tenant == waiter.tenant:
+        for other in tenants:
+            if other == tenant:
                 break
-            if len(self._queues[tenant]) > depth:
+            if len(self._queues[other]) > depth:
                 ahead += 1
         return ahead
 
@@ -216,19 +219,25 @@ class Lane:
             self._rotation.remove(tenant)
 
     async def _tell_positions(self) -> None:
-        for queue in list(self._queues.values()):
-            for waiter in list(queue):
-                await self._tell(waiter, self.position(waiter))
+        """Each waiter's position, walking each queue once (looking each waiter up in
+        its queue made every token cost O(N^2) with thousands waiting)."""
+        for tenant, queue in list(self._queues.items()):
+            for depth, waiter in enumerate(list(queue)):
+                if self._may_tell(waiter):
+                    await self._tell(waiter, self._position_at(tenant, depth))
+
+    def _may_tell(self, waiter: _Waiter) -> bool:
+        recently = self.clock() - waiter.told_at < POSITION_UPDATE_SECONDS
+        return waiter.on_wait is not None and not (recently and waiter.told is not None)
 
     async def _tell(self, waiter: _Waiter, position: int) -> None:
         """Tell a waiter where it stands, when that changed enough and not too often."""
-        if waiter.on_wait is None or rounded(position) == waiter.told:
-            return
-        if self.clock() - waiter.told_at < POSITION_UPDATE_SECONDS and waiter.told is not None:
+        tell = waiter.on_wait
+        if tell is None or not self._may_tell(waiter) or rounded(position) == waiter.told:
             return
         waiter.told, waiter.told_at = rounded(position), self.clock()
         try:
-            await waiter.on_wait(waiter.told)
+            await tell(waiter.told)
         except Exception:  # telling is best effort; waiting goes on
             logger.debug("Could not report a queue position", exc_info=True)
 

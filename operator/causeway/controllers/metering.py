@@ -159,7 +159,6 @@ class MeteringController:
         found: dict[str, MeteredEndpoint] = {}
         regions = self._runtime.config.regions
         for region, view in self._runtime.views.items():
-            vpc = regions[region].transitVpcId
             for endpoint in view.all_endpoints():
                 if endpoint.owner_namespace and normalize(endpoint.state) == AVAILABLE:
                     found[endpoint.id] = MeteredEndpoint(
@@ -168,7 +167,7 @@ class MeteringController:
                         endpoint.owner_namespace,
                         Direction.OUTBOUND,
                         endpoint.service_name,
-                        vpc,
+                        endpoint.vpc_id,  # CloudWatch's "VPC Id": the endpoint's own VPC
                     )
         for held in allocations(self._runtime):
             served = self._runtime.views.get(held.region)

@@ -1,13 +1,15 @@
 """OutboundConnection's part of a region pass: find the endpoints that are the object's
 own (in the region's listing) and its tenant's hourly-limit block, plan (pure,
-reconcile/outbound.py), do the plan in AWS, and compute the status. The region
-reconciler decides when this runs."""
+reconcile/outbound.py), place a new endpoint in a transit VPC of the region's pool
+(pure, reconcile/placement.py; oldest connection first), do the plan in AWS, and
+compute the status. The region reconciler decides when this runs."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -32,6 +34,7 @@ from causeway.errors import (
 from causeway.index import ObjectSnapshot
 from causeway.logs import object_logger
 from causeway.reconcile import outbound as planner
+from causeway.reconcile.admission import Verdict
 from causeway.reconcile.outbound import (
     SYNC_ANNOTATION,
     BlockEndpoint,
@@ -43,6 +46,7 @@ from causeway.reconcile.outbound import (
     ReopenEndpoint,
 )
 from causeway.reconcile.phases import LIVE_STATES, normalize
+from causeway.reconcile.placement import Placements, TransitVpc, VpcUsage, occupies_slot, usage
 from causeway.reconcile.status import (
     Outcome,
     Problem,
@@ -106,6 +110,23 @@ def _order(job: _Job) -> tuple[str, str]:
     return (job.snapshot.created, job.snapshot.name)
 
 
+def _age(snapshot: ObjectSnapshot) -> tuple[str, str, str]:
+    """Oldest first across tenants: transit capacity is the platform's, not a tenant's."""
+    return (snapshot.created, snapshot.namespace, snapshot.name)
+
+
+# AWS's answers meaning "this VPC takes no more endpoints": its quota, or a subnet with
+# no free address (each endpoint takes one address in each of its subnets).
+_VPC_FULL = frozenset({"VpcEndpointLimitExceeded", "InsufficientFreeAddressesInSubnet"})
+# How long a VPC AWS refused stays as full as it was then, when the quota is not read
+# sooner (it is read hourly, when a VPC has no maxEndpoints).
+CAPACITY_READING_SECONDS = 3600.0
+
+
+class _NoRoomError(Exception):
+    """Every transit VPC of the region refused or has no room: the connection waits."""
+
+
 def _log(job: _Job) -> logging.LoggerAdapter[logging.Logger]:
     return object_logger(
         logger, kind=OUTBOUND.kind, namespace=job.snapshot.namespace, name=job.snapshot.name
@@ -121,32 +142,69 @@ class OutboundManager:
         self._runtime = runtime
         self._region = region
         self._health = health
+        # Owner uid -> the VPC its create was sent to, until the endpoint is listed: a
+        # retry (a lost answer) goes to the same VPC with the same ClientToken.
+        self._placed: dict[str, str] = {}
+        # VPC -> (endpoints it held when AWS refused one more, when it refused): it stands
+        # until the quota is read again (or an hour, if it is not read).
+        self._seen_full: dict[str, tuple[int, float]] = {}
+        self._placements = Placements(())
 
     def plan_pass(self, snapshots: Sequence[ObjectSnapshot], context: PassContext) -> PassPlan:
-        """One decision per object; each object's AWS work is its own."""
+        """One decision per object, oldest first (new endpoints take transit capacity in
+        that order); each object's AWS work is its own."""
         endpoints = context.view.all_endpoints()
         self._runtime.meter.tags_seen(self._region, _tagged_blocks(endpoints))
-        now = self._now()
-        blocked_group = self._runtime.config.regions[self._region].blockedSecurityGroupId
         self._runtime.meter.swaps_seen(
-            self._region, unswapped_endpoints(endpoints, self._runtime.meter, now, blocked_group)
+            self._region,
+            unswapped_endpoints(endpoints, self._runtime.meter, self._now(), self._blocked_group),
         )
-        return PassPlan(
-            [(s, self.decide(s, context, self._guard(s.namespace, now))) for s in snapshots]
-        )
+        present = {s.uid for s in snapshots}
+        self._placed = {uid: vpc for uid, vpc in self._placed.items() if uid in present}
+        self._placements = Placements(self.capacity(endpoints))
+        return PassPlan([(s, self.decide(s, context)) for s in sorted(snapshots, key=_age)])
 
-    def _guard(self, namespace: str, now: datetime) -> Guard:
+    def _blocked_group(self, vpc_id: str) -> str | None:
+        """The blocked group of a transit VPC (None: none, or a VPC no longer configured)."""
+        vpc = self._runtime.config.regions[self._region].transit_vpc(vpc_id)
+        return vpc.blockedSecurityGroupId if vpc is not None else None
+
+    def capacity(self, endpoints: Sequence[Endpoint]) -> tuple[VpcUsage, ...]:
+        """Each transit VPC's used and capacity, as placement counts them."""
+        now = self._runtime.monotonic()
+        read_at = self._runtime.capacity_read_at.get(self._region, -math.inf)
+        self._seen_full = {
+            vpc_id: (held, at)
+            for vpc_id, (held, at) in self._seen_full.items()
+            if at > read_at and now - at < CAPACITY_READING_SECONDS
+        }
         region = self._runtime.config.regions[self._region]
+        quota = self._runtime.endpoints_per_vpc(self._region)
+        unusable = self._runtime.unusable_vpcs.get(self._region, set())
+        pool = [
+            TransitVpc(v.vpcId, v.maxEndpoints or quota, v.draining or v.vpcId in unusable)
+            for v in region.pool
+        ]
+        seen_full = {vpc_id: held for vpc_id, (held, _) in self._seen_full.items()}
+        usages = usage(pool, endpoints, self._placed, seen_full)
+        self._runtime.metrics.transit_capacity(self._region, usages)
+        return usages
+
+    def _guard(self, namespace: str, now: datetime, vpc_id: str | None) -> Guard | None:
+        """The tenant's block as it bears on an endpoint in `vpc_id`: that VPC's own
+        blocked and open groups (None for a VPC no longer configured: its groups are not
+        known, so its endpoints are left as they are)."""
+        vpc = self._runtime.config.regions[self._region].transit_vpc(vpc_id)
+        if vpc is None:
+            return None
         return Guard(
             now,
             self._runtime.meter.blocked_until(namespace, now),
-            region.blockedSecurityGroupId,
-            tuple(region.securityGroupIds),
+            vpc.blockedSecurityGroupId,
+            tuple(vpc.securityGroupIds),
         )
 
-    def decide(
-        self, snapshot: ObjectSnapshot, context: PassContext, guard: Guard | None = None
-    ) -> Decision:
+    def decide(self, snapshot: ObjectSnapshot, context: PassContext) -> Decision:
         memory = context.memories[snapshot.uid]
         if memory.in_flight:
             return Decision(deferred=True)  # its work writes its status when it ends
@@ -158,11 +216,24 @@ class OutboundManager:
             return Decision()  # Stalled stays as written until the spec changes or a sync
         owned = context.view.owned_by(snapshot.uid)
         verdict = context.admission.verdict(snapshot.uid)
-        guard = guard or self._guard(snapshot.namespace, self._now())
+        current = planner.focus(owned, request.tracked_id)
+        vpc_id = current.vpc_id if current else self._placed.get(snapshot.uid)
+        guard = self._guard(snapshot.namespace, self._now(), vpc_id or self._placements.peek())
         the_plan = planner.plan(request, owned, verdict, guard)
+        creates = any(isinstance(a, CreateEndpoint) for a in the_plan.actions)
+        if not creates:
+            self._placed.pop(snapshot.uid, None)
         if the_plan.actions:
             if self._runtime.monotonic() < memory.retry_at:
                 return Decision(deferred=True)  # the status says what happened last
+            if creates:
+                placed = self._place(snapshot, request, owned, verdict, the_plan)
+                if placed is None:
+                    # No AWS call while it waits, and no write either unless it changed.
+                    waiting = planner.waiting_for_capacity(request)
+                    patch = self._patch(request, waiting, snapshot.status, touch=memory.touch)
+                    return Decision(patch)
+                the_plan, guard = placed
             job = _Job(snapshot, the_plan, context, request, guard)
             return Decision(work=lambda: self._work(job))
         result = planner.outcome(request, owned, verdict=verdict, guard=guard)
@@ -170,12 +241,46 @@ class OutboundManager:
         settled = request.deleting and the_plan.settled
         return Decision(patch, settled=settled, awaiting_aws=not the_plan.settled)
 
+    def _place(
+        self,
+        snapshot: ObjectSnapshot,
+        request: OutboundRequest,
+        owned: Sequence[Endpoint],
+        verdict: Verdict,
+        the_plan: OutboundPlan,
+    ) -> tuple[OutboundPlan, Guard | None] | None:
+        """The plan with its create placed in a transit VPC, and the guard of that VPC
+        (None: no VPC has room). A create already sent keeps its VPC: a retry after a
+        lost answer must not go to a second one."""
+        region = self._runtime.config.regions[self._region]
+        vpc_id = self._placed.get(snapshot.uid)
+        if vpc_id is None or region.transit_vpc(vpc_id) is None:
+            vpc_id = self._placements.take()
+        if vpc_id is None:
+            self._placed.pop(snapshot.uid, None)
+            return None
+        self._placed[snapshot.uid] = vpc_id
+        guard = self._guard(snapshot.namespace, self._now(), vpc_id)
+        replanned = planner.plan(request, owned, verdict, guard)
+        actions = tuple(
+            replace(a, vpc_id=vpc_id) if isinstance(a, CreateEndpoint) else a
+            for a in replanned.actions
+        )
+        return replace(replanned, actions=actions), guard
+
     async def _work(self, job: _Job) -> WorkResult:
         assert job.request is not None
         view, uid = job.context.view, job.snapshot.uid
         try:
             await self._apply(job)
+        except _NoRoomError:
+            self._health.succeeded(self._region)
+            waiting = planner.waiting_for_capacity(job.request)
+            patch = self._patch(job.request, waiting, job.snapshot.status, touch=True)
+            return WorkResult(patch)
         except AwsCallError as exc:
+            if classify(exc).kind is ErrorKind.TERMINAL:
+                self._placed.pop(uid, None)  # AWS made nothing: the next try may go elsewhere
             return self._failed(job, view.owned_by(uid), exc)
         self._health.succeeded(self._region)
         result = planner.outcome(job.request, view.owned_by(uid), guard=job.guard)
@@ -240,6 +345,57 @@ class OutboundManager:
         view.record(planner.after_deletion([e for e in owned if e.id in deleted], deleted))
 
     async def _create(self, job: _Job, action: CreateEndpoint) -> None:
+        """Create in the VPC placed; if AWS says that VPC is full after all, it counts as
+        full from now on and the endpoint is placed in the next one, in the same pass."""
+        while True:
+            try:
+                await self._create_in(job, action)
+                return
+            except AwsCallError as exc:
+                if exc.code not in _VPC_FULL:
+                    raise
+                self._vpc_refused(action.vpc_id, job.snapshot.uid, exc)
+            vpc_id = self._placements.take()
+            if vpc_id is None:
+                self._placed.pop(job.snapshot.uid, None)
+                raise _NoRoomError
+            self._placed[job.snapshot.uid] = vpc_id
+            action = self._moved(job, action, vpc_id)
+
+    def _moved(self, job: _Job, action: CreateEndpoint, vpc_id: str) -> CreateEndpoint:
+        """The same create in another VPC (a blocked tenant's starts in that VPC's blocked
+        group)."""
+        if not action.security_groups:
+            return replace(action, vpc_id=vpc_id)
+        guard = self._guard(job.snapshot.namespace, self._now(), vpc_id)
+        blocked = guard.blocked_group if guard is not None else None
+        return replace(action, vpc_id=vpc_id, security_groups=(blocked,) if blocked else ())
+
+    def _vpc_refused(self, vpc_id: str, uid: str, error: AwsCallError) -> None:
+        """AWS refused an endpoint in the VPC: it is as full as it is now until the next
+        capacity reading (the quota may be lower than believed, or endpoints were made
+        outside Causeway). Logged once per VPC, not once per connection."""
+        view = self._runtime.views[self._region]
+        held = sum(
+            1
+            for e in view.all_endpoints()
+            if e.vpc_id == vpc_id and occupies_slot(e) and e.owner_uid != uid
+        )
+        if vpc_id not in self._seen_full:
+            logger.warning(
+                "Transit VPC %s in %s takes no more endpoints (%s: %s); counting it as full "
+                "at %d until its capacity is read again",
+                vpc_id,
+                self._region,
+                error.code,
+                error.message,
+                held,
+            )
+        self._seen_full[vpc_id] = (held, self._runtime.monotonic())
+        self._placed.pop(uid, None)
+        self._placements.refuse(vpc_id)
+
+    async def _create_in(self, job: _Job, action: CreateEndpoint) -> None:
         endpoints = self._endpoints()
         call = partial(
             asyncio.to_thread,
@@ -248,6 +404,7 @@ class OutboundManager:
             action.client_token,
             action.tags,
             action.security_groups,
+            action.vpc_id,
         )
         created = await self._runtime.budget.call(
             self._region,
@@ -365,18 +522,21 @@ _METHODS = {
 
 
 def unswapped_endpoints(
-    endpoints: Sequence[Endpoint], meter: Meter, now: datetime, blocked_group: str | None
+    endpoints: Sequence[Endpoint],
+    meter: Meter,
+    now: datetime,
+    blocked_group: Callable[[str], str | None],
 ) -> dict[str, int]:
-    """Per blocked tenant, its live endpoints AWS does not show blocked yet (a region
-    without a blocked group enforces nothing: the quota says so on its own)."""
+    """Per blocked tenant, its live endpoints AWS does not show blocked yet, each judged
+    by the blocked group of its own transit VPC (`blocked_group`; a VPC without one
+    enforces nothing: the quota says so on its own)."""
     counts: dict[str, int] = {}
     for endpoint in endpoints:
         namespace = endpoint.owner_namespace
-        if not namespace or normalize(endpoint.state) not in LIVE_STATES or not blocked_group:
+        group = blocked_group(endpoint.vpc_id)
+        if not namespace or normalize(endpoint.state) not in LIVE_STATES or not group:
             continue
-        if meter.blocked_until(namespace, now) and not planner.block_enforced(
-            endpoint, blocked_group
-        ):
+        if meter.blocked_until(namespace, now) and not planner.block_enforced(endpoint, group):
             counts[namespace] = counts.get(namespace, 0) + 1
     return counts
 

@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from causeway.api import SOURCE_RANGE_ALLOCATION
+from causeway.controllers.capacity import QuotaReader
 from causeway.controllers.decisions import (
     Batch,
     Decision,
@@ -36,6 +37,7 @@ from causeway.controllers.entitlements import allocations, judge
 from causeway.controllers.inbound import InboundManager, stray_accepted
 from causeway.controllers.observation import RegionObservation
 from causeway.controllers.outbound import OutboundManager
+from causeway.controllers.pool_check import PoolCheck
 from causeway.controllers.waiting import until
 from causeway.controllers.writer import StatusWriter
 from causeway.errors import AwsCallError, ErrorContext, classify, describe
@@ -91,6 +93,8 @@ class RegionReconciler:
             InboundManager(runtime, region, self.health),
         )
         self._inbound_on = runtime.config.regions[region].inbound_enabled
+        self._quota = QuotaReader(runtime, region)
+        self._pool_check = PoolCheck(runtime, region)
         self._wake = asyncio.Event()
         self._kick_at: float | None = None
         self._rested_at = -math.inf  # when the next pass may start (REST_FACTOR)
@@ -208,6 +212,8 @@ class RegionReconciler:
         taken_at = self._runtime.monotonic()
         endpoints = connections = None
         if "OutboundConnection" in kinds:
+            await self._pool_check.run_once()
+            await self._quota.refresh_if_due()
             transit = self._runtime.transit_endpoints(self.region)
             endpoints = tuple(await self._pages("DescribeVpcEndpoints", transit.managed_page))
             report.endpoints = len(endpoints)

@@ -28,6 +28,7 @@ from causeway.reconcile.phases import (
 from causeway.reconcile.status import Outcome, Problem, with_problem
 
 SYNC_ANNOTATION = "causeway.dev/sync"
+TRANSIT_CAPACITY_EXHAUSTED = "TransitCapacityExhausted"
 BLOCKED = "Blocked"
 HOURLY_LIMIT_REACHED = "HourlyLimitReached"
 BLOCK_IN_PROGRESS = "BlockInProgress"
@@ -71,7 +72,8 @@ class CreateEndpoint:
     service_name: str
     client_token: str
     tags: Mapping[str, str]
-    security_groups: tuple[str, ...] = ()  # () = the region's; a blocked tenant's start blocked
+    security_groups: tuple[str, ...] = ()  # () = the VPC's; a blocked tenant's start blocked
+    vpc_id: str = ""  # the transit VPC placement chose ("" until it has)
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,12 @@ def outcome(
     connection stays Ready (AWS serves it) and says it is blocked, and until when."""
     phase, endpoint = _phase(request, owned)
     if phase is Phase.ALLOCATING and verdict.reason is not None:
-        nothing: dict[str, Any] = {"vpcEndpointId": None, "dnsNames": [], "blockedUntil": None}
+        nothing: dict[str, Any] = {
+            "vpcEndpointId": None,
+            "transitVpcId": None,
+            "dnsNames": [],
+            "blockedUntil": None,
+        }
         waiting = Outcome(
             Phase.UNPROVISIONED, Progress.STALLED, verdict.reason.value, verdict.message, nothing
         )
@@ -234,6 +241,7 @@ def outcome(
     dns_names = endpoint.dns_names if endpoint is not None and is_live(endpoint) else ()
     fields: dict[str, Any] = {
         "vpcEndpointId": endpoint_id,
+        "transitVpcId": (endpoint.vpc_id or None) if endpoint_id and endpoint else None,
         "dnsNames": list(dns_names),
         "blockedUntil": None,
     }
@@ -252,6 +260,26 @@ def outcome(
                 message = f"{message} {_blocked_text(until)}"
     result = Outcome(phase, PHASE_PROGRESS[phase], phase.value, message, fields, None, conditions)
     return with_problem(result, problem)
+
+
+def waiting_for_capacity(request: OutboundRequest) -> Outcome:
+    """A connection that would be created but finds every transit VPC of its region full
+    or draining: it waits, Unprovisioned, costing no AWS call, until room appears. The
+    platform must act, not the tenant (Stalled, so kstatus and the Event say so)."""
+    region = request.spec.region
+    message = (
+        f"Waiting for transit capacity: the platform is adding capacity in {region}; "
+        "nothing to do on your side."
+    )
+    nothing: dict[str, Any] = {
+        "vpcEndpointId": None,
+        "transitVpcId": None,
+        "dnsNames": [],
+        "blockedUntil": None,
+    }
+    return Outcome(
+        Phase.UNPROVISIONED, Progress.STALLED, TRANSIT_CAPACITY_EXHAUSTED, message, nothing
+    )
 
 
 def blocked_until(endpoint: Endpoint, now: datetime) -> datetime | None:

@@ -314,7 +314,7 @@ class HourlyLimit:
 
     def _send(self, vpce: str, service: str, mb: int, who: str) -> None:
         assert self.stack.config is not None
-        vpc = self.stack.config.regions[self.stack.region].transitVpcId
+        vpc = self.stack.config.regions[self.stack.region].pool[0].vpcId
         self.progress.say(f"tenant: {who} sends {mb} MB through {vpce} this hour")
         self.stack.aws.put_endpoint_bytes(vpce, service, vpc, mb * MB, self.clock())
 
@@ -347,11 +347,11 @@ class HourlyLimit:
 
     def _blocked_group(self) -> str:
         assert self.stack.config is not None
-        return str(self.stack.config.regions[self.stack.region].blockedSecurityGroupId)
+        return str(self.stack.config.regions[self.stack.region].pool[0].blockedSecurityGroupId)
 
     def _open_groups(self) -> list[str]:
         assert self.stack.config is not None
-        return sorted(self.stack.config.regions[self.stack.region].securityGroupIds)
+        return sorted(self.stack.config.regions[self.stack.region].pool[0].securityGroupIds)
 
 
 def _print_summary(stack: SandboxStack, out: Callable[[str], Any], *, tenant_accepts: int) -> None:

@@ -92,13 +92,19 @@ class SandboxStack:
         aws_budget: Mapping[str, tuple[int, float]] | None = None,
         metering_seconds: float | None = None,
         kube_backend: KubeBackendFactory = ThreadedKubeSandbox,
+        transit_vpcs: int = 0,
+        max_endpoints: int | None = None,
     ) -> None:
         """`aws_budget`: the operator's bucket (burst, rate) per AWS call, as the config's
         awsBudget sets it (EC2's documented defaults otherwise). `metering_seconds`: the
         metering interval, below the config's 10 s floor if asked (the sandbox's
         CloudWatch answers at once; real CloudWatch has data each minute). `kube_backend`:
-        the Kubernetes API (the embedded sandbox unless the tests bring a real one)."""
+        the Kubernetes API (the embedded sandbox unless the tests bring a real one).
+        `transit_vpcs`: configure a pool of that many transit VPCs (`transitVpcs`, each
+        with `max_endpoints` if given) instead of the single-VPC keys (0)."""
         self._metering_seconds = metering_seconds
+        self._transit_vpcs = transit_vpcs
+        self._max_endpoints = max_endpoints
         self.region = region
         self._inbound_service_id = inbound_service_id
         self._aws_budget = dict(aws_budget or {})
@@ -125,6 +131,8 @@ class SandboxStack:
             platform = self.aws.create_platform(
                 self.region, inbound_service_id=self._inbound_service_id
             )
+            if self._transit_vpcs:
+                platform = self._as_pool(platform)
             budget = {
                 api: {"burst": burst, "rate": rate}
                 for api, (burst, rate) in self._aws_budget.items()
@@ -152,6 +160,32 @@ class SandboxStack:
         tb: TracebackType | None,
     ) -> None:
         self._running.close()
+
+    def _as_pool(self, platform: dict[str, Any]) -> dict[str, Any]:
+        """The platform's region entry with a pool of transit VPCs (the first is the one
+        create_platform made) instead of the single-VPC keys."""
+        first = {
+            "vpcId": platform.pop("transitVpcId"),
+            "subnetIds": platform.pop("subnetIds"),
+            "securityGroupIds": platform.pop("securityGroupIds"),
+            "blockedSecurityGroupId": platform.pop("blockedSecurityGroupId"),
+        }
+        more = [self.aws.create_transit_vpc(self.region) for _ in range(self._transit_vpcs - 1)]
+        limit = {"maxEndpoints": self._max_endpoints} if self._max_endpoints else {}
+        return {**platform, "transitVpcs": [{**vpc, **limit} for vpc in [first, *more]]}
+
+    def change_pool(self, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+        """Edit the region's transitVpcs as an admin edits the config file; operators
+        started from now on read the new config (a restart, as a ConfigMap change rolls
+        the pod). `change` gets the entries as the file spells them."""
+        if self.config is None:
+            raise RuntimeError("the sandbox is not started")
+        data = self.config.model_dump(mode="json", exclude_none=True)
+        region = data["regions"][self.region]
+        region["transitVpcs"] = change(list(region["transitVpcs"]))
+        data.pop("metering")  # may hold an interval below the file's floor (see __init__)
+        changed = parse_config(data, source="sandbox config")
+        self.config = changed.model_copy(update={"metering": self.config.metering})
 
     def _stop_operators(self) -> None:
         """Stop every operator still running, even if stopping one of them fails."""
@@ -221,7 +255,7 @@ class SandboxStack:
         if self.config is None:
             raise RuntimeError("the sandbox is not started")
         workdir.mkdir(parents=True, exist_ok=True)
-        config = self.config.model_dump(mode="json")
+        config = self.config.model_dump(mode="json", exclude_none=True)
         if poll_interval:
             config["pollInterval"] = poll_interval
         (workdir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")

@@ -79,10 +79,14 @@ def record_accesses(accesses: set[KubeAccess]) -> None:
         _kube.update(accesses)
 
 
+# boto3 service names whose IAM prefix differs.
+_IAM_PREFIX = {"service-quotas": "servicequotas"}
+
+
 def record_aws(record: CallRecord) -> None:
     """A ClientFactory listener for the operator's clients."""
     with _lock:
-        _aws.add(f"{record.service}:{record.operation}")
+        _aws.add(f"{_IAM_PREFIX.get(record.service, record.service)}:{record.operation}")
 
 
 def kube_accesses() -> set[KubeAccess]:

@@ -86,11 +86,13 @@ def _fingerprint(kwargs: dict[str, Any]) -> str:
 
 
 def _find_by_client_token(backend: Any, token: str) -> SandboxVpcEndpoint | None:
-    endpoints: dict[str, VPCEndPoint] = backend.vpc_end_points
-    for endpoint in endpoints.values():
-        if isinstance(endpoint, SandboxVpcEndpoint) and endpoint.client_token == token:
-            return endpoint
-    return None
+    """The endpoint this backend created with the token (indexed: a scan of every
+    endpoint per create made N creates cost O(N^2))."""
+    with _CONTROL.lock:
+        endpoint = _CONTROL.endpoints_by_token.get(token)
+    if not isinstance(endpoint, SandboxVpcEndpoint):
+        return None
+    return endpoint if backend.vpc_end_points.get(endpoint.id) is endpoint else None
 
 
 _original_create_vpc_endpoint = VPCBackend.create_vpc_endpoint
@@ -122,6 +124,7 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
             return existing
 
     backend.get_vpc(kwargs["vpc_id"])  # InvalidVpcID.NotFound before the groups are looked at
+    _check_room(backend, kwargs["vpc_id"], kwargs.get("subnet_ids") or [])
     groups: list[str] = kwargs.get("security_group_ids") or []
     if groups:
         _check_groups(backend, kwargs["vpc_id"], groups, groups)
@@ -139,7 +142,52 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
     endpoint.connection_id = f"vpce-con-{random_resource_id(17)}"
     endpoint.fingerprint = fingerprint
     endpoint.state = "pendingAcceptance" if service.acceptance_required else "available"
+    with _CONTROL.lock:
+        _CONTROL.endpoints_by_vpc.setdefault(endpoint.vpc_id, []).append(endpoint)
+        if token:
+            _CONTROL.endpoints_by_token[token] = endpoint
     return endpoint
+
+
+_ENDPOINTS_PER_VPC = ("vpc", "L-29B6F2EB")
+
+
+def _get_service_quota(original: Any) -> Any:
+    """GetServiceQuota answering the endpoints-per-VPC quota the sandbox enforces (as
+    AWS answers the account's applied value), moto's defaults for every other quota."""
+
+    def get_service_quota(backend: Any, service_code: str, quota_code: str) -> dict[str, Any]:
+        quota = dict(original(backend, service_code, quota_code))
+        if (service_code, quota_code) == _ENDPOINTS_PER_VPC:
+            with _CONTROL.lock:
+                quota["Value"] = float(_CONTROL.endpoints_per_vpc)
+        return quota
+
+    return get_service_quota
+
+
+def _check_room(backend: Any, vpc_id: str, subnet_ids: list[str]) -> None:
+    """AWS refuses an interface endpoint past the VPC's quota "Interface and Gateway Load
+    Balancer endpoints per VPC" (VpcEndpointLimitExceeded; a deleted endpoint no longer
+    counts), and in a subnet with no free address: each interface endpoint takes one
+    address in each of its subnets (InsufficientFreeAddressesInSubnet). A subnet's free
+    addresses are its size less AWS's 5 reserved and those of the region's endpoints
+    in it (the sandbox's transit subnets hold nothing else)."""
+    with _CONTROL.lock:
+        in_vpc = [e for e in _CONTROL.endpoints_by_vpc.get(vpc_id, []) if e.state != "deleted"]
+    if len(in_vpc) >= _CONTROL.endpoint_quota(vpc_id):
+        raise EC2ClientError(
+            "VpcEndpointLimitExceeded",
+            f"The maximum number of VPC endpoints for {vpc_id} has been reached.",
+        )
+    for subnet_id in subnet_ids:
+        subnet = backend.get_subnet(subnet_id)
+        taken = sum(1 for e in in_vpc if subnet_id in (e.subnet_ids or []))
+        if subnet.cidr.num_addresses - 5 - taken < 1:
+            raise EC2ClientError(
+                "InsufficientFreeAddressesInSubnet",
+                f"Insufficient free IP addresses in subnet {subnet_id} to create the endpoint.",
+            )
 
 
 def _rename(backend: Any, endpoint: SandboxVpcEndpoint, known_id: str | None) -> None:

@@ -1,7 +1,8 @@
 """Process-wide test controls of the AWS sandbox: call counts (EC2 and CloudWatch
 actions alike), CloudWatch metrics requested, queued injected failures, outages,
 throttles, the platform principal and the activation delay. moto's backends are
-process-wide, so these are too."""
+process-wide, so these are too. Also the per-VPC endpoint quota, and the endpoints of
+each VPC it is checked against."""
 
 from __future__ import annotations
 
@@ -68,6 +69,14 @@ class _Control:
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_service_id: str | None = None
     next_endpoint_id: str | None = None
+    # The quota "Interface and Gateway Load Balancer endpoints per VPC" (L-29B6F2EB):
+    # AWS's default for every VPC, and per-VPC values as if raised or lowered there.
+    endpoints_per_vpc: int = 50
+    endpoint_quotas: dict[str, int] = field(default_factory=dict)
+    # Interface endpoints by VPC as created (deleted ones stay, in state deleted), so the
+    # quota is checked without scanning every endpoint of the account.
+    endpoints_by_vpc: dict[str, list[Any]] = field(default_factory=dict)
+    endpoints_by_token: dict[str, Any] = field(default_factory=dict)  # by ClientToken
 
     def record(
         self,
@@ -116,6 +125,14 @@ class _Control:
             self.throttled.clear()
             self.next_service_id = None
             self.next_endpoint_id = None
+            self.endpoints_per_vpc = 50
+            self.endpoint_quotas.clear()
+            self.endpoints_by_vpc.clear()
+            self.endpoints_by_token.clear()
+
+    def endpoint_quota(self, vpc_id: str) -> int:
+        with self.lock:
+            return self.endpoint_quotas.get(vpc_id, self.endpoints_per_vpc)
 
 
 # EC2 answers a throttled call with HTTP 503 and this code.

@@ -16,11 +16,13 @@ from moto.ec2.models.vpc_service_configuration import (
 )
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.responses import EC2Response
+from moto.servicequotas.models import ServiceQuotasBackend
 
 from causeway.sandbox.aws.backend import (
     _accept_vpc_endpoint_connections,
     _create_vpc_endpoint,
     _describe_vpc_endpoint_connections,
+    _get_service_quota,
     _reject_vpc_endpoint_connections,
 )
 from causeway.sandbox.aws.metrics import (
@@ -38,8 +40,9 @@ _list_of_moto_modules = moto_backends.list_of_moto_modules
 
 
 def install() -> None:
-    """Patch moto's EC2 backend and responses with the PrivateLink behaviour, and its
-    CloudWatch backend and responses with the indexed GetMetricData and call control.
+    """Patch moto's EC2 backend and responses with the PrivateLink behaviour (and the
+    per-VPC endpoint quota, which Service Quotas then reports), and its CloudWatch
+    backend and responses with the indexed GetMetricData and call control.
 
     Idempotent and process-wide. Safe to call with moto's in-process mock too.
     """
@@ -52,6 +55,9 @@ def install() -> None:
         moto_service_configs.VPCServiceConfiguration = SandboxServiceConfiguration  # type: ignore[misc]
         moto_vpcs.VPCEndPoint = SandboxVpcEndpoint  # type: ignore[misc]
         VPCBackend.create_vpc_endpoint = _create_vpc_endpoint  # type: ignore[assignment,method-assign]
+        ServiceQuotasBackend.get_service_quota = _get_service_quota(  # type: ignore[method-assign]
+            ServiceQuotasBackend.get_service_quota
+        )
         backend_methods = {
             "describe_vpc_endpoint_connections": _describe_vpc_endpoint_connections,
             "accept_vpc_endpoint_connections": _accept_vpc_endpoint_connections,

@@ -67,6 +67,8 @@ class TenantService:
 _active_lock = threading.Lock()
 _active: AwsSandbox | None = None
 _names = itertools.count(1)
+# Second octet of each transit VPC's 10.x.0.0/16 (tenant VPCs use 172.16.0.0/16).
+_transit_octets = itertools.cycle(range(100, 256))
 
 
 class AwsSandbox:
@@ -205,8 +207,36 @@ class AwsSandbox:
         `inbound_service_id` gives it a known id (e.g. the one an example config names)."""
         region = region or self.region
         ec2 = self.client("ec2", region)
-        vpc_id = _create_vpc(ec2, "10.100.0.0/16", "causeway-transit")
-        subnet_ids = _create_subnets(ec2, vpc_id, region, "10.100")
+        transit = self.create_transit_vpc(region)
+        vpc_id, subnet_ids = transit["vpcId"], transit["subnetIds"]
+        with _CONTROL.lock:
+            _CONTROL.next_service_id = inbound_service_id
+        service = self._create_service(region, vpc_id, subnet_ids, acceptance_required=True)
+        ec2.modify_vpc_endpoint_service_permissions(
+            ServiceId=service.service_id, AddAllowedPrincipals=["*"]
+        )
+        self.inbound_services[region] = service
+        return {
+            "transitVpcId": vpc_id,
+            "subnetIds": subnet_ids,
+            "securityGroupIds": transit["securityGroupIds"],
+            "platformPrincipal": self.platform_principal,
+            "inboundServiceId": service.service_id,
+            "sourceIpPool": "10.200.0.0/16",
+            "blockedSecurityGroupId": transit["blockedSecurityGroupId"],
+        }
+
+    def create_transit_vpc(
+        self, region: str | None = None, *, subnet_prefix: int = 24
+    ) -> dict[str, Any]:
+        """A transit VPC shaped like an entry of a region's transitVpcs: three subnets
+        (of /`subnet_prefix`; a small one fills up), an open security group and an
+        empty blocked one. Each call makes a new VPC with its own address range."""
+        region = region or self.region
+        ec2 = self.client("ec2", region)
+        octet = next(_transit_octets)
+        vpc_id = _create_vpc(ec2, f"10.{octet}.0.0/16", "causeway-transit")
+        subnet_ids = _create_subnets(ec2, vpc_id, region, f"10.{octet}", subnet_prefix)
         sg_id = ec2.create_security_group(
             GroupName=f"causeway-endpoints-{next(_names)}",
             Description="Causeway interface endpoints",
@@ -223,23 +253,21 @@ class AwsSandbox:
                 }
             ],
         )
-        blocked_id = _create_blocked_group(ec2, vpc_id)
-        with _CONTROL.lock:
-            _CONTROL.next_service_id = inbound_service_id
-        service = self._create_service(region, vpc_id, subnet_ids, acceptance_required=True)
-        ec2.modify_vpc_endpoint_service_permissions(
-            ServiceId=service.service_id, AddAllowedPrincipals=["*"]
-        )
-        self.inbound_services[region] = service
         return {
-            "transitVpcId": vpc_id,
+            "vpcId": vpc_id,
             "subnetIds": subnet_ids,
             "securityGroupIds": [sg_id],
-            "platformPrincipal": self.platform_principal,
-            "inboundServiceId": service.service_id,
-            "sourceIpPool": "10.200.0.0/16",
-            "blockedSecurityGroupId": blocked_id,
+            "blockedSecurityGroupId": _create_blocked_group(ec2, vpc_id),
         }
+
+    def set_endpoint_quota(self, limit: int, vpc_id: str | None = None) -> None:
+        """The account's "Interface and Gateway Load Balancer endpoints per VPC" quota, for
+        every VPC (AWS's default is 50) or for one VPC (as if raised or lowered there)."""
+        with _CONTROL.lock:
+            if vpc_id is None:
+                _CONTROL.endpoints_per_vpc = limit
+            else:
+                _CONTROL.endpoint_quotas[vpc_id] = limit
 
     def create_tenant_service(
         self,
@@ -606,11 +634,13 @@ def _create_vpc(ec2: Any, cidr: str, name: str) -> str:
     return vpc_id
 
 
-def _create_subnets(ec2: Any, vpc_id: str, region: str, prefix: str) -> list[str]:
+def _create_subnets(ec2: Any, vpc_id: str, region: str, prefix: str, size: int = 24) -> list[str]:
     """Three subnets in three AZs, as PrivateLink deployments usually spread."""
     return [
         ec2.create_subnet(
-            VpcId=vpc_id, CidrBlock=f"{prefix}.{index}.0/24", AvailabilityZone=f"{region}{zone}"
+            VpcId=vpc_id,
+            CidrBlock=f"{prefix}.{index}.0/{size}",
+            AvailabilityZone=f"{region}{zone}",
         )["Subnet"]["SubnetId"]
         for index, zone in enumerate("abc", start=1)
     ]
