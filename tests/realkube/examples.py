@@ -47,6 +47,7 @@ _SPECS_AND_STATUSES: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
             "vpcEndpointId": ENDPOINT,
             "dnsNames": ["vpce-0abc1234def567890-abcdefgh.vpce-svc.us-east-1.vpce.amazonaws.com"],
             "blockedUntil": WHEN,
+            "transitVpcId": "vpc-0123456789abcdef0",
         },
     ),
     "InboundConnection": (

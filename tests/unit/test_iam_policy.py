@@ -311,7 +311,13 @@ def test_every_required_resource_type_of_an_action_is_granted() -> None:
 def test_arns_are_in_the_partition_botocore_puts_the_region_in(region: str, partition: str) -> None:
     config = parse_config({"regions": {region: REGION_CONFIG}})
     resources = [r for s in policy_document(config)["Statement"] for r in s["Resource"]]
-    assert all(r == "*" or r.startswith(f"arn:{partition}:ec2:{region}:") for r in resources)
+    assert all(
+        r == "*"
+        or r.startswith(
+            (f"arn:{partition}:ec2:{region}:", f"arn:{partition}:servicequotas:{region}:")
+        )
+        for r in resources
+    )
 
 
 def test_a_pool_grants_every_vpc_subnet_and_group_and_reads_the_quota_only_when_used() -> None:
