@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 import kopf
 
@@ -329,6 +330,11 @@ def _on_signal(stop: asyncio.Event, signum: int) -> None:
         )
         stop.set()
         return
-    sys.stderr.write(f"causeway: second {name}: exiting now\n")
+    exit_now(signum)
+
+
+def exit_now(signum: int) -> NoReturn:
+    """A second SIGINT/SIGTERM: leave at once (no cleanup), saying so in one line."""
+    sys.stderr.write(f"causeway: second {signal.Signals(signum).name}: exiting now\n")
     sys.stderr.flush()
     os._exit(128 + signum)

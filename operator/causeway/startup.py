@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from causeway import __version__
 from causeway.api import ALL_KINDS
@@ -28,7 +29,7 @@ from causeway.kube import ClusterConnection, KubeApi, check_cluster, load_cluste
 from causeway.kube.leases import LeaseStoreApi
 from causeway.kube.reader import current_namespace
 from causeway.listen import ListenAddress, ensure_free, parse_host_port, parse_listen_url
-from causeway.operator import LeadershipLostError, run_operator
+from causeway.operator import LeadershipLostError, exit_now, run_operator
 from causeway.problems import UnavailableError
 from causeway.runtime import Runtime
 
@@ -51,8 +52,9 @@ class RunOptions:
     lease_namespace: str | None = None  # None: the pod's (or the kubeconfig context's)
 
 
-def run(options: RunOptions) -> int:
-    """Check everything, then run the operator until SIGINT/SIGTERM; returns 0."""
+def run(options: RunOptions) -> NoReturn:
+    """Check everything, then run the operator until SIGINT/SIGTERM; then the process
+    ends with status 0 (errors raise before: UserError, UnavailableError)."""
     config = load_config(options.config_path)
     liveness = _liveness(options.liveness_url)
     metrics = _metrics_address(options.metrics_address)
@@ -77,7 +79,28 @@ def run(options: RunOptions) -> int:
     except LeadershipLostError as exc:
         # Exit, as client-go's users do: the restarted process is a standby with fresh memory.
         raise UnavailableError(f"{exc}; exiting so this replica restarts as a standby") from None
-    return 0
+    finally:
+        _exit_on_further_signals()
+    _end_process()
+
+
+def _exit_on_further_signals() -> None:
+    """The event loop is closed (and with it the handler that made a second signal exit
+    at once), but the process may still be finishing: a signal now also exits at once and
+    quietly, never with a KeyboardInterrupt traceback."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda received, _frame: exit_now(received))
+
+
+def _end_process() -> NoReturn:
+    """The graceful stop is done: end the process now. Interpreter finalization would put
+    the default signal actions back (a second Ctrl-C or SIGTERM then kills the process
+    with a bare signal instead of the one quiet line) and wait for threads nothing needs
+    any more (a Secret watch's read)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _leadership(options: RunOptions, cluster: ClusterConnection, runtime: Runtime) -> Leadership:

@@ -267,9 +267,26 @@ def test_failing_before_any_figures_keeps_what_was_stored_before_a_restart() -> 
     restarted = Reading(None, problem=problem, blocked_until=until)
     status = status_with(usage_status(LIMITS, restarted, NOW), stored)
     assert conditions(status)["Metered"]["status"] == "False"
-    assert conditions(status)["OutboundBlocked"] == conditions(stored)["OutboundBlocked"]
+    blocked, before = conditions(status)["OutboundBlocked"], conditions(stored)["OutboundBlocked"]
+    assert (blocked["status"], blocked["reason"]) == (before["status"], before["reason"])
+    assert "usage not read since the operator started" in blocked["message"]
     assert status["used"]["hourlyOutboundBytes"] == LIMIT
     assert status["blockedUntil"] == stored["blockedUntil"]
+
+
+def test_a_block_in_progress_when_the_operator_stopped_is_confirmed_without_figures() -> None:
+    """The last operator wrote BlockInProgress; the new one, with CloudWatch down, sees
+    the tags and the swap in AWS's listing: the block is reported in effect, not left as
+    stored (the defect: OutboundBlocked stayed False until CloudWatch came back)."""
+    until = NOW + timedelta(minutes=40)
+    in_progress = reading(out=LIMIT, blocked_until=until, unswapped_endpoints=1)
+    stored = status_with(usage_status(LIMITS, in_progress, NOW))
+    assert conditions(stored)["OutboundBlocked"]["reason"] == "BlockInProgress"
+    problem = Problem("AwsUnavailable", "CloudWatch is unavailable (500).", False)
+    restarted = Reading(None, problem=problem, blocked_until=until)
+    status = status_with(usage_status(LIMITS, restarted, NOW), stored)
+    blocked = conditions(status)["OutboundBlocked"]
+    assert (blocked["status"], blocked["reason"]) == ("True", "HourlyLimitReached")
 
 
 def test_a_decided_block_is_in_progress_until_aws_shows_it() -> None:

@@ -83,6 +83,11 @@ def usage_status(limits: Allowance, reading: Reading, now: datetime) -> UsageSta
         if reading.measured_at is not None:
             fields["lastMeteredTime"] = timestamp(reading.measured_at)
         conditions += _limit_conditions(limits, usage, reading, now)
+    else:
+        # No figures since the start, but a block the endpoints' tags record is still
+        # reported as AWS shows it, not left as the last operator wrote it.
+        no_figures = "usage not read since the operator started"
+        conditions += [c for c in [_block_condition(reading, now, no_figures)] if c]
     return UsageStatus(fields, conditions)
 
 
@@ -131,17 +136,15 @@ def _metered(reading: Reading) -> ConditionState:
     )
 
 
-def _limit_conditions(
-    limits: Allowance, usage: Usage, reading: Reading, now: datetime
-) -> list[ConditionState]:
-    out_mb, out_max = whole_mb(usage.outbound_hour), whole_mb(limits.hourly_outbound_bytes)
-    in_mb, in_max = whole_mb(usage.inbound_hour), whole_mb(limits.hourly_inbound_bytes)
-    day_mb, day_max = whole_mb(usage.day), whole_mb(limits.daily_bytes)
-    hour_text = f"{out_mb} MB of the hourly outbound limit of {out_max} MB used this hour"
+def _block_condition(reading: Reading, now: datetime, hour_text: str) -> ConditionState | None:
+    """OutboundBlocked for a block in force (None: none), as AWS's listing shows it:
+    in progress until every endpoint has only the blocked group, then in effect."""
     until = reading.blocked_until
-    if until is not None and until > now and reading.unswapped_endpoints:
+    if until is None or until <= now:
+        return None
+    if reading.unswapped_endpoints:
         # Decided, not yet enforced: never claim a block AWS has not shown.
-        blocked = ConditionState(
+        return ConditionState(
             OUTBOUND_BLOCKED,
             False,
             BLOCK_IN_PROGRESS,
@@ -149,16 +152,25 @@ def _limit_conditions(
             f"AWS does not show {reading.unswapped_endpoints} outbound endpoint(s) with "
             "only the blocked security group yet, so traffic may still pass.",
         )
-    elif until is not None and until > now:
-        blocked = ConditionState(
-            OUTBOUND_BLOCKED,
-            True,
-            HOURLY_LIMIT_REACHED,
-            f"Outbound traffic is blocked until {timestamp(until)}: {hour_text}; no outbound "
-            "endpoint of this namespace passes traffic until then." + _unenforced(reading),
-        )
-    else:
-        blocked = ConditionState(OUTBOUND_BLOCKED, False, "WithinHourlyLimit", f"{hour_text}.")
+    return ConditionState(
+        OUTBOUND_BLOCKED,
+        True,
+        HOURLY_LIMIT_REACHED,
+        f"Outbound traffic is blocked until {timestamp(until)}: {hour_text}; no outbound "
+        "endpoint of this namespace passes traffic until then." + _unenforced(reading),
+    )
+
+
+def _limit_conditions(
+    limits: Allowance, usage: Usage, reading: Reading, now: datetime
+) -> list[ConditionState]:
+    out_mb, out_max = whole_mb(usage.outbound_hour), whole_mb(limits.hourly_outbound_bytes)
+    in_mb, in_max = whole_mb(usage.inbound_hour), whole_mb(limits.hourly_inbound_bytes)
+    day_mb, day_max = whole_mb(usage.day), whole_mb(limits.daily_bytes)
+    hour_text = f"{out_mb} MB of the hourly outbound limit of {out_max} MB used this hour"
+    blocked = _block_condition(reading, now, hour_text) or ConditionState(
+        OUTBOUND_BLOCKED, False, "WithinHourlyLimit", f"{hour_text}."
+    )
     day_over = level(usage.day, limits.daily_bytes) == 100
     daily = ConditionState(
         DAILY_EXCEEDED,
