@@ -21,7 +21,7 @@ import attrs
 import kmock
 from kmock._internal import aiobus, apps, parsing, rendering
 
-from causeway.sandbox import usage
+from causeway.sandbox import faults, usage
 from causeway.sandbox.kube.kinds import _STATUS, ResourceKind
 from causeway.sandbox.kube.patches import (
     _api_error,
@@ -174,12 +174,20 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             self.reads[(request.resource.plural or "", request.namespace, request.name)] += 1
         if self._record_usage:
             _record_usage(request, self.kinds.values())
+        fault = faults.kube_fault(
+            request.method.value,
+            request.headers.get("User-Agent", ""),
+            watch=request.params.get("watch") in ("true", "1"),
+        )
+        if fault is not None and not fault.after_effect:
+            return _fault_response(fault)
         self._in_flight.add(id(request))
         try:
             self._trim_requests()
-            return await self._handle_tracked(request)
+            response = await self._handle_tracked(request)
         finally:
             self._in_flight.discard(id(request))
+        return response if fault is None else _fault_response(fault)
 
     async def _handle_tracked(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         if request.method.value not in _WRITE_METHODS:
@@ -453,15 +461,31 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             initial = self._initial_events(request, bus)
         stream = cast(AsyncGenerator[Any, None], bus.stream(since=mark))
         shape = _partial_event if _metadata_only(request) else _as_is
+        since = request.params.get("resourceVersion", "")
+        events = faults.watch_events(  # the campaign's faults; as is without a fault plan
+            self._matching(request, initial, stream),
+            request.headers.get("User-Agent", ""),
+            gone=(lambda: _gone_event(since)) if since not in ("", "0") else None,
+        )
         try:
-            for event in initial:
+            async for event in events:
                 yield shape(event)
-            async for event in self._until_timeout(stream, request.params.get("timeoutSeconds")):
-                if self._event_matches(request, event):
-                    yield shape(event)
         finally:
             await stream.aclose()
             await bus.unmark(mark)
+
+    async def _matching(
+        self,
+        request: rendering.Request,
+        initial: list[dict[str, Any]],
+        stream: AsyncGenerator[Any, None],
+    ) -> AsyncIterator[Any]:
+        """The watch's events: the initial ones, then the bus's that match, until timeout."""
+        for event in initial:
+            yield event
+        async for event in self._until_timeout(stream, request.params.get("timeoutSeconds")):
+            if self._event_matches(request, event):
+                yield event
 
     @staticmethod
     async def _until_timeout(
@@ -489,15 +513,7 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
                 events.append(self._initial_events_end_bookmark())
             return events
         if not since.isdigit() or int(since) < bus.floor:
-            gone = {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "status": "Failure",
-                "code": 410,
-                "reason": "Expired",
-                "message": f"too old resource version: {since}",
-            }
-            return [{"type": "ERROR", "object": gone}]
+            return [_gone_event(since)]
         return [
             event
             for event in bus.log
@@ -517,6 +533,33 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         namespace = obj.get("metadata", {}).get("namespace")
         in_namespace = request.namespace is None or namespace == request.namespace
         return in_namespace and _object_matches(obj, request.params)
+
+
+def _gone_event(since: str) -> dict[str, Any]:
+    """The ERROR event a watch gets when its resourceVersion is older than the server keeps."""
+    gone = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": 410,
+        "reason": "Expired",
+        "message": f"too old resource version: {since}",
+    }
+    return {"type": "ERROR", "object": gone}
+
+
+def _fault_response(fault: faults.KubeFault) -> aiohttp.web.StreamResponse:
+    """An injected API-server error, shaped as the server's Status object."""
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": fault.message,
+        "reason": fault.reason,
+        "code": fault.status,
+    }
+    return aiohttp.web.json_response(status, status=fault.status)
 
 
 def _record_usage(request: rendering.Request, kinds: Iterable[ResourceKind]) -> None:
