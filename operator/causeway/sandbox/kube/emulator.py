@@ -203,12 +203,32 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             self._substitute(request, prepared)
             response = await super()._handle(prepared)
             gone = target is not None and self._target_uid(request) is None
+            dangling = self._dangling_owner(prepared) if response.status < 300 else None
         # WORKAROUND: kmock answers a create with 200; the API server says 201 Created.
         if prepared.action == kmock.action.CREATE and response.status == 200:
             response.set_status(201)
         if gone and target is not None and self.on_removed is not None:
             self.on_removed(target)  # WORKAROUND: kmock has no garbage collector
+        if dangling is not None and self.on_removed is not None:
+            self.on_removed(dangling)  # the collector deletes what only dead owners own
         return response
+
+    def _dangling_owner(self, request: rendering.Request) -> str | None:
+        """An owner uid of the written object when none of its owners exists any more (a
+        dependent written after its owner was deleted): the real garbage collector looks
+        its owners up and deletes such an object, as it does the dependents of a deleted
+        owner. None if it has no owners or one of them exists."""
+        name = request.name or ((request.data or {}).get("metadata") or {}).get("name")
+        kind = self._kind(request)
+        key = (kind.key, request.namespace if kind.namespaced else None, name or "")
+        if key not in self.objects or self.objects[key].deleted:
+            return None
+        stored = self.objects[key]
+        owners = [o.get("uid") for o in stored.raw["metadata"].get("ownerReferences") or ()]
+        if not owners:
+            return None
+        live = {obj.raw["metadata"].get("uid") for obj in self.objects.values() if not obj.deleted}
+        return None if any(uid in live for uid in owners) else str(owners[0])
 
     def _target_uid(self, request: rendering.Request) -> str | None:
         """The uid of the object a write names, while it exists."""
