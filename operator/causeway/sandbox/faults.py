@@ -6,8 +6,9 @@ test harness by its User-Agent, as `sandbox.usage` does), whether it fails and h
 AWS (every EC2 and CloudWatch action): throttling as the action's service answers it,
 a 5xx with an API error body (before the effect, or after it: applied, answer lost),
 a 5xx page that is no API answer at all, a connection closed without an answer
-(before or after the effect), and a read timeout (the effect happens, the answer
-never comes, the connection is dropped once the client has given up).
+(before or after the effect), a read timeout (the effect happens, the answer never
+comes, the connection is dropped once the client has given up), and EC2's eventual
+consistency (a new endpoint missing from describes for a few seconds).
 
 Kubernetes: 409 Conflict and 500 on writes (500 also after the effect: applied,
 answer lost), 500 on reads, 410 Gone at the start of a watch (as after the server's
@@ -32,6 +33,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 from causeway.sandbox.aws.control import _Failure, _Outage
@@ -103,11 +105,16 @@ class FaultPlan:
     watch_rate: float = 0.05
     event_rate: float = 0.02
     aws_weights: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_AWS_WEIGHTS))
+    aws_action_rates: Mapping[str, float] = field(default_factory=dict)  # aws_rate overrides
     hang_seconds: float = DEFAULT_HANG_SECONDS
     delay_seconds: float = 0.5
+    # EC2's eventual consistency: a new endpoint may be missing from describes this long.
+    lag_rate: float = 0.0
+    lag_seconds: float = 3.0
     active: bool = True
     injected: Counter[str] = field(default_factory=Counter)
     _ordinals: Counter[str] = field(default_factory=Counter)
+    _lagged: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _draw(self, channel: str) -> random.Random | None:
@@ -132,12 +139,26 @@ class FaultPlan:
 
     def aws(self, action: str, *, throttle: _Failure) -> _Failure | _Outage | Drop | None:
         rng = self._draw(f"aws:{action}")
-        if rng is None or rng.random() >= self.aws_rate:
+        if rng is None or rng.random() >= self.aws_action_rates.get(action, self.aws_rate):
             return None
         kinds = [k for k in AWS_FAULTS if self.aws_weights.get(k, 0) > 0]
         kind = rng.choices(kinds, [self.aws_weights[k] for k in kinds])[0]
         self._count(kind)
         return _aws_answer(kind, throttle, self.hang_seconds)
+
+    def hides(self, resource_id: str, age_seconds: float) -> bool:
+        """Whether a describe leaves out this resource, created `age_seconds` ago: EC2 is
+        eventually consistent, so a new resource may be missing from describes for a
+        while ("Eventual consistency in the Amazon EC2 API"). Decided once per resource."""
+        if not self.active or age_seconds >= self.lag_seconds:
+            return False
+        if random.Random(f"{self.seed}:lag:{resource_id}").random() >= self.lag_rate:
+            return False
+        with self._lock:
+            if resource_id not in self._lagged:
+                self._lagged.add(resource_id)
+                self.injected["aws.describe-lag"] += 1
+        return True
 
     def kube(self, method: str, *, watch: bool) -> KubeFault | None:
         """A fault for a whole request (not a watch: see `watch_events`)."""
@@ -236,6 +257,25 @@ def aws_fault(action: str, agent: str, *, throttle: _Failure) -> _Failure | _Out
     if plan is None or _OPERATOR_AWS_AGENT not in agent:
         return None
     return plan.aws(action, throttle=throttle)
+
+
+def visible(endpoints: list[_T], agent: str) -> list[_T]:
+    """The hook of DescribeVpcEndpoints: the endpoints an operator's describe shows."""
+    plan = _plan
+    if plan is None or _OPERATOR_AWS_AGENT not in agent:
+        return endpoints
+    now = datetime.now(UTC).replace(tzinfo=None)  # moto keeps naive UTC times
+    return [
+        e
+        for e in endpoints
+        if not plan.hides(
+            str(getattr(e, "id", "")), _age(getattr(e, "creation_timestamp", now), now)
+        )
+    ]
+
+
+def _age(created: datetime, now: datetime) -> float:
+    return (now - created.replace(tzinfo=None)).total_seconds()
 
 
 def kube_fault(method: str, agent: str, *, watch: bool) -> KubeFault | None:

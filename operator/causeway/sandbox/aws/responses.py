@@ -59,9 +59,12 @@ class PrivateLinkResponses(EC2BaseResponse):
 
     def describe_vpc_endpoints(self) -> ActionResult:
         _activate_due(self.ec2_backend)
-        endpoints = self.ec2_backend.describe_vpc_endpoints(
-            vpc_end_point_ids=self._get_param("VpcEndpointIds", []),
-            filters=self._filters_from_querystring(),
+        endpoints = faults.visible(
+            self.ec2_backend.describe_vpc_endpoints(
+                vpc_end_point_ids=self._get_param("VpcEndpointIds", []),
+                filters=self._filters_from_querystring(),
+            ),
+            self.headers.get("User-Agent", ""),
         )
         page, token = _paginate(
             endpoints, self._get_int_param("MaxResults"), self._get_param("NextToken")

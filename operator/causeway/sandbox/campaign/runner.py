@@ -25,7 +25,17 @@ from causeway.sandbox.campaign.world import World
 from causeway.sandbox.faults import FaultPlan
 from causeway.sandbox.stack import SandboxStack
 
-METERING_SECONDS = 10.0  # the config's floor: the operator runs as `causeway run` would
+METERING_SECONDS = 10.0
+# The AWS calls that change something: where a lost answer or a retry can do harm.
+MUTATIONS = (
+    "CreateVpcEndpoint",
+    "DeleteVpcEndpoints",
+    "AcceptVpcEndpointConnections",
+    "RejectVpcEndpointConnections",
+    "ModifyVpcEndpoint",
+    "CreateTags",
+    "DeleteTags",
+)  # the config's floor: the operator runs as `causeway run` would
 
 
 @dataclass(frozen=True)
@@ -38,11 +48,13 @@ class Settings:
     kill_rate: float = 0.25  # chance that a step is followed by a SIGKILL
     kill_within: float = 1.5  # seconds after the step the kill falls within
     pause: float = 0.3  # at most this long between steps without a kill
-    aws_rate: float = 0.15
+    aws_rate: float = 0.25
     kube_write_rate: float = 0.15
     kube_read_rate: float = 0.05
     watch_rate: float = 0.2
     event_rate: float = 0.05
+    mutation_rate: float = 0.35  # AWS calls that change something fail more often
+    lag_rate: float = 0.7  # of new endpoints, missing from describes for a few seconds
     hang_seconds: float = faults.DEFAULT_HANG_SECONDS
     converge_timeout: float = 150.0
 
@@ -55,6 +67,8 @@ class Settings:
             watch_rate=self.watch_rate,
             event_rate=self.event_rate,
             hang_seconds=self.hang_seconds,
+            lag_rate=self.lag_rate,
+            aws_action_rates=dict.fromkeys(MUTATIONS, self.mutation_rate),
         )
 
 
