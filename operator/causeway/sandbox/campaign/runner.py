@@ -38,6 +38,18 @@ MUTATIONS = (
 )  # the config's floor: the operator runs as `causeway run` would
 
 
+# Lost answers weigh more than in the plan's defaults: they are what retries get wrong.
+CAMPAIGN_AWS_WEIGHTS = {
+    "aws.throttle": 3.0,
+    "aws.5xx": 2.0,
+    "aws.5xx-applied": 3.0,
+    "aws.5xx-bare": 1.0,
+    "aws.reset": 1.0,
+    "aws.reset-applied": 3.0,
+    "aws.timeout-applied": 0.1,
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """How long and how rough one campaign is."""
@@ -49,12 +61,13 @@ class Settings:
     kill_within: float = 1.5  # seconds after the step the kill falls within
     pause: float = 0.3  # at most this long between steps without a kill
     aws_rate: float = 0.25
-    kube_write_rate: float = 0.15
-    kube_read_rate: float = 0.05
-    watch_rate: float = 0.2
-    event_rate: float = 0.05
-    mutation_rate: float = 0.35  # AWS calls that change something fail more often
-    lag_rate: float = 0.7  # of new endpoints, missing from describes for a few seconds
+    kube_write_rate: float = 0.2
+    kube_read_rate: float = 0.08
+    watch_rate: float = 0.3
+    event_rate: float = 0.06
+    mutation_rate: float = 0.5  # AWS calls that change something fail more often
+    lag_rate: float = 1.0  # of new endpoints, missing from describes for a few seconds
+    lag_seconds: float = 5.0
     hang_seconds: float = faults.DEFAULT_HANG_SECONDS
     converge_timeout: float = 150.0
 
@@ -68,6 +81,8 @@ class Settings:
             event_rate=self.event_rate,
             hang_seconds=self.hang_seconds,
             lag_rate=self.lag_rate,
+            lag_seconds=self.lag_seconds,
+            aws_weights=CAMPAIGN_AWS_WEIGHTS,
             aws_action_rates=dict.fromkeys(MUTATIONS, self.mutation_rate),
         )
 

@@ -45,11 +45,11 @@ class Workload:
     # setup -------------------------------------------------------------------------
 
     def set_up(self, rng: random.Random) -> None:
-        """Each tenant: a quota with 2-4 licenses listing its main account, and services."""
+        """Each tenant: a quota with 3-5 licenses listing its main account, and services."""
         for index, namespace in enumerate(TENANTS):
             tenant = Tenant(
                 namespace=namespace,
-                licenses=rng.randint(2, 4),
+                licenses=rng.randint(3, 5),
                 main_account=f"2000000000{index}1",
                 spare_account=f"2000000000{index}2",
             )
@@ -185,7 +185,7 @@ class Workload:
 
     def change_licenses(self, rng: random.Random) -> str:
         tenant = rng.choice(list(self.world.tenants.values()))
-        tenant.licenses = max(0, min(5, tenant.licenses + rng.choice((-1, 1))))
+        tenant.licenses = max(0, min(6, tenant.licenses + rng.choice((-1, 1))))
         self._write_quota(tenant)
         return f"{tenant.namespace} licenses={tenant.licenses}"
 
@@ -324,8 +324,8 @@ def _manifest(kind: str, namespace: str, name: str, spec: dict[str, Any]) -> dic
 # What a step does, and how often, relative to the others.
 _STEPS: Final[tuple[tuple[Step, float], ...]] = (
     (Workload.create_outbound, 6),
-    (Workload.delete_outbound, 3),
-    (Workload.toggle_outbound, 3),
+    (Workload.delete_outbound, 4),
+    (Workload.toggle_outbound, 4),
     (Workload.tenant_answers_outbound, 5),
     (Workload.create_inbound, 4),
     (Workload.delete_inbound, 1.5),
