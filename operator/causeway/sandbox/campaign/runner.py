@@ -67,7 +67,7 @@ class Settings:
     event_rate: float = 0.06
     mutation_rate: float = 0.5  # AWS calls that change something fail more often
     lag_rate: float = 1.0  # of new endpoints, missing from describes for a few seconds
-    lag_seconds: float = 5.0
+    lag_seconds: float = 15.0
     hang_seconds: float = faults.DEFAULT_HANG_SECONDS
     converge_timeout: float = 150.0
 
