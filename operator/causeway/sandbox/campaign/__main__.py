@@ -31,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         "--quiet-every", type=int, default=10, help="steps between invariant checks (default 10)"
     )
     parser.add_argument(
-        "--kill-rate", type=float, default=0.25, help="chance of a SIGKILL after a step"
+        "--kill-rate", type=float, default=0.35, help="chance of a SIGKILL after a step"
+    )
+    parser.add_argument(
+        "--rough", action="store_true", help="the long benchmark's profile (more faults)"
     )
     parser.add_argument("--workdir", type=Path, help="where operator logs go (default: a temp dir)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every step")
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(
         seed=seed, steps=args.steps, quiet_every=args.quiet_every, kill_rate=args.kill_rate
     )
+    if args.rough:
+        settings = settings.roughly()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"causeway-campaign-{seed}-"))
     try:
         campaign = Campaign(settings, workdir, say=_say)

@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class Settings:
     seed: int
     steps: int = 40
     quiet_every: int = 10  # steps between quiet periods (and one after the last step)
-    kill_rate: float = 0.25  # chance that a step is followed by a SIGKILL
+    kill_rate: float = 0.35  # chance that a step is followed by a SIGKILL
     kill_within: float = 1.5  # seconds after the step the kill falls within
     pause: float = 0.3  # at most this long between steps without a kill
     aws_rate: float = 0.25
@@ -70,6 +70,30 @@ class Settings:
     lag_seconds: float = 15.0
     hang_seconds: float = faults.DEFAULT_HANG_SECONDS
     converge_timeout: float = 150.0
+
+    rough: bool = False  # the long benchmark's profile (see `roughly`)
+
+    def roughly(self) -> Settings:
+        """The long benchmark's profile: shorter pauses, faults on a larger share of
+        every kind of request."""
+        return replace(
+            self,
+            rough=True,
+            pause=0.1,
+            aws_rate=0.5,
+            mutation_rate=0.6,
+            kube_write_rate=0.4,
+            kube_read_rate=0.3,
+            watch_rate=0.5,
+            event_rate=0.15,
+        )
+
+    def replay_command(self) -> str:
+        return (
+            f"python -m causeway.sandbox.campaign --seed {self.seed} --steps {self.steps} "
+            f"--quiet-every {self.quiet_every} --kill-rate {self.kill_rate:g}"
+            + (" --rough" if self.rough else "")
+        )
 
     def plan(self) -> FaultPlan:
         return FaultPlan(
@@ -268,6 +292,6 @@ class Campaign:
             f"seed {settings.seed}, step {step}: invariants do not hold after "
             f"{settings.converge_timeout:g} s without faults:\n  {found}\n"
             f"last steps:\n  {recent}\n"
-            f"replay: python -m causeway.sandbox.campaign --seed {settings.seed} "
-            f"--steps {settings.steps}; operator logs in {self.workdir}"
+            f"replay: {settings.replay_command()}; "
+            f"operator logs in {self.workdir}"
         )
