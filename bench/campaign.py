@@ -1,7 +1,8 @@
 """Benchmark: the long fault campaign. Seeds run one after another (each a fresh
 sandbox and the real operator process), with fault rates above the CI campaign's,
 until at least --min-kills SIGKILLs and --min-faults injected faults are reached
-(or --max-seeds). Any invariant failing stops the run with its seed and step.
+(or --max-seeds, or --max-minutes). An invariant failing stops the run; the figures
+of the seeds that passed are written with the failure (seed, step, what broke).
 
 Reports kills survived, faults by kind, invariant checks passed, and the time to
 converge after the faults stop (median / max over every quiet period), per seed and
@@ -73,6 +74,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     reports: list[Report] = []
+    failed: str | None = None
     started = time.monotonic()
     for seed in range(args.first_seed, args.first_seed + args.max_seeds):
         workdir = Path(tempfile.mkdtemp(prefix=f"causeway-campaign-{seed}-"))
@@ -80,7 +82,8 @@ def main() -> int:
             reports.append(Campaign(settings(seed, args.steps), workdir, say=print).run())
         except InvariantViolationError as failure:
             sys.stderr.write(f"{failure}\n")
-            return 1
+            failed = str(failure)
+            break
         done = totals(reports, time.monotonic() - started)
         if done["kills_survived"] >= args.min_kills and done["faults_injected"] >= args.min_faults:
             break
@@ -89,6 +92,7 @@ def main() -> int:
             break
     result = totals(reports, time.monotonic() - started)
     result["per_seed"] = [one.as_dict() for one in reports]
+    result["failure"] = failed
     sys.stdout.write(json.dumps({k: v for k, v in result.items() if k != "per_seed"}, indent=2))
     header = {
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -97,7 +101,7 @@ def main() -> int:
         "poll_interval_seconds": 1.0,
     }
     args.output.write_text(json.dumps({**header, **result}, indent=2) + "\n")
-    return 0
+    return 0 if failed is None else 1
 
 
 if __name__ == "__main__":
