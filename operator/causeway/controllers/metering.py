@@ -10,7 +10,10 @@ restarted operator recomputes the same figures, with nothing counted twice or lo
 Metered are the endpoints available now, and every endpoint seen available earlier
 today (a connection deleted mid-hour still counts for the hours it used); the ones
 that are gone are kept in the quota's status, so a restart still counts them. An
-endpoint never available today cannot have carried traffic and is not asked for."""
+endpoint never available today cannot have carried traffic and is not asked for; but
+a restarted operator cannot know which of the endpoints AWS lists as deleted or
+rejected were available before (a crash between a teardown and the next cycle's
+status write), so its first cycle asks for those too and keeps the ones with traffic."""
 
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ from causeway.runtime import Runtime
 logger = logging.getLogger("causeway.metering")
 NOT_LISTED_RETRY_SECONDS = 1.0  # a cycle waits for every region's first listing
 AVAILABLE = "available"
+# States an endpoint is listed in after its life ended (it may have been available before).
+ENDED = frozenset({"deleting", "deleted", "rejected", "failed", "expired"})
 
 
 @dataclass
@@ -65,6 +70,9 @@ class MeteringController:
         self._wake = asyncio.Event()
         self._day: date | None = None
         self._seen: dict[str, MeteredEndpoint] = {}  # available at some time today, by id
+        # Restored at start from AWS's listing, not seen available: kept only if they carried
+        # traffic today.
+        self._presumed: set[str] = set()
         self._restored = False
         self._failing: dict[str, str] = {}  # regions whose CloudWatch failed last cycle
         self.last_report: CycleReport | None = None
@@ -120,7 +128,7 @@ class MeteringController:
         report.endpoints = len(metered)
         hourly, failed = await self._read(metered, at, report)
         self._record(metered, hourly, failed, at=at, now=now, report=report)
-        self._retire(live)
+        self._retire(live, hourly)
         report.patched = await self._runtime.quotas.report()
         if report.blocked or report.reopened:
             self._runtime.kick_all()  # the region passes block or reopen the endpoints
@@ -148,10 +156,34 @@ class MeteringController:
         if self._day != today:
             self._day = today
             self._seen = {}
+            self._presumed = set()
         if not self._restored:
             self._restored = True
             for endpoint in _kept_in_status(self._runtime, today.isoformat()):
                 self._seen.setdefault(endpoint.id, endpoint)
+            for endpoint in self._ended():
+                if endpoint.id not in self._seen:
+                    self._seen[endpoint.id] = endpoint
+                    self._presumed.add(endpoint.id)
+
+    def _ended(self) -> list[MeteredEndpoint]:
+        """The platform's endpoints AWS still lists after their life ended (deleted,
+        rejected, ...): one may have carried traffic today while this process was not
+        running, or before a crash kept it in status (the window between the teardown
+        and the next cycle); metering them at start loses none of their bytes."""
+        return [
+            MeteredEndpoint(
+                endpoint.id,
+                region,
+                endpoint.owner_namespace,
+                Direction.OUTBOUND,
+                endpoint.service_name,
+                endpoint.vpc_id,  # CloudWatch's "VPC Id": the endpoint's own VPC
+            )
+            for region, view in self._runtime.views.items()
+            for endpoint in view.all_endpoints()
+            if endpoint.owner_namespace and normalize(endpoint.state) in ENDED
+        ]
 
     def _live(self) -> dict[str, MeteredEndpoint]:
         """Endpoints that can carry traffic now: the platform's available endpoints (its
@@ -261,11 +293,15 @@ class MeteringController:
         for namespace in tenants:
             meter.set_unenforced(namespace, self._unenforced(namespace, metered))
 
-    def _retire(self, live: Mapping[str, MeteredEndpoint]) -> None:
-        """Endpoints seen available today and no longer: kept (in status) to the day's end."""
+    def _retire(self, live: Mapping[str, MeteredEndpoint], hourly: Mapping[str, Hourly]) -> None:
+        """Endpoints seen available today and no longer: kept (in status) to the day's end.
+        One only presumed (restored from the listing) is kept once it shows traffic today."""
         day = self._day.isoformat() if self._day else ""
         retired: dict[str, list[dict[str, str]]] = defaultdict(list)
         for endpoint in self._seen.values():
+            carried = any(hourly.get(endpoint.id, {}).values())
+            if endpoint.id in self._presumed and not carried:
+                continue
             if endpoint.id not in live:
                 retired[endpoint.namespace].append(_kept(endpoint, day))
         for namespace in set(retired) | set(self._quota_namespaces()):

@@ -489,7 +489,10 @@ class OutboundManager:
         patch = invalid_status(
             snapshot.status, snapshot.generation, message, self._now(), touch=touch
         )
-        teardown = planner.plan_teardown(context.view.owned_by(snapshot.uid))
+        tracked = snapshot.status.get("vpcEndpointId")
+        teardown = planner.plan_teardown(
+            context.view.owned_by(snapshot.uid), tracked if isinstance(tracked, str) else None
+        )
         if not snapshot.deleting or teardown.settled:
             return Decision(patch, settled=snapshot.deleting)
         if not teardown.actions:

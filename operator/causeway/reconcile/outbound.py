@@ -142,7 +142,7 @@ def plan(
     new endpoint is only created with a license (`verdict`); while the tenant is
     blocked (`guard`), its endpoint is blocked, and a new one starts blocked."""
     if not request.wants_endpoint:
-        return plan_teardown(owned)
+        return plan_teardown(owned, request.tracked_id)
     current = focus(owned, request.tracked_id)
     duplicates = tuple(e.id for e in owned if is_live(e) and e is not current)
     actions: list[Action] = [DeleteEndpoints(duplicates)] if duplicates else []
@@ -187,8 +187,14 @@ def _needs_new_endpoint(request: OutboundRequest, current: Endpoint | None) -> b
     return normalize(current.state) in DEAD_STATES and request.sync_requested
 
 
-def plan_teardown(owned: Sequence[Endpoint]) -> OutboundPlan:
+def plan_teardown(owned: Sequence[Endpoint], tracked_id: str | None = None) -> OutboundPlan:
+    """Delete what it owns. The endpoint its status names is deleted by id even when
+    AWS's listing lacks it: EC2 is eventually consistent, so a listing taken soon after
+    the create (by a restarted operator, say) may not show it yet, and settling on such
+    a listing would orphan the endpoint. Deleting an id AWS no longer knows is a no-op."""
     deletable = tuple(e.id for e in owned if normalize(e.state) in DELETABLE_STATES)
+    if tracked_id is not None and all(e.id != tracked_id for e in owned):
+        deletable = (*deletable, tracked_id)
     deleting = any(normalize(e.state) == "deleting" for e in owned)
     actions = (DeleteEndpoints(deletable),) if deletable else ()
     return OutboundPlan(actions, settled=not deletable and not deleting)

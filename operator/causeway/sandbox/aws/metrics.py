@@ -40,6 +40,7 @@ from moto.cloudwatch.models import CloudWatchBackend
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult, BaseResponse
 
+from causeway.sandbox import faults
 from causeway.sandbox.aws.control import _CONTROL, _Failure, _Outage, access_key_of
 
 # GetMetricData limits, from the CloudWatch API reference.
@@ -433,6 +434,11 @@ _original_call_action = BaseResponse.call_action
 _CLOUDWATCH_ACTION_LOCK = threading.Lock()
 
 
+def _locked_call(self: BaseResponse) -> TYPE_RESPONSE:
+    with _CLOUDWATCH_ACTION_LOCK:
+        return _original_call_action(self)
+
+
 def _controlled_call_action(self: BaseResponse) -> TYPE_RESPONSE:
     """Count every CloudWatch call and the metrics it requests; serve injected failures
     before or after the real work. Installed as CloudWatchResponse.call_action."""
@@ -443,10 +449,13 @@ def _controlled_call_action(self: BaseResponse) -> TYPE_RESPONSE:
         throttle=CLOUDWATCH_THROTTLED,
         metrics=requested,
         access_key=access_key_of(self.headers),
-    )
+    ) or faults.aws_fault(action, self.headers.get("User-Agent", ""), throttle=CLOUDWATCH_THROTTLED)
     if failure is None:
         with _CLOUDWATCH_ACTION_LOCK:
             return _original_call_action(self)
+    if isinstance(failure, faults.Drop):
+        faults.drop_connection(self, failure, lambda: _locked_call(self))
+        return 500, {}, ""  # never reaches the client: its connection is gone
     if isinstance(failure, _Outage):
         return failure.status, {"Content-Type": "text/html"}, failure.body
     if failure.after_effect:

@@ -15,13 +15,14 @@ from moto.core.responses import ActionResult, BaseResponse
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses._base_response import EC2BaseResponse
 
+from causeway.sandbox import faults
 from causeway.sandbox.aws.backend import (
     _accept_vpc_endpoint_connections,
     _activate_due,
     _describe_vpc_endpoint_connections,
     _reject_vpc_endpoint_connections,
 )
-from causeway.sandbox.aws.control import _CONTROL, _Outage, access_key_of
+from causeway.sandbox.aws.control import _CONTROL, _THROTTLED, _Outage, access_key_of
 
 # DescribeVpcEndpoints and DescribeVpcEndpointConnections return at most 1000 items.
 _MAX_PAGE: Final = 1000
@@ -58,9 +59,12 @@ class PrivateLinkResponses(EC2BaseResponse):
 
     def describe_vpc_endpoints(self) -> ActionResult:
         _activate_due(self.ec2_backend)
-        endpoints = self.ec2_backend.describe_vpc_endpoints(
-            vpc_end_point_ids=self._get_param("VpcEndpointIds", []),
-            filters=self._filters_from_querystring(),
+        endpoints = faults.visible(
+            self.ec2_backend.describe_vpc_endpoints(
+                vpc_end_point_ids=self._get_param("VpcEndpointIds", []),
+                filters=self._filters_from_querystring(),
+            ),
+            self.headers.get("User-Agent", ""),
         )
         page, token = _paginate(
             endpoints, self._get_int_param("MaxResults"), self._get_param("NextToken")
@@ -99,12 +103,23 @@ _original_call_action = BaseResponse.call_action
 _EC2_ACTION_LOCK = threading.Lock()
 
 
+def _locked_call(self: BaseResponse) -> TYPE_RESPONSE:
+    with _EC2_ACTION_LOCK:
+        return _original_call_action(self)
+
+
 def _controlled_call_action(self: BaseResponse) -> TYPE_RESPONSE:
     """Count every EC2 call and serve injected failures before or after the real work."""
-    failure = _CONTROL.record(self._get_action(), access_key=access_key_of(self.headers))
+    action = self._get_action()
+    failure = _CONTROL.record(action, access_key=access_key_of(self.headers)) or faults.aws_fault(
+        action, self.headers.get("User-Agent", ""), throttle=_THROTTLED
+    )
     if failure is None:
         with _EC2_ACTION_LOCK:
             return _original_call_action(self)
+    if isinstance(failure, faults.Drop):
+        faults.drop_connection(self, failure, lambda: _locked_call(self))
+        return 500, {}, ""  # never reaches the client: its connection is gone
     if isinstance(failure, _Outage):
         return failure.status, {"Content-Type": "text/html"}, failure.body
     if failure.after_effect:

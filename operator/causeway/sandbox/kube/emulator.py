@@ -21,7 +21,7 @@ import attrs
 import kmock
 from kmock._internal import aiobus, apps, parsing, rendering
 
-from causeway.sandbox import usage
+from causeway.sandbox import faults, usage
 from causeway.sandbox.kube.kinds import _STATUS, ResourceKind
 from causeway.sandbox.kube.patches import (
     _api_error,
@@ -183,12 +183,20 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         if self._record_usage:
             _record_usage(request, self.kinds.values())
         self._count_by_token(request)
+        fault = faults.kube_fault(
+            request.method.value,
+            request.headers.get("User-Agent", ""),
+            watch=request.params.get("watch") in ("true", "1"),
+        )
+        if fault is not None and not fault.after_effect:
+            return _fault_response(fault)
         self._in_flight.add(id(request))
         try:
             self._trim_requests()
-            return await self._handle_tracked(request)
+            response = await self._handle_tracked(request)
         finally:
             self._in_flight.discard(id(request))
+        return response if fault is None else _fault_response(fault)
 
     def _count_by_token(self, request: rendering.Request) -> None:
         authorization = str(request.headers.get("Authorization", ""))
@@ -217,12 +225,32 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             self._substitute(request, prepared)
             response = await super()._handle(prepared)
             gone = target is not None and self._target_uid(request) is None
+            dangling = self._dangling_owner(prepared) if response.status < 300 else None
         # WORKAROUND: kmock answers a create with 200; the API server says 201 Created.
         if prepared.action == kmock.action.CREATE and response.status == 200:
             response.set_status(201)
         if gone and target is not None and self.on_removed is not None:
             self.on_removed(target)  # WORKAROUND: kmock has no garbage collector
+        if dangling is not None and self.on_removed is not None:
+            self.on_removed(dangling)  # the collector deletes what only dead owners own
         return response
+
+    def _dangling_owner(self, request: rendering.Request) -> str | None:
+        """An owner uid of the written object when none of its owners exists any more (a
+        dependent written after its owner was deleted): the real garbage collector looks
+        its owners up and deletes such an object, as it does the dependents of a deleted
+        owner. None if it has no owners or one of them exists."""
+        name = request.name or ((request.data or {}).get("metadata") or {}).get("name")
+        kind = self._kind(request)
+        key = (kind.key, request.namespace if kind.namespaced else None, name or "")
+        if key not in self.objects or self.objects[key].deleted:
+            return None
+        stored = self.objects[key]
+        owners = [o.get("uid") for o in stored.raw["metadata"].get("ownerReferences") or ()]
+        if not owners:
+            return None
+        live = {obj.raw["metadata"].get("uid") for obj in self.objects.values() if not obj.deleted}
+        return None if any(uid in live for uid in owners) else str(owners[0])
 
     def _target_uid(self, request: rendering.Request) -> str | None:
         """The uid of the object a write names, while it exists."""
@@ -493,15 +521,31 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
             initial = self._initial_events(request, bus)
         stream = cast(AsyncGenerator[Any, None], bus.stream(since=mark))
         shape = _partial_event if metadata_only else _as_is
+        since = request.params.get("resourceVersion", "")
+        events = faults.watch_events(  # the campaign's faults; as is without a fault plan
+            self._matching(request, initial, stream),
+            request.headers.get("User-Agent", ""),
+            gone=(lambda: _gone_event(since)) if since not in ("", "0") else None,
+        )
         try:
-            for event in initial:
+            async for event in events:
                 yield shape(event)
-            async for event in self._until_timeout(stream, request.params.get("timeoutSeconds")):
-                if self._event_matches(request, event):
-                    yield shape(event)
         finally:
             await stream.aclose()
             await bus.unmark(mark)
+
+    async def _matching(
+        self,
+        request: rendering.Request,
+        initial: list[dict[str, Any]],
+        stream: AsyncGenerator[Any, None],
+    ) -> AsyncIterator[Any]:
+        """The watch's events: the initial ones, then the bus's that match, until timeout."""
+        for event in initial:
+            yield event
+        async for event in self._until_timeout(stream, request.params.get("timeoutSeconds")):
+            if self._event_matches(request, event):
+                yield event
 
     @staticmethod
     async def _until_timeout(
@@ -529,15 +573,7 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
                 events.append(self._initial_events_end_bookmark())
             return events
         if not since.isdigit() or int(since) < bus.floor:
-            gone = {
-                "kind": "Status",
-                "apiVersion": "v1",
-                "status": "Failure",
-                "code": 410,
-                "reason": "Expired",
-                "message": f"too old resource version: {since}",
-            }
-            return [{"type": "ERROR", "object": gone}]
+            return [_gone_event(since)]
         return [
             event
             for event in bus.log
@@ -557,6 +593,33 @@ class _Emulator(kmock.KubernetesEmulator, _DirectRouting):
         namespace = obj.get("metadata", {}).get("namespace")
         in_namespace = request.namespace is None or namespace == request.namespace
         return in_namespace and _object_matches(obj, request.params)
+
+
+def _gone_event(since: str) -> dict[str, Any]:
+    """The ERROR event a watch gets when its resourceVersion is older than the server keeps."""
+    gone = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": 410,
+        "reason": "Expired",
+        "message": f"too old resource version: {since}",
+    }
+    return {"type": "ERROR", "object": gone}
+
+
+def _fault_response(fault: faults.KubeFault) -> aiohttp.web.StreamResponse:
+    """An injected API-server error, shaped as the server's Status object."""
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": fault.message,
+        "reason": fault.reason,
+        "code": fault.status,
+    }
+    return aiohttp.web.json_response(status, status=fault.status)
 
 
 def _record_usage(request: rendering.Request, kinds: Iterable[ResourceKind]) -> None:

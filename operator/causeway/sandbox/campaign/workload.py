@@ -1,0 +1,339 @@
+"""The campaign's seeded workload: what tenants and admins do, one step at a time, as
+they would through kubectl and their own AWS accounts (the harness's requests are
+never faulted). Each step returns a line saying what it did, for the replay log.
+
+Steps: outbound connections created, deleted, provisioned on and off; tenants
+accepting and rejecting them on their services; inbound connections created (now and
+then from an account no quota lists), deleted, provisioned on and off; tenants
+deleting their endpoints; licenses raised and lowered; accounts added and removed;
+credentials created, rotated and deleted; traffic pushed on ready endpoints, some of
+it past the hourly limit."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from causeway.api import API_VERSION
+from causeway.sandbox.campaign.world import MB, Credential, Inbound, Outbound, Tenant, World
+from causeway.sandbox.kube import KubeSandboxError
+from causeway.sandbox.stack import SandboxStack
+
+OUTBOUND: Final = "outboundconnections"
+INBOUND: Final = "inboundconnections"
+CREDENTIALS: Final = "namedcredentials"
+QUOTAS: Final = "connectionquotas"
+
+TENANTS: Final = ("acme", "globex", "initech")
+SERVICES_PER_TENANT: Final = 2
+HOURLY_LIMIT_MB: Final = 56480
+
+Step = Callable[["Workload", random.Random], str]
+
+
+class Workload:
+    """Applies seeded steps to a running SandboxStack and records them in a World."""
+
+    def __init__(self, stack: SandboxStack, world: World) -> None:
+        self.stack = stack
+        self.world = world
+        self._names = itertools.count(1)
+
+    # setup -------------------------------------------------------------------------
+
+    def set_up(self, rng: random.Random) -> None:
+        """Each tenant: a quota with 3-5 licenses listing its main account, and services."""
+        for index, namespace in enumerate(TENANTS):
+            tenant = Tenant(
+                namespace=namespace,
+                licenses=rng.randint(3, 5),
+                main_account=f"2000000000{index}1",
+                spare_account=f"2000000000{index}2",
+            )
+            tenant.accounts = {tenant.main_account}
+            tenant.ever_listed = set(tenant.accounts)
+            tenant.services = [
+                self.stack.aws.create_tenant_service(acceptance_required=True)
+                for _ in range(SERVICES_PER_TENANT)
+            ]
+            self.world.tenants[namespace] = tenant
+            self._write_quota(tenant)
+
+    def _write_quota(self, tenant: Tenant) -> None:
+        self.stack.grant_quota(tenant.namespace, tenant.licenses, accounts=sorted(tenant.accounts))
+
+    def _name(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._names)}"
+
+    # steps -------------------------------------------------------------------------
+
+    def step(self, rng: random.Random) -> str:
+        steps, weights = zip(*_STEPS, strict=True)
+        chosen: Step = rng.choices(steps, weights)[0]
+        return chosen(self, rng)
+
+    def create_outbound(self, rng: random.Random) -> str:
+        tenant = rng.choice(list(self.world.tenants.values()))
+        service = rng.choice(tenant.services)
+        provisioned = rng.random() < 0.85
+        name = self._name("out")
+        self.stack.kube.apply(
+            _manifest(
+                "OutboundConnection",
+                tenant.namespace,
+                name,
+                {
+                    "region": self.stack.region,
+                    "serviceName": service.service_name,
+                    "provisioned": provisioned,
+                },
+            )
+        )
+        self.world.outbound[(tenant.namespace, name)] = Outbound(
+            tenant.namespace, name, service, provisioned, cycles=int(provisioned)
+        )
+        return f"create OutboundConnection {tenant.namespace}/{name} provisioned={provisioned}"
+
+    def delete_outbound(self, rng: random.Random) -> str:
+        live = self.world.live_outbound()
+        if not live:
+            return "delete OutboundConnection: none"
+        target = rng.choice(live)
+        self._delete(OUTBOUND, target.namespace, target.name)
+        target.deleted = True
+        return f"delete OutboundConnection {target.namespace}/{target.name}"
+
+    def toggle_outbound(self, rng: random.Random) -> str:
+        live = self.world.live_outbound()
+        if not live:
+            return "toggle OutboundConnection: none"
+        target = rng.choice(live)
+        target.provisioned = not target.provisioned
+        target.cycles += int(target.provisioned)
+        self._patch(OUTBOUND, target.namespace, target.name, provisioned=target.provisioned)
+        return f"set {target.namespace}/{target.name} provisioned={target.provisioned}"
+
+    def tenant_answers_outbound(self, rng: random.Random) -> str:
+        """A tenant accepts (mostly) or rejects a request waiting on one of its services."""
+        tenant = rng.choice(list(self.world.tenants.values()))
+        service = rng.choice(tenant.services)
+        waiting = self.stack.aws.pending_connections(service.service_id)
+        if not waiting:
+            return f"{tenant.namespace} answers on {service.service_id}: nothing waiting"
+        vpce = rng.choice(sorted(waiting))
+        if rng.random() < 0.85:
+            self.stack.aws.accept(service.service_id, vpce)
+            return f"{tenant.namespace} accepts {vpce}"
+        self.stack.aws.reject(service.service_id, vpce)
+        return f"{tenant.namespace} rejects {vpce}"
+
+    def create_inbound(self, rng: random.Random) -> str:
+        tenant = rng.choice(list(self.world.tenants.values()))
+        roll = rng.random()
+        account = (
+            self.world.stranger_account
+            if roll < 0.1
+            else tenant.spare_account
+            if roll < 0.3
+            else tenant.main_account
+        )
+        vpce = self.stack.aws.create_tenant_endpoint(account)
+        provisioned = rng.random() < 0.9
+        name = self._name("in")
+        self.stack.kube.apply(
+            _manifest(
+                "InboundConnection",
+                tenant.namespace,
+                name,
+                {"region": self.stack.region, "vpcEndpointId": vpce, "provisioned": provisioned},
+            )
+        )
+        self.world.inbound[(tenant.namespace, name)] = Inbound(
+            tenant.namespace, name, vpce, account, provisioned
+        )
+        return f"create InboundConnection {tenant.namespace}/{name} for {vpce} of {account}"
+
+    def delete_inbound(self, rng: random.Random) -> str:
+        live = self.world.live_inbound()
+        if not live:
+            return "delete InboundConnection: none"
+        target = rng.choice(live)
+        self._delete(INBOUND, target.namespace, target.name)
+        target.deleted = True
+        return f"delete InboundConnection {target.namespace}/{target.name}"
+
+    def toggle_inbound(self, rng: random.Random) -> str:
+        live = self.world.live_inbound()
+        if not live:
+            return "toggle InboundConnection: none"
+        target = rng.choice(live)
+        target.provisioned = not target.provisioned
+        self._patch(INBOUND, target.namespace, target.name, provisioned=target.provisioned)
+        return f"set {target.namespace}/{target.name} provisioned={target.provisioned}"
+
+    def tenant_deletes_endpoint(self, rng: random.Random) -> str:
+        candidates = [i for i in self.world.inbound.values() if not i.endpoint_deleted]
+        if not candidates:
+            return "tenant deletes its endpoint: none"
+        target = rng.choice(candidates)
+        self.stack.aws.delete_tenant_endpoint(target.account, target.vpce)
+        target.endpoint_deleted = True
+        return f"{target.namespace}'s account {target.account} deletes {target.vpce}"
+
+    def change_licenses(self, rng: random.Random) -> str:
+        tenant = rng.choice(list(self.world.tenants.values()))
+        tenant.licenses = max(0, min(6, tenant.licenses + rng.choice((-1, 1))))
+        self._write_quota(tenant)
+        return f"{tenant.namespace} licenses={tenant.licenses}"
+
+    def change_accounts(self, rng: random.Random) -> str:
+        tenant = rng.choice(list(self.world.tenants.values()))
+        if tenant.spare_account in tenant.accounts:
+            tenant.accounts.discard(tenant.spare_account)
+            verb = "removes"
+        else:
+            tenant.accounts.add(tenant.spare_account)
+            tenant.ever_listed.add(tenant.spare_account)
+            verb = "adds"
+        self._write_quota(tenant)
+        return f"{tenant.namespace}'s quota {verb} account {tenant.spare_account}"
+
+    def create_credential(self, rng: random.Random) -> str:
+        live = self.world.live_outbound()
+        if not live:
+            return "create NamedCredential: no connection"
+        connection = rng.choice(live)
+        name = self._name("cred")
+        value = _secret_value(rng)
+        credential = Credential(
+            connection.namespace, name, connection.name, f"{name}-key", f"{name}-out", value
+        )
+        self._write_source(credential)
+        self.stack.kube.apply(
+            _manifest(
+                "NamedCredential",
+                credential.namespace,
+                name,
+                {
+                    "url": "https://api.tenant.internal:8443/v1",
+                    "outboundConnection": connection.name,
+                    "authentication": {
+                        "type": "ApiKey",
+                        "secretRef": {"name": credential.source},
+                        "header": "X-Api-Key",
+                    },
+                    "publishSecret": credential.publish,
+                },
+            )
+        )
+        self.world.credentials[(credential.namespace, name)] = credential
+        return f"create NamedCredential {credential.namespace}/{name} for {connection.name}"
+
+    def rotate_credential(self, rng: random.Random) -> str:
+        live = self.world.live_credentials()
+        if not live:
+            return "rotate NamedCredential: none"
+        target = rng.choice(live)
+        target.value = _secret_value(rng)
+        self._write_source(target)
+        return f"rotate the key of {target.namespace}/{target.name}"
+
+    def delete_credential(self, rng: random.Random) -> str:
+        live = self.world.live_credentials()
+        if not live:
+            return "delete NamedCredential: none"
+        target = rng.choice(live)
+        self._delete(CREDENTIALS, target.namespace, target.name)
+        target.deleted = True
+        return f"delete NamedCredential {target.namespace}/{target.name}"
+
+    def push_traffic(self, rng: random.Random) -> str:
+        """Bytes through a Ready outbound endpoint, as CloudWatch records them: mostly
+        small amounts, now and then enough to pass the tenant's hourly limit."""
+        ready = [
+            (o, status)
+            for o in self.world.live_outbound()
+            if (status := self._status(OUTBOUND, o.namespace, o.name)).get("phase") == "Ready"
+        ]
+        if not ready:
+            return "push traffic: no Ready connection"
+        target, status = rng.choice(ready)
+        megabytes = rng.choice((100, 2_000, 30_000)) if rng.random() < 0.8 else HOURLY_LIMIT_MB
+        now = datetime.now(UTC)
+        vpc = str(status["transitVpcId"])  # CloudWatch's "VPC Id": the endpoint's own VPC
+        vpce = str(status["vpcEndpointId"])
+        self.stack.aws.put_endpoint_bytes(
+            vpce, target.service.service_name, vpc, megabytes * MB, now
+        )
+        before = self.world.used_this_hour(target.namespace, now)
+        self.world.traffic[(target.namespace, _hour(now))] += megabytes * MB
+        if before < HOURLY_LIMIT_MB * MB <= before + megabytes * MB:
+            self.world.blocks[target.namespace] += 1
+        return f"{megabytes} MB through {vpce} of {target.namespace}/{target.name}"
+
+    # helpers -----------------------------------------------------------------------
+
+    def _status(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
+        body = self.stack.kube.get(plural, namespace, name) or {}
+        return dict(body.get("status") or {})
+
+    def _patch(self, plural: str, namespace: str, name: str, **spec: Any) -> None:
+        self.stack.kube.patch(plural, namespace, name, {"spec": spec})
+
+    def _delete(self, plural: str, namespace: str, name: str) -> None:
+        try:
+            self.stack.kube.delete(plural, namespace, name)
+        except KubeSandboxError as error:
+            if error.status != 404:
+                raise
+
+    def _write_source(self, credential: Credential) -> None:
+        self.world.secret_values.add(credential.value)
+        self.stack.kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": credential.source, "namespace": credential.namespace},
+                "type": "Opaque",
+                "stringData": {"apiKey": credential.value},
+            }
+        )
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _secret_value(rng: random.Random) -> str:
+    return f"campaign-secret-{rng.getrandbits(64):016x}"
+
+
+def _manifest(kind: str, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+# What a step does, and how often, relative to the others.
+_STEPS: Final[tuple[tuple[Step, float], ...]] = (
+    (Workload.create_outbound, 6),
+    (Workload.delete_outbound, 4),
+    (Workload.toggle_outbound, 4),
+    (Workload.tenant_answers_outbound, 5),
+    (Workload.create_inbound, 4),
+    (Workload.delete_inbound, 1.5),
+    (Workload.toggle_inbound, 1.5),
+    (Workload.tenant_deletes_endpoint, 0.5),
+    (Workload.change_licenses, 1.5),
+    (Workload.change_accounts, 1),
+    (Workload.create_credential, 2),
+    (Workload.rotate_credential, 1.5),
+    (Workload.delete_credential, 1),
+    (Workload.push_traffic, 2),
+)

@@ -1,0 +1,37 @@
+"""The short fault campaign, in CI: fixed seeds, the operator process SIGKILLed and
+restarted many times, hundreds of AWS and Kubernetes faults injected by the sandbox,
+and every invariant (causeway.sandbox.campaign.invariants) holding after each quiet
+period. A failure names the seed, the step and what does not hold; replay it with
+`python -m causeway.sandbox.campaign --seed N --steps S`.
+
+Each seed also proves the campaign had teeth: enough kills and faults of every family
+(AWS errors, lost answers, dropped connections, Kubernetes conflicts, broken watches)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from causeway.sandbox.campaign import Campaign, Settings
+from causeway.sandbox.campaign.invariants import CHECKS
+
+# Seeds that once found a defect stay here (2: the metering reset after a crash; 11:
+# the endpoint orphaned by a deletion on a lagging listing).
+CI_SEEDS = (2, 11, 23)
+STEPS = 50
+
+
+@pytest.mark.timeout(600)  # a run takes 1-2 min; a failing one waits out its convergence
+@pytest.mark.parametrize("seed", CI_SEEDS)
+def test_every_invariant_holds_through_kills_and_faults(seed: int, tmp_path: Path) -> None:
+    settings = Settings(seed=seed, steps=STEPS, quiet_every=10, kill_rate=0.35)
+    report = Campaign(settings, tmp_path, say=print).run()
+
+    assert report.steps == STEPS
+    assert report.quiet_periods == STEPS // 10
+    assert report.checks_passed == report.quiet_periods * len(CHECKS)
+    assert report.kills >= 8
+    assert report.faults_total >= 60
+    families = {kind.split("-")[0] for kind in report.faults}
+    assert {"aws.throttle", "aws.5xx", "aws.reset", "kube.409", "kube.500", "kube.410"} <= families
