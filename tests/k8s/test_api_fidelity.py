@@ -5,11 +5,10 @@ drift back into accepting what a cluster refuses."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-import urllib3
 
 from causeway.api import ALL_KINDS
 from causeway.crdgen import crd_for
@@ -23,58 +22,12 @@ SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
 SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
 
 
-class Api(Protocol):
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        content_type: str = "application/json",
-        query: Mapping[str, str] | None = None,
-        missing_ok: bool = False,
-        headers: Mapping[str, str] | None = None,
-    ) -> dict[str, Any] | None: ...
-
-
-class SandboxHttp:
-    """Plain HTTP to the sandbox, with the same call shape as the real cluster's client."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._pool = urllib3.PoolManager(retries=False, timeout=30.0)
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        content_type: str = "application/json",
-        query: Mapping[str, str] | None = None,
-        missing_ok: bool = False,
-        headers: Mapping[str, str] | None = None,
-    ) -> dict[str, Any] | None:
-        sent = {"Accept": "application/json", **(headers or {})}
-        if body is not None:
-            sent["Content-Type"] = content_type
-        reply = self._pool.request(
-            method, self._url + path, json=body, headers=sent, fields=dict(query or {}) or None
-        )
-        payload: Any = reply.json() if reply.data else {}
-        if reply.status == 404 and missing_ok:
-            return None
-        if reply.status >= 400:
-            raise KubeSandboxError(method, path, reply.status, payload)
-        return dict(payload)
-
-
 @pytest.fixture(scope="module", params=["sandbox", "apiserver"])
-def api(request: pytest.FixtureRequest) -> Iterator[Api]:
+def api(request: pytest.FixtureRequest) -> Iterator[HttpClient]:
     if request.param == "sandbox":
         kinds = kinds_from_crds(crd_for(kind) for kind in ALL_KINDS)
         with ThreadedKubeSandbox(kinds, namespaces=(NAMESPACE,)) as sandbox:
-            yield SandboxHttp(sandbox.url)
+            yield HttpClient(sandbox.url)
         return
     cluster: RealCluster = request.getfixturevalue("real_cluster")
     admin = HttpClient(cluster.admin)
@@ -93,20 +46,20 @@ def outbound(name: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def refusal(api: Api, method: str, path: str, body: Any, **kwargs: Any) -> KubeSandboxError:
+def refusal(api: HttpClient, method: str, path: str, body: Any, **kwargs: Any) -> KubeSandboxError:
     with pytest.raises(KubeSandboxError) as refused:
         api.call(method, path, body, **kwargs)
     return refused.value
 
 
-def test_a_list_asked_for_object_metadata_only_is_not_acceptable(api: Api) -> None:
+def test_a_list_asked_for_object_metadata_only_is_not_acceptable(api: HttpClient) -> None:
     # The Secret watch's first LIST once asked this way: a real server answers 406.
     accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
     refused = refusal(api, "GET", SECRETS, None, headers={"Accept": accept})
     assert refused.status == 406
 
 
-def test_a_list_asked_for_the_list_form_carries_metadata_only(api: Api) -> None:
+def test_a_list_asked_for_the_list_form_carries_metadata_only(api: HttpClient) -> None:
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -122,27 +75,27 @@ def test_a_list_asked_for_the_list_form_carries_metadata_only(api: Api) -> None:
     api.call("DELETE", f"{SECRETS}/values")
 
 
-def test_a_spec_against_the_schema_is_refused_naming_the_field(api: Api) -> None:
+def test_a_spec_against_the_schema_is_refused_naming_the_field(api: HttpClient) -> None:
     refused = refusal(api, "POST", OUTBOUNDS, outbound("garbled", serviceName="not-a-service"))
     assert refused.status == 422
     assert 'OutboundConnection.causeway.dev "garbled" is invalid' in refused.body["message"]
     assert "spec.serviceName" in refused.body["message"]
 
 
-def test_a_cel_rule_refuses_with_its_message(api: Api) -> None:
+def test_a_cel_rule_refuses_with_its_message(api: HttpClient) -> None:
     other = SERVICE.replace("us-east-1", "eu-west-1")
     refused = refusal(api, "POST", OUTBOUNDS, outbound("elsewhere", serviceName=other))
     assert refused.status == 422
     assert "serviceName must be an endpoint service in spec.region" in refused.body["message"]
 
 
-def test_schema_defaults_are_stored(api: Api) -> None:
+def test_schema_defaults_are_stored(api: HttpClient) -> None:
     created = api.call("POST", OUTBOUNDS, outbound("defaulted"))
     assert created is not None and created["spec"]["provisioned"] is True
     api.call("DELETE", f"{OUTBOUNDS}/defaulted")
 
 
-def test_an_immutable_field_cannot_change(api: Api) -> None:
+def test_an_immutable_field_cannot_change(api: HttpClient) -> None:
     api.call("POST", OUTBOUNDS, outbound("fixed"))
     moved = {"spec": {"serviceName": SERVICE.replace("0123456789abcdef0", "0123456789abcdef1")}}
     refused = refusal(

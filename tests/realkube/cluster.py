@@ -26,7 +26,7 @@ import urllib3
 
 from causeway.sandbox import usage
 from causeway.sandbox.kube import CORE_KINDS, KubeSandboxError, ResourceKind
-from causeway.sandbox.kube.patches import _without
+from causeway.sandbox.kube.kinds import apply_patch, kind_named, kind_of_manifest
 from realkube.controlplane import ClusterAccess, write_kubeconfig
 
 CLEAN_UP_TIMEOUT = 30.0
@@ -49,16 +49,17 @@ _CAUSEWAY_GROUP = "causeway.dev"
 
 
 class HttpClient:
-    """JSON over HTTPS to the API server as one user (client certificate or token)."""
+    """JSON over HTTP(S) to an API server as one user: the real one's (client certificate
+    or token over TLS) or the sandbox's (plain HTTP, no authentication)."""
 
-    def __init__(self, access: ClusterAccess) -> None:
-        self.access = access
+    def __init__(self, access: ClusterAccess | str) -> None:
+        self.access = access if isinstance(access, ClusterAccess) else None
+        self._server = access.server if isinstance(access, ClusterAccess) else access
         self._headers = {"Accept": "application/json", "User-Agent": "causeway-tests"}
-        if access.token:
-            self._headers["Authorization"] = f"Bearer {access.token}"
-        self._pool = urllib3.PoolManager(
-            ssl_context=access.ssl_context(), retries=False, timeout=30.0
-        )
+        if self.access is not None and self.access.token:
+            self._headers["Authorization"] = f"Bearer {self.access.token}"
+        context = self.access.ssl_context() if self.access is not None else None
+        self._pool = urllib3.PoolManager(ssl_context=context, retries=False, timeout=30.0)
 
     def call(
         self,
@@ -71,7 +72,7 @@ class HttpClient:
         missing_ok: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
-        url = self.access.server + path
+        url = self._server + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
         sent = {**self._headers, **(headers or {})}
@@ -281,6 +282,7 @@ class RealKube:
 
     def write_admin_kubeconfig(self, path: Path) -> None:
         namespace = self.namespaces[0] if self.namespaces else "default"
+        assert self.admin.access is not None
         write_kubeconfig(path, self.admin.access, namespace)
 
     def requests_by(self, replica: str) -> dict[tuple[str, str], int]:
@@ -311,21 +313,11 @@ class RealKube:
     # -- helper calls, as the admin ------------------------------------------------------
 
     def kind_for(self, plural: str) -> ResourceKind:
-        name, _, group = plural.partition(".")
-        matches = [k for k in self.kinds if k.plural == name and (not group or k.group == group)]
-        if not matches:
-            raise KeyError(f"No registered kind for {plural!r}")
-        return sorted(matches, key=lambda k: k.group != "")[0]
-
-    def _kind_of_manifest(self, manifest: Mapping[str, Any]) -> ResourceKind:
-        for kind in self.kinds:
-            if kind.api_version == manifest["apiVersion"] and kind.kind == manifest["kind"]:
-                return kind
-        raise KeyError(f"No registered kind for {manifest['apiVersion']}/{manifest['kind']}")
+        return kind_named(self.kinds, plural)
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """Create, or merge-patch if it exists (like the sandbox's helper)."""
-        kind = self._kind_of_manifest(manifest)
+        kind = kind_of_manifest(self.kinds, manifest)
         meta = manifest.get("metadata", {})
         namespace = meta.get("namespace") or (self.namespaces[0] if kind.namespaced else None)
         try:
@@ -336,9 +328,8 @@ class RealKube:
         else:
             assert created is not None
             return created
-        patch = _without(manifest, "status")
-        patch["metadata"] = _without(meta, "resourceVersion", "uid", "creationTimestamp")
-        return self.patch(f"{kind.plural}.{kind.group}", namespace, meta["name"], patch)
+        plural = f"{kind.plural}.{kind.group}"
+        return self.patch(plural, namespace, meta["name"], apply_patch(manifest))
 
     def get(self, kind_plural: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         return self.admin.call(

@@ -76,3 +76,31 @@ def kinds_from_crds(crds: Iterable[Mapping[str, Any]]) -> list[ResourceKind]:
                 )
             )
     return kinds
+
+
+def kind_named(kinds: Iterable[ResourceKind], plural: str) -> ResourceKind:
+    """A kind by "plural" or "plural.group"; core wins on clashes (e.g. events)."""
+    name, _, group = plural.partition(".")
+    matches = [k for k in kinds if k.plural == name and (not group or k.group == group)]
+    if not matches:
+        raise KeyError(f"No registered kind for {plural!r}")
+    return sorted(matches, key=lambda k: k.group != "")[0]
+
+
+def kind_of_manifest(kinds: Iterable[ResourceKind], manifest: Mapping[str, Any]) -> ResourceKind:
+    """The kind a manifest's apiVersion and kind name."""
+    for kind in kinds:
+        if kind.api_version == manifest["apiVersion"] and kind.kind == manifest["kind"]:
+            return kind
+    raise KeyError(f"No registered kind for {manifest['apiVersion']}/{manifest['kind']}")
+
+
+def apply_patch(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch a simplified `kubectl apply` sends for an object that exists:
+    the manifest without status and server-owned metadata."""
+    patch = {k: v for k, v in manifest.items() if k != "status"}
+    meta = manifest.get("metadata", {})
+    patch["metadata"] = {
+        k: v for k, v in meta.items() if k not in ("resourceVersion", "uid", "creationTimestamp")
+    }
+    return patch

@@ -22,8 +22,14 @@ import kubernetes.client
 import yaml
 
 from causeway.sandbox.kube.emulator import _Emulator
-from causeway.sandbox.kube.kinds import CORE_KINDS, ResourceKind
-from causeway.sandbox.kube.patches import _now, _without
+from causeway.sandbox.kube.kinds import (
+    CORE_KINDS,
+    ResourceKind,
+    apply_patch,
+    kind_named,
+    kind_of_manifest,
+)
+from causeway.sandbox.kube.patches import _now
 
 _T = TypeVar("_T")
 
@@ -206,17 +212,7 @@ class KubeSandbox:
 
     def kind_for(self, plural: str) -> ResourceKind:
         """Find a kind by "plural" or "plural.group"; core wins on clashes (e.g. events)."""
-        name, _, group = plural.partition(".")
-        matches = [k for k in self.kinds if k.plural == name and (not group or k.group == group)]
-        if not matches:
-            raise KeyError(f"No registered kind for {plural!r}")
-        return sorted(matches, key=lambda k: k.group != "")[0]
-
-    def _kind_of_manifest(self, manifest: Mapping[str, Any]) -> ResourceKind:
-        for kind in self.kinds:
-            if kind.api_version == manifest["apiVersion"] and kind.kind == manifest["kind"]:
-                return kind
-        raise KeyError(f"No registered kind for {manifest['apiVersion']}/{manifest['kind']}")
+        return kind_named(self.kinds, plural)
 
     async def _call(
         self,
@@ -242,7 +238,7 @@ class KubeSandbox:
 
     async def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """Create, or merge-patch if it exists (like ``kubectl apply``, simplified)."""
-        kind = self._kind_of_manifest(manifest)
+        kind = kind_of_manifest(self.kinds, manifest)
         meta = manifest.get("metadata", {})
         namespace = meta.get("namespace") or (self.namespaces[0] if kind.namespaced else None)
         try:
@@ -253,9 +249,8 @@ class KubeSandbox:
         else:
             assert created is not None
             return created
-        patch = _without(manifest, "status")
-        patch["metadata"] = _without(meta, "resourceVersion", "uid", "creationTimestamp")
-        return await self.patch(f"{kind.plural}.{kind.group}", namespace, meta["name"], patch)
+        plural = f"{kind.plural}.{kind.group}"
+        return await self.patch(plural, namespace, meta["name"], apply_patch(manifest))
 
     async def get(self, kind_plural: str, namespace: str | None, name: str) -> _Body | None:
         kind = self.kind_for(kind_plural)
