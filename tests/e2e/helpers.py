@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import pytest
+
 from causeway.sandbox.stack import SandboxStack
 
 T = TypeVar("T")
@@ -119,3 +121,11 @@ def uid_of(stack: SandboxStack, name: str, namespace: str = "acme", kind: str = 
     body = stack.kube.get(kind, namespace, name)
     assert body is not None, f"{kind} {namespace}/{name} does not exist"
     return str(body["metadata"]["uid"])
+
+
+def sandbox_only(request: pytest.FixtureRequest, why: str) -> None:
+    """Skip the real-server run of a test that exercises only AWS-side behaviour (pacing,
+    credentials) and takes long: CI's time goes to what the real API server can show."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("kube_backend") == "apiserver":
+        pytest.skip(f"sandbox only: {why}")

@@ -22,6 +22,7 @@ from e2e.helpers import (
     eventually,
     live_endpoints_of,
     outbound,
+    sandbox_only,
     status_of,
     uid_of,
 )
@@ -51,7 +52,10 @@ def make_stack(operator_rate: float, kube_backend: KubeBackendFactory) -> Sandbo
 
 
 @pytest.fixture
-def paced(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+def paced(
+    kube_backend: KubeBackendFactory, request: pytest.FixtureRequest
+) -> Iterator[SandboxStack]:
+    sandbox_only(request, "the AWS budget's pacing, measured over 10-30 s")
     with make_stack(RATE, kube_backend) as stack:
         stack.aws.limit("CreateVpcEndpoint", BURST, RATE)
         stack.grant_quota("flood", licenses=50)
@@ -102,7 +106,10 @@ def test_thirty_at_once_converge_near_the_floor_and_a_small_tenant_is_not_stuck(
 
 
 @pytest.fixture
-def overconfident(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+def overconfident(
+    kube_backend: KubeBackendFactory, request: pytest.FixtureRequest
+) -> Iterator[SandboxStack]:
+    sandbox_only(request, "the AWS budget's pacing, measured over 10-30 s")
     with make_stack(RATE, kube_backend) as stack:  # the operator believes in twice AWS's real rate
         stack.aws.limit("CreateVpcEndpoint", BURST, RATE / 2)
         stack.grant_quota("flood", licenses=50)
@@ -126,7 +133,10 @@ def test_the_operator_adapts_when_aws_is_slower_than_configured(
 
 
 @pytest.fixture
-def slow(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
+def slow(
+    kube_backend: KubeBackendFactory, request: pytest.FixtureRequest
+) -> Iterator[SandboxStack]:
+    sandbox_only(request, "the AWS budget's pacing, measured over 10-30 s")
     with make_stack(1.0, kube_backend) as stack:
         stack.aws.limit("CreateVpcEndpoint", 2, 1.0)
         stack.grant_quota("flood", licenses=50)

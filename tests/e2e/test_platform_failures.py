@@ -14,7 +14,7 @@ import pytest
 
 from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
-from e2e.helpers import condition, eventually, outbound, status_of, wait_phase
+from e2e.helpers import condition, eventually, outbound, sandbox_only, status_of, wait_phase
 
 QUIET_SECONDS = 20.0
 
@@ -29,8 +29,9 @@ def stack(kube_backend: KubeBackendFactory) -> Iterator[SandboxStack]:
 
 
 def test_no_aws_credentials_leave_tenant_statuses_alone_and_the_log_quiet(
-    stack: SandboxStack, tmp_path: Path
+    stack: SandboxStack, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    sandbox_only(request, "AWS credentials only, and 20 s of watching a quiet log")
     service = stack.aws.create_tenant_service(acceptance_required=False)
     hidden = stack.aws.create_tenant_service(allow_platform=False)
     operator = stack.start_operator()

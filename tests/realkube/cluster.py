@@ -30,6 +30,7 @@ from causeway.sandbox.kube.kinds import apply_patch, kind_named, kind_of_manifes
 from realkube.controlplane import ClusterAccess, write_kubeconfig
 
 CLEAN_UP_TIMEOUT = 30.0
+_BUSY_RETRIES = 10  # answers of 429 TooManyRequests retried, after Retry-After each
 # Namespaced kinds emptied between tests besides Causeway's own.
 _EMPTIED = frozenset({"secrets", "events", "leases"})
 # The API server names a bound token in the audit log by its JWT ID.
@@ -80,6 +81,13 @@ class HttpClient:
             sent["Content-Type"] = content_type
         data = json.dumps(body).encode() if body is not None else None
         reply = self._pool.request(method, url, body=data, headers=sent)
+        for _ in range(_BUSY_RETRIES):
+            if reply.status != 429:
+                break
+            # "storage is (re)initializing" right after CRDs are established: come back
+            # after Retry-After, as client-go does.
+            time.sleep(min(float(reply.headers.get("Retry-After") or 1), 2.0))
+            reply = self._pool.request(method, url, body=data, headers=sent)
         payload: Any = json.loads(reply.data) if reply.data else {}
         if reply.status == 404 and missing_ok:
             return None
