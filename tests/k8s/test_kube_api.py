@@ -60,7 +60,7 @@ def test_a_cluster_object_name_has_one_holder(kube: ThreadedKubeSandbox) -> None
         return {
             "apiVersion": "causeway.dev/v1alpha1",
             "kind": "SourceRangeAllocation",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "labels": {"causeway.dev/owner-uid": f"uid-{owner}"}},
             "spec": {
                 "region": "us-east-1",
                 "cidr": "10.200.0.16/28",
@@ -72,11 +72,16 @@ def test_a_cluster_object_name_has_one_holder(kube: ThreadedKubeSandbox) -> None
     created = api.create_cluster_object(SOURCE_RANGE_ALLOCATION, allocation("first"))
     assert created is not None and created["metadata"]["uid"]
     assert api.create_cluster_object(SOURCE_RANGE_ALLOCATION, allocation("second")) is None
-    found = api.get_cluster_object(SOURCE_RANGE_ALLOCATION, name)
-    assert found is not None and found["spec"]["owner"]["name"] == "first"
+    (found,) = api.list_cluster_objects(SOURCE_RANGE_ALLOCATION, "causeway.dev/owner-uid=uid-first")
+    assert found["metadata"]["name"] == name and found["spec"]["owner"]["name"] == "first"
+    assert (
+        api.list_cluster_objects(SOURCE_RANGE_ALLOCATION, "causeway.dev/owner-uid=uid-second") == []
+    )
     assert api.delete_cluster_object(SOURCE_RANGE_ALLOCATION, name) is True
     assert api.delete_cluster_object(SOURCE_RANGE_ALLOCATION, name) is False
-    assert api.get_cluster_object(SOURCE_RANGE_ALLOCATION, name) is None
+    assert (
+        api.list_cluster_objects(SOURCE_RANGE_ALLOCATION, "causeway.dev/owner-uid=uid-first") == []
+    )
 
 
 def test_record_event_names_the_object(kube: ThreadedKubeSandbox) -> None:

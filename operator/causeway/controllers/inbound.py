@@ -220,14 +220,19 @@ class InboundManager:
         )
 
     async def _adopt(self, item: _Due, cidr: str, ranges: dict[str, list[str]]) -> bool:
-        """Whether the existing allocation of that name is this object's own."""
+        """Whether the existing allocation of that name is this object's own (a retried
+        create whose first answer was lost): the object's own allocations, by their
+        owner label, are listed (the operator lists allocations anyway; it needs no
+        right to read one by name)."""
         name = allocation_name(self._region, cidr)
         with contextlib.suppress(Exception):  # unknown: try the next range instead
-            found = await asyncio.to_thread(
-                self._runtime.kube.get_cluster_object, SOURCE_RANGE_ALLOCATION, name
+            owned = await asyncio.to_thread(
+                self._runtime.kube.list_cluster_objects,
+                SOURCE_RANGE_ALLOCATION,
+                f"causeway.dev/owner-uid={item.snapshot.uid}",
             )
-            owner = ((found or {}).get("spec") or {}).get("owner") or {}
-            if found is not None and owner.get("uid") == item.snapshot.uid:
+            found = next((a for a in owned if a["metadata"]["name"] == name), None)
+            if found is not None:
                 self._runtime.index[SOURCE_RANGE_ALLOCATION].observe(None, found)
                 ranges[item.snapshot.uid].append(cidr)
                 return True

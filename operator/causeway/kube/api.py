@@ -108,15 +108,12 @@ class KubeApi:
             raise
         return {str(key): value for key, value in dict(created).items()}
 
-    def get_cluster_object(self, kind: KindInfo, name: str) -> dict[str, Any] | None:
-        """A cluster-scoped object by name, or None."""
-        try:
-            found: Any = self._custom.get_cluster_custom_object(GROUP, VERSION, kind.plural, name)
-        except kubernetes.client.ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return {str(key): value for key, value in dict(found).items()}
+    def list_cluster_objects(self, kind: KindInfo, label_selector: str) -> list[dict[str, Any]]:
+        """The cluster-scoped objects of a kind that carry these labels."""
+        found: Any = self._custom.list_cluster_custom_object(
+            GROUP, VERSION, kind.plural, label_selector=label_selector
+        )
+        return [dict(item) for item in (found or {}).get("items") or []]
 
     def delete_cluster_object(self, kind: KindInfo, name: str) -> bool:
         """Delete a cluster-scoped object; False when it was already gone."""
