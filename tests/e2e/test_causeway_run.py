@@ -61,13 +61,7 @@ def hanging_creates() -> Iterator[None]:
     """Every CreateVpcEndpoint of the operator takes effect and then hangs its answer
     (a read timeout): a graceful stop then waits for that call's thread."""
     faults.install(
-        FaultPlan(
-            seed=1,
-            aws_rate=0.0,
-            kube_write_rate=0.0,
-            kube_read_rate=0.0,
-            watch_rate=0.0,
-            event_rate=0.0,
+        FaultPlan.only(
             aws_weights={"aws.timeout-applied": 1.0},
             aws_action_rates={"CreateVpcEndpoint": 1.0},
             hang_seconds=10.0,

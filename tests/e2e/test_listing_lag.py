@@ -40,13 +40,7 @@ def test_a_deletion_before_the_listing_shows_the_endpoint_deletes_it(stack: Sand
 
     # From now on the operator's describes leave out every endpoint younger than an hour.
     faults.install(
-        FaultPlan(
-            seed=1,
-            aws_rate=0,
-            kube_write_rate=0,
-            kube_read_rate=0,
-            watch_rate=0,
-            event_rate=0,
+        FaultPlan.only(
             lag_rate=1.0,
             lag_seconds=3600,
         )
@@ -67,13 +61,7 @@ def test_a_deletion_after_a_lost_create_on_a_lagging_listing_leaves_nothing(
     stack: SandboxStack,
 ) -> None:
     service = stack.aws.create_tenant_service(acceptance_required=True)
-    plan = FaultPlan(
-        seed=1,
-        aws_rate=0,
-        kube_write_rate=0,
-        kube_read_rate=0,
-        watch_rate=0,
-        event_rate=0,
+    plan = FaultPlan.only(
         aws_action_rates={"CreateVpcEndpoint": 1.0},
         aws_weights={"aws.reset-applied": 1.0},
         lag_rate=1.0,

@@ -117,6 +117,20 @@ class FaultPlan:
     _lagged: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @classmethod
+    def only(cls, **settings: Any) -> FaultPlan:
+        """A plan that injects nothing but what `settings` turn on (every rate 0 else):
+        a test's one deliberate fault, such as one action's answers lost."""
+        quiet: dict[str, Any] = {
+            "seed": 1,
+            "aws_rate": 0.0,
+            "kube_write_rate": 0.0,
+            "kube_read_rate": 0.0,
+            "watch_rate": 0.0,
+            "event_rate": 0.0,
+        }
+        return cls(**(quiet | settings))
+
     def _draw(self, channel: str) -> random.Random | None:
         """The random source for the next request on `channel`, or None when inactive."""
         with self._lock:
