@@ -166,6 +166,37 @@ TENANT_TERMINAL_REASONS = frozenset(
 )
 
 
+# Failures after which a call that changes something may still have taken effect: the
+# request may have reached AWS and only the answer was lost (a dropped connection, a
+# timeout, an unreadable reply, AWS failing internally). Every other code in the table
+# is AWS refusing the request (or never receiving it): nothing was done. Unknown codes
+# count as "may have applied", the safe side for a create that must not be orphaned.
+OUTCOME_UNKNOWN = frozenset(
+    {
+        "ConnectionClosedError",
+        "HTTPClientError",
+        "SSLError",
+        "ReadTimeoutError",
+        "ResponseParserError",
+        "500",
+        "502",
+        "503",
+        "504",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "Unavailable",
+        "InternalServiceFault",
+        "InternalServiceError",
+    }
+)
+
+
+def may_have_applied(error: AwsCallError) -> bool:
+    """Whether the failed call may have done what it asked (its answer lost)."""
+    return error.code in OUTCOME_UNKNOWN or error.code not in ERROR_TABLE
+
+
 def classify(error: AwsCallError) -> ErrorRule:
     """The table entry for this error (unknown codes are recoverable)."""
     return ERROR_TABLE.get(error.code, _UNKNOWN)

@@ -17,12 +17,14 @@ from botocore.parsers import ResponseParserError
 from causeway.aws.session import aws_call
 from causeway.errors import (
     ERROR_TABLE,
+    OUTCOME_UNKNOWN,
     AwsCallError,
     ErrorContext,
     ErrorKind,
     backoff_seconds,
     classify,
     describe,
+    may_have_applied,
 )
 from causeway.reconcile.admission import Reason
 
@@ -129,6 +131,30 @@ def test_platform_failures_are_marked_as_such() -> None:
     platform = {code for code, rule in ERROR_TABLE.items() if rule.platform}
     assert {"NoCredentialsError", "UnauthorizedOperation", "EndpointConnectionError"} <= platform
     assert not {"InvalidServiceName", "IdempotentParameterMismatch", "IncorrectState"} & platform
+
+
+def test_every_code_whose_outcome_is_unknown_is_in_the_table() -> None:
+    assert set(ERROR_TABLE) >= OUTCOME_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("code", "applied"),
+    [
+        ("ConnectionClosedError", True),  # the request went out; the reply never came
+        ("ReadTimeoutError", True),
+        ("InternalError", True),
+        ("503", True),
+        ("SomethingNew", True),  # unknown: the safe side
+        ("EndpointConnectionError", False),  # never connected
+        ("ConnectTimeoutError", False),
+        ("RequestLimitExceeded", False),  # throttled requests are not processed
+        ("InvalidServiceName", False),
+        ("VpcEndpointLimitExceeded", False),
+        ("UnauthorizedOperation", False),
+    ],
+)
+def test_whether_a_failed_call_may_still_have_taken_effect(code: str, applied: bool) -> None:
+    assert may_have_applied(AwsCallError("CreateVpcEndpoint", code, "")) is applied
 
 
 def test_unknown_codes_are_recoverable() -> None:

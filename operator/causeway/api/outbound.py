@@ -56,6 +56,29 @@ SERVICE_IN_REGION_RULE = {
 }
 
 
+class PendingCreate(ApiModel):
+    """A CreateVpcEndpoint request Causeway sent and has no answer to yet: recorded
+    before the call, so that even after a lost answer or a restart it can be repeated
+    with the same client token and parameters (AWS then answers with the endpoint it
+    made, or makes it now) and the endpoint is never left behind."""
+
+    clientToken: str = Field(max_length=64, description="The request's idempotency token.")
+    serviceName: str = Field(max_length=128, description="The endpoint service asked for.")
+    vpcId: str = Field(
+        default="",
+        pattern=r"^(vpc-[0-9a-f]{8}([0-9a-f]{9})?)?$",
+        description="The transit VPC the request went to.",
+    )
+    securityGroupIds: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Security groups asked for (none: the transit VPC's own).",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="The tags the endpoint was created with."
+    )
+
+
 class OutboundConnectionStatus(ConnectionStatusBase):
     """What Causeway observed and did."""
 
@@ -76,6 +99,11 @@ class OutboundConnectionStatus(ConnectionStatusBase):
         default=None,
         description="The endpoint passes no traffic until then: the namespace reached its "
         "hourly outbound limit.",
+    )
+    pendingCreate: PendingCreate | None = Field(
+        default=None,
+        description="Causeway's own bookkeeping: a create request whose answer it has not "
+        "seen yet.",
     )
 
 

@@ -30,6 +30,7 @@ from causeway.errors import (
     ErrorKind,
     classify,
     describe,
+    may_have_applied,
 )
 from causeway.index import ObjectSnapshot
 from causeway.logs import object_logger
@@ -44,6 +45,9 @@ from causeway.reconcile.outbound import (
     OutboundPlan,
     OutboundRequest,
     ReopenEndpoint,
+    ResolveCreate,
+    pending_create,
+    pending_record,
 )
 from causeway.reconcile.phases import LIVE_STATES, normalize
 from causeway.reconcile.placement import Placements, TransitVpc, VpcUsage, occupies_slot, usage
@@ -81,6 +85,7 @@ def request_from(snapshot: ObjectSnapshot, *, sync_requested: bool = False) -> O
         sync=str(snapshot.annotations.get(SYNC_ANNOTATION, "")),
         sync_requested=sync_requested,
         deleting=snapshot.deleting,
+        pending=pending_create(snapshot.status),
     )
 
 
@@ -127,6 +132,14 @@ class _NoRoomError(Exception):
     """Every transit VPC of the region refused or has no room: the connection waits."""
 
 
+class _NotRecordedError(Exception):
+    """The create could not be recorded in status first, so it is not sent (yet)."""
+
+
+def _sends_a_create(plan: OutboundPlan) -> bool:
+    return any(isinstance(a, CreateEndpoint | ResolveCreate) for a in plan.actions)
+
+
 def _log(job: _Job) -> logging.LoggerAdapter[logging.Logger]:
     return object_logger(
         logger, kind=OUTBOUND.kind, namespace=job.snapshot.namespace, name=job.snapshot.name
@@ -161,8 +174,23 @@ class OutboundManager:
         )
         present = {s.uid for s in snapshots}
         self._placed = {uid: vpc for uid, vpc in self._placed.items() if uid in present}
+        self._placed.update(self._recorded_placements(snapshots))
         self._placements = Placements(self.capacity(endpoints))
         return PassPlan([(s, self.decide(s, context)) for s in sorted(snapshots, key=_age)])
+
+    def _recorded_placements(self, snapshots: Sequence[ObjectSnapshot]) -> dict[str, str]:
+        """The VPCs of creates recorded in status as sent but unanswered (after a restart,
+        say) and not placed in memory: a repeat goes to the same VPC, and it counts."""
+        placed: dict[str, str] = {}
+        for snapshot in snapshots:
+            pending = pending_create(snapshot.status)
+            if pending is not None and snapshot.uid not in self._placed and self._sendable(pending):
+                placed[snapshot.uid] = pending.vpc_id
+        return placed
+
+    def _sendable(self, create: CreateEndpoint) -> bool:
+        """Whether the create can be sent as it was: its VPC is still configured."""
+        return self._runtime.config.regions[self._region].transit_vpc(create.vpc_id) is not None
 
     def _blocked_group(self, vpc_id: str) -> str | None:
         """The blocked group of a transit VPC (None: none, or a VPC no longer configured)."""
@@ -220,6 +248,8 @@ class OutboundManager:
         vpc_id = current.vpc_id if current else self._placed.get(snapshot.uid)
         guard = self._guard(snapshot.namespace, self._now(), vpc_id or self._placements.peek())
         the_plan = planner.plan(request, owned, verdict, guard)
+        if request.pending is not None and not self._sendable(request.pending):
+            the_plan = OutboundPlan((ResolveCreate(request.pending),), settled=False)
         creates = any(isinstance(a, CreateEndpoint) for a in the_plan.actions)
         if not creates:
             self._placed.pop(snapshot.uid, None)
@@ -273,10 +303,13 @@ class OutboundManager:
         view, uid = job.context.view, job.snapshot.uid
         try:
             await self._apply(job)
+        except _NotRecordedError:
+            return WorkResult(None, Failure.RECOVERABLE)
         except _NoRoomError:
             self._health.succeeded(self._region)
             waiting = planner.waiting_for_capacity(job.request)
-            patch = self._patch(job.request, waiting, job.snapshot.status, touch=True)
+            # Every VPC refused the create: AWS made nothing, nothing is left to resolve.
+            patch = self._patch(job.request, waiting, self._latest(job), touch=True, answered=True)
             return WorkResult(patch)
         except AwsCallError as exc:
             if classify(exc).kind is ErrorKind.TERMINAL:
@@ -284,9 +317,15 @@ class OutboundManager:
             return self._failed(job, view.owned_by(uid), exc)
         self._health.succeeded(self._region)
         result = planner.outcome(job.request, view.owned_by(uid), guard=job.guard)
-        patch = self._patch(job.request, result, job.snapshot.status, touch=True)
+        answered = _sends_a_create(job.plan)
+        patch = self._patch(job.request, result, self._latest(job), touch=True, answered=answered)
         settled = job.request.deleting and _settled_now(view.owned_by(uid))
         return WorkResult(patch, settled=settled, awaiting_aws=True)
+
+    def _latest(self, job: _Job) -> Mapping[str, Any]:
+        """The object's status as the index holds it now (with what this job wrote)."""
+        latest = self._runtime.index[OUTBOUND].get(job.snapshot.namespace, job.snapshot.name)
+        return (latest or job.snapshot).status
 
     async def _apply(self, job: _Job) -> None:
         """The plan's calls, each within the AWS budget (this tenant's turn)."""
@@ -295,6 +334,8 @@ class OutboundManager:
                 await self._delete(job, action)
             elif isinstance(action, CreateEndpoint):
                 await self._create(job, action)
+            elif isinstance(action, ResolveCreate):
+                await self._resolve(job, action)
             elif isinstance(action, BlockEndpoint):
                 await self._block(job, action)
             elif isinstance(action, ReopenEndpoint):
@@ -396,20 +437,17 @@ class OutboundManager:
         self._placements.refuse(vpc_id)
 
     async def _create_in(self, job: _Job, action: CreateEndpoint) -> None:
-        endpoints = self._endpoints()
-        call = partial(
-            asyncio.to_thread,
-            endpoints.create,
-            action.service_name,
-            action.client_token,
-            action.tags,
-            action.security_groups,
-            action.vpc_id,
-        )
+        """Record the create in status, then send it (within the budget): from the moment
+        it may reach AWS until its answer is seen, the object says so durably."""
+
+        async def record_then_send() -> Endpoint:
+            await self._record(job, action)
+            return await asyncio.to_thread(self._send, action)
+
         created = await self._runtime.budget.call(
             self._region,
             "CreateVpcEndpoint",
-            call,
+            record_then_send,
             tenant=_tenant(job),
             order=_order(job),
             on_wait=self._waiting(job),
@@ -418,6 +456,42 @@ class OutboundManager:
             "Created endpoint %s to %s (%s)", created.id, action.service_name, created.state
         )
         job.context.view.record([created])
+
+    def _send(self, action: CreateEndpoint) -> Endpoint:
+        return self._endpoints().create(
+            action.service_name,
+            action.client_token,
+            action.tags,
+            action.security_groups,
+            action.vpc_id,
+        )
+
+    async def _record(self, job: _Job, action: CreateEndpoint) -> None:
+        record = pending_record(action)
+        if self._latest(job).get("pendingCreate") == record:
+            return  # sent before, answer lost: the record stands
+        if not await job.context.write(OUTBOUND, job.snapshot, {"pendingCreate": record}):
+            raise _NotRecordedError
+
+    async def _resolve(self, job: _Job, action: ResolveCreate) -> None:
+        """Send the unanswered create again to learn its endpoint (see ResolveCreate)."""
+        create, log = action.create, _log(job)
+        if not self._sendable(create):
+            log.warning(
+                "A create sent to transit VPC %s had no answer, and that VPC is no longer "
+                "configured: it cannot be sent again; an endpoint it made is found by its "
+                "owner tags once AWS lists it",
+                create.vpc_id,
+            )
+            return
+        call = partial(asyncio.to_thread, self._send, create)
+        found: Endpoint = await self._runtime.budget.call(
+            self._region, "CreateVpcEndpoint", call, tenant=_tenant(job), order=_order(job)
+        )
+        log.info("A create whose answer was lost made endpoint %s (%s)", found.id, found.state)
+        job.context.view.record([found])
+        if action.delete:
+            await self._delete(job, DeleteEndpoints((found.id,)))
 
     def _waiting(self, job: _Job) -> OnWait:
         """While the create waits for a token, the tenant reads how many are ahead."""
@@ -435,7 +509,7 @@ class OutboundManager:
 
     def _failed(self, job: _Job, owned: Sequence[Endpoint], error: AwsCallError) -> WorkResult:
         assert job.request is not None
-        snapshot, request, log = job.snapshot, job.request, _log(job)
+        request, log = job.request, _log(job)
         rule = classify(error)
         context = ErrorContext(
             region=self._region,
@@ -449,7 +523,9 @@ class OutboundManager:
             self._health.failed(self._region, rule, error)
         log.log(logging.DEBUG if rule.platform else logging.WARNING, "%s (%s)", error, rule.reason)
         result = planner.outcome(request, owned, problem, guard=job.guard)
-        patch = self._patch(request, result, snapshot.status, touch=True)
+        # A create AWS refused made nothing: there is nothing left to resolve.
+        refused = error.operation == "CreateVpcEndpoint" and not may_have_applied(error)
+        patch = self._patch(request, result, self._latest(job), touch=True, answered=refused)
         # While the object is being deleted every failure is retried: releasing the
         # finalizer now could leave an endpoint behind that nobody tracks any more.
         failure = Failure.TERMINAL if terminal and not request.deleting else Failure.RECOVERABLE
@@ -477,8 +553,13 @@ class OutboundManager:
         previous: Mapping[str, Any],
         *,
         touch: bool,
+        answered: bool = False,
     ) -> dict[str, Any] | None:
+        """The status patch for `result`; `answered`: AWS answered the recorded create
+        (made the endpoint, or refused), so its record goes."""
         status = render_status(request.generation, result, previous, self._runtime.clock())
+        if answered:
+            status["pendingCreate"] = None
         return status_changes(previous, status, touch=touch)
 
     def _invalid(self, snapshot: ObjectSnapshot, context: PassContext, detail: str) -> Decision:
@@ -491,7 +572,9 @@ class OutboundManager:
         )
         tracked = snapshot.status.get("vpcEndpointId")
         teardown = planner.plan_teardown(
-            context.view.owned_by(snapshot.uid), tracked if isinstance(tracked, str) else None
+            context.view.owned_by(snapshot.uid),
+            tracked if isinstance(tracked, str) else None,
+            pending_create(snapshot.status),
         )
         if not snapshot.deleting or teardown.settled:
             return Decision(patch, settled=snapshot.deleting)
@@ -505,8 +588,10 @@ class OutboundManager:
             await self._apply(job)
         except AwsCallError as exc:
             _log(job).warning("%s (%s)", exc, classify(exc).reason)
-            return WorkResult(None, Failure.RECOVERABLE)
-        return WorkResult(None, awaiting_aws=True)
+            refused = exc.operation == "CreateVpcEndpoint" and not may_have_applied(exc)
+            return WorkResult({"pendingCreate": None} if refused else None, Failure.RECOVERABLE)
+        resolved = _sends_a_create(job.plan) and "pendingCreate" in self._latest(job)
+        return WorkResult({"pendingCreate": None} if resolved else None, awaiting_aws=True)
 
     def _endpoints(self) -> TransitEndpoints:
         return self._runtime.transit_endpoints(self._region)

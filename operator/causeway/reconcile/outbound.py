@@ -12,7 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from causeway.api import OutboundConnectionSpec, Phase
+from causeway.api.outbound import PendingCreate
 from causeway.conditions import ConditionState, Progress, timestamp
 from causeway.domain import TAG_BLOCKED_UNTIL, TAG_OPEN_GROUPS, Endpoint, Owner, client_token
 from causeway.reconcile.admission import ADMITTED, Verdict
@@ -45,6 +48,7 @@ class OutboundRequest:
     sync: str = ""  # value of the causeway.dev/sync annotation
     sync_requested: bool = False  # this run was caused by a new sync value
     deleting: bool = False
+    pending: CreateEndpoint | None = None  # status.pendingCreate: sent, no answer seen
 
     @property
     def wants_endpoint(self) -> bool:
@@ -77,6 +81,18 @@ class CreateEndpoint:
 
 
 @dataclass(frozen=True)
+class ResolveCreate:
+    """Send a create whose answer was never seen again, with its very token and
+    parameters: AWS answers with the endpoint it made then (or makes it now), so that
+    endpoint is known by id before anything else is decided. `delete`: then delete it
+    (the connection is being torn down). Without this, an object deleted while AWS's
+    listing does not show that endpoint yet would be released, the endpoint orphaned."""
+
+    create: CreateEndpoint
+    delete: bool = False
+
+
+@dataclass(frozen=True)
 class DeleteEndpoints:
     ids: tuple[str, ...]
 
@@ -105,7 +121,7 @@ class ReopenEndpoint:
     after: tuple[str, ...] = ()
 
 
-Action = CreateEndpoint | DeleteEndpoints | BlockEndpoint | ReopenEndpoint
+Action = CreateEndpoint | ResolveCreate | DeleteEndpoints | BlockEndpoint | ReopenEndpoint
 
 
 @dataclass(frozen=True)
@@ -140,9 +156,17 @@ def plan(
 ) -> OutboundPlan:
     """Decide the actions for one connection given every endpoint tagged as its own. A
     new endpoint is only created with a license (`verdict`); while the tenant is
-    blocked (`guard`), its endpoint is blocked, and a new one starts blocked."""
+    blocked (`guard`), its endpoint is blocked, and a new one starts blocked. A create
+    whose answer was lost is resolved first (`resolving_first`)."""
+    decided = _plan(request, owned, verdict, guard)
+    return resolving_first(decided, request.pending, tearing_down=not request.wants_endpoint)
+
+
+def _plan(
+    request: OutboundRequest, owned: Sequence[Endpoint], verdict: Verdict, guard: Guard | None
+) -> OutboundPlan:
     if not request.wants_endpoint:
-        return plan_teardown(owned, request.tracked_id)
+        return _teardown(owned, request.tracked_id)
     current = focus(owned, request.tracked_id)
     duplicates = tuple(e.id for e in owned if is_live(e) and e is not current)
     actions: list[Action] = [DeleteEndpoints(duplicates)] if duplicates else []
@@ -187,7 +211,38 @@ def _needs_new_endpoint(request: OutboundRequest, current: Endpoint | None) -> b
     return normalize(current.state) in DEAD_STATES and request.sync_requested
 
 
-def plan_teardown(owned: Sequence[Endpoint], tracked_id: str | None = None) -> OutboundPlan:
+def resolving_first(
+    decided: OutboundPlan, pending: CreateEndpoint | None, *, tearing_down: bool
+) -> OutboundPlan:
+    """The plan, with the create whose answer was lost (`pending`) dealt with first. A
+    plan that sends that very create (same token) sends it exactly as before: AWS
+    refuses a token it saw with other parameters, and the VPC must stay the one chosen
+    then. Otherwise the lost create is sent again on its own, and the next pass plans
+    with its endpoint known; in a teardown, its endpoint is deleted with the rest."""
+    if pending is None:
+        return decided
+    if any(_sends(a, pending) for a in decided.actions):
+        actions = tuple(pending if _sends(a, pending) else a for a in decided.actions)
+        return replace(decided, actions=actions)
+    if tearing_down:
+        return OutboundPlan((ResolveCreate(pending, delete=True), *decided.actions), False)
+    return OutboundPlan((ResolveCreate(pending),), settled=False)
+
+
+def _sends(action: Action, pending: CreateEndpoint) -> bool:
+    return isinstance(action, CreateEndpoint) and action.client_token == pending.client_token
+
+
+def plan_teardown(
+    owned: Sequence[Endpoint],
+    tracked_id: str | None = None,
+    pending: CreateEndpoint | None = None,
+) -> OutboundPlan:
+    """Delete what it owns, including the endpoint of a create whose answer was lost."""
+    return resolving_first(_teardown(owned, tracked_id), pending, tearing_down=True)
+
+
+def _teardown(owned: Sequence[Endpoint], tracked_id: str | None = None) -> OutboundPlan:
     """Delete what it owns. The endpoint its status names is deleted by id even when
     AWS's listing lacks it: EC2 is eventually consistent, so a listing taken soon after
     the create (by a restarted operator, say) may not show it yet, and settling on such
@@ -212,6 +267,37 @@ def _create(request: OutboundRequest, guard: Guard | None) -> CreateEndpoint:
     token = client_token(request.owner, request.generation, f"{request.sync}/blocked")
     tags[TAG_BLOCKED_UNTIL] = timestamp(guard.until)
     return CreateEndpoint(request.spec.serviceName, token, tags, (guard.blocked_group,))
+
+
+def pending_create(status: Mapping[str, Any]) -> CreateEndpoint | None:
+    """The create recorded in status as sent without an answer seen (None: none, or a
+    record that does not parse: only the operator writes status)."""
+    record = status.get("pendingCreate")
+    if not isinstance(record, Mapping):
+        return None
+    try:
+        parsed = PendingCreate.model_validate(record)
+    except ValidationError:
+        return None
+    return CreateEndpoint(
+        parsed.serviceName,
+        parsed.clientToken,
+        dict(parsed.tags),
+        tuple(parsed.securityGroupIds),
+        parsed.vpcId,
+    )
+
+
+def pending_record(create: CreateEndpoint) -> dict[str, Any]:
+    """The status record of a create about to be sent (`pending_create` reads it)."""
+    record = PendingCreate(
+        clientToken=create.client_token,
+        serviceName=create.service_name,
+        vpcId=create.vpc_id,
+        securityGroupIds=list(create.security_groups),
+        tags=dict(create.tags),
+    )
+    return record.model_dump(mode="json")
 
 
 def after_deletion(owned: Sequence[Endpoint], deleted: Sequence[str]) -> list[Endpoint]:
