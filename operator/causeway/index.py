@@ -81,6 +81,31 @@ class ObjectSnapshot:
         return ObjectSnapshot({**self.body, "status": merge_patch(self.status, status)})
 
 
+# What the index does not keep of an object: the API server's field ownership records
+# and the two annotations that copy the object again (kubectl's last-applied
+# configuration, kopf's last-handled one). Nothing here reads them, and they are half
+# of a typical object's memory (measured: 15.5 KB → 8.4 KB per OutboundConnection):
+# at 10,000 objects, about 70 MiB.
+UNKEPT_ANNOTATIONS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        "kopf.causeway.dev/last-handled-configuration",  # operator.build_settings
+    }
+)
+
+
+def kept(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of an object the index keeps (a new dict: kopf's body is not touched)."""
+    metadata = body.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return dict(body)
+    slim = {k: v for k, v in metadata.items() if k != "managedFields"}
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, Mapping) and UNKEPT_ANNOTATIONS & annotations.keys():
+        slim["annotations"] = {k: v for k, v in annotations.items() if k not in UNKEPT_ANNOTATIONS}
+    return {**body, "metadata": slim}
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: nested mappings merge, null removes, the rest replaces."""
     if not isinstance(patch, Mapping):
@@ -115,7 +140,7 @@ class KindIndex:
 
     def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """Record one watch event (None = the initial listing)."""
-        snapshot = ObjectSnapshot(body)
+        snapshot = ObjectSnapshot(kept(body))
         key = snapshot.key
         with self._lock:
             if event_type == "DELETED":

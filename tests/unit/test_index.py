@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from causeway.index import KindIndex
+from causeway.index import UNKEPT_ANNOTATIONS, KindIndex
+from causeway.operator import build_settings
 
 
 def body(
@@ -86,3 +87,34 @@ def test_a_write_for_an_object_not_seen_yet_is_dropped() -> None:
     index.remember_status("acme", "db", {"phase": "Ready"}, "3")
     index.observe(None, body("2", {"phase": "Creating"}))
     assert phase(index) == "Creating"
+
+
+def test_the_index_keeps_neither_field_ownership_nor_copies_of_the_object() -> None:
+    annotations = {
+        "causeway.dev/sync": "2",
+        "kubectl.kubernetes.io/last-applied-configuration": '{"spec": {}}',
+        "kopf.causeway.dev/last-handled-configuration": '{"spec": {}}',
+    }
+    event = {
+        "metadata": {
+            "namespace": "acme",
+            "name": "db",
+            "uid": "u1",
+            "annotations": annotations,
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {"region": "us-east-1"},
+    }
+    index = KindIndex()
+    index.observe(None, event)
+    kept = index.get("acme", "db")
+    assert kept is not None
+    assert "managedFields" not in kept.body["metadata"]
+    assert kept.annotations == {"causeway.dev/sync": "2"}
+    assert kept.spec == {"region": "us-east-1"}
+    assert len(annotations) == 3 and "managedFields" in event["metadata"]  # kopf's, untouched
+
+
+def test_the_annotation_left_out_is_the_one_kopf_writes() -> None:
+    storage = build_settings().persistence.diffbase_storage
+    assert set(storage.make_keys(storage.key)) <= UNKEPT_ANNOTATIONS
