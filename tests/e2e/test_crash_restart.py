@@ -76,7 +76,10 @@ def test_restart_after_a_crash_between_create_and_status_adopts_the_endpoint(
     assert not (body.get("status") or {}).get("vpcEndpointId"), (
         "status was written before the crash"
     )
-    assert len(live_endpoints_of(stack, uid)) == 1
+    (made,) = live_endpoints_of(stack, uid)
+    # The create was recorded before it was sent: the restart repeats it in that VPC.
+    pending = (body.get("status") or {}).get("pendingCreate") or {}
+    assert pending.get("vpcId") == made["VpcId"]
 
     stack.start_operator()  # a fresh process: no memory of the first one
     status = wait_phase(stack, "acme", "crashy", "PendingAcceptance")
@@ -88,3 +91,4 @@ def test_restart_after_a_crash_between_create_and_status_adopts_the_endpoint(
     assert len(live_endpoints_of(stack, uid)) == 1
     assert status_of(stack, "acme", "crashy")["phase"] == "PendingAcceptance"
     assert status["transitVpcId"] == endpoints[0]["VpcId"]
+    assert "pendingCreate" not in status_of(stack, "acme", "crashy")  # answered: record gone
