@@ -65,7 +65,7 @@ def client_token(owner: Owner, generation: int, sync: str) -> str:
     return f"causeway-{digest[:48]}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per endpoint of the region: no __dict__ each
 class Endpoint:
     """An interface endpoint as AWS describes it."""
 
@@ -82,7 +82,7 @@ class Endpoint:
     vpc_id: str = ""  # the transit VPC it is in
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectionRequest:
     """A tenant endpoint's connection to the platform's endpoint service, as the service
     owner sees it (DescribeVpcEndpointConnections)."""
