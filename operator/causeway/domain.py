@@ -94,7 +94,7 @@ class ConnectionRequest:
     created: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MeteredEndpoint:
     """An endpoint whose traffic counts against a tenant's allowance: the platform's
     endpoint of an OutboundConnection, or a tenant endpoint connected in to the

@@ -15,7 +15,7 @@ from causeway.errors import backoff_seconds
 from causeway.reconcile.status import stalled_by_tenant
 
 
-@dataclass
+@dataclass(slots=True)  # one per object
 class ObjectMemory:
     """The operator's notes on one object (by uid)."""
 

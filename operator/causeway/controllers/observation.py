@@ -35,7 +35,7 @@ class RegionObservation:
     connections: tuple[ConnectionRequest, ...] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Known(Generic[R]):
     record: R
     at: float
