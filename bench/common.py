@@ -40,8 +40,17 @@ def stop(operator: subprocess.Popen[bytes]) -> None:
 
 
 def peak_rss_mib(pid: int) -> float:
+    return _status_mib(pid, "VmHWM:")
+
+
+def rss_mib(pid: int) -> float:
+    """The process's resident memory now (peak_rss_mib: the most it ever held)."""
+    return _status_mib(pid, "VmRSS:")
+
+
+def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
 

@@ -31,6 +31,7 @@ from common import (
     next_pass,
     peak_rss_mib,
     resumed,
+    rss_mib,
     run_all,
     stop,
     wait_until,
@@ -78,6 +79,8 @@ def run_size(n: int) -> dict[str, Any]:
         workdir = Path(tmp)
         operator = stack.start_operator_process(workdir, extra_args=["-v"])
         try:
+            next_pass(workdir / "operator.log")
+            idle_rss = rss_mib(operator.pid)  # started and passed once, no object yet
             stack.aws.reset_call_counts()
             started = time.monotonic()
             for i in range(n):
@@ -108,7 +111,7 @@ def run_size(n: int) -> dict[str, Any]:
                 next_pass(log)
             aws_after = describe_calls(stack)
             steady_writes = stack.kube.write_count() - kube_before
-            rss = peak_rss_mib(operator.pid)
+            rss, settled_rss = peak_rss_mib(operator.pid), rss_mib(operator.pid)
 
             stop(operator)
             stack.aws.reset_call_counts()
@@ -135,6 +138,8 @@ def run_size(n: int) -> dict[str, Any]:
         "describe_calls_per_listing_target": math.ceil(n / 1000),
         "kubernetes_writes_per_noop_pass": steady_writes / STEADY_POLLS,
         "operator_peak_rss_mib": round(rss, 1),
+        "operator_rss_with_no_object_mib": round(idle_rss, 1),
+        "operator_rss_in_steady_state_mib": round(settled_rss, 1),
         "restart_to_all_resumed_seconds": round(restart_seconds, 2),
         "restart_aws_calls": dict(sorted(restart_calls.items())),
         "restart_kubernetes_writes": restart_writes,
