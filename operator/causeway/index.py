@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from causeway.api import KindInfo
+from causeway.api import FINALIZER, KindInfo
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,12 @@ class ObjectSnapshot:
     @property
     def deleting(self) -> bool:
         return bool(self._meta.get("deletionTimestamp"))
+
+    @property
+    def guarded(self) -> bool:
+        """Whether it carries Causeway's finalizer: its deletion waits for the teardown.
+        kopf adds it on first sight; until then nothing may be made in AWS for it."""
+        return FINALIZER in (self._meta.get("finalizers") or ())
 
     @property
     def annotations(self) -> Mapping[str, str]:

@@ -16,7 +16,7 @@ from typing import NoReturn
 
 import kopf
 
-from causeway import handlers
+from causeway import api, handlers
 from causeway.controllers.credentials import CredentialController
 from causeway.controllers.leadership import Leadership
 from causeway.controllers.metering import MeteringController
@@ -27,7 +27,7 @@ from causeway.runtime import Runtime
 # Must differ from causeway.dev: kopf drops annotations under its storage prefix from
 # the diff, and then it would not see a new causeway.dev/sync value.
 KOPF_PREFIX = "kopf.causeway.dev"
-FINALIZER = "causeway.dev/teardown"
+FINALIZER = api.FINALIZER
 
 LoginFn = Callable[..., Awaitable[kopf.ConnectionInfo | None] | kopf.ConnectionInfo | None]
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from causeway.api import CONNECTION_QUOTA, OUTBOUND
+from causeway.api import CONNECTION_QUOTA, FINALIZER, INBOUND, OUTBOUND
 from causeway.controllers.region import RegionReconciler
-from causeway.domain import Endpoint
+from causeway.domain import ConnectionRequest, Endpoint
 from fakes import SERVICE_NAME as SERVICE
-from fakes import FakeKube, FakeRuntime, FakeTransit, quota
+from fakes import FakeConnections, FakeKube, FakeRuntime, FakeTransit, quota
 
 REGION = "us-east-1"
 
@@ -27,6 +27,7 @@ def obj(
             "uid": f"uid-{name}",
             "generation": 1,
             "creationTimestamp": "2026-11-22T09:00:00Z",
+            "finalizers": [FINALIZER],  # as kopf leaves it before anything is created
             **meta,
         },
         "spec": {"region": REGION, "serviceName": SERVICE},
@@ -98,6 +99,18 @@ async def test_a_new_object_is_created_and_its_status_written_by_the_work() -> N
     assert condition(status, "Synced")["status"] == "True"
     # The next pass (a reused listing) must not create a second endpoint.
     runtime.index[OUTBOUND].remember_status("acme", "new", status)
+    await full_pass(reconciler)
+    assert runtime.transit.calls.count("CreateVpcEndpoint") == 1
+
+
+async def test_nothing_is_created_for_an_object_without_the_finalizer_yet() -> None:
+    # Found by the fault campaign (seed 1008 --rough): kopf's finalizer patch met a 409,
+    # the region's pass created the endpoint anyway, and the object deleted before kopf
+    # retried went at once, leaving the endpoint behind.
+    reconciler, runtime = reconciler_with(obj("fresh", finalizers=[]))
+    await full_pass(reconciler)
+    assert runtime.transit.calls == ["DescribeVpcEndpoints"]
+    runtime.index[OUTBOUND].observe(None, obj("fresh"))  # kopf's finalizer arrives
     await full_pass(reconciler)
     assert runtime.transit.calls.count("CreateVpcEndpoint") == 1
 
@@ -214,3 +227,25 @@ async def test_a_spec_that_slipped_past_the_schema_stalls_with_no_aws_call() -> 
         "The spec is invalid: spec.serviceName: String should match"
     )
     assert runtime.transit.calls == ["DescribeVpcEndpoints"]
+
+
+async def test_nothing_is_accepted_for_an_inbound_connection_without_the_finalizer_yet() -> None:
+    request = ConnectionRequest("vpce-0aaaaaaaaaaaaaaaa", "111122223333", "pendingAcceptance")
+    connections = FakeConnections([request])
+    runtime = FakeRuntime(FakeTransit(), FakeKube(), connections)
+    runtime.index[CONNECTION_QUOTA].observe(None, quota(accounts=["111122223333"]))
+
+    def inbound(finalizers: list[str]) -> dict[str, Any]:
+        body = obj("in", finalizers=finalizers)
+        body["spec"] = {"region": REGION, "vpcEndpointId": request.endpoint_id}
+        return body
+
+    runtime.index[INBOUND].observe(None, inbound([]))
+    reconciler = RegionReconciler(runtime, REGION)
+    await full_pass(reconciler)
+    assert [call for call, _ in connections.calls] == ["DescribeVpcEndpointConnections"]
+    assert runtime.kube.cluster_objects == {}  # no source range either
+
+    runtime.index[INBOUND].observe(None, inbound([FINALIZER]))
+    await full_pass(reconciler)
+    assert ("AcceptVpcEndpointConnections", (request.endpoint_id,)) in connections.calls

@@ -5,7 +5,7 @@ from them, and the operator parses objects with them.
 """
 
 from causeway.api.allocation import SOURCE_RANGE_ALLOCATION, allocation_name
-from causeway.api.common import API_VERSION, GROUP, VERSION, Condition, Phase
+from causeway.api.common import API_VERSION, FINALIZER, GROUP, VERSION, Condition, Phase
 from causeway.api.credential import NAMED_CREDENTIAL
 from causeway.api.inbound import INBOUND
 from causeway.api.kinds import Column, KindInfo
@@ -24,6 +24,7 @@ __all__ = [
     "ALL_KINDS",
     "API_VERSION",
     "CONNECTION_QUOTA",
+    "FINALIZER",
     "GROUP",
     "INBOUND",
     "NAMED_CREDENTIAL",

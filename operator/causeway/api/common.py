@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 GROUP = "causeway.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+# Held on every connection until its AWS side is gone; nothing is created or accepted
+# in AWS for an object that does not carry it yet (its deletion would not wait).
+FINALIZER = f"{GROUP}/teardown"
 
 # Loose on purpose (partitions come and go: eusc-de-east-1, us-isob-east-1): the
 # operator checks a region against botocore's partition data and says so in status.

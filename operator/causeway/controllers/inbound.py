@@ -154,6 +154,8 @@ class InboundManager:
         )
         facts = InboundFacts(context.view.connection(request.endpoint_id), verdict, ranges)
         the_plan = planner.plan(request, facts, first_free(self._pool, taken))
+        if not snapshot.guarded and any(_acquires(a) for a in the_plan.actions):
+            return Decision(), None  # kopf adds the finalizer first; its event brings a pass
         if the_plan.actions:
             if self._runtime.monotonic() < memory.retry_at:
                 return Decision(deferred=True), None
@@ -407,6 +409,11 @@ class InboundManager:
 
 def _has(item: _Due, action: type) -> bool:
     return any(isinstance(a, action) for a in item.plan.actions)
+
+
+def _acquires(action: object) -> bool:
+    """An action that gives the object something its deletion must take back."""
+    return isinstance(action, AllocateRange | AcceptRequest)
 
 
 def stray_accepted(view: RegionView, owned_endpoints: set[str]) -> list[ConnectionRequest]:

@@ -251,6 +251,8 @@ class OutboundManager:
         if request.pending is not None and not self._sendable(request.pending):
             the_plan = OutboundPlan((ResolveCreate(request.pending),), settled=False)
         creates = any(isinstance(a, CreateEndpoint) for a in the_plan.actions)
+        if creates and not snapshot.guarded:
+            return Decision()  # kopf adds the finalizer first; its event brings a new pass
         if not creates:
             self._placed.pop(snapshot.uid, None)
         if the_plan.actions:

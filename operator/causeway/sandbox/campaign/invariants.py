@@ -302,7 +302,8 @@ def licenses(snap: Snapshot, world: World, before: Memory, after: Memory) -> lis
             if waiting and len(holding) < tenant.licenses:
                 problems.append(
                     f"{namespace} has {tenant.licenses - len(holding)} free {plural} license(s) "
-                    f"but {', '.join(_ref(b) for b in waiting)} wait(s)"
+                    f"but {', '.join(_ref(b) for b in waiting)} wait(s): "
+                    + "; ".join(_why(b) for b in waiting)
                 )
             for waiter in waiting:
                 younger = [b for b in granted if _age(b) > _age(waiter)]
@@ -313,6 +314,14 @@ def licenses(snap: Snapshot, world: World, before: Memory, after: Memory) -> lis
                     )
     after.holders = holders_now
     return problems
+
+
+def _why(body: Mapping[str, Any]) -> str:
+    """What the object's own status says (for a failure message)."""
+    status = body.get("status") or {}
+    conditions = status.get("conditions") or []
+    ready: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    return f"{_ref(body)} is {status.get('phase')} ({ready.get('reason')}: {status.get('message')})"
 
 
 def _holds(body: Mapping[str, Any], snap: Snapshot, live_owners: set[str | None]) -> bool:
