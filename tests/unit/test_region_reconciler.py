@@ -249,3 +249,34 @@ async def test_nothing_is_accepted_for_an_inbound_connection_without_the_finaliz
     runtime.index[INBOUND].observe(None, inbound([FINALIZER]))
     await full_pass(reconciler)
     assert ("AcceptVpcEndpointConnections", (request.endpoint_id,)) in connections.calls
+
+
+async def test_a_rejected_connection_leaves_the_free_license_to_a_waiting_one() -> None:
+    # Found by the fault campaign (seed 1005 --rough): the older, rejected connection
+    # (which waits for its tenant's sync) kept the one free license from a younger one.
+    transit = FakeTransit([endpoint("rejected", "vpce-1", "rejected")])
+    older = obj("rejected", "vpce-1", "RejectedRemotely")
+    younger = obj("younger", creationTimestamp="2026-11-22T09:30:00Z")
+    reconciler, runtime = reconciler_with(older, younger, transit=transit)
+    runtime.index[CONNECTION_QUOTA].observe(None, quota(licenses=1))
+    await full_pass(reconciler)
+    assert transit.calls.count("CreateVpcEndpoint") == 1
+    assert runtime.kube.last("younger")["phase"] == "PendingAcceptance"
+
+    # A sync asks for a new connection: it waits for a license like any other.
+    runtime.memories["uid-rejected"].sync_requested = True
+    await full_pass(reconciler)
+    assert transit.calls.count("CreateVpcEndpoint") == 1
+    waiting = runtime.kube.last("rejected")
+    assert (waiting["phase"], condition(waiting, "Ready")["reason"]) == (
+        "Unprovisioned",
+        "LicenseLimitReached",
+    )
+    # The sync was consumed; the status carries the request until a license frees up.
+    runtime.index[OUTBOUND].remember_status("acme", "rejected", waiting)
+    await full_pass(reconciler)
+    assert transit.calls.count("CreateVpcEndpoint") == 1
+    runtime.index[OUTBOUND].observe("DELETED", younger)
+    await full_pass(reconciler)
+    assert transit.calls.count("CreateVpcEndpoint") == 2
+    assert runtime.kube.last("rejected")["phase"] == "PendingAcceptance"

@@ -20,9 +20,11 @@ from causeway.api import (
 )
 from causeway.api.inbound import InboundConnectionSpec
 from causeway.api.quota import ConnectionQuotaSpec
-from causeway.domain import ConnectionRequest, Direction, endpoint_service_name
+from causeway.controllers.outbound import InvalidObjectError, request_from
+from causeway.domain import ConnectionRequest, Direction, Endpoint, endpoint_service_name
 from causeway.index import ObjectSnapshot
 from causeway.reconcile.admission import ACCEPTED, Admission, Claimant, Quota, admit
+from causeway.reconcile.outbound import ended_without_request
 from causeway.reconcile.phases import LIVE_STATES, normalize
 from causeway.runtime import Runtime
 
@@ -101,7 +103,21 @@ def _outbound(runtime: Runtime) -> Iterator[Claimant]:
         view = runtime.views.get(region)
         owned = view.owned_by(snapshot.uid) if view else []
         holds = any(normalize(e.state) in LIVE_STATES for e in owned)
-        yield _claimant(runtime, snapshot, Direction.OUTBOUND, holds=holds)
+        ended = _ended(runtime, snapshot, owned)
+        yield _claimant(runtime, snapshot, Direction.OUTBOUND, holds=holds, ended=ended)
+
+
+def _ended(runtime: Runtime, snapshot: ObjectSnapshot, owned: list[Endpoint]) -> bool:
+    """Its endpoint ended and no new one is asked for (reconcile/outbound.py): it waits
+    for its tenant, not for a license, so a younger connection may have that license
+    (found by the fault campaign, seed 1005 --rough: a rejected connection, older, kept
+    the free license from a waiting one)."""
+    memory = runtime.memories[snapshot.uid]
+    try:
+        request = request_from(snapshot, sync_requested=memory.sync_requested)
+    except InvalidObjectError:
+        return False
+    return ended_without_request(request, owned)
 
 
 def _inbound(runtime: Runtime) -> Iterator[Claimant]:
@@ -136,6 +152,7 @@ def _claimant(
     endpoint_id: str = "",
     request: ConnectionRequest | None = None,
     owns_endpoint: bool = False,
+    ended: bool = False,
 ) -> Claimant:
     return Claimant(
         direction=direction,
@@ -144,7 +161,7 @@ def _claimant(
         uid=snapshot.uid,
         created=snapshot.created,
         region=snapshot.region,
-        wants=_wants(runtime, snapshot, direction),
+        wants=_wants(runtime, snapshot, direction) and not ended,
         holds=holds,
         endpoint_id=endpoint_id,
         request=request,

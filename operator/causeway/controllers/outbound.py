@@ -86,6 +86,7 @@ def request_from(snapshot: ObjectSnapshot, *, sync_requested: bool = False) -> O
         sync_requested=sync_requested,
         deleting=snapshot.deleting,
         pending=pending_create(snapshot.status),
+        shown_waiting=snapshot.status.get("phase") in planner.WAITING_PHASES,
     )
 
 

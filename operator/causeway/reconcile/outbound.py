@@ -49,10 +49,19 @@ class OutboundRequest:
     sync_requested: bool = False  # this run was caused by a new sync value
     deleting: bool = False
     pending: CreateEndpoint | None = None  # status.pendingCreate: sent, no answer seen
+    shown_waiting: bool = False  # its status shows it waiting to be created (see below)
 
     @property
     def wants_endpoint(self) -> bool:
         return self.spec.provisioned and not self.deleting
+
+    @property
+    def wants_replacement(self) -> bool:
+        """A new endpoint is asked for in place of one that ended: by a sync now, or by
+        one acted on before that is still waiting (for a license, say). The sync itself
+        is consumed by the pass that sees it; the status then shows the connection
+        waiting, not its old endpoint's end, and that carries the request over."""
+        return self.sync_requested or self.shown_waiting
 
 
 @dataclass(frozen=True)
@@ -207,8 +216,8 @@ def _gate(endpoint: Endpoint, guard: Guard) -> BlockEndpoint | ReopenEndpoint | 
 def _needs_new_endpoint(request: OutboundRequest, current: Endpoint | None) -> bool:
     if current is None:
         # Never created, or gone remotely: a gone endpoint is only replaced on request.
-        return request.tracked_id is None or request.sync_requested
-    return normalize(current.state) in DEAD_STATES and request.sync_requested
+        return request.tracked_id is None or request.wants_replacement
+    return normalize(current.state) in DEAD_STATES and request.wants_replacement
 
 
 def resolving_first(
@@ -253,6 +262,22 @@ def _teardown(owned: Sequence[Endpoint], tracked_id: str | None = None) -> Outbo
     deleting = any(normalize(e.state) == "deleting" for e in owned)
     actions = (DeleteEndpoints(deletable),) if deletable else ()
     return OutboundPlan(actions, settled=not deletable and not deleting)
+
+
+# Phases in which the status shows a connection waiting to be created.
+WAITING_PHASES = frozenset({Phase.UNPROVISIONED.value, Phase.ALLOCATING.value})
+
+
+def ended_without_request(request: OutboundRequest, owned: Sequence[Endpoint]) -> bool:
+    """Its endpoint is one AWS shows ended (rejected, deleted, expired, failed) and no
+    new one is asked for: it waits for its tenant, not for a license. An endpoint the
+    listing does not show at all does not count: the listing may only lag."""
+    if not request.wants_endpoint:
+        return False
+    current = focus(owned, request.tracked_id)
+    if current is None or normalize(current.state) not in DEAD_STATES:
+        return False
+    return not request.wants_replacement
 
 
 def _create(request: OutboundRequest, guard: Guard | None) -> CreateEndpoint:
@@ -416,6 +441,8 @@ def _phase(request: OutboundRequest, owned: Sequence[Endpoint]) -> tuple[Phase, 
         busy = [e for e in owned if normalize(e.state) not in {"deleted", GONE}]
         return (Phase.TEARDOWN_IN_PROGRESS, busy[0]) if busy else (Phase.UNPROVISIONED, None)
     current = focus(owned, request.tracked_id)
+    if _needs_new_endpoint(request, current):
+        return Phase.ALLOCATING, None
     if current is not None:
         return phase_for_state(current.state), current
     if request.tracked_id is not None:
