@@ -280,3 +280,14 @@ async def test_a_rejected_connection_leaves_the_free_license_to_a_waiting_one() 
     await full_pass(reconciler)
     assert transit.calls.count("CreateVpcEndpoint") == 2
     assert runtime.kube.last("rejected")["phase"] == "PendingAcceptance"
+
+
+async def test_a_region_without_objects_still_reports_the_quotas() -> None:
+    # Found by the fault campaign (seed 1011 --rough): a tenant onboarded before its first
+    # connection had a ConnectionQuota without any status.
+    reconciler, runtime = reconciler_with()
+    report = await full_pass(reconciler)
+    status = runtime.kube.last("acme")
+    assert status["observedGeneration"] == 1
+    assert report.patched == 1
+    assert runtime.transit.calls == []  # still no AWS call

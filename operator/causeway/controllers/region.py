@@ -185,6 +185,8 @@ class RegionReconciler:
                     await self._unobserved(work, exc, report)
             if report.failed is None:
                 await self._decide_all(work, report)
+        else:
+            await self._report_quotas(report)
         await self._collect_orphan_allocations()
         report.duration = self._runtime.monotonic() - started
         self._log(report)
@@ -257,6 +259,28 @@ class RegionReconciler:
         self._runtime.licence_use = admission.usage
         report.patched += await self._runtime.quotas.report()
         self._report_strays()
+
+    async def _report_quotas(self, report: PassReport) -> None:
+        """A region without objects still reports the ConnectionQuotas: a tenant onboarded
+        before its first connection sees its licences (found by the fault campaign, seed
+        1011 --rough: quotas without any status). Only once every region holding objects
+        has listed AWS: before that, what their connections hold is not known."""
+        if not self._holders_known():
+            return
+        async with self._runtime.admission_lock:
+            admission = judge(self._runtime)
+        self._runtime.licence_use = admission.usage
+        report.patched += await self._runtime.quotas.report()
+
+    def _holders_known(self) -> bool:
+        for region in self._runtime.config.regions:
+            view = self._runtime.views.get(region)
+            listed = view is not None and view.ever_listed
+            if not listed and any(
+                self._runtime.index[m.kind].in_region(region) for m in self.managers
+            ):
+                return False
+        return True
 
     def _current(self, work: Work) -> dict[int, list[ObjectSnapshot]]:
         """Each object as the index holds it now, by manager. The listing awaited AWS:
