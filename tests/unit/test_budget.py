@@ -156,6 +156,29 @@ async def test_waiters_are_told_how_many_are_ahead() -> None:
     await asyncio.gather(*tasks)
 
 
+async def test_telling_positions_never_holds_a_token_back() -> None:
+    # Each telling is a status write; the 5,000-connection benchmark's creates slowed to
+    # a tenth of the budget while the lane wrote them in line before each token.
+    time = FakeTime()
+    budget = Budget(
+        {"CreateVpcEndpoint": BucketSettings(burst=1, rate=1)}, clock=time, sleep=time.sleep
+    )
+    lane = budget.lane("us-east-1", "CreateVpcEndpoint")
+    await lane.acquire("acme", (0,))  # the token
+    never = asyncio.Event()
+    told: list[int] = []
+
+    async def slow_report(position: int) -> None:
+        told.append(position)
+        if len(told) > 30:  # every telling after the first round hangs
+            await never.wait()
+
+    waiters = [asyncio.create_task(lane.acquire("acme", (i,), slow_report)) for i in range(30)]
+    await asyncio.wait_for(asyncio.gather(*waiters), timeout=5)
+    assert 30 <= time.now <= 30 + 30 * LAG_SECONDS + 0.01  # a token a second, none held back
+    assert len(told) > 30  # positions were told again meanwhile
+
+
 async def test_a_throttled_call_waits_again_and_slows_the_lane() -> None:
     time = FakeTime()
     budget = Budget(

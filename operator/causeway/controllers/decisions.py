@@ -67,6 +67,10 @@ class PassContext:
     memories: ObjectMemories
     admission: Admission
     write: StatusWriter
+    # Records that must be written before an AWS call (a create's pendingCreate): their
+    # own write slots, so they never queue behind a flood of status reports (queue
+    # positions while thousands of creates wait for AWS capacity).
+    record: StatusWriter
 
 
 @dataclass

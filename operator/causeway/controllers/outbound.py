@@ -473,7 +473,7 @@ class OutboundManager:
         record = pending_record(action)
         if self._latest(job).get("pendingCreate") == record:
             return  # sent before, answer lost: the record stands
-        if not await job.context.write(OUTBOUND, job.snapshot, {"pendingCreate": record}):
+        if not await job.context.record(OUTBOUND, job.snapshot, {"pendingCreate": record}):
             raise _NotRecordedError
 
     async def _resolve(self, job: _Job, action: ResolveCreate) -> None:

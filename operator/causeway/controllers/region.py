@@ -101,6 +101,7 @@ class RegionReconciler:
         self._work: set[asyncio.Task[None]] = set()
         self._writer = StatusWriter(runtime.kube, runtime.index, runtime.clock)
         self._write = self._writer.write
+        self._recorder = StatusWriter(runtime.kube, runtime.index, runtime.clock)
         self._strays_reported: set[str] = set()
         self._budget_reported_at = -math.inf
         self.last_report: PassReport | None = None
@@ -247,7 +248,9 @@ class RegionReconciler:
         async with self._runtime.admission_lock:
             by_manager = self._current(work)
             admission = judge(self._runtime)
-            context = PassContext(self.view, self._runtime.memories, admission, self._write)
+            context = PassContext(
+                self.view, self._runtime.memories, admission, self._write, self._recorder.write
+            )
             for manager in self.managers:
                 plan = manager.plan_pass(by_manager[id(manager)], context)
                 for snapshot, decision in plan.decisions:
