@@ -61,9 +61,11 @@ def passes(log: Path) -> int:
     return log.read_text(errors="replace").count(f"Pass of {REGION}:")
 
 
-def next_pass(log: Path) -> None:
+def next_pass(log: Path, timeout: float = 120.0) -> None:
+    """Wait for the operator's next region pass (with thousands of objects a pass takes
+    seconds and rests twice as long after it: the wait allows for that)."""
     before = passes(log)
-    wait_until(lambda: passes(log) > before, POLL_INTERVAL_S * 10, "a pass", step=0.02)
+    wait_until(lambda: passes(log) > before, timeout, "a pass", step=0.1)
 
 
 def resumed(log: Path) -> int:

@@ -102,6 +102,7 @@ def run_size(n: int) -> dict[str, Any]:
             wait_until(lambda: ready_count(stack) == n, 60 + n * 0.5, f"{n} Ready", step=step)
             to_ready = time.monotonic() - started
             converge_calls = stack.aws.call_counts()
+            print(f"{n} Ready in {to_ready:.1f} s; peak RSS {peak_rss_mib(operator.pid):.1f} MiB")
 
             log = workdir / "operator.log"
             next_pass(log)  # the first pass after convergence may still write
