@@ -155,7 +155,10 @@ class InboundManager:
         facts = InboundFacts(context.view.connection(request.endpoint_id), verdict, ranges)
         the_plan = planner.plan(request, facts, first_free(self._pool, taken))
         if not snapshot.guarded and any(_acquires(a) for a in the_plan.actions):
-            return Decision(), None  # kopf adds the finalizer first; its event brings a pass
+            # kopf adds the finalizer first. A status write each pass until it has: kopf
+            # retries a failed finalizer patch only when the object changes again.
+            waiting = planner.outcome(request, facts, self._context)
+            return Decision(self._patch(request, waiting, snapshot.status, touch=True)), None
         if the_plan.actions:
             if self._runtime.monotonic() < memory.retry_at:
                 return Decision(deferred=True), None

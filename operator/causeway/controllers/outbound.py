@@ -253,7 +253,10 @@ class OutboundManager:
             the_plan = OutboundPlan((ResolveCreate(request.pending),), settled=False)
         creates = any(isinstance(a, CreateEndpoint) for a in the_plan.actions)
         if creates and not snapshot.guarded:
-            return Decision()  # kopf adds the finalizer first; its event brings a new pass
+            # kopf adds the finalizer first. A status write each pass until it has: kopf
+            # retries a failed finalizer patch only when the object changes again.
+            waiting = planner.outcome(request, owned, verdict=verdict, guard=guard)
+            return Decision(self._patch(request, waiting, snapshot.status, touch=True))
         if not creates:
             self._placed.pop(snapshot.uid, None)
         if the_plan.actions:
