@@ -310,7 +310,9 @@ class OutboundManager:
         try:
             await self._apply(job)
         except _NotRecordedError:
-            return WorkResult(None, Failure.RECOVERABLE)
+            # Nothing was sent: the next pass tries again (a Kubernetes write that did
+            # not land is no AWS failure, and backing off would delay the create).
+            return WorkResult(None)
         except _NoRoomError:
             self._health.succeeded(self._region)
             waiting = planner.waiting_for_capacity(job.request)
