@@ -137,6 +137,11 @@ class _NotRecordedError(Exception):
     """The create could not be recorded in status first, so it is not sent (yet)."""
 
 
+def _create_refused(error: AwsCallError) -> bool:
+    """A create AWS refused outright made nothing: its record has nothing to resolve."""
+    return error.operation == "CreateVpcEndpoint" and not may_have_applied(error)
+
+
 def _sends_a_create(plan: OutboundPlan) -> bool:
     return any(isinstance(a, CreateEndpoint | ResolveCreate) for a in plan.actions)
 
@@ -531,8 +536,7 @@ class OutboundManager:
             self._health.failed(self._region, rule, error)
         log.log(logging.DEBUG if rule.platform else logging.WARNING, "%s (%s)", error, rule.reason)
         result = planner.outcome(request, owned, problem, guard=job.guard)
-        # A create AWS refused made nothing: there is nothing left to resolve.
-        refused = error.operation == "CreateVpcEndpoint" and not may_have_applied(error)
+        refused = _create_refused(error)
         patch = self._patch(request, result, self._latest(job), touch=True, answered=refused)
         # While the object is being deleted every failure is retried: releasing the
         # finalizer now could leave an endpoint behind that nobody tracks any more.
@@ -596,8 +600,8 @@ class OutboundManager:
             await self._apply(job)
         except AwsCallError as exc:
             _log(job).warning("%s (%s)", exc, classify(exc).reason)
-            refused = exc.operation == "CreateVpcEndpoint" and not may_have_applied(exc)
-            return WorkResult({"pendingCreate": None} if refused else None, Failure.RECOVERABLE)
+            cleared = {"pendingCreate": None} if _create_refused(exc) else None
+            return WorkResult(cleared, Failure.RECOVERABLE)
         resolved = _sends_a_create(job.plan) and "pendingCreate" in self._latest(job)
         return WorkResult({"pendingCreate": None} if resolved else None, awaiting_aws=True)
 
