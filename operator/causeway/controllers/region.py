@@ -44,6 +44,7 @@ from causeway.errors import AwsCallError, ErrorContext, classify, describe
 from causeway.fence import FencedError
 from causeway.index import ObjectSnapshot
 from causeway.metrics import Result
+from causeway.reconcile.admission import Admission
 from causeway.reconcile.status import Problem
 from causeway.runtime import Runtime
 
@@ -259,8 +260,7 @@ class RegionReconciler:
                     self._consume(batch.snapshots)
                     self._start(manager, batch, report)
         report.patched = sum(await asyncio.gather(*writes))
-        self._runtime.licence_use = admission.usage
-        report.patched += await self._runtime.quotas.report()
+        await self._publish_licences(admission, report)
         self._report_strays()
 
     async def _report_quotas(self, report: PassReport) -> None:
@@ -272,6 +272,10 @@ class RegionReconciler:
             return
         async with self._runtime.admission_lock:
             admission = judge(self._runtime)
+        await self._publish_licences(admission, report)
+
+    async def _publish_licences(self, admission: Admission, report: PassReport) -> None:
+        """What the admission counted, for the metrics and every ConnectionQuota status."""
         self._runtime.licence_use = admission.usage
         report.patched += await self._runtime.quotas.report()
 
