@@ -21,7 +21,7 @@ from causeway.api import (
 from causeway.api.inbound import InboundConnectionSpec
 from causeway.api.quota import ConnectionQuotaSpec
 from causeway.controllers.outbound import InvalidObjectError, request_from
-from causeway.domain import ConnectionRequest, Direction, Endpoint, endpoint_service_name
+from causeway.domain import ConnectionRequest, Direction, endpoint_service_name
 from causeway.index import ObjectSnapshot
 from causeway.reconcile.admission import ACCEPTED, Admission, Claimant, Quota, admit
 from causeway.reconcile.outbound import ended_without_request
@@ -103,21 +103,17 @@ def _outbound(runtime: Runtime) -> Iterator[Claimant]:
         view = runtime.views.get(region)
         owned = view.owned_by(snapshot.uid) if view else []
         holds = any(normalize(e.state) in LIVE_STATES for e in owned)
-        ended = _ended(runtime, snapshot, owned)
-        yield _claimant(runtime, snapshot, Direction.OUTBOUND, holds=holds, ended=ended)
-
-
-def _ended(runtime: Runtime, snapshot: ObjectSnapshot, owned: list[Endpoint]) -> bool:
-    """Its endpoint ended and no new one is asked for (reconcile/outbound.py): it waits
-    for its tenant, not for a license, so a younger connection may have that license
-    (found by the fault campaign, seed 1005 --rough: a rejected connection, older, kept
-    the free license from a waiting one)."""
-    memory = runtime.memories[snapshot.uid]
-    try:
-        request = request_from(snapshot, sync_requested=memory.sync_requested)
-    except InvalidObjectError:
-        return False
-    return ended_without_request(request, owned)
+        memory = runtime.memories[snapshot.uid]
+        try:
+            request = request_from(snapshot, sync_requested=memory.sync_requested)
+        except InvalidObjectError:
+            yield _claimant(runtime, snapshot, Direction.OUTBOUND, holds=holds, valid=False)
+            continue
+        # Its endpoint ended and no new one is asked for: it waits for its tenant, not
+        # for a license, so a younger connection may have that license (found by the
+        # fault campaign, seed 1005 --rough: an older, rejected connection kept it).
+        ended = ended_without_request(request, owned)
+        yield _claimant(runtime, snapshot, Direction.OUTBOUND, holds=holds, ended=ended, valid=True)
 
 
 def _inbound(runtime: Runtime) -> Iterator[Claimant]:
@@ -153,6 +149,7 @@ def _claimant(
     request: ConnectionRequest | None = None,
     owns_endpoint: bool = False,
     ended: bool = False,
+    valid: bool | None = None,
 ) -> Claimant:
     return Claimant(
         direction=direction,
@@ -161,7 +158,7 @@ def _claimant(
         uid=snapshot.uid,
         created=snapshot.created,
         region=snapshot.region,
-        wants=_wants(runtime, snapshot, direction) and not ended,
+        wants=_wants(runtime, snapshot, direction, valid) and not ended,
         holds=holds,
         endpoint_id=endpoint_id,
         request=request,
@@ -169,17 +166,28 @@ def _claimant(
     )
 
 
-def _wants(runtime: Runtime, snapshot: ObjectSnapshot, direction: Direction) -> bool:
+def _parses(snapshot: ObjectSnapshot, direction: Direction) -> bool:
+    model = InboundConnectionSpec if direction is Direction.INBOUND else OutboundConnectionSpec
+    try:
+        model.model_validate(snapshot.spec)
+    except ValidationError:
+        return False
+    return True
+
+
+def _wants(
+    runtime: Runtime, snapshot: ObjectSnapshot, direction: Direction, valid: bool | None
+) -> bool:
     """Provisioned, not being deleted, parseable, in a region that offers the direction,
-    and not held back by a failure only the tenant (or a sync) can clear."""
+    and not held back by a failure only the tenant (or a sync) can clear. `valid`: the
+    spec was parsed already (None: parse it here)."""
     if snapshot.deleting or not snapshot.spec.get("provisioned", True):
         return False
     region = runtime.config.regions.get(snapshot.region)
     if region is None or (direction is Direction.INBOUND and not region.inbound_enabled):
         return False
-    model = InboundConnectionSpec if direction is Direction.INBOUND else OutboundConnectionSpec
-    try:
-        model.model_validate(snapshot.spec)
-    except ValidationError:
+    if valid is None:
+        valid = _parses(snapshot, direction)
+    if not valid:
         return False
     return not runtime.memories[snapshot.uid].held_back(snapshot.generation, snapshot.status)
