@@ -15,6 +15,7 @@ from causeway.controllers.budget import (
     PLATFORM,
     BucketSettings,
     Budget,
+    Lane,
     TokenBucket,
     rounded,
 )
@@ -130,13 +131,19 @@ async def test_a_late_small_tenant_waits_a_few_tokens_not_behind_the_flood() -> 
     assert floor <= max(done.values()) <= floor + 27 * LAG_SECONDS + 0.01  # no waste
 
 
-async def test_waiters_are_told_how_many_are_ahead() -> None:
-    time = FakeTime()
+async def drained_lane(time: FakeTime) -> Lane:
+    """A lane of one token a second whose only token was just taken."""
     budget = Budget(
         {"CreateVpcEndpoint": BucketSettings(burst=1, rate=1)}, clock=time, sleep=time.sleep
     )
     lane = budget.lane("us-east-1", "CreateVpcEndpoint")
-    await lane.acquire("acme", (0,))  # the token
+    await lane.acquire("acme", (0,))
+    return lane
+
+
+async def test_waiters_are_told_how_many_are_ahead() -> None:
+    time = FakeTime()
+    lane = await drained_lane(time)
     told: dict[str, list[int]] = {"a": [], "b": [], "c": []}
 
     def reporter(name: str) -> Any:
@@ -160,11 +167,7 @@ async def test_telling_positions_never_holds_a_token_back() -> None:
     # Each telling is a status write; the 5,000-connection benchmark's creates slowed to
     # a tenth of the budget while the lane wrote them in line before each token.
     time = FakeTime()
-    budget = Budget(
-        {"CreateVpcEndpoint": BucketSettings(burst=1, rate=1)}, clock=time, sleep=time.sleep
-    )
-    lane = budget.lane("us-east-1", "CreateVpcEndpoint")
-    await lane.acquire("acme", (0,))  # the token
+    lane = await drained_lane(time)
     never = asyncio.Event()
     told: list[int] = []
 
