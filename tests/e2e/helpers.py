@@ -69,11 +69,17 @@ def wait_phase(
     timeout: float = 20.0,
     kind: str = OUTBOUND,
 ) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
     def probe() -> dict[str, Any] | None:
         status = status_of(stack, namespace, name, kind)
+        seen["status"] = status
         return status if status.get("phase") == phase else None
 
-    return eventually(probe, timeout=timeout, what=f"{namespace}/{name} to reach {phase}")
+    try:
+        return eventually(probe, timeout=timeout, what=f"{namespace}/{name} to reach {phase}")
+    except AssertionError as timed_out:  # say where it stood, not just that it did not get there
+        raise AssertionError(f"{timed_out}; its status: {seen.get('status')!r}") from None
 
 
 def outbound(

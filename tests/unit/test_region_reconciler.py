@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from causeway.api import CONNECTION_QUOTA, FINALIZER, INBOUND, OUTBOUND
+from causeway.config import parse_config
 from causeway.controllers.region import RegionReconciler
 from causeway.domain import ConnectionRequest, Endpoint
+from fakes import REGION_CONFIG, FakeConnections, FakeKube, FakeRuntime, FakeTransit, quota
 from fakes import SERVICE_NAME as SERVICE
-from fakes import FakeConnections, FakeKube, FakeRuntime, FakeTransit, quota
 
 REGION = "us-east-1"
 
@@ -122,6 +123,35 @@ async def test_nothing_is_created_for_an_object_without_the_finalizer_yet() -> N
     runtime.index[OUTBOUND].observe(None, obj("fresh"))  # kopf's finalizer arrives
     await full_pass(reconciler)
     assert runtime.transit.calls.count("CreateVpcEndpoint") == 1
+
+
+async def test_an_older_object_still_unguarded_keeps_its_place_in_line_for_capacity() -> None:
+    # Found by CI: kopf adds finalizers in no particular order, and a younger connection
+    # guarded first took the last slot of the first transit VPC from an older one.
+    older = obj("older", finalizers=[])
+    younger = obj("younger", creationTimestamp="2026-11-22T09:00:01Z")
+    reconciler, runtime = reconciler_with(older, younger)
+    runtime.config = one_slot_pool()
+    await full_pass(reconciler)
+    assert runtime.transit.calls == ["DescribeVpcEndpoints"]  # no slot for the younger
+    waiting = runtime.kube.last("younger")
+    assert condition(waiting, "Stalled")["reason"] == "TransitCapacityExhausted"
+    assert runtime.kube.last("older")["phase"] == "Allocating"
+    runtime.index[OUTBOUND].observe(None, obj("older"))  # kopf's finalizer arrives
+    await full_pass(reconciler)
+    (created,) = runtime.transit.endpoints
+    assert created.owner_uid == "uid-older"
+
+
+def one_slot_pool() -> Any:
+    entry = {
+        "vpcId": REGION_CONFIG["transitVpcId"],
+        "subnetIds": REGION_CONFIG["subnetIds"],
+        "securityGroupIds": REGION_CONFIG["securityGroupIds"],
+        "maxEndpoints": 1,
+    }
+    region = {key: REGION_CONFIG[key] for key in ("platformPrincipal",)}
+    return parse_config({"regions": {REGION: {**region, "transitVpcs": [entry]}}})
 
 
 async def test_a_terminal_error_stalls_and_is_retried_only_after_a_sync() -> None:

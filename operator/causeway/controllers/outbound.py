@@ -259,8 +259,13 @@ class OutboundManager:
         creates = any(isinstance(a, CreateEndpoint) for a in the_plan.actions)
         if creates and not snapshot.guarded:
             # kopf adds the finalizer first. A status write each pass until it has: kopf
-            # retries a failed finalizer patch only when the object changes again.
-            waiting = planner.outcome(request, owned, verdict=verdict, guard=guard)
+            # retries a failed finalizer patch only when the object changes again. kopf
+            # guards objects in no particular order, so the connection holds its place in
+            # line meanwhile: a younger one guarded sooner must not take its slot.
+            if snapshot.uid in self._placed or self._placements.take() is not None:
+                waiting = planner.outcome(request, owned, verdict=verdict, guard=guard)
+            else:
+                waiting = planner.waiting_for_capacity(request)
             return Decision(self._patch(request, waiting, snapshot.status, touch=True))
         if not creates:
             self._placed.pop(snapshot.uid, None)
