@@ -8,8 +8,8 @@ point, so nothing decides on a half-loaded view (an older claim not yet seen).""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from causeway.api import FINALIZER, KindInfo
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectSnapshot:
     """One object as last seen on the watch stream; everything else derives from it."""
 
@@ -84,7 +84,7 @@ class ObjectSnapshot:
 
     def with_status(self, status: Mapping[str, Any]) -> ObjectSnapshot:
         """This object with a status merge patch applied, as the API server applies it."""
-        return ObjectSnapshot({**self.body, "status": merge_patch(self.status, status)})
+        return ObjectSnapshot({**self.body, "status": _compact(merge_patch(self.status, status))})
 
 
 # What the index does not keep of an object: the API server's field ownership records
@@ -100,16 +100,42 @@ UNKEPT_ANNOTATIONS = frozenset(
 )
 
 
+# Strings up to this length are shared between objects (sys.intern): phases, reasons,
+# condition types, timestamps of the same second, ids. Longer ones (messages, uids of
+# one object) gain nothing from it.
+_SHARED_STRING_MAX = 24
+
+
 def kept(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of an object the index keeps (a new dict: kopf's body is not touched)."""
+    """The part of an object the index keeps, as a compact copy of its own (kopf's body
+    is not touched). Every object decoded from JSON carries its own copy of every key
+    ("metadata", "lastTransitionTime", …): the copy shares one of each instead."""
     metadata = body.get("metadata")
     if not isinstance(metadata, Mapping):
-        return dict(body)
+        return _compact_mapping(body)
     slim = {k: v for k, v in metadata.items() if k != "managedFields"}
     annotations = metadata.get("annotations")
     if isinstance(annotations, Mapping) and UNKEPT_ANNOTATIONS & annotations.keys():
         slim["annotations"] = {k: v for k, v in annotations.items() if k not in UNKEPT_ANNOTATIONS}
-    return {**body, "metadata": slim}
+    return _compact_mapping({**body, "metadata": slim})
+
+
+def _compact_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {_shared(str(k)): _compact(v) for k, v in value.items()}
+
+
+def _compact(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return _compact_mapping(value)
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    if isinstance(value, str) and len(value) <= _SHARED_STRING_MAX:
+        return _shared(value)
+    return value
+
+
+def _shared(text: str) -> str:
+    return sys.intern(text) if type(text) is str else text
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -141,7 +167,8 @@ class KindIndex:
     def __init__(self) -> None:
         self._objects: dict[tuple[str, str], ObjectSnapshot] = {}
         self._awaited: dict[tuple[str, str], tuple[str, str]] = {}  # key → (uid, version)
-        self._recent: dict[tuple[str, str], deque[str]] = {}
+        # A tuple, not a deque: a deque's first block alone is ~600 bytes per object.
+        self._recent: dict[tuple[str, str], tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
     def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -157,7 +184,7 @@ class KindIndex:
             self._note_version(key, snapshot.resource_version)
             current = self._objects.get(key)
             if current is not None and self._is_before_our_write(snapshot):
-                snapshot = ObjectSnapshot({**body, "status": current.status})
+                snapshot = ObjectSnapshot({**snapshot.body, "status": current.status})
             self._objects[key] = snapshot
 
     def remember_status(
@@ -180,7 +207,8 @@ class KindIndex:
 
     def _note_version(self, key: tuple[str, str], version: str) -> None:
         if version:
-            self._recent.setdefault(key, deque(maxlen=self.RECENT_VERSIONS)).append(version)
+            recent = self._recent.get(key, ())
+            self._recent[key] = (*recent[1 - self.RECENT_VERSIONS :], version)
 
     def _is_before_our_write(self, snapshot: ObjectSnapshot) -> bool:
         """True for an event older than our latest status write (its status is stale);
