@@ -161,6 +161,14 @@ class FakeKube:
         self.cluster_objects[name] = created
         return created
 
+    def list_cluster_objects(self, kind: KindInfo, label_selector: str) -> list[dict[str, Any]]:
+        wanted = dict(term.split("=", 1) for term in label_selector.split(","))
+        return [
+            body
+            for body in self.cluster_objects.values()
+            if wanted.items() <= (body["metadata"].get("labels") or {}).items()
+        ]
+
     def delete_cluster_object(self, kind: KindInfo, name: str) -> bool:
         return self.cluster_objects.pop(name, None) is not None
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from causeway.api import CONNECTION_QUOTA, FINALIZER, INBOUND, OUTBOUND
+from causeway.api import CONNECTION_QUOTA, FINALIZER, INBOUND, OUTBOUND, allocation_name
 from causeway.config import parse_config
 from causeway.controllers.region import RegionReconciler
 from causeway.domain import ConnectionRequest, Endpoint
+from causeway.reconcile.ranges import first_free
 from fakes import REGION_CONFIG, FakeConnections, FakeKube, FakeRuntime, FakeTransit, quota
 from fakes import SERVICE_NAME as SERVICE
 
@@ -289,6 +290,54 @@ async def test_nothing_is_accepted_for_an_inbound_connection_without_the_finaliz
     runtime.index[INBOUND].observe(None, inbound([FINALIZER]))
     await full_pass(reconciler)
     assert ("AcceptVpcEndpointConnections", (request.endpoint_id,)) in connections.calls
+
+
+def inbound_runtime(endpoint_id: str) -> tuple[RegionReconciler, FakeRuntime]:
+    request = ConnectionRequest(endpoint_id, "111122223333", "pendingAcceptance")
+    runtime = FakeRuntime(FakeTransit(), FakeKube(), FakeConnections([request]))
+    runtime.index[CONNECTION_QUOTA].observe(None, quota(accounts=["111122223333"]))
+    body = obj("in")
+    body["spec"] = {"region": REGION, "vpcEndpointId": endpoint_id}
+    runtime.index[INBOUND].observe(None, body)
+    return RegionReconciler(runtime, REGION), runtime
+
+
+def existing_allocation(runtime: FakeRuntime, cidr: str, owner_uid: str) -> str:
+    """An allocation the API server holds but the operator's index has not seen."""
+    name = allocation_name(REGION, cidr)
+    runtime.kube.cluster_objects[name] = {
+        "metadata": {
+            "name": name,
+            "uid": f"uid-{name}",
+            "labels": {"causeway.dev/region": REGION, "causeway.dev/owner-uid": owner_uid},
+        },
+        "spec": {"region": REGION, "cidr": cidr},
+    }
+    return name
+
+
+async def test_an_allocation_whose_create_answer_was_lost_is_adopted_not_doubled() -> None:
+    # The create was applied but its answer lost (a timeout, a crash): the retry meets
+    # the API server's 409 for the very range, which is this object's own.
+    reconciler, runtime = inbound_runtime("vpce-0aaaaaaaaaaaaaaaa")
+    first = first_free(REGION_CONFIG["sourceIpPool"], ())
+    assert first is not None
+    mine = existing_allocation(runtime, first, "uid-in")
+    await full_pass(reconciler)
+    assert list(runtime.kube.cluster_objects) == [mine]  # no second range
+    assert runtime.kube.last("in")["sourceIpRanges"] == [first]
+
+
+async def test_a_range_held_by_another_object_sends_the_allocation_to_the_next_one() -> None:
+    reconciler, runtime = inbound_runtime("vpce-0aaaaaaaaaaaaaaaa")
+    first = first_free(REGION_CONFIG["sourceIpPool"], ())
+    assert first is not None
+    theirs = existing_allocation(runtime, first, "uid-someone-else")
+    await full_pass(reconciler)
+    second = first_free(REGION_CONFIG["sourceIpPool"], (first,))
+    assert second is not None
+    assert set(runtime.kube.cluster_objects) == {theirs, allocation_name(REGION, second)}
+    assert runtime.kube.last("in")["sourceIpRanges"] == [second]
 
 
 async def test_a_rejected_connection_leaves_the_free_license_to_a_waiting_one() -> None:
