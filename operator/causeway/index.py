@@ -8,13 +8,13 @@ point, so nothing decides on a half-loaded view (an older claim not yet seen).""
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from causeway.api import FINALIZER, KindInfo
+from causeway.compact import compact, compact_mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ class ObjectSnapshot:
 
     def with_status(self, status: Mapping[str, Any]) -> ObjectSnapshot:
         """This object with a status merge patch applied, as the API server applies it."""
-        return ObjectSnapshot({**self.body, "status": _compact(merge_patch(self.status, status))})
+        return ObjectSnapshot({**self.body, "status": compact(merge_patch(self.status, status))})
 
 
 # What the index does not keep of an object: the API server's field ownership records
@@ -100,42 +100,18 @@ UNKEPT_ANNOTATIONS = frozenset(
 )
 
 
-# Strings up to this length are shared between objects (sys.intern): phases, reasons,
-# condition types, timestamps of the same second, ids. Longer ones (messages, uids of
-# one object) gain nothing from it.
-_SHARED_STRING_MAX = 24
-
-
 def kept(body: Mapping[str, Any]) -> dict[str, Any]:
     """The part of an object the index keeps, as a compact copy of its own (kopf's body
     is not touched). Every object decoded from JSON carries its own copy of every key
     ("metadata", "lastTransitionTime", …): the copy shares one of each instead."""
     metadata = body.get("metadata")
     if not isinstance(metadata, Mapping):
-        return _compact_mapping(body)
+        return compact_mapping(body)
     slim = {k: v for k, v in metadata.items() if k != "managedFields"}
     annotations = metadata.get("annotations")
     if isinstance(annotations, Mapping) and UNKEPT_ANNOTATIONS & annotations.keys():
         slim["annotations"] = {k: v for k, v in annotations.items() if k not in UNKEPT_ANNOTATIONS}
-    return _compact_mapping({**body, "metadata": slim})
-
-
-def _compact_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {_shared(str(k)): _compact(v) for k, v in value.items()}
-
-
-def _compact(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return _compact_mapping(value)
-    if isinstance(value, list):
-        return [_compact(v) for v in value]
-    if isinstance(value, str) and len(value) <= _SHARED_STRING_MAX:
-        return _shared(value)
-    return value
-
-
-def _shared(text: str) -> str:
-    return sys.intern(text) if type(text) is str else text
+    return compact_mapping({**body, "metadata": slim})
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

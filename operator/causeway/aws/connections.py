@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from causeway.aws.session import aws_call
+from causeway.compact import shared, utc
 from causeway.domain import ConnectionRequest
 
 PAGE_SIZE = 1000  # the largest page DescribeVpcEndpointConnections returns
@@ -86,12 +87,13 @@ def _unsuccessful(reply: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
 
 
 def to_request(item: Mapping[str, Any]) -> ConnectionRequest:
-    """Our view of one VpcEndpointConnection record."""
+    """Our view of one VpcEndpointConnection record (kept for every request to the
+    service: what repeats across requests is shared, see causeway.compact)."""
     created = item.get("CreationTimestamp")
     return ConnectionRequest(
         endpoint_id=str(item["VpcEndpointId"]),
-        owner_account=str(item.get("VpcEndpointOwner", "")),
-        state=str(item.get("VpcEndpointState", "")),
+        owner_account=shared(str(item.get("VpcEndpointOwner", ""))),
+        state=shared(str(item.get("VpcEndpointState", ""))),
         dns_names=tuple(d["DnsName"] for d in item.get("DnsEntries", []) if d.get("DnsName")),
-        created=created if isinstance(created, datetime) else None,
+        created=utc(created) if isinstance(created, datetime) else None,
     )

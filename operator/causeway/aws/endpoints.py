@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from causeway.aws.session import aws_call
+from causeway.compact import shared, utc
 from causeway.config import RegionConfig, TransitVpcConfig
 from causeway.domain import TAG_BLOCKED_UNTIL, TAG_NAMESPACE, TAG_OPEN_GROUPS, TAG_UID, Endpoint
 from causeway.errors import AwsCallError
@@ -165,21 +166,24 @@ class TransitEndpoints:
 
 
 def to_endpoint(item: Mapping[str, Any]) -> Endpoint:
-    """Our view of one VpcEndpoint record from the EC2 API."""
+    """Our view of one VpcEndpoint record from the EC2 API (kept for every endpoint of
+    the region: what repeats across endpoints is shared, see causeway.compact)."""
     tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
     created = item.get("CreationTimestamp")
+    namespace = tags.get(TAG_NAMESPACE)
+    groups = (shared(g["GroupId"]) for g in item.get("Groups", []) if g.get("GroupId"))
     return Endpoint(
         id=item["VpcEndpointId"],
-        state=str(item.get("State", "")),
-        service_name=str(item.get("ServiceName", "")),
+        state=shared(str(item.get("State", ""))),
+        service_name=shared(str(item.get("ServiceName", ""))),
         dns_names=tuple(d["DnsName"] for d in item.get("DnsEntries", []) if d.get("DnsName")),
         owner_uid=tags.get(TAG_UID),
-        created=created if isinstance(created, datetime) else None,
-        owner_namespace=tags.get(TAG_NAMESPACE),
-        security_groups=tuple(g["GroupId"] for g in item.get("Groups", []) if g.get("GroupId")),
+        created=utc(created) if isinstance(created, datetime) else None,
+        owner_namespace=shared(namespace) if namespace is not None else None,
+        security_groups=tuple(groups),
         blocked_until=parse_tag_time(tags.get(TAG_BLOCKED_UNTIL)),
         open_groups=tuple(tags[TAG_OPEN_GROUPS].split()) if TAG_OPEN_GROUPS in tags else None,
-        vpc_id=str(item.get("VpcId", "")),
+        vpc_id=shared(str(item.get("VpcId", ""))),
     )
 
 
