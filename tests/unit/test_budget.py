@@ -60,7 +60,19 @@ def test_a_throttle_slows_the_rate_and_successes_restore_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("position", "shown"), [(0, 0), (9, 9), (10, 10), (47, 40), (99, 90), (250, 200)]
+    ("position", "shown"),
+    [
+        (0, 0),
+        (9, 9),
+        (10, 10),
+        (47, 40),
+        (99, 90),
+        (250, 200),
+        (999, 900),
+        (1000, 1000),
+        (9876, 9000),
+        (12345, 12000),
+    ],
 )
 def test_positions_are_rounded_as_people_read_them(position: int, shown: int) -> None:
     assert rounded(position) == shown
