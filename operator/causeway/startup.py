@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from causeway import __version__
-from causeway.allocator import cap_malloc_arenas
+from causeway.allocator import cap_malloc_arenas, trim_periodically
 from causeway.api import ALL_KINDS
 from causeway.aws.identity import caller_identity
 from causeway.aws.session import ClientFactory
@@ -57,6 +57,7 @@ def run(options: RunOptions) -> NoReturn:
     """Check everything, then run the operator until SIGINT/SIGTERM; then the process
     ends with status 0 (errors raise before: UserError, UnavailableError)."""
     cap_malloc_arenas()  # before any worker thread exists
+    trim_periodically()
     config = load_config(options.config_path)
     liveness = _liveness(options.liveness_url)
     metrics = _metrics_address(options.metrics_address)

@@ -1,5 +1,6 @@
-"""The malloc arena cap: set through mallopt unless the operator's environment already
-says MALLOC_ARENA_MAX, and quietly skipped where the C library has no mallopt."""
+"""The C allocator's settings: the arena cap (set through mallopt unless the operator's
+environment already says MALLOC_ARENA_MAX, quietly skipped where the C library has no
+mallopt) and the background trim of free heap pages."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-from causeway.allocator import ARENAS, cap_malloc_arenas
+from causeway.allocator import ARENAS, cap_malloc_arenas, trim_periodically
 
 
 class RecordingMallopt:
@@ -39,3 +40,11 @@ def test_a_refused_cap_is_reported_as_not_set() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_glibc_accepts_the_cap() -> None:
     assert cap_malloc_arenas({}) is True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_free_pages_are_handed_back_on_a_background_thread() -> None:
+    thread = trim_periodically(interval=0.01)
+    assert thread is not None and thread.daemon and thread.name == "malloc-trim"
+    thread.join(0.1)
+    assert thread.is_alive()  # trimming goes on, and never ends the process
