@@ -56,17 +56,20 @@ def _glibc_mallopt() -> Mallopt | None:
 TRIM_SECONDS = 30.0
 
 
-def trim_periodically(interval: float = TRIM_SECONDS) -> threading.Thread | None:
-    """Hand the C heap's free pages back to the system every `interval` seconds
-    (glibc's malloc_trim): free() only returns the top of the heap, so pages freed in
-    the middle of it stay resident. None where the C library has no malloc_trim."""
+def trim_periodically(
+    interval: float = TRIM_SECONDS, stop: threading.Event | None = None
+) -> threading.Thread | None:
+    """Hand the C heap's free pages back to the system every `interval` seconds until
+    `stop` is set (glibc's malloc_trim): free() only returns the top of the heap, so
+    pages freed in the middle of it stay resident. None where the C library has no
+    malloc_trim."""
     try:
         malloc_trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
     malloc_trim.argtypes = [ctypes.c_size_t]
     malloc_trim.restype = ctypes.c_int
-    stop = threading.Event()
+    stop = stop or threading.Event()
 
     def trim() -> None:
         while not stop.wait(interval):

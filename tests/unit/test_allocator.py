@@ -5,6 +5,7 @@ mallopt) and the background trim of free heap pages."""
 from __future__ import annotations
 
 import sys
+import threading
 
 import pytest
 
@@ -44,7 +45,11 @@ def test_glibc_accepts_the_cap() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
 def test_free_pages_are_handed_back_on_a_background_thread() -> None:
-    thread = trim_periodically(interval=0.01)
+    stop = threading.Event()
+    thread = trim_periodically(interval=0.01, stop=stop)
     assert thread is not None and thread.daemon and thread.name == "malloc-trim"
     thread.join(0.1)
-    assert thread.is_alive()  # trimming goes on, and never ends the process
+    assert thread.is_alive()  # trimming goes on until stopped
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
