@@ -10,8 +10,12 @@ from typing import Any
 
 from causeway.api import CONNECTION_QUOTA, FINALIZER, INBOUND, OUTBOUND, allocation_name
 from causeway.config import parse_config
+from causeway.controllers.decisions import PassContext
+from causeway.controllers.memory import ObjectMemories
+from causeway.controllers.observation import RegionView
 from causeway.controllers.region import RegionReconciler
 from causeway.domain import ConnectionRequest, Endpoint
+from causeway.reconcile.admission import Admission
 from causeway.reconcile.ranges import first_free
 from fakes import REGION_CONFIG, FakeConnections, FakeKube, FakeRuntime, FakeTransit, quota
 from fakes import SERVICE_NAME as SERVICE
@@ -380,3 +384,17 @@ async def test_a_region_without_objects_still_reports_the_quotas() -> None:
     assert status["observedGeneration"] == 1
     assert report.patched == 1
     assert runtime.transit.calls == []  # still no AWS call
+
+
+def test_aws_work_keeps_only_what_it_needs_of_its_pass() -> None:
+    # A create may wait many minutes for AWS's budget: what its work holds on to lives
+    # that long, so it must not be the pass's admission (a verdict for every object).
+    async def write(*_: Any) -> bool:
+        return True
+
+    admission = Admission({}, {})
+    context = PassContext(RegionView(), ObjectMemories(), admission, write, write)
+    work = context.for_work
+    assert work is context.for_work  # one per pass
+    assert (work.view, work.write, work.record) == (context.view, write, write)
+    assert admission not in vars(work).values()

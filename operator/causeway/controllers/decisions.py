@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any, Protocol
 
 from causeway.api import KindInfo
@@ -59,6 +60,18 @@ StatusWriter = Callable[[KindInfo, ObjectSnapshot, Mapping[str, Any]], Awaitable
 
 
 @dataclass(frozen=True)
+class WorkContext:
+    """What an object's AWS work reads and reports through once started: the region's
+    view and the status writers. Not the pass's judgements: a create may wait many
+    minutes for AWS's budget, and holding its pass's admission (a verdict for every
+    object) kept one such table alive per pass while thousands waited."""
+
+    view: RegionView
+    write: StatusWriter
+    record: StatusWriter
+
+
+@dataclass(frozen=True)
 class PassContext:
     """What every manager reads in a pass, and how its work may report meanwhile (a
     status while it waits for AWS capacity)."""
@@ -71,6 +84,11 @@ class PassContext:
     # own write slots, so they never queue behind a flood of status reports (queue
     # positions while thousands of creates wait for AWS capacity).
     record: StatusWriter
+
+    @cached_property
+    def for_work(self) -> WorkContext:
+        """The part of this pass's context that its AWS work may keep."""
+        return WorkContext(self.view, self.write, self.record)
 
 
 @dataclass

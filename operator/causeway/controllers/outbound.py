@@ -20,7 +20,14 @@ from pydantic import ValidationError
 from causeway.api import OUTBOUND, OutboundConnectionSpec
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.controllers.budget import OnWait
-from causeway.controllers.decisions import Decision, Failure, PassContext, PassPlan, WorkResult
+from causeway.controllers.decisions import (
+    Decision,
+    Failure,
+    PassContext,
+    PassPlan,
+    WorkContext,
+    WorkResult,
+)
 from causeway.controllers.health import PlatformHealth
 from causeway.controllers.meter import Meter
 from causeway.domain import Endpoint, Owner
@@ -97,7 +104,7 @@ class _Job:
 
     snapshot: ObjectSnapshot
     plan: OutboundPlan
-    context: PassContext
+    context: WorkContext
     request: OutboundRequest | None = None
     guard: Guard | None = None
 
@@ -280,7 +287,7 @@ class OutboundManager:
                     patch = self._patch(request, waiting, snapshot.status, touch=memory.touch)
                     return Decision(patch)
                 the_plan, guard = placed
-            job = _Job(snapshot, the_plan, context, request, guard)
+            job = _Job(snapshot, the_plan, context.for_work, request, guard)
             return Decision(work=lambda: self._work(job))
         result = planner.outcome(request, owned, verdict=verdict, guard=guard)
         patch = self._patch(request, result, snapshot.status, touch=memory.touch)
@@ -597,7 +604,7 @@ class OutboundManager:
             return Decision(patch, settled=snapshot.deleting)
         if not teardown.actions:
             return Decision(patch, awaiting_aws=True)
-        job = _Job(snapshot, teardown, context)
+        job = _Job(snapshot, teardown, context.for_work)
         return Decision(work=lambda: self._teardown_only(job))
 
     async def _teardown_only(self, job: _Job) -> WorkResult:
