@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
+from typing import Any
 
 logger = logging.getLogger("causeway.allocator")
 
@@ -44,13 +45,18 @@ def cap_malloc_arenas(
 
 
 def _glibc_mallopt() -> Mallopt | None:
+    return _c_function("mallopt", [ctypes.c_int, ctypes.c_int])
+
+
+def _c_function(name: str, argtypes: list[Any]) -> Callable[..., int] | None:
+    """A function of the process's C library returning int (None: it has no such one)."""
     try:
-        function = ctypes.CDLL(None).mallopt
+        function = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int]
+    function.argtypes = argtypes
     function.restype = ctypes.c_int
-    return function
+    return function  # type: ignore[no-any-return]
 
 
 TRIM_SECONDS = 30.0
@@ -63,12 +69,9 @@ def trim_periodically(
     `stop` is set (glibc's malloc_trim): free() only returns the top of the heap, so
     pages freed in the middle of it stay resident. None where the C library has no
     malloc_trim."""
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
+    malloc_trim = _c_function("malloc_trim", [ctypes.c_size_t])
+    if malloc_trim is None:
         return None
-    malloc_trim.argtypes = [ctypes.c_size_t]
-    malloc_trim.restype = ctypes.c_int
     stop = stop or threading.Event()
 
     def trim() -> None:

@@ -261,7 +261,7 @@ def rounded(position: int) -> int:
     some 500 status writes a second at EC2's 5 creates a second.)"""
     if position < 10:
         return position
-    step = (10, 100, 1000)[min(4, len(str(position))) - 2]
+    step = 10 if position < 100 else 100 if position < 1000 else 1000
     return position - position % step
 
 

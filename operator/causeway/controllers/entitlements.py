@@ -16,7 +16,6 @@ from causeway.api import (
     INBOUND,
     OUTBOUND,
     SOURCE_RANGE_ALLOCATION,
-    OutboundConnectionSpec,
 )
 from causeway.api.inbound import InboundConnectionSpec
 from causeway.api.quota import ConnectionQuotaSpec
@@ -136,6 +135,7 @@ def _inbound(runtime: Runtime) -> Iterator[Claimant]:
             endpoint_id=endpoint_id,
             request=request,
             owns_endpoint=owns,
+            valid=_inbound_spec_parses(snapshot),
         )
 
 
@@ -149,7 +149,7 @@ def _claimant(
     request: ConnectionRequest | None = None,
     owns_endpoint: bool = False,
     ended: bool = False,
-    valid: bool | None = None,
+    valid: bool,
 ) -> Claimant:
     return Claimant(
         direction=direction,
@@ -166,28 +166,23 @@ def _claimant(
     )
 
 
-def _parses(snapshot: ObjectSnapshot, direction: Direction) -> bool:
-    model = InboundConnectionSpec if direction is Direction.INBOUND else OutboundConnectionSpec
+def _inbound_spec_parses(snapshot: ObjectSnapshot) -> bool:
     try:
-        model.model_validate(snapshot.spec)
+        InboundConnectionSpec.model_validate(snapshot.spec)
     except ValidationError:
         return False
     return True
 
 
-def _wants(
-    runtime: Runtime, snapshot: ObjectSnapshot, direction: Direction, valid: bool | None
-) -> bool:
-    """Provisioned, not being deleted, parseable, in a region that offers the direction,
-    and not held back by a failure only the tenant (or a sync) can clear. `valid`: the
-    spec was parsed already (None: parse it here)."""
+def _wants(runtime: Runtime, snapshot: ObjectSnapshot, direction: Direction, valid: bool) -> bool:
+    """Provisioned, not being deleted, its spec valid (`valid`, parsed by the caller), in
+    a region that offers the direction, and not held back by a failure only the tenant
+    (or a sync) can clear."""
     if snapshot.deleting or not snapshot.spec.get("provisioned", True):
         return False
     region = runtime.config.regions.get(snapshot.region)
     if region is None or (direction is Direction.INBOUND and not region.inbound_enabled):
         return False
-    if valid is None:
-        valid = _parses(snapshot, direction)
     if not valid:
         return False
     return not runtime.memories[snapshot.uid].held_back(snapshot.generation, snapshot.status)

@@ -269,7 +269,7 @@ class OutboundManager:
             # retries a failed finalizer patch only when the object changes again. kopf
             # guards objects in no particular order, so the connection holds its place in
             # line meanwhile: a younger one guarded sooner must not take its slot.
-            if snapshot.uid in self._placed or self._placements.take() is not None:
+            if self._slot(snapshot.uid) is not None:
                 waiting = planner.outcome(request, owned, verdict=verdict, guard=guard)
             else:
                 waiting = planner.waiting_for_capacity(request)
@@ -305,10 +305,7 @@ class OutboundManager:
         """The plan with its create placed in a transit VPC, and the guard of that VPC
         (None: no VPC has room). A create already sent keeps its VPC: a retry after a
         lost answer must not go to a second one."""
-        region = self._runtime.config.regions[self._region]
-        vpc_id = self._placed.get(snapshot.uid)
-        if vpc_id is None or region.transit_vpc(vpc_id) is None:
-            vpc_id = self._placements.take()
+        vpc_id = self._slot(snapshot.uid)
         if vpc_id is None:
             self._placed.pop(snapshot.uid, None)
             return None
@@ -320,6 +317,14 @@ class OutboundManager:
             for a in replanned.actions
         )
         return replace(replanned, actions=actions), guard
+
+    def _slot(self, uid: str) -> str | None:
+        """The transit VPC this connection's create goes to: the one it was placed in,
+        while still configured, else the next with room in this pass (None: no room)."""
+        placed = self._placed.get(uid)
+        if placed is not None and self._runtime.config.regions[self._region].transit_vpc(placed):
+            return placed
+        return self._placements.take()
 
     async def _work(self, job: _Job) -> WorkResult:
         assert job.request is not None
