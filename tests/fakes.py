@@ -31,6 +31,19 @@ REGION_CONFIG = {
 }
 
 
+def one_vpc_pool(max_endpoints: int) -> Any:
+    """The config of REGION_CONFIG's region as a pool of its one transit VPC, holding
+    at most `max_endpoints`."""
+    entry = {
+        "vpcId": REGION_CONFIG["transitVpcId"],
+        "subnetIds": REGION_CONFIG["subnetIds"],
+        "securityGroupIds": REGION_CONFIG["securityGroupIds"],
+        "maxEndpoints": max_endpoints,
+    }
+    region = {"platformPrincipal": REGION_CONFIG["platformPrincipal"], "transitVpcs": [entry]}
+    return parse_config({"regions": {"us-east-1": region}})
+
+
 class FakeTransit:
     """Stands in for TransitEndpoints: a list of endpoints, every call recorded, and
     the named operations failing with the given AWS error code."""

@@ -8,9 +8,8 @@ import logging
 
 import pytest
 
-from causeway.config import parse_config
 from causeway.controllers.capacity import READING_SECONDS, QuotaReader
-from fakes import REGION_CONFIG, FakeRuntime, FakeServiceQuotas, FakeTransit
+from fakes import FakeRuntime, FakeServiceQuotas, FakeTransit, one_vpc_pool
 
 REGION = "us-east-1"
 
@@ -50,13 +49,6 @@ async def test_a_refused_reading_falls_back_to_aws_default_and_says_so_once(
 
 async def test_no_reading_when_every_vpc_sets_max_endpoints() -> None:
     runtime = FakeRuntime(FakeTransit())
-    entry = {
-        "vpcId": REGION_CONFIG["transitVpcId"],
-        "subnetIds": REGION_CONFIG["subnetIds"],
-        "securityGroupIds": REGION_CONFIG["securityGroupIds"],
-        "maxEndpoints": 10,
-    }
-    pool = {"platformPrincipal": REGION_CONFIG["platformPrincipal"], "transitVpcs": [entry]}
-    runtime.config = parse_config({"regions": {REGION: pool}})
+    runtime.config = one_vpc_pool(max_endpoints=10)
     await QuotaReader(runtime, REGION).refresh_if_due()
     assert runtime.quotas_client.calls == 0

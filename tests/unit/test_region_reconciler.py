@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from causeway.api import CONNECTION_QUOTA, FINALIZER, INBOUND, OUTBOUND, allocation_name
-from causeway.config import parse_config
 from causeway.controllers.decisions import PassContext
 from causeway.controllers.memory import ObjectMemories
 from causeway.controllers.observation import RegionView
@@ -17,7 +18,15 @@ from causeway.controllers.region import RegionReconciler
 from causeway.domain import ConnectionRequest, Endpoint
 from causeway.reconcile.admission import Admission
 from causeway.reconcile.ranges import first_free
-from fakes import REGION_CONFIG, FakeConnections, FakeKube, FakeRuntime, FakeTransit, quota
+from fakes import (
+    REGION_CONFIG,
+    FakeConnections,
+    FakeKube,
+    FakeRuntime,
+    FakeTransit,
+    one_vpc_pool,
+    quota,
+)
 from fakes import SERVICE_NAME as SERVICE
 
 REGION = "us-east-1"
@@ -136,7 +145,7 @@ async def test_an_older_object_still_unguarded_keeps_its_place_in_line_for_capac
     older = obj("older", finalizers=[])
     younger = obj("younger", creationTimestamp="2026-11-22T09:00:01Z")
     reconciler, runtime = reconciler_with(older, younger)
-    runtime.config = one_slot_pool()
+    runtime.config = one_vpc_pool(max_endpoints=1)
     await full_pass(reconciler)
     assert runtime.transit.calls == ["DescribeVpcEndpoints"]  # no slot for the younger
     waiting = runtime.kube.last("younger")
@@ -146,17 +155,6 @@ async def test_an_older_object_still_unguarded_keeps_its_place_in_line_for_capac
     await full_pass(reconciler)
     (created,) = runtime.transit.endpoints
     assert created.owner_uid == "uid-older"
-
-
-def one_slot_pool() -> Any:
-    entry = {
-        "vpcId": REGION_CONFIG["transitVpcId"],
-        "subnetIds": REGION_CONFIG["subnetIds"],
-        "securityGroupIds": REGION_CONFIG["securityGroupIds"],
-        "maxEndpoints": 1,
-    }
-    region = {key: REGION_CONFIG[key] for key in ("platformPrincipal",)}
-    return parse_config({"regions": {REGION: {**region, "transitVpcs": [entry]}}})
 
 
 async def test_a_terminal_error_stalls_and_is_retried_only_after_a_sync() -> None:
@@ -320,28 +318,26 @@ def existing_allocation(runtime: FakeRuntime, cidr: str, owner_uid: str) -> str:
     return name
 
 
-async def test_an_allocation_whose_create_answer_was_lost_is_adopted_not_doubled() -> None:
-    # The create was applied but its answer lost (a timeout, a crash): the retry meets
-    # the API server's 409 for the very range, which is this object's own.
+@pytest.mark.parametrize(
+    ("holder", "gets_second_range"),
+    [
+        # The create was applied but its answer lost (a timeout, a crash): the retry
+        # meets the API server's 409 for the very range, which is this object's own.
+        pytest.param("uid-in", False, id="its-own-lost-answer-is-adopted"),
+        pytest.param("uid-someone-else", True, id="another-objects-sends-it-on"),
+    ],
+)
+async def test_an_allocation_met_by_409(holder: str, gets_second_range: bool) -> None:
     reconciler, runtime = inbound_runtime("vpce-0aaaaaaaaaaaaaaaa")
     first = first_free(REGION_CONFIG["sourceIpPool"], ())
-    assert first is not None
-    mine = existing_allocation(runtime, first, "uid-in")
+    second = first_free(REGION_CONFIG["sourceIpPool"], (first or "",))
+    assert first is not None and second is not None
+    existing = existing_allocation(runtime, first, holder)
     await full_pass(reconciler)
-    assert list(runtime.kube.cluster_objects) == [mine]  # no second range
-    assert runtime.kube.last("in")["sourceIpRanges"] == [first]
-
-
-async def test_a_range_held_by_another_object_sends_the_allocation_to_the_next_one() -> None:
-    reconciler, runtime = inbound_runtime("vpce-0aaaaaaaaaaaaaaaa")
-    first = first_free(REGION_CONFIG["sourceIpPool"], ())
-    assert first is not None
-    theirs = existing_allocation(runtime, first, "uid-someone-else")
-    await full_pass(reconciler)
-    second = first_free(REGION_CONFIG["sourceIpPool"], (first,))
-    assert second is not None
-    assert set(runtime.kube.cluster_objects) == {theirs, allocation_name(REGION, second)}
-    assert runtime.kube.last("in")["sourceIpRanges"] == [second]
+    expected = second if gets_second_range else first
+    # Never a second range for the same object, and never someone else's.
+    assert set(runtime.kube.cluster_objects) == {existing, allocation_name(REGION, expected)}
+    assert runtime.kube.last("in")["sourceIpRanges"] == [expected]
 
 
 async def test_a_rejected_connection_leaves_the_free_license_to_a_waiting_one() -> None:
