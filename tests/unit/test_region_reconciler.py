@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from causeway.api import CONNECTION_QUOTA, FINALIZER, INBOUND, OUTBOUND, allocation_name
+from causeway.api import (
+    CONNECTION_QUOTA,
+    FINALIZER,
+    INBOUND,
+    OUTBOUND,
+    OWNER_LABEL,
+    AllocationOwner,
+    allocation_body,
+    allocation_name,
+    allocation_owner_uid,
+)
 from causeway.controllers.decisions import PassContext
 from causeway.controllers.memory import ObjectMemories
 from causeway.controllers.observation import RegionView
@@ -305,16 +315,12 @@ def inbound_runtime(endpoint_id: str) -> tuple[RegionReconciler, FakeRuntime]:
 
 
 def existing_allocation(runtime: FakeRuntime, cidr: str, owner_uid: str) -> str:
-    """An allocation the API server holds but the operator's index has not seen."""
-    name = allocation_name(REGION, cidr)
-    runtime.kube.cluster_objects[name] = {
-        "metadata": {
-            "name": name,
-            "uid": f"uid-{name}",
-            "labels": {"causeway.dev/region": REGION, "causeway.dev/owner-uid": owner_uid},
-        },
-        "spec": {"region": REGION, "cidr": cidr},
-    }
+    """An allocation the API server holds but the operator's index has not seen, exactly
+    as the operator writes one."""
+    owner = AllocationOwner(namespace="acme", name="in", uid=owner_uid)
+    body = allocation_body(REGION, cidr, "vpce-0aaaaaaaaaaaaaaaa", owner)
+    name = str(body["metadata"]["name"])
+    runtime.kube.cluster_objects[name] = {**body, "metadata": {**body["metadata"], "uid": "u"}}
     return name
 
 
@@ -338,6 +344,33 @@ async def test_an_allocation_met_by_409(holder: str, gets_second_range: bool) ->
     # Never a second range for the same object, and never someone else's.
     assert set(runtime.kube.cluster_objects) == {existing, allocation_name(REGION, expected)}
     assert runtime.kube.last("in")["sourceIpRanges"] == [expected]
+
+
+async def test_an_allocation_is_never_adopted_and_then_released() -> None:
+    # Issue 26, the flaky case's cause planted on purpose: an allocation selected by its
+    # owner label whose spec names no owner was adopted, and the orphan collection (which
+    # judges by the spec) released it in the same pass or the next: the object then held
+    # a range nothing recorded, free for another object to take. Which of the two ran
+    # first in a pass depended on a worker thread.
+    reconciler, runtime = inbound_runtime("vpce-0aaaaaaaaaaaaaaaa")
+    first = first_free(REGION_CONFIG["sourceIpPool"], ())
+    assert first is not None
+    name = existing_allocation(runtime, first, "uid-in")
+    del runtime.kube.cluster_objects[name]["spec"]["owner"]
+    given = []
+    for _ in range(3):
+        await full_pass(reconciler)
+        current = runtime.index[INBOUND].get("acme", "in")
+        assert current is not None
+        held = current.status["sourceIpRanges"]
+        given.append(held)
+        for cidr in held:
+            allocation = runtime.kube.cluster_objects.get(allocation_name(REGION, cidr))
+            assert allocation is not None, f"{cidr} is held with no allocation recording it"
+            assert allocation_owner_uid(allocation["spec"]) == "uid-in"
+            assert allocation["metadata"]["labels"][OWNER_LABEL] == "uid-in"
+    # Given once and stable: a range the tenant has configured never moves.
+    assert given[0] == given[-1] and first not in given[0], given
 
 
 async def test_a_rejected_connection_leaves_the_free_license_to_a_waiting_one() -> None:

@@ -4,7 +4,14 @@ These models are the single source of truth: `causeway crds` generates `crds/`
 from them, and the operator parses objects with them.
 """
 
-from causeway.api.allocation import SOURCE_RANGE_ALLOCATION, allocation_name
+from causeway.api.allocation import (
+    OWNER_LABEL,
+    SOURCE_RANGE_ALLOCATION,
+    AllocationOwner,
+    allocation_body,
+    allocation_name,
+    allocation_owner_uid,
+)
 from causeway.api.common import API_VERSION, FINALIZER, GROUP, VERSION, Condition, Phase
 from causeway.api.credential import NAMED_CREDENTIAL
 from causeway.api.inbound import INBOUND
@@ -29,13 +36,17 @@ __all__ = [
     "INBOUND",
     "NAMED_CREDENTIAL",
     "OUTBOUND",
+    "OWNER_LABEL",
     "SOURCE_RANGE_ALLOCATION",
     "VERSION",
+    "AllocationOwner",
     "Column",
     "Condition",
     "KindInfo",
     "OutboundConnectionSpec",
     "OutboundConnectionStatus",
     "Phase",
+    "allocation_body",
     "allocation_name",
+    "allocation_owner_uid",
 ]

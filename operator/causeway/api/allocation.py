@@ -5,9 +5,18 @@ Cluster-scoped and written only by the operator; admins may read it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import Field
 
-from causeway.api.common import K8S_NAME_PATTERN, REGION_PATTERN, VPC_ENDPOINT_ID_PATTERN, ApiModel
+from causeway.api.common import (
+    API_VERSION,
+    K8S_NAME_PATTERN,
+    REGION_PATTERN,
+    VPC_ENDPOINT_ID_PATTERN,
+    ApiModel,
+)
 from causeway.api.kinds import Column, KindInfo
 
 
@@ -54,3 +63,35 @@ SOURCE_RANGE_ALLOCATION = KindInfo(
 def allocation_name(region: str, cidr: str) -> str:
     """The object's name: the region and the range, e.g. us-east-1.10-200-0-16-28."""
     return f"{region}.{cidr.replace('.', '-').replace('/', '-')}"
+
+
+REGION_LABEL = "causeway.dev/region"
+# Only for selecting an owner's allocations on the API server: who owns one is what its
+# spec says (`allocation_owner_uid`), the one rule for adopting and for collecting.
+OWNER_LABEL = "causeway.dev/owner-uid"
+
+
+def allocation_body(
+    region: str, cidr: str, endpoint_id: str, owner: AllocationOwner
+) -> dict[str, Any]:
+    """The allocation exactly as the operator writes it: owner in the spec and the label."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": SOURCE_RANGE_ALLOCATION.kind,
+        "metadata": {
+            "name": allocation_name(region, cidr),
+            "labels": {REGION_LABEL: region, OWNER_LABEL: owner.uid},
+        },
+        "spec": {
+            "region": region,
+            "cidr": cidr,
+            "vpcEndpointId": endpoint_id,
+            "owner": owner.model_dump(),
+        },
+    }
+
+
+def allocation_owner_uid(spec: Mapping[str, Any]) -> str:
+    """The uid of the InboundConnection an allocation's spec names ("" when none)."""
+    owner = spec.get("owner")
+    return str(owner.get("uid", "")) if isinstance(owner, Mapping) else ""

@@ -16,6 +16,7 @@ from causeway.api import (
     INBOUND,
     OUTBOUND,
     SOURCE_RANGE_ALLOCATION,
+    allocation_owner_uid,
 )
 from causeway.api.inbound import InboundConnectionSpec
 from causeway.api.quota import ConnectionQuotaSpec
@@ -52,7 +53,7 @@ def allocations(runtime: Runtime) -> list[Allocation]:
                 region=str(spec.get("region", "")),
                 cidr=str(spec.get("cidr", "")),
                 endpoint_id=str(spec.get("vpcEndpointId", "")),
-                owner_uid=str(owner.get("uid", "")),
+                owner_uid=allocation_owner_uid(spec),
                 owner_namespace=str(owner.get("namespace", "")),
                 created=snapshot.created,
             )

@@ -17,7 +17,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from causeway.api import API_VERSION, INBOUND, SOURCE_RANGE_ALLOCATION, allocation_name
+from causeway.api import (
+    INBOUND,
+    OWNER_LABEL,
+    SOURCE_RANGE_ALLOCATION,
+    AllocationOwner,
+    allocation_body,
+    allocation_name,
+    allocation_owner_uid,
+)
 from causeway.api.inbound import InboundConnectionSpec
 from causeway.aws.connections import batches
 from causeway.controllers.decisions import (
@@ -226,20 +234,30 @@ class InboundManager:
 
     async def _adopt(self, item: _Due, cidr: str, ranges: dict[str, list[str]]) -> bool:
         """Whether the existing allocation of that name is this object's own (a retried
-        create whose first answer was lost): the object's own allocations, by their
-        owner label, are listed (the operator lists allocations anyway; it needs no
-        right to read one by name)."""
+        create whose first answer was lost). The object's allocations are selected by
+        their owner label (the operator lists allocations anyway; it needs no right to
+        read one by name), and one is its own only if its spec says so: the same rule
+        the orphan collection judges by, so an adopted allocation is never collected."""
         name = allocation_name(self._region, cidr)
+        uid = item.snapshot.uid
         with contextlib.suppress(Exception):  # unknown: try the next range instead
             owned = await asyncio.to_thread(
                 self._runtime.kube.list_cluster_objects,
                 SOURCE_RANGE_ALLOCATION,
-                f"causeway.dev/owner-uid={item.snapshot.uid}",
+                f"{OWNER_LABEL}={uid}",
             )
-            found = next((a for a in owned if a["metadata"]["name"] == name), None)
+            found = next(
+                (
+                    a
+                    for a in owned
+                    if a["metadata"]["name"] == name
+                    and allocation_owner_uid(a.get("spec") or {}) == uid
+                ),
+                None,
+            )
             if found is not None:
                 self._runtime.index[SOURCE_RANGE_ALLOCATION].observe(None, found)
-                ranges[item.snapshot.uid].append(cidr)
+                ranges[uid].append(cidr)
                 return True
         return False
 
@@ -249,23 +267,8 @@ class InboundManager:
 
     def _allocation(self, item: _Due, cidr: str) -> dict[str, Any]:
         owner = item.request.owner
-        return {
-            "apiVersion": API_VERSION,
-            "kind": SOURCE_RANGE_ALLOCATION.kind,
-            "metadata": {
-                "name": allocation_name(self._region, cidr),
-                "labels": {
-                    "causeway.dev/region": self._region,
-                    "causeway.dev/owner-uid": owner.uid,
-                },
-            },
-            "spec": {
-                "region": self._region,
-                "cidr": cidr,
-                "vpcEndpointId": item.request.endpoint_id,
-                "owner": {"namespace": owner.namespace, "name": owner.name, "uid": owner.uid},
-            },
-        }
+        holder = AllocationOwner(namespace=owner.namespace, name=owner.name, uid=owner.uid)
+        return allocation_body(self._region, cidr, item.request.endpoint_id, holder)
 
     async def _call(
         self, verb: str, items: list[_Due], view: RegionView, problems: dict[str, Problem]

@@ -179,6 +179,9 @@ class RegionReconciler:
             for s in self._runtime.index[m.kind].in_region(self.region)
         ]
         report.objects = len(work)
+        # Before this pass starts any work: an allocation that the work adopts or makes
+        # is then never judged by the same pass half-way (one order, not a thread race).
+        await self._collect_orphan_allocations()
         if work:
             if fresh or self._listing_too_old(work):
                 try:
@@ -189,7 +192,6 @@ class RegionReconciler:
                 await self._decide_all(work, report)
         else:
             await self._report_quotas(report)
-        await self._collect_orphan_allocations()
         report.duration = self._runtime.monotonic() - started
         self._log(report)
         self.last_report = report
