@@ -1,7 +1,9 @@
 """moto's endpoint service and VPC endpoint with what PrivateLink needs: AWS-shaped
-ids and DNS names, the owning service, the ClientToken fingerprint, the activation
-time, the filters DescribeVpcEndpoints documents, and security groups that follow
-the EC2 API reference (they exist, sit in the endpoint's VPC, at least one remains)."""
+ids and DNS names, the owning service, the Availability Zones a service runs in (by
+name and by AZ ID, as ServiceDetail in the EC2 API reference carries them), the
+ClientToken fingerprint, the activation time, the filters DescribeVpcEndpoints
+documents, and security groups that follow the EC2 API reference (they exist, sit in
+the endpoint's VPC, at least one remains)."""
 
 from __future__ import annotations
 
@@ -9,17 +11,34 @@ from collections.abc import Sequence
 from typing import Any
 
 from moto.ec2.exceptions import InvalidParameter, InvalidSecurityGroupNotFoundError
+from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
 from moto.ec2.models.vpc_service_configuration import (
     VPCServiceConfiguration,
 )
 from moto.ec2.models.vpcs import VPCEndPoint
-from moto.ec2.utils import random_resource_id
+from moto.ec2.utils import random_private_ip, random_resource_id
 
 from causeway.sandbox.aws.control import _CONTROL
 
 
+def zone_id_of(region: str, zone_name: str) -> str:
+    """The AZ ID of an AZ name of the region, from moto's own table (the one its
+    DescribeAvailabilityZones answers from and that gives a subnet its
+    AvailabilityZoneId). moto maps names to IDs alike in every account; AWS does not,
+    which is why AZ IDs, not names, decide where a service and an endpoint meet."""
+    for zone in RegionsAndZonesBackend.zones.get(region, []):
+        if zone.name == zone_name:
+            return str(zone.zone_id)
+    raise ValueError(f"{zone_name!r} is not an Availability Zone of {region}")
+
+
 class SandboxServiceConfiguration(VPCServiceConfiguration):
-    """moto's endpoint service with AWS-shaped identifiers."""
+    """moto's endpoint service with AWS-shaped identifiers and the Availability Zones it
+    runs in: those of its Network Load Balancer's subnets (moto records their names).
+    An endpoint service is available only in the AZs of its load balancer (AWS
+    PrivateLink guide, "Availability Zones" of endpoint services); DescribeVpcEndpoint-
+    Services reports them as ServiceDetail.AvailabilityZones (names) and
+    ServiceDetail.AvailabilityZoneIds (EC2 API reference)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -29,6 +48,27 @@ class SandboxServiceConfiguration(VPCServiceConfiguration):
         self.id = _CONTROL.take_service_id() or f"vpce-svc-{random_resource_id(17)}"
         self.service_name = f"com.amazonaws.vpce.{region}.{self.id}"
         self.endpoint_dns_name = f"{self.id}.{region}.vpce.amazonaws.com"
+        self.service_region = region
+        self.availability_zones = sorted(set(self.availability_zones))
+
+    @property
+    def availability_zone_ids(self) -> list[str]:
+        """The AZ IDs of the service's AZs, sorted (ServiceDetail.AvailabilityZoneIds;
+        also ServiceConfiguration.AvailabilityZoneIds for its owner)."""
+        return sorted(zone_id_of(self.service_region, name) for name in self.availability_zones)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ServiceDetail of DescribeVpcEndpointServices (EC2 API reference):
+        moto's, plus AvailabilityZoneIds, ServiceRegion and the service's Tags."""
+        detail = super().to_dict()
+        tags: dict[str, str] = self.ec2_backend.tags.get(self.id, {})
+        detail.update(
+            AvailabilityZones=list(self.availability_zones),
+            AvailabilityZoneIds=self.availability_zone_ids,
+            ServiceRegion=self.service_region,
+            Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+        )
+        return detail
 
 
 class SandboxVpcEndpoint(VPCEndPoint):
@@ -77,8 +117,12 @@ class SandboxVpcEndpoint(VPCEndPoint):
         remove_security_groups: list[str] | None,
     ) -> None:
         """ModifyVpcEndpoint; for an interface endpoint the groups change as AWS allows,
-        checked before anything changes (AWS applies a modification whole or not at all)."""
-        if (self.vpc_endpoint_type or "").lower() == "interface":
+        checked before anything changes (AWS applies a modification whole or not at all;
+        the subnets' Availability Zones are checked before this is called, see
+        backend._modify_vpc_endpoint). An added subnet gets the endpoint's network
+        interface and DNS name for its AZ; a removed one loses them."""
+        interface = (self.vpc_endpoint_type or "").lower() == "interface"
+        if interface:
             _check_groups(
                 self.ec2_backend,
                 self.vpc_id,
@@ -98,6 +142,27 @@ class SandboxVpcEndpoint(VPCEndPoint):
             add_security_groups,
             remove_security_groups,
         )
+        if interface and (add_subnets or remove_subnets):
+            self._follow_subnets(add_subnets or [], remove_subnets or [])
+
+    def _follow_subnets(self, added: list[str], removed: list[str]) -> None:
+        """One network interface and one zonal DNS name per subnet, as at creation."""
+        backend = self.ec2_backend
+        kept = []
+        for eni_id in self.network_interface_ids:
+            eni = backend.enis.get(eni_id)
+            if eni is not None and eni.subnet.id in removed:
+                backend.enis.pop(eni_id, None)
+            else:
+                kept.append(eni_id)
+        with_eni = {backend.enis[e].subnet.id for e in kept if e in backend.enis}
+        for subnet_id in added:
+            if subnet_id in (self.subnet_ids or []) and subnet_id not in with_eni:
+                kept.append(backend.create_network_interface(subnet_id, random_private_ip()).id)
+        self.network_interface_ids = kept
+        if self.dns_entries:
+            zones = [backend.get_subnet(s).availability_zone for s in self.subnet_ids or []]
+            self.dns_entries = _zonal_dns_entries(self.dns_entries[0], zones)
 
     def get_filter_value(self, filter_name: str, method_name: str | None = None) -> Any:
         if filter_name == "vpc-endpoint-id":
@@ -115,10 +180,22 @@ def _interface_dns_entries(
     """Regional name first, then one name per AZ, as AWS lists them."""
     region = service.service_name.split(".")[3]
     suffix = f"{endpoint_id}-{random_resource_id(8)}"
-    zone_id = random_resource_id(13).upper()
-    names = [f"{suffix}.{service.id}.{region}.vpce.amazonaws.com"]
-    names += [f"{suffix}-{zone}.{service.id}.{region}.vpce.amazonaws.com" for zone in zones]
-    return [{"DnsName": name, "HostedZoneId": zone_id} for name in names]
+    regional = {
+        "DnsName": f"{suffix}.{service.id}.{region}.vpce.amazonaws.com",
+        "HostedZoneId": random_resource_id(13).upper(),
+    }
+    return _zonal_dns_entries(regional, zones)
+
+
+def _zonal_dns_entries(regional: dict[str, str], zones: Sequence[str]) -> list[dict[str, str]]:
+    """The regional entry, then one per AZ name: the regional name with the zone
+    appended to its first label (vpce-1-ab.svc... -> vpce-1-ab-us-east-1a.svc...)."""
+    label, _, rest = regional["DnsName"].partition(".")
+    zonal = [
+        {"DnsName": f"{label}-{zone}.{rest}", "HostedZoneId": regional["HostedZoneId"]}
+        for zone in zones
+    ]
+    return [regional, *zonal]
 
 
 def _security_group(backend: Any, group_id: str, vpc_id: str | None) -> Any:

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -28,7 +28,7 @@ from moto.server import ThreadedMotoServer
 
 from causeway.sandbox.aws.control import _CONTROL, _Bucket, _Failure, _Outage
 from causeway.sandbox.aws.install import install
-from causeway.sandbox.aws.models import SandboxVpcEndpoint
+from causeway.sandbox.aws.models import SandboxVpcEndpoint, zone_id_of
 
 # The operator's identity. Its account differs from moto's single account on purpose:
 # the platform is "another account" from the point of view of tenant services.
@@ -227,16 +227,23 @@ class AwsSandbox:
         }
 
     def create_transit_vpc(
-        self, region: str | None = None, *, subnet_prefix: int = 24
+        self,
+        region: str | None = None,
+        *,
+        subnet_prefix: int = 24,
+        zones: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """A transit VPC shaped like an entry of a region's transitVpcs: three subnets
-        (of /`subnet_prefix`; a small one fills up), an open security group and an
-        empty blocked one. Each call makes a new VPC with its own address range."""
+        """A transit VPC shaped like an entry of a region's transitVpcs: one subnet (of
+        /`subnet_prefix`; a small one fills up) in each AZ of `zones` (AZ names of the
+        region, in that order; default <region>a, b and c), an open security group and
+        an empty blocked one. Each call makes a new VPC with its own address range."""
         region = region or self.region
         ec2 = self.client("ec2", region)
         octet = next(_transit_octets)
         vpc_id = _create_vpc(ec2, f"10.{octet}.0.0/16", "causeway-transit")
-        subnet_ids = _create_subnets(ec2, vpc_id, region, f"10.{octet}", subnet_prefix)
+        subnet_ids = _create_subnets(
+            ec2, vpc_id, region, f"10.{octet}", subnet_prefix, zones=_zone_names(region, zones)
+        )
         sg_id = ec2.create_security_group(
             GroupName=f"causeway-endpoints-{next(_names)}",
             Description="Causeway interface endpoints",
@@ -260,6 +267,13 @@ class AwsSandbox:
             "blockedSecurityGroupId": _create_blocked_group(ec2, vpc_id),
         }
 
+    def zone_id(self, zone_name: str, region: str | None = None) -> str:
+        """The AZ ID (e.g. use1-az6) of an AZ name of the region (default: the
+        sandbox's), as DescribeAvailabilityZones and a subnet's AvailabilityZoneId give
+        it. A lookup, not an API call (nothing shows in `call_counts`). ValueError for
+        a name that is not an AZ of the region."""
+        return zone_id_of(region or self.region, zone_name)
+
     def set_endpoint_quota(self, limit: int, vpc_id: str | None = None) -> None:
         """The account's "Interface and Gateway Load Balancer endpoints per VPC" quota, for
         every VPC (AWS's default is 50) or for one VPC (as if raised or lowered there)."""
@@ -275,13 +289,19 @@ class AwsSandbox:
         acceptance_required: bool = True,
         allow_platform: bool = True,
         service_id: str | None = None,
+        zones: Sequence[str] | None = None,
     ) -> TenantService:
         """A tenant endpoint service in its own VPC, optionally allow-listing the platform.
-        `service_id` gives it a known id (e.g. the one a seed manifest names)."""
+        `service_id` gives it a known id (e.g. the one a seed manifest names). `zones`:
+        the AZ names of the region its Network Load Balancer has a subnet in, and so the
+        only AZs the service runs in (default <region>a, b and c); an endpoint to it may
+        have subnets only there, as in AWS."""
         region = region or self.region
         ec2 = self.client("ec2", region)
         vpc_id = _create_vpc(ec2, "172.16.0.0/16", "tenant")
-        subnet_ids = _create_subnets(ec2, vpc_id, region, "172.16")
+        subnet_ids = _create_subnets(
+            ec2, vpc_id, region, "172.16", zones=_zone_names(region, zones)
+        )
         with _CONTROL.lock:
             _CONTROL.next_service_id = service_id
         service = self._create_service(region, vpc_id, subnet_ids, acceptance_required)
@@ -634,15 +654,36 @@ def _create_vpc(ec2: Any, cidr: str, name: str) -> str:
     return vpc_id
 
 
-def _create_subnets(ec2: Any, vpc_id: str, region: str, prefix: str, size: int = 24) -> list[str]:
-    """Three subnets in three AZs, as PrivateLink deployments usually spread."""
+def _zone_names(region: str, zones: Sequence[str] | None) -> list[str]:
+    """The AZ names given (checked: AZs of the region, at least one, no repeats), or the
+    default three, as PrivateLink deployments usually spread: <region>a, b and c."""
+    if zones is None:
+        return [f"{region}{letter}" for letter in "abc"]
+    names = list(zones)
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"zones must name at least one AZ, each once: {names}")
+    for name in names:
+        zone_id_of(region, name)  # ValueError if not an AZ of the region
+    return names
+
+
+def _create_subnets(
+    ec2: Any,
+    vpc_id: str,
+    region: str,
+    prefix: str,
+    size: int = 24,
+    *,
+    zones: Sequence[str] | None = None,
+) -> list[str]:
+    """One subnet in each AZ (by name; default <region>a, b and c), in that order."""
     return [
         ec2.create_subnet(
             VpcId=vpc_id,
             CidrBlock=f"{prefix}.{index}.0/{size}",
-            AvailabilityZone=f"{region}{zone}",
+            AvailabilityZone=zone,
         )["Subnet"]["SubnetId"]
-        for index, zone in enumerate("abc", start=1)
+        for index, zone in enumerate(_zone_names(region, zones), start=1)
     ]
 
 
