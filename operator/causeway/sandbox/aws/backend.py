@@ -1,7 +1,10 @@
 """The PrivateLink behaviour moto's EC2 backend lacks, modelled on the EC2 API
 reference: service visibility (InvalidServiceName), ClientToken idempotency, the
-endpoint's security groups (checked, or the VPC's default group), pendingAcceptance,
-and the service owner's Describe/Accept/RejectVpcEndpointConnections."""
+endpoint's security groups (checked, or the VPC's default group), the Availability
+Zones a service runs in (CreateVpcEndpoint and ModifyVpcEndpoint refuse a subnet
+elsewhere, and two subnets in one AZ), DescribeVpcEndpointServices listing every
+service the caller may use, pendingAcceptance, and the service owner's
+Describe/Accept/RejectVpcEndpointConnections."""
 
 from __future__ import annotations
 
@@ -9,16 +12,26 @@ import json
 import time
 from typing import Any, Final
 
-from moto.ec2.exceptions import EC2ClientError, InvalidServiceName
+from moto.ec2.exceptions import (
+    EC2ClientError,
+    InvalidNextToken,
+    InvalidParameter,
+    InvalidServiceName,
+)
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_service_configuration import (
     VPCServiceConfiguration,
 )
-from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
+from moto.ec2.models.vpcs import (
+    MAX_NUMBER_OF_ENDPOINT_SERVICES_RESULTS,
+    VPCBackend,
+    VPCEndPoint,
+)
 from moto.ec2.utils import random_resource_id
 
 from causeway.sandbox.aws.control import _CONTROL
 from causeway.sandbox.aws.models import (
+    SandboxServiceConfiguration,
     SandboxVpcEndpoint,
     _check_groups,
     _interface_dns_entries,
@@ -124,6 +137,7 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
             return existing
 
     backend.get_vpc(kwargs["vpc_id"])  # InvalidVpcID.NotFound before the groups are looked at
+    _check_zones(backend, service, kwargs.get("subnet_ids") or [])
     _check_room(backend, kwargs["vpc_id"], kwargs.get("subnet_ids") or [])
     groups: list[str] = kwargs.get("security_group_ids") or []
     if groups:
@@ -147,6 +161,118 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
         if token:
             _CONTROL.endpoints_by_token[token] = endpoint
     return endpoint
+
+
+def _check_zones(
+    backend: Any,
+    service: VPCServiceConfiguration,
+    subnet_ids: list[str],
+    existing: list[str] | None = None,
+) -> None:
+    """The subnets of an interface endpoint, as CreateVpcEndpoint and ModifyVpcEndpoint
+    (AddSubnetIds) check them in AWS: "you can specify one subnet per Availability
+    Zone" and only in AZs where the service is available (EC2 API reference,
+    CreateVpcEndpoint SubnetIds; PrivateLink guide: an endpoint service is available
+    in the AZs of its load balancer). AZ IDs decide, not names: names differ between
+    accounts, IDs do not. The wordings are AWS's as users report them: InvalidParameter
+    "The VPC endpoint service <name> does not support the availability zone of the
+    subnet: <subnet>." and DuplicateSubnetsInSameZone "Found another VPC endpoint subnet
+    in the availability zone of <subnet>. ..." (the subnet already there is named).
+    `existing`: the endpoint's subnets that stay (ModifyVpcEndpoint)."""
+    supported = set(getattr(service, "availability_zone_ids", ()))
+    for subnet_id in subnet_ids:
+        if backend.get_subnet(subnet_id).availability_zone_id not in supported:
+            raise InvalidParameter(
+                f"The VPC endpoint service {service.service_name} does not support the "
+                f"availability zone of the subnet: {subnet_id}."
+            )
+    first_in_zone: dict[str, str] = {}
+    for subnet_id in [*(existing or []), *subnet_ids]:
+        zone_id = backend.get_subnet(subnet_id).availability_zone_id
+        other = first_in_zone.setdefault(zone_id, subnet_id)
+        if other != subnet_id:
+            raise EC2ClientError(
+                "DuplicateSubnetsInSameZone",
+                f"Found another VPC endpoint subnet in the availability zone of {other}. "
+                "VPC endpoint subnets should be in different availability zones supported "
+                "by the VPC endpoint service.",
+            )
+
+
+_original_modify_vpc_endpoint = VPCBackend.modify_vpc_endpoint
+
+
+def _modify_vpc_endpoint(backend: Any, **kwargs: Any) -> None:
+    """ModifyVpcEndpoint (EC2 API reference): AddSubnetIds on an interface endpoint to
+    a customer service is checked as CreateVpcEndpoint checks its subnets, against the
+    subnets the endpoint keeps too, before anything changes; moto's implementation then
+    applies the change (SandboxVpcEndpoint.modify)."""
+    endpoint = backend.get_vpc_end_point(kwargs["vpc_id"])  # InvalidVpcEndpointId.NotFound
+    added: list[str] = kwargs.get("add_subnets") or []
+    if isinstance(endpoint, SandboxVpcEndpoint) and endpoint.service_id and added:
+        service = _find_service_by_name(backend, endpoint.service_name)
+        if service is not None:
+            removed: list[str] = kwargs.get("remove_subnets") or []
+            kept = [s for s in endpoint.subnet_ids or [] if s not in removed]
+            _check_zones(backend, service, [s for s in added if s not in kept], kept)
+    _original_modify_vpc_endpoint(backend, **kwargs)
+
+
+def _describe_vpc_endpoint_services(  # noqa: PLR0917 - moto's signature
+    backend: Any,
+    service_names: list[str],
+    filters: Any,
+    max_results: int,
+    next_token: str | None,
+    region: str,
+) -> dict[str, Any]:
+    """DescribeVpcEndpointServices as the EC2 API reference describes it: the AWS
+    services of the Region (moto's defaults) and every endpoint service of the Region,
+    whichever account owns it, that the caller may use (_caller_may_see: moto lists
+    only the caller's own). Each ServiceDetail carries AvailabilityZones,
+    AvailabilityZoneIds and ServiceRegion. A name in ServiceNames that the caller may
+    not see is answered as one that does not exist: InvalidServiceName. Paged as moto
+    pages (NextToken is the ServiceId of the next item)."""
+    defaults: list[dict[str, Any]] = backend._collect_default_endpoint_services(
+        backend.account_id, region
+    )
+    custom = [
+        service.to_dict()
+        for candidate in _region_backends(backend)
+        for service in candidate.configurations.values()
+        if isinstance(service, SandboxServiceConfiguration) and _caller_may_see(service, backend)
+    ]
+    services = defaults + custom
+    known = {s["ServiceName"] for s in services}
+    for service_name in service_names:
+        if service_name not in known:
+            raise InvalidServiceName(service_name)
+    # moto's filter code reads a filter's values from "Value" but its response hands it
+    # the request's "Values" (a service-name filter failed with a 500): give it both.
+    filters = [
+        {**f, "Value": f.get("Values") or f.get("Value") or [], "Values": f.get("Values") or []}
+        for f in filters or []
+    ]
+    matching = sorted(
+        VPCBackend._filter_endpoint_services(service_names, filters, services),
+        key=lambda s: str(s["ServiceName"]),
+    )
+    ids = [s["ServiceId"] for s in matching]
+    start = 0
+    if next_token:
+        if next_token not in ids:
+            raise InvalidNextToken(next_token)
+        start = ids.index(next_token)
+    size = min(
+        max_results or MAX_NUMBER_OF_ENDPOINT_SERVICES_RESULTS,
+        MAX_NUMBER_OF_ENDPOINT_SERVICES_RESULTS,
+    )
+    page = matching[start : start + size]
+    return {
+        "servicesDetails": page,
+        "serviceNames": [s["ServiceName"] for s in page],
+        "nextToken": ids[start + size] if len(matching) > start + size else None,
+    }
 
 
 _ENDPOINTS_PER_VPC = ("vpc", "L-29B6F2EB")

@@ -22,7 +22,9 @@ from causeway.sandbox.aws.backend import (
     _accept_vpc_endpoint_connections,
     _create_vpc_endpoint,
     _describe_vpc_endpoint_connections,
+    _describe_vpc_endpoint_services,
     _get_service_quota,
+    _modify_vpc_endpoint,
     _reject_vpc_endpoint_connections,
 )
 from causeway.sandbox.aws.metrics import (
@@ -55,6 +57,8 @@ def install() -> None:
         moto_service_configs.VPCServiceConfiguration = SandboxServiceConfiguration  # type: ignore[misc]
         moto_vpcs.VPCEndPoint = SandboxVpcEndpoint  # type: ignore[misc]
         VPCBackend.create_vpc_endpoint = _create_vpc_endpoint  # type: ignore[assignment,method-assign]
+        VPCBackend.modify_vpc_endpoint = _modify_vpc_endpoint  # type: ignore[assignment,method-assign]
+        VPCBackend.describe_vpc_endpoint_services = _describe_vpc_endpoint_services  # type: ignore[assignment,method-assign]
         ServiceQuotasBackend.get_service_quota = _get_service_quota(  # type: ignore[method-assign]
             ServiceQuotasBackend.get_service_quota
         )
