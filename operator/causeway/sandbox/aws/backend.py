@@ -236,11 +236,14 @@ def _describe_vpc_endpoint_services(  # noqa: PLR0917 - moto's signature
     defaults: list[dict[str, Any]] = backend._collect_default_endpoint_services(
         backend.account_id, region
     )
+    wanted = set(service_names)  # only the named ones are built (thousands may exist)
     custom = [
         service.to_dict()
         for candidate in _region_backends(backend)
         for service in candidate.configurations.values()
-        if isinstance(service, SandboxServiceConfiguration) and _caller_may_see(service, backend)
+        if isinstance(service, SandboxServiceConfiguration)
+        and (not wanted or service.service_name in wanted)
+        and _caller_may_see(service, backend)
     ]
     services = defaults + custom
     known = {s["ServiceName"] for s in services}
