@@ -170,15 +170,20 @@ def _check_zones(
     existing: list[str] | None = None,
 ) -> None:
     """The subnets of an interface endpoint, as CreateVpcEndpoint and ModifyVpcEndpoint
-    (AddSubnetIds) check them in AWS: "you can specify one subnet per Availability
-    Zone" and only in AZs where the service is available (EC2 API reference,
-    CreateVpcEndpoint SubnetIds; PrivateLink guide: an endpoint service is available
-    in the AZs of its load balancer). AZ IDs decide, not names: names differ between
-    accounts, IDs do not. The wordings are AWS's as users report them: InvalidParameter
-    "The VPC endpoint service <name> does not support the availability zone of the
-    subnet: <subnet>." and DuplicateSubnetsInSameZone "Found another VPC endpoint subnet
-    in the availability zone of <subnet>. ..." (the subnet already there is named).
-    `existing`: the endpoint's subnets that stay (ModifyVpcEndpoint)."""
+    (AddSubnetIds) check them in AWS: at most one subnet per Availability Zone, and
+    only in AZs where the service is available, those of its Network Load Balancer
+    (EC2 API reference: CreateVpcEndpoint/ModifyVpcEndpoint SubnetIds, ServiceDetail
+    AvailabilityZones/AvailabilityZoneIds, error code DuplicateSubnetsInSameZone;
+    PrivateLink guide and AWS Knowledge Center "interface-endpoint-availability-zone":
+    an endpoint can only be in the NLB's enabled AZs; AZ names map differently per
+    account, AZ IDs do not, so IDs decide here). The wordings are AWS's as answered to
+    users (terraform, CloudFormation and SDK error reports): InvalidParameter "The VPC
+    endpoint service <name> does not support the availability zone of the subnet:
+    <subnet>." and DuplicateSubnetsInSameZone "Found another VPC endpoint subnet in the
+    availability zone of <subnet>. VPC endpoint subnets should be in different
+    availability zones supported by the VPC endpoint service." (the sandbox names the
+    subnet that was there first). AZ support is checked for every subnet before
+    duplicates. `existing`: the endpoint's subnets that stay (ModifyVpcEndpoint)."""
     supported = set(getattr(service, "availability_zone_ids", ()))
     for subnet_id in subnet_ids:
         if backend.get_subnet(subnet_id).availability_zone_id not in supported:
