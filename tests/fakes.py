@@ -12,9 +12,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from causeway.api import KindInfo
+from causeway.aws.network import SubnetFacts
 from causeway.aws.session import ClientFactory
 from causeway.config import parse_config
-from causeway.domain import ConnectionRequest, Endpoint
+from causeway.domain import ConnectionRequest, Endpoint, ServiceZones
 from causeway.errors import AwsCallError
 from causeway.runtime import Runtime
 
@@ -52,6 +53,7 @@ class FakeTransit:
         self.endpoints = list(endpoints)
         self.fail = dict(fail)
         self.calls: list[str] = []
+        self.requests: list[dict[str, Any]] = []  # each CreateVpcEndpoint's parameters
         self.created = 0
 
     def _call(self, operation: str) -> None:
@@ -71,10 +73,21 @@ class FakeTransit:
         service_name: str,
         client_token: str,
         tags: Mapping[str, str],
+        *,
         security_groups: Sequence[str] = (),
         vpc_id: str = "",
+        subnet_ids: Sequence[str] = (),
     ) -> Endpoint:
         self._call("CreateVpcEndpoint")
+        self.requests.append(
+            {
+                "token": client_token,
+                "vpc": vpc_id,
+                "subnets": tuple(subnet_ids),
+                "groups": tuple(security_groups),
+                "tags": dict(tags),
+            }
+        )
         self.created += 1
         endpoint = Endpoint(
             f"vpce-{self.created:017x}",
@@ -83,9 +96,18 @@ class FakeTransit:
             ("new.example",),
             tags.get("causeway.dev/owner-uid"),
             vpc_id=vpc_id or REGION_CONFIG["transitVpcId"],
+            subnet_ids=tuple(subnet_ids),
+            client_token=tags.get("causeway.dev/client-token"),
         )
         self.endpoints.append(endpoint)
         return endpoint
+
+    def add_subnets(self, vpce_id: str, subnet_ids: Sequence[str]) -> None:
+        self._call("ModifyVpcEndpoint")
+        self.endpoints = [
+            replace(e, subnet_ids=(*e.subnet_ids, *subnet_ids)) if e.id == vpce_id else e
+            for e in self.endpoints
+        ]
 
     def delete(self, ids: Iterable[str]) -> list[str]:
         self._call("DeleteVpcEndpoints")
@@ -208,10 +230,17 @@ class FakeServiceQuotas:
 
 class FakeNetwork:
     """Stands in for TransitNetwork: every id belongs to the VPC of `owners` (default:
-    the config's transit VPC), or the AWS error code `fail`."""
+    the config's transit VPC), each subnet to the zone of `zones` (default: a zone of
+    its own, named after it), or the AWS error code `fail`."""
 
-    def __init__(self, owners: Mapping[str, str] | None = None, fail: str | None = None) -> None:
+    def __init__(
+        self,
+        owners: Mapping[str, str] | None = None,
+        fail: str | None = None,
+        zones: Mapping[str, str] | None = None,
+    ) -> None:
         self.owners = dict(owners or {})
+        self.zones = dict(zones or {})
         self.fail = fail
         self.calls: list[str] = []
 
@@ -221,11 +250,27 @@ class FakeNetwork:
             raise AwsCallError(operation, self.fail, "injected")
         return {i: self.owners.get(i, REGION_CONFIG["transitVpcId"]) for i in ids}
 
-    def subnet_vpcs(self, subnet_ids: Sequence[str]) -> dict[str, str]:
-        return self._vpcs("DescribeSubnets", subnet_ids)
+    def subnets(self, subnet_ids: Sequence[str]) -> dict[str, SubnetFacts]:
+        vpcs = self._vpcs("DescribeSubnets", subnet_ids)
+        return {s: SubnetFacts(vpc, self.zones.get(s, f"zone-{s}")) for s, vpc in vpcs.items()}
 
     def group_vpcs(self, group_ids: Sequence[str]) -> dict[str, str]:
         return self._vpcs("DescribeSecurityGroups", group_ids)
+
+
+class FakeServices:
+    """Stands in for EndpointServices: where each service runs (`zones` by name), None
+    for a name not given (AWS does not show it: new endpoints then use every subnet);
+    every call recorded."""
+
+    def __init__(self, zones: Mapping[str, Iterable[str]] | None = None) -> None:
+        self.zones_by_name = {name: frozenset(z) for name, z in (zones or {}).items()}
+        self.calls: list[list[str]] = []
+
+    def zones(self, names: Sequence[str]) -> dict[str, ServiceZones | None]:
+        self.calls.append(list(names))
+        found = {n: self.zones_by_name.get(n) for n in names}
+        return {n: ServiceZones(n, z) if z is not None else None for n, z in found.items()}
 
 
 class FakeRuntime(Runtime):
@@ -245,6 +290,7 @@ class FakeRuntime(Runtime):
         self.transit = transit
         self.quotas_client = FakeServiceQuotas()
         self.network = FakeNetwork()
+        self.services = FakeServices()
 
     def transit_endpoints(self, region: str) -> Any:
         return self.transit
@@ -257,6 +303,9 @@ class FakeRuntime(Runtime):
 
     def service_connections(self, region: str) -> Any:
         return self.connections
+
+    def endpoint_services(self, region: str) -> Any:
+        return self.services
 
 
 def quota(

@@ -22,6 +22,10 @@ TAG_BLOCKED_UNTIL = f"{TAG_PREFIX}/blocked-until"
 # blocking and reopening swap only these and the blocked group, never a group someone
 # else added, and still know them after the config names other groups.
 TAG_OPEN_GROUPS = f"{TAG_PREFIX}/security-groups"
+# The ClientToken of the create that made the endpoint: a create recorded as sent whose
+# answer was lost is known answered once an endpoint carrying its token is listed, even
+# when sending it again could not tell (AWS refuses a token with other parameters).
+TAG_CLIENT_TOKEN = f"{TAG_PREFIX}/client-token"
 MANAGED_BY = "causeway"
 TAG_VALUE_MAX = 256
 
@@ -80,6 +84,17 @@ class Endpoint:
     blocked_until: datetime | None = None  # from TAG_BLOCKED_UNTIL
     open_groups: tuple[str, ...] | None = None  # from TAG_OPEN_GROUPS (None: no such tag)
     vpc_id: str = ""  # the transit VPC it is in
+    subnet_ids: tuple[str, ...] = ()  # one per Availability Zone it serves
+    client_token: str | None = None  # from TAG_CLIENT_TOKEN
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceZones:
+    """Where an endpoint service runs, as DescribeVpcEndpointServices tells the platform:
+    Availability Zone IDs (use1-az1: the same zone in every account, unlike the names)."""
+
+    service_name: str
+    zone_ids: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)

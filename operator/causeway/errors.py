@@ -97,6 +97,9 @@ ERROR_TABLE: dict[str, ErrorRule] = {
     "InvalidVpcId.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
     "InvalidSubnetID.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
     "InvalidSubnet": _terminal("PlatformMisconfigured", _ADMIN),
+    # Two configured subnets of one transit VPC in one Availability Zone (also found by
+    # check-config and at start, which keep that VPC from taking new endpoints).
+    "DuplicateSubnetsInSameZone": _terminal("PlatformMisconfigured", _ADMIN),
     "InvalidGroup.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
     "InvalidSecurityGroupID.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
     "UnauthorizedOperation": _recoverable("PlatformAccessDenied", _DENIED),

@@ -16,6 +16,7 @@ from causeway.api import ALL_KINDS
 from causeway.aws.connections import ServiceConnections
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.aws.network import TransitNetwork
+from causeway.aws.services import EndpointServices
 from causeway.aws.session import ClientFactory
 from causeway.clock import Clock, utc_now
 from causeway.config import DEFAULT_ENDPOINTS_PER_VPC, OperatorConfig
@@ -56,6 +57,8 @@ class Runtime:
     capacity_read_at: dict[str, float] = field(default_factory=dict)  # monotonic, by region
     # Transit VPCs whose configured subnets or groups belong to another VPC, by region.
     unusable_vpcs: dict[str, set[str]] = field(default_factory=dict)
+    # Configured transit subnet -> its Availability Zone ID, by region (read at start).
+    subnet_zones: dict[str, dict[str, str]] = field(default_factory=dict)
     _kickers: dict[str, Callable[[float], None]] = field(default_factory=dict, init=False)
     _metering_kicker: Callable[[], None] | None = field(default=None, init=False)
 
@@ -84,6 +87,10 @@ class Runtime:
     def transit_network(self, region: str) -> TransitNetwork:
         """Subnet and security group lookups in a region (the pool's start-up check)."""
         return TransitNetwork(self.clients.client("ec2", region))
+
+    def endpoint_services(self, region: str) -> EndpointServices:
+        """Where tenants' endpoint services run, as the platform may see them."""
+        return EndpointServices(self.clients.client("ec2", region))
 
     def service_quotas(self, region: str) -> Any:
         """The Service Quotas client of a region (the endpoints-per-VPC quota)."""

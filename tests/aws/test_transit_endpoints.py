@@ -220,7 +220,9 @@ def test_a_blocked_tenants_endpoint_is_created_with_the_blocked_group(
     who = owner("born-blocked")
     blocked = str(region_config.blockedSecurityGroupId)
     tags = {**who.tags(), "causeway.dev/blocked-until": "2026-11-28T15:00:00Z"}
-    created = transit.create(service.service_name, client_token(who, 1, "/b"), tags, (blocked,))
+    created = transit.create(
+        service.service_name, client_token(who, 1, "/b"), tags, security_groups=(blocked,)
+    )
     assert created.security_groups == (blocked,)
     assert created.blocked_until == datetime(2026, 11, 28, 15, tzinfo=UTC)
 
@@ -252,7 +254,7 @@ def test_a_pool_creates_in_the_vpc_asked_and_one_listing_covers_every_vpc(
     transit = TransitEndpoints(ec2, pool)
     first, second = owner("pool-a"), owner("pool-b")
     made = [
-        transit.create(service.service_name, client_token(who, 1, ""), who.tags(), (), vpc)
+        transit.create(service.service_name, client_token(who, 1, ""), who.tags(), vpc_id=vpc)
         for who, vpc in ((first, vpcs[0]["vpcId"]), (second, vpcs[1]["vpcId"]))
     ]
     assert [e.vpc_id for e in made] == [vpcs[0]["vpcId"], vpcs[1]["vpcId"]]
@@ -271,4 +273,4 @@ def test_a_pool_creates_in_the_vpc_asked_and_one_listing_covers_every_vpc(
     assert sandbox.call_counts() == {"DescribeVpcEndpoints": 1}
     assert listed[made[0].id] == vpcs[0]["vpcId"] and listed[made[1].id] == vpcs[1]["vpcId"]
     with pytest.raises(ValueError, match="is not a transit VPC of this region"):
-        smaller.create(service.service_name, "token", first.tags(), (), vpcs[0]["vpcId"])
+        smaller.create(service.service_name, "token", first.tags(), vpc_id=vpcs[0]["vpcId"])

@@ -45,6 +45,7 @@ TERMINAL = [
     "InvalidVpcId.NotFound",
     "InvalidSubnetID.NotFound",
     "InvalidSubnet",
+    "DuplicateSubnetsInSameZone",
     "InvalidGroup.NotFound",
     "InvalidSecurityGroupID.NotFound",
 ]

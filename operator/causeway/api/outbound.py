@@ -69,6 +69,12 @@ class PendingCreate(ApiModel):
         pattern=r"^(vpc-[0-9a-f]{8}([0-9a-f]{9})?)?$",
         description="The transit VPC the request went to.",
     )
+    subnetIds: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="The subnets asked for, one per Availability Zone (none: a record from "
+        "before subnets were recorded, sent in every subnet of its transit VPC).",
+    )
     securityGroupIds: list[str] = Field(
         default_factory=list,
         max_length=5,
@@ -94,6 +100,12 @@ class OutboundConnectionStatus(ConnectionStatusBase):
     )
     dnsNames: list[str] = Field(
         default_factory=list, description="DNS names of the endpoint (used by NamedCredential)."
+    )
+    availabilityZoneIds: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="The Availability Zones (AZ IDs, e.g. use1-az1) the endpoint is in: those "
+        "of the transit VPC where the tenant's endpoint service runs.",
     )
     blockedUntil: datetime | None = Field(
         default=None,

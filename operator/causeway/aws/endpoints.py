@@ -13,7 +13,14 @@ from typing import Any
 from causeway.aws.session import aws_call
 from causeway.compact import shared, utc
 from causeway.config import RegionConfig, TransitVpcConfig
-from causeway.domain import TAG_BLOCKED_UNTIL, TAG_NAMESPACE, TAG_OPEN_GROUPS, TAG_UID, Endpoint
+from causeway.domain import (
+    TAG_BLOCKED_UNTIL,
+    TAG_CLIENT_TOKEN,
+    TAG_NAMESPACE,
+    TAG_OPEN_GROUPS,
+    TAG_UID,
+    Endpoint,
+)
 from causeway.errors import AwsCallError
 
 LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
@@ -69,20 +76,25 @@ class TransitEndpoints:
         service_name: str,
         client_token: str,
         tags: Mapping[str, str],
+        *,
         security_groups: Sequence[str] = (),
         vpc_id: str = "",
+        subnet_ids: Sequence[str] = (),
     ) -> Endpoint:
         """Create (or, for a token AWS has seen, return) the endpoint to `service_name` in
-        the pool's VPC `vpc_id` (default: the first), in that VPC's subnets, with its
-        security groups unless others are given (a blocked tenant's)."""
-        vpc = self._vpc(vpc_id)
+        the pool's VPC `vpc_id` (default: the first), in the subnets given (default: all
+        of that VPC's), with the security groups given (default: that VPC's). A request
+        given whole is sent as it is, whatever the config says now (a recorded create
+        sent again must be the very same request)."""
+        whole = vpc_id and subnet_ids and security_groups
+        vpc = None if whole else self._vpc(vpc_id)
         with aws_call("CreateVpcEndpoint"):
             response = self._ec2.create_vpc_endpoint(
                 VpcEndpointType="Interface",
-                VpcId=vpc.vpcId,
+                VpcId=vpc.vpcId if vpc else vpc_id,
                 ServiceName=service_name,
-                SubnetIds=list(vpc.subnetIds),
-                SecurityGroupIds=list(security_groups or vpc.securityGroupIds),
+                SubnetIds=list(subnet_ids or (vpc.subnetIds if vpc else ())),
+                SecurityGroupIds=list(security_groups or (vpc.securityGroupIds if vpc else ())),
                 PrivateDnsEnabled=False,
                 ClientToken=client_token,
                 TagSpecifications=[
@@ -150,6 +162,11 @@ class TransitEndpoints:
                 RemoveSecurityGroupIds=list(remove),
             )
 
+    def add_subnets(self, vpce_id: str, subnet_ids: Sequence[str]) -> None:
+        """Extend the endpoint into more Availability Zones (its service now runs there)."""
+        with aws_call("ModifyVpcEndpoint"):
+            self._ec2.modify_vpc_endpoint(VpcEndpointId=vpce_id, AddSubnetIds=list(subnet_ids))
+
     def _filters(self, extra: Mapping[str, str]) -> list[dict[str, Any]]:
         return [{"Name": name, "Values": [value]} for name, value in extra.items()]
 
@@ -184,6 +201,8 @@ def to_endpoint(item: Mapping[str, Any]) -> Endpoint:
         blocked_until=parse_tag_time(tags.get(TAG_BLOCKED_UNTIL)),
         open_groups=tuple(tags[TAG_OPEN_GROUPS].split()) if TAG_OPEN_GROUPS in tags else None,
         vpc_id=shared(str(item.get("VpcId", ""))),
+        subnet_ids=tuple(shared(s) for s in item.get("SubnetIds", [])),
+        client_token=tags.get(TAG_CLIENT_TOKEN),
     )
 
 

@@ -1,19 +1,32 @@
-"""Which VPC each configured transit subnet and security group belongs to: one batched
-Describe call per kind, for the start-up check of the transit VPC pool."""
+"""Which VPC and Availability Zone each configured transit subnet is in, and which VPC
+each security group belongs to: one batched Describe call per kind, for the start-up
+check of the transit VPC pool (and the zones endpoints are created in)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from causeway.aws.session import aws_call
 
 
-def subnet_vpcs(ec2: Any, subnet_ids: Sequence[str]) -> dict[str, str]:
-    """Subnet id -> its VPC id (AwsCallError if AWS knows one of them not)."""
+@dataclass(frozen=True)
+class SubnetFacts:
+    """A subnet as AWS describes it: its VPC and its Availability Zone ID ("" if none)."""
+
+    vpc_id: str
+    zone_id: str
+
+
+def subnet_facts(ec2: Any, subnet_ids: Sequence[str]) -> dict[str, SubnetFacts]:
+    """Subnet id -> its VPC and AZ ID (AwsCallError if AWS knows one of them not)."""
     with aws_call("DescribeSubnets"):
         reply = ec2.describe_subnets(SubnetIds=list(subnet_ids))
-    return {s["SubnetId"]: s["VpcId"] for s in reply.get("Subnets", [])}
+    return {
+        s["SubnetId"]: SubnetFacts(s["VpcId"], str(s.get("AvailabilityZoneId") or ""))
+        for s in reply.get("Subnets", [])
+    }
 
 
 def group_vpcs(ec2: Any, group_ids: Sequence[str]) -> dict[str, str]:
@@ -29,8 +42,8 @@ class TransitNetwork:
     def __init__(self, ec2: Any) -> None:
         self._ec2 = ec2
 
-    def subnet_vpcs(self, subnet_ids: Sequence[str]) -> dict[str, str]:
-        return subnet_vpcs(self._ec2, subnet_ids)
+    def subnets(self, subnet_ids: Sequence[str]) -> dict[str, SubnetFacts]:
+        return subnet_facts(self._ec2, subnet_ids)
 
     def group_vpcs(self, group_ids: Sequence[str]) -> dict[str, str]:
         return group_vpcs(self._ec2, group_ids)

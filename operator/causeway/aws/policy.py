@@ -33,6 +33,7 @@ UNSCOPED_READS = (
     "ec2:DescribeSecurityGroups",  # the transit pool's start-up check
     "ec2:DescribeSubnets",  # the transit pool's start-up check
     "ec2:DescribeVpcEndpointConnections",
+    "ec2:DescribeVpcEndpointServices",  # where tenants' services run (their zones)
     "ec2:DescribeVpcEndpoints",
 )
 OWNED = {"StringLike": {f"aws:ResourceTag/{TAG_UID}": "?*"}}  # carries our owner tag
@@ -98,6 +99,12 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
                     "ec2:Vpc": [_arn(n, f"vpc/{vpc.vpcId}") for n, r in regions for vpc in r.pool]
                 }
             },
+        ),
+        _statement(
+            "ExtendOwnEndpointsIntoTransitSubnets",
+            ["ec2:ModifyVpcEndpoint"],
+            # AddSubnetIds, when a tenant's service starts running in another zone.
+            [_arn(n, f"subnet/{s}") for n, r in regions for vpc in r.pool for s in vpc.subnetIds],
         ),
     ]
     services = [

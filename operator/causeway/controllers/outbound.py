@@ -30,6 +30,7 @@ from causeway.controllers.decisions import (
 )
 from causeway.controllers.health import PlatformHealth
 from causeway.controllers.meter import Meter
+from causeway.controllers.services import ServiceCatalog
 from causeway.domain import Endpoint, Owner
 from causeway.errors import (
     AwsCallError,
@@ -42,12 +43,13 @@ from causeway.errors import (
 from causeway.index import ObjectSnapshot
 from causeway.logs import object_logger
 from causeway.reconcile import outbound as planner
-from causeway.reconcile.admission import Verdict
+from causeway.reconcile.admission import ADMITTED, Verdict
 from causeway.reconcile.outbound import (
     SYNC_ANNOTATION,
     BlockEndpoint,
     CreateEndpoint,
     DeleteEndpoints,
+    ExtendEndpoint,
     Guard,
     OutboundPlan,
     OutboundRequest,
@@ -68,6 +70,7 @@ from causeway.reconcile.status import (
     unsynced_status,
     with_problem,
 )
+from causeway.reconcile.zones import dropped_zones, missing_subnets, subnets_for, vpc_zones
 from causeway.runtime import Runtime
 
 logger = logging.getLogger("causeway.outbound")
@@ -110,8 +113,12 @@ class _Job:
 
     @property
     def gating_only(self) -> bool:
-        """Only blocking or reopening: AWS's serving of the connection is not at stake."""
-        return all(isinstance(a, BlockEndpoint | ReopenEndpoint) for a in self.plan.actions)
+        """Only blocking, reopening or extending into more zones: AWS's serving of the
+        connection is not at stake."""
+        return all(
+            isinstance(a, BlockEndpoint | ReopenEndpoint | ExtendEndpoint)
+            for a in self.plan.actions
+        )
 
 
 def _tenant(job: _Job) -> str:
@@ -144,9 +151,15 @@ class _NotRecordedError(Exception):
     """The create could not be recorded in status first, so it is not sent (yet)."""
 
 
+# AWS has seen the create's token before, with other parameters: the first request made
+# an endpoint, which the listing will show by its token's tag (never forget the record).
+_TOKEN_SEEN = "IdempotentParameterMismatch"
+
+
 def _create_refused(error: AwsCallError) -> bool:
     """A create AWS refused outright made nothing: its record has nothing to resolve."""
-    return error.operation == "CreateVpcEndpoint" and not may_have_applied(error)
+    refused = error.operation == "CreateVpcEndpoint" and not may_have_applied(error)
+    return refused and error.code != _TOKEN_SEEN
 
 
 def _sends_a_create(plan: OutboundPlan) -> bool:
@@ -164,10 +177,17 @@ class OutboundManager:
 
     kind = OUTBOUND
 
-    def __init__(self, runtime: Runtime, region: str, health: PlatformHealth) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        region: str,
+        health: PlatformHealth,
+        catalog: ServiceCatalog | None = None,
+    ) -> None:
         self._runtime = runtime
         self._region = region
         self._health = health
+        self.catalog = catalog or ServiceCatalog(region, runtime.monotonic)
         # Owner uid -> the VPC its create was sent to, until the endpoint is listed: a
         # retry (a lost answer) goes to the same VPC with the same ClientToken.
         self._placed: dict[str, str] = {}
@@ -188,7 +208,12 @@ class OutboundManager:
         present = {s.uid for s in snapshots}
         self._placed = {uid: vpc for uid, vpc in self._placed.items() if uid in present}
         self._placed.update(self._recorded_placements(snapshots))
-        self._placements = Placements(self.capacity(endpoints))
+        zones = self._runtime.subnet_zones.get(self._region, {})
+        by_vpc = {
+            vpc.vpcId: frozenset(vpc_zones(vpc, zones))
+            for vpc in self._runtime.config.regions[self._region].pool
+        }
+        self._placements = Placements(self.capacity(endpoints), by_vpc)
         return PassPlan([(s, self.decide(s, context)) for s in sorted(snapshots, key=_age)])
 
     def _recorded_placements(self, snapshots: Sequence[ObjectSnapshot]) -> dict[str, str]:
@@ -202,8 +227,30 @@ class OutboundManager:
         return placed
 
     def _sendable(self, create: CreateEndpoint) -> bool:
-        """Whether the create can be sent as it was: its VPC is still configured."""
-        return self._runtime.config.regions[self._region].transit_vpc(create.vpc_id) is not None
+        """Whether the create can be sent exactly as it was: recorded whole (VPC, subnets
+        and groups), or its VPC is still configured (a record from before subnets were
+        recorded is sent in that VPC's subnets)."""
+        whole = bool(create.vpc_id and create.subnet_ids and create.security_groups)
+        region = self._runtime.config.regions[self._region]
+        return whole or region.transit_vpc(create.vpc_id) is not None
+
+    def _service_zones(self, request: OutboundRequest) -> frozenset[str] | None:
+        """The zones the connection's service runs in (None: not known yet, or the
+        transit subnets' zones are not known: then every subnet is used, as before)."""
+        found = self.catalog.zones(request.spec.serviceName)
+        if found is None or not self._runtime.subnet_zones.get(self._region):
+            return None
+        return found.zone_ids
+
+    def _extension(self, current: Endpoint | None, zones: frozenset[str] | None) -> tuple[str, ...]:
+        """Subnets of the endpoint's VPC in zones its service added since it was made."""
+        if current is None or zones is None or not current.subnet_ids:
+            return ()
+        vpc = self._runtime.config.regions[self._region].transit_vpc(current.vpc_id)
+        if vpc is None:
+            return ()
+        subnet_zones = self._runtime.subnet_zones.get(self._region, {})
+        return missing_subnets(current.subnet_ids, vpc, subnet_zones, zones)
 
     def _blocked_group(self, vpc_id: str) -> str | None:
         """The blocked group of a transit VPC (None: none, or a VPC no longer configured)."""
@@ -258,18 +305,23 @@ class OutboundManager:
         owned = context.view.owned_by(snapshot.uid)
         verdict = context.admission.verdict(snapshot.uid)
         current = planner.focus(owned, request.tracked_id)
+        zones = self._service_zones(request)
         vpc_id = current.vpc_id if current else self._placed.get(snapshot.uid)
-        guard = self._guard(snapshot.namespace, self._now(), vpc_id or self._placements.peek())
-        the_plan = planner.plan(request, owned, verdict, guard)
-        if request.pending is not None and not self._sendable(request.pending):
-            the_plan = OutboundPlan((ResolveCreate(request.pending),), settled=False)
+        guard = self._guard(snapshot.namespace, self._now(), vpc_id or self._placements.peek(zones))
+        extend = self._extension(current, zones)
+        the_plan = planner.plan(request, owned, verdict, guard, extend)
         creates = any(isinstance(a, CreateEndpoint) for a in the_plan.actions)
+        if creates and zones is not None and not zones & self._placements.pool_zones:
+            # No zone in common: AWS would refuse. No AWS call until the zones change.
+            stalled = planner.no_common_zone(request, zones, self._placements.pool_zones)
+            patch = self._patch(request, stalled, snapshot.status, touch=memory.touch)
+            return Decision(patch)
         if creates and not snapshot.guarded:
             # kopf adds the finalizer first. A status write each pass until it has: kopf
             # retries a failed finalizer patch only when the object changes again. kopf
             # guards objects in no particular order, so the connection holds its place in
             # line meanwhile: a younger one guarded sooner must not take its slot.
-            if self._slot(snapshot.uid) is not None:
+            if self._slot(snapshot.uid, zones) is not None:
                 waiting = planner.outcome(request, owned, verdict=verdict, guard=guard)
             else:
                 waiting = planner.waiting_for_capacity(request)
@@ -280,7 +332,7 @@ class OutboundManager:
             if self._runtime.monotonic() < memory.retry_at:
                 return Decision(deferred=True)  # the status says what happened last
             if creates:
-                placed = self._place(snapshot, request, owned, verdict, the_plan)
+                placed = self._place(snapshot, request, owned, verdict, zones)
                 if placed is None:
                     # No AWS call while it waits, and no write either unless it changed.
                     waiting = planner.waiting_for_capacity(request)
@@ -290,7 +342,8 @@ class OutboundManager:
             job = _Job(snapshot, the_plan, context.for_work, request, guard)
             return Decision(work=lambda: self._work(job))
         result = planner.outcome(request, owned, verdict=verdict, guard=guard)
-        patch = self._patch(request, result, snapshot.status, touch=memory.touch)
+        answered = planner.pending_answered(request.pending, owned)
+        patch = self._patch(request, result, snapshot.status, touch=memory.touch, answered=answered)
         settled = request.deleting and the_plan.settled
         return Decision(patch, settled=settled, awaiting_aws=not the_plan.settled)
 
@@ -300,31 +353,51 @@ class OutboundManager:
         request: OutboundRequest,
         owned: Sequence[Endpoint],
         verdict: Verdict,
-        the_plan: OutboundPlan,
+        zones: frozenset[str] | None,
     ) -> tuple[OutboundPlan, Guard | None] | None:
         """The plan with its create placed in a transit VPC, and the guard of that VPC
         (None: no VPC has room). A create already sent keeps its VPC: a retry after a
         lost answer must not go to a second one."""
-        vpc_id = self._slot(snapshot.uid)
+        vpc_id = self._slot(snapshot.uid, zones)
         if vpc_id is None:
             self._placed.pop(snapshot.uid, None)
             return None
         self._placed[snapshot.uid] = vpc_id
-        guard = self._guard(snapshot.namespace, self._now(), vpc_id)
+        return self._plan_in(request, owned, verdict, vpc_id, zones)
+
+    def _plan_in(
+        self,
+        request: OutboundRequest,
+        owned: Sequence[Endpoint],
+        verdict: Verdict,
+        vpc_id: str,
+        zones: frozenset[str] | None,
+    ) -> tuple[OutboundPlan, Guard | None]:
+        """The plan with its create as it will be sent in `vpc_id`: planned with that
+        VPC's own groups (open or blocked), in its subnets of the service's zones."""
+        vpc = self._runtime.config.regions[self._region].transit_vpc(vpc_id)
+        assert vpc is not None  # placement only chooses configured VPCs
+        guard = self._guard(request.owner.namespace, self._now(), vpc_id)
         replanned = planner.plan(request, owned, verdict, guard)
+        subnet_zones = self._runtime.subnet_zones.get(self._region, {})
+        subnets = (
+            subnets_for(vpc, subnet_zones, zones) if zones is not None else tuple(vpc.subnetIds)
+        )
+        groups = tuple(vpc.securityGroupIds)
         actions = tuple(
-            replace(a, vpc_id=vpc_id) if isinstance(a, CreateEndpoint) else a
+            planner.placed(a, vpc_id, subnets, groups) if isinstance(a, CreateEndpoint) else a
             for a in replanned.actions
         )
         return replace(replanned, actions=actions), guard
 
-    def _slot(self, uid: str) -> str | None:
+    def _slot(self, uid: str, zones: frozenset[str] | None = None) -> str | None:
         """The transit VPC this connection's create goes to: the one it was placed in,
-        while still configured, else the next with room in this pass (None: no room)."""
+        while still configured, else the next with room in this pass that serves the
+        service's zones (None: no room)."""
         placed = self._placed.get(uid)
         if placed is not None and self._runtime.config.regions[self._region].transit_vpc(placed):
             return placed
-        return self._placements.take()
+        return self._placements.take(zones)
 
     async def _work(self, job: _Job) -> WorkResult:
         assert job.request is not None
@@ -370,11 +443,13 @@ class OutboundManager:
                 await self._block(job, action)
             elif isinstance(action, ReopenEndpoint):
                 await self._reopen(job, action)
+            elif isinstance(action, ExtendEndpoint):
+                await self._extend(job, action)
 
-    async def _call(self, job: _Job, api: str, *args: Any) -> Any:
+    async def _call(self, job: _Job, verb: str, *args: Any) -> Any:
         """One call of the endpoint API, within this tenant's AWS budget."""
-        method = getattr(self._endpoints(), _METHODS[api])
-        call = partial(asyncio.to_thread, method, *args)
+        api, name = _METHODS[verb]
+        call = partial(asyncio.to_thread, getattr(self._endpoints(), name), *args)
         return await self._runtime.budget.call(
             self._region, api, call, tenant=_tenant(job), order=_order(job)
         )
@@ -383,7 +458,7 @@ class OutboundManager:
         """The tag first: a restart between the two calls still knows to block."""
         await self._call(job, "CreateTags", action.id, action.until)
         if action.add or action.remove:
-            await self._call(job, "ModifyVpcEndpoint", action.id, action.add, action.remove)
+            await self._call(job, "SwapGroups", action.id, action.add, action.remove)
         _log(job).info(
             "Blocked endpoint %s until %s (hourly outbound limit)", action.id, action.until
         )
@@ -392,10 +467,24 @@ class OutboundManager:
     async def _reopen(self, job: _Job, action: ReopenEndpoint) -> None:
         """The groups first: the tag says to reopen until the groups are back."""
         if action.restore or action.remove:
-            await self._call(job, "ModifyVpcEndpoint", action.id, action.restore, action.remove)
+            await self._call(job, "SwapGroups", action.id, action.restore, action.remove)
         await self._call(job, "DeleteTags", action.id)
         _log(job).info("Reopened endpoint %s", action.id)
         self._remember(job, action.id, action.after, None)
+
+    async def _extend(self, job: _Job, action: ExtendEndpoint) -> None:
+        """Its service runs in more zones now: the endpoint serves them too."""
+        await self._call(job, "AddSubnets", action.id, action.subnet_ids)
+        _log(job).info(
+            "Extended endpoint %s into subnets %s (its service added zones)",
+            action.id,
+            ", ".join(action.subnet_ids),
+        )
+        view = job.context.view
+        for endpoint in view.owned_by(job.snapshot.uid):
+            if endpoint.id == action.id:
+                subnets = (*endpoint.subnet_ids, *action.subnet_ids)
+                view.record([replace(endpoint, subnet_ids=subnets)])
 
     def _remember(
         self, job: _Job, vpce_id: str, groups: tuple[str, ...], until: datetime | None
@@ -417,7 +506,10 @@ class OutboundManager:
 
     async def _create(self, job: _Job, action: CreateEndpoint) -> None:
         """Create in the VPC placed; if AWS says that VPC is full after all, it counts as
-        full from now on and the endpoint is placed in the next one, in the same pass."""
+        full from now on and the endpoint is placed in the next one, in the same pass, as
+        a request of its own (that VPC's groups and subnets, a token of its own)."""
+        assert job.request is not None
+        zones = self._service_zones(job.request)
         while True:
             try:
                 await self._create_in(job, action)
@@ -426,21 +518,19 @@ class OutboundManager:
                 if exc.code not in _VPC_FULL:
                     raise
                 self._vpc_refused(action.vpc_id, job.snapshot.uid, exc)
-            vpc_id = self._placements.take()
+            vpc_id = self._placements.take(zones)
             if vpc_id is None:
                 self._placed.pop(job.snapshot.uid, None)
                 raise _NoRoomError
             self._placed[job.snapshot.uid] = vpc_id
-            action = self._moved(job, action, vpc_id)
+            action = self._moved(job, vpc_id, zones)
 
-    def _moved(self, job: _Job, action: CreateEndpoint, vpc_id: str) -> CreateEndpoint:
-        """The same create in another VPC (a blocked tenant's starts in that VPC's blocked
-        group)."""
-        if not action.security_groups:
-            return replace(action, vpc_id=vpc_id)
-        guard = self._guard(job.snapshot.namespace, self._now(), vpc_id)
-        blocked = guard.blocked_group if guard is not None else None
-        return replace(action, vpc_id=vpc_id, security_groups=(blocked,) if blocked else ())
+    def _moved(self, job: _Job, vpc_id: str, zones: frozenset[str] | None) -> CreateEndpoint:
+        """The create planned afresh for another VPC."""
+        assert job.request is not None
+        owned = job.context.view.owned_by(job.snapshot.uid)
+        the_plan, _ = self._plan_in(job.request, owned, ADMITTED, vpc_id, zones)
+        return next(a for a in the_plan.actions if isinstance(a, CreateEndpoint))
 
     def _vpc_refused(self, vpc_id: str, uid: str, error: AwsCallError) -> None:
         """AWS refused an endpoint in the VPC: it is as full as it is now until the next
@@ -492,8 +582,9 @@ class OutboundManager:
             action.service_name,
             action.client_token,
             action.tags,
-            action.security_groups,
-            action.vpc_id,
+            security_groups=action.security_groups,
+            vpc_id=action.vpc_id,
+            subnet_ids=action.subnet_ids,
         )
 
     async def _record(self, job: _Job, action: CreateEndpoint) -> None:
@@ -546,8 +637,10 @@ class OutboundManager:
             service_name=request.spec.serviceName,
             platform_principal=self._runtime.config.regions[self._region].platformPrincipal,
         )
-        # Blocking or reopening never stalls the connection: AWS still serves it.
-        terminal = rule.kind is ErrorKind.TERMINAL and not job.gating_only
+        # Blocking or reopening never stalls the connection: AWS still serves it. Nor does
+        # a recorded create AWS knows by its token: its endpoint is found by its tag.
+        resending = error.code == _TOKEN_SEEN and request.pending is not None
+        terminal = rule.kind is ErrorKind.TERMINAL and not job.gating_only and not resending
         problem = Problem(rule.reason, describe(error, context), terminal)
         if rule.platform:
             self._health.failed(self._region, rule, error)
@@ -586,10 +679,34 @@ class OutboundManager:
     ) -> dict[str, Any] | None:
         """The status patch for `result`; `answered`: AWS answered the recorded create
         (made the endpoint, or refused), so its record goes."""
+        result = self._zoned(request, result)
         status = render_status(request.generation, result, previous, self._runtime.clock())
         if answered:
             status["pendingCreate"] = None
         return status_changes(previous, status, touch=touch)
+
+    def _zoned(self, request: OutboundRequest, result: Outcome) -> Outcome:
+        """The outcome with the zones its endpoint is in, and a word when its service no
+        longer lists one of them (reported, not acted on: AWS keeps serving the rest)."""
+        if "vpcEndpointId" not in result.fields:
+            return result
+        vpce = result.fields["vpcEndpointId"]
+        owned = self._runtime.views[self._region].owned_by(request.owner.uid)
+        endpoint = next((e for e in owned if e.id == vpce), None) if vpce else None
+        subnet_zones = self._runtime.subnet_zones.get(self._region, {})
+        subnets = endpoint.subnet_ids if endpoint is not None else ()
+        zone_ids = sorted({z for z in (subnet_zones.get(s) for s in subnets) if z})
+        fields = {**result.fields, "availabilityZoneIds": zone_ids}
+        found = self.catalog.zones(request.spec.serviceName)
+        dropped = dropped_zones(subnets, subnet_zones, found.zone_ids) if found else ()
+        message = result.message
+        if dropped and endpoint is not None and planner.is_live(endpoint):
+            message = (
+                f"{message} Your endpoint service no longer lists {', '.join(dropped)}, where "
+                "this endpoint has a subnet: traffic there fails until the service serves "
+                "that zone again."
+            )
+        return replace(result, fields=fields, message=message)
 
     def _invalid(self, snapshot: ObjectSnapshot, context: PassContext, detail: str) -> Decision:
         """Nothing is created for an object that does not parse. If it is being deleted,
@@ -630,11 +747,12 @@ def _settled_now(owned: Sequence[Endpoint]) -> bool:
     return planner.plan_teardown(owned).settled
 
 
-# The endpoint API's method for each budgeted AWS call.
+# Each budgeted call of the endpoint API: its AWS action and the method making it.
 _METHODS = {
-    "CreateTags": "mark_blocked",
-    "DeleteTags": "unmark_blocked",
-    "ModifyVpcEndpoint": "swap_groups",
+    "CreateTags": ("CreateTags", "mark_blocked"),
+    "DeleteTags": ("DeleteTags", "unmark_blocked"),
+    "SwapGroups": ("ModifyVpcEndpoint", "swap_groups"),
+    "AddSubnets": ("ModifyVpcEndpoint", "add_subnets"),
 }
 
 

@@ -1,10 +1,12 @@
 """The start-up check of a region's transit VPC pool against AWS: at the region's first
 pass, one DescribeSubnets and one DescribeSecurityGroups call (whatever the number of
-VPCs) say which VPC each configured subnet and group belongs to. A subnet or group
-listed under a VPC it does not belong to is logged as an ERROR naming the entry, the
-key and the id, and that VPC takes no new endpoints until the config is fixed (AWS
-would refuse them); its existing endpoints are managed as before. If AWS cannot
-answer, a WARNING says the check was skipped."""
+VPCs) say which VPC each configured subnet and group belongs to, and which
+Availability Zone (by AZ ID) each subnet is in: new endpoints go in the subnets of
+their service's zones. A subnet or group listed under a VPC it does not belong to,
+two subnets of one VPC in one zone, or a subnet without an AZ ID is logged as an
+ERROR naming the entry, the key and the id, and that VPC takes no new endpoints until
+the config is fixed (AWS would refuse them); its existing endpoints are managed as
+before. If AWS cannot answer, a WARNING says so and the next pass asks again."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import asyncio
 import logging
 
 from causeway.errors import AwsCallError
-from causeway.reconcile.network import every_group, every_subnet, misplaced
+from causeway.reconcile.network import Misplaced, every_group, every_subnet, misplaced
+from causeway.reconcile.zones import ZoneProblem, zone_problems
 from causeway.runtime import Runtime
 
 logger = logging.getLogger("causeway.startup")
@@ -29,11 +32,10 @@ class PoolCheck:
     async def run_once(self) -> None:
         if self._done:
             return
-        self._done = True
         region = self._runtime.config.regions[self._region]
         network = self._runtime.transit_network(self._region)
         try:
-            subnets = await asyncio.to_thread(network.subnet_vpcs, every_subnet(region))
+            facts = await asyncio.to_thread(network.subnets, every_subnet(region))
             groups = await asyncio.to_thread(network.group_vpcs, every_group(region))
         except AwsCallError as exc:
             logger.warning(
@@ -43,7 +45,14 @@ class PoolCheck:
                 exc.message,
             )
             return
-        problems = misplaced(region, subnets, groups)
+        self._done = True
+        subnets = {subnet: fact.vpc_id for subnet, fact in facts.items()}
+        zones = {subnet: fact.zone_id for subnet, fact in facts.items()}
+        self._runtime.subnet_zones[self._region] = zones
+        problems: list[Misplaced | ZoneProblem] = [
+            *misplaced(region, subnets, groups),
+            *zone_problems(region, zones),
+        ]
         for problem in problems:
             logger.error(
                 "Config regions.%s.%s; transit VPC %s takes no new endpoints until the "

@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from causeway.api import SOURCE_RANGE_ALLOCATION
+from causeway.aws.services import NAMES_PER_CALL
 from causeway.controllers.capacity import QuotaReader
 from causeway.controllers.decisions import (
     Batch,
@@ -45,6 +46,7 @@ from causeway.fence import FencedError
 from causeway.index import ObjectSnapshot
 from causeway.metrics import Result
 from causeway.reconcile.admission import Admission
+from causeway.reconcile.outbound import is_live
 from causeway.reconcile.status import Problem
 from causeway.runtime import Runtime
 
@@ -89,8 +91,9 @@ class RegionReconciler:
         self.region = region
         self.view = runtime.views[region]
         self.health = runtime.health
+        self._outbound = OutboundManager(runtime, region, self.health)
         self.managers: tuple[Manager, ...] = (
-            OutboundManager(runtime, region, self.health),
+            self._outbound,
             InboundManager(runtime, region, self.health),
         )
         self._inbound_on = runtime.config.regions[region].inbound_enabled
@@ -230,6 +233,32 @@ class RegionReconciler:
         self.view.listed(RegionObservation(taken_at, endpoints, connections))
         self.health.succeeded(self.region)
         report.listed = True
+        if "OutboundConnection" in kinds:
+            await self._learn_services(work)
+
+    async def _learn_services(self, work: Work) -> None:
+        """Where the services run that connections are about to be created to (asked
+        again after a while, or at once on a sync), and, a batch per pass, those of
+        connections that have their endpoint (a service may add a zone)."""
+        catalog = self._outbound.catalog
+        creating: set[str] = set()
+        live: set[str] = set()
+        forced: set[str] = set()
+        for manager, snapshot in work:
+            name = snapshot.spec.get("serviceName")
+            if manager is not self._outbound or not isinstance(name, str):
+                continue
+            if snapshot.deleting or snapshot.spec.get("provisioned") is False:
+                continue
+            has_live = any(is_live(e) for e in self.view.owned_by(snapshot.uid))
+            (live if has_live else creating).add(name)
+            if self._runtime.memories[snapshot.uid].sync_requested:
+                forced.add(name)
+        due = catalog.due(creating, forced=forced)
+        due += catalog.due(live - creating)[:NAMES_PER_CALL]
+        if due:
+            services = self._runtime.endpoint_services(self.region)
+            await catalog.refresh(due, services, self._runtime.budget)
 
     async def _pages(
         self, api: str, page: Callable[[str | None], tuple[list[T], str | None]]

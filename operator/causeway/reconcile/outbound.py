@@ -7,6 +7,7 @@ The region reconciler runs: observe (the region's listing) → `plan` → apply 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -17,7 +18,14 @@ from pydantic import ValidationError
 from causeway.api import OutboundConnectionSpec, Phase
 from causeway.api.outbound import PendingCreate
 from causeway.conditions import ConditionState, Progress, timestamp
-from causeway.domain import TAG_BLOCKED_UNTIL, TAG_OPEN_GROUPS, Endpoint, Owner, client_token
+from causeway.domain import (
+    TAG_BLOCKED_UNTIL,
+    TAG_CLIENT_TOKEN,
+    TAG_OPEN_GROUPS,
+    Endpoint,
+    Owner,
+    client_token,
+)
 from causeway.reconcile.admission import ADMITTED, Verdict
 from causeway.reconcile.phases import (
     DEAD_STATES,
@@ -32,6 +40,7 @@ from causeway.reconcile.status import Outcome, Problem, with_problem
 
 SYNC_ANNOTATION = "causeway.dev/sync"
 TRANSIT_CAPACITY_EXHAUSTED = "TransitCapacityExhausted"
+NO_COMMON_AVAILABILITY_ZONE = "NoCommonAvailabilityZone"
 BLOCKED = "Blocked"
 HOURLY_LIMIT_REACHED = "HourlyLimitReached"
 BLOCK_IN_PROGRESS = "BlockInProgress"
@@ -87,6 +96,15 @@ class CreateEndpoint:
     tags: Mapping[str, str]
     security_groups: tuple[str, ...] = ()  # () = the VPC's; a blocked tenant's start blocked
     vpc_id: str = ""  # the transit VPC placement chose ("" until it has)
+    subnet_ids: tuple[str, ...] = ()  # those of the service's zones (() = every one)
+
+
+@dataclass(frozen=True)
+class ExtendEndpoint:
+    """Add subnets to a live endpoint: its service now runs in more zones."""
+
+    id: str
+    subnet_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -130,7 +148,14 @@ class ReopenEndpoint:
     after: tuple[str, ...] = ()
 
 
-Action = CreateEndpoint | ResolveCreate | DeleteEndpoints | BlockEndpoint | ReopenEndpoint
+Action = (
+    CreateEndpoint
+    | ResolveCreate
+    | DeleteEndpoints
+    | BlockEndpoint
+    | ReopenEndpoint
+    | ExtendEndpoint
+)
 
 
 @dataclass(frozen=True)
@@ -162,17 +187,30 @@ def plan(
     owned: Sequence[Endpoint],
     verdict: Verdict = ADMITTED,
     guard: Guard | None = None,
+    extend: tuple[str, ...] = (),
 ) -> OutboundPlan:
     """Decide the actions for one connection given every endpoint tagged as its own. A
     new endpoint is only created with a license (`verdict`); while the tenant is
-    blocked (`guard`), its endpoint is blocked, and a new one starts blocked. A create
-    whose answer was lost is resolved first (`resolving_first`)."""
-    decided = _plan(request, owned, verdict, guard)
-    return resolving_first(decided, request.pending, tearing_down=not request.wants_endpoint)
+    blocked (`guard`), its endpoint is blocked, and a new one starts blocked; a live
+    endpoint gains the subnets `extend` (zones its service added). A create whose
+    answer was lost is resolved first (`resolving_first`), unless an endpoint listed
+    carries its token: then it was answered."""
+    decided = _plan(request, owned, verdict, guard, extend)
+    pending = None if pending_answered(request.pending, owned) else request.pending
+    return resolving_first(decided, pending, tearing_down=not request.wants_endpoint)
+
+
+def pending_answered(pending: CreateEndpoint | None, owned: Sequence[Endpoint]) -> bool:
+    """Whether AWS lists the endpoint the recorded create made (by its token's tag)."""
+    return pending is not None and any(e.client_token == pending.client_token for e in owned)
 
 
 def _plan(
-    request: OutboundRequest, owned: Sequence[Endpoint], verdict: Verdict, guard: Guard | None
+    request: OutboundRequest,
+    owned: Sequence[Endpoint],
+    verdict: Verdict,
+    guard: Guard | None,
+    extend: tuple[str, ...] = (),
 ) -> OutboundPlan:
     if not request.wants_endpoint:
         return _teardown(owned, request.tracked_id)
@@ -183,8 +221,10 @@ def _plan(
         if current is not None and normalize(current.state) in DELETABLE_STATES:
             actions.insert(0, DeleteEndpoints((current.id,)))
         actions.append(_create(request, guard))
-    elif current is not None and is_live(current) and guard is not None:
-        gate = _gate(current, guard)
+    elif current is not None and is_live(current):
+        if extend:
+            actions.append(ExtendEndpoint(current.id, extend))
+        gate = _gate(current, guard) if guard is not None else None
         if gate is not None:
             actions.append(gate)
     return OutboundPlan(tuple(actions))
@@ -294,6 +334,23 @@ def _create(request: OutboundRequest, guard: Guard | None) -> CreateEndpoint:
     return CreateEndpoint(request.spec.serviceName, token, tags, (guard.blocked_group,))
 
 
+def placed(
+    create: CreateEndpoint,
+    vpc_id: str,
+    subnet_ids: tuple[str, ...],
+    security_groups: tuple[str, ...],
+) -> CreateEndpoint:
+    """The create as it will be sent: in `vpc_id`'s `subnet_ids`, with `security_groups`
+    (when it asked for none: the VPC's), and a token of its own for that very request
+    (AWS refuses a token it saw with other parameters: a create moved to another VPC or
+    other subnets is another request), carried in a tag as well (`pending_answered`)."""
+    groups = create.security_groups or security_groups
+    seed = f"{create.client_token}/{vpc_id}/{','.join(subnet_ids)}/{','.join(groups)}"
+    token = f"causeway-{hashlib.sha256(seed.encode()).hexdigest()[:48]}"
+    tags = {**create.tags, TAG_CLIENT_TOKEN: token}
+    return CreateEndpoint(create.service_name, token, tags, groups, vpc_id, subnet_ids)
+
+
 def pending_create(status: Mapping[str, Any]) -> CreateEndpoint | None:
     """The create recorded in status as sent without an answer seen (None: none, or a
     record that does not parse: only the operator writes status)."""
@@ -310,6 +367,7 @@ def pending_create(status: Mapping[str, Any]) -> CreateEndpoint | None:
         dict(parsed.tags),
         tuple(parsed.securityGroupIds),
         parsed.vpcId,
+        tuple(parsed.subnetIds),
     )
 
 
@@ -319,6 +377,7 @@ def pending_record(create: CreateEndpoint) -> dict[str, Any]:
         clientToken=create.client_token,
         serviceName=create.service_name,
         vpcId=create.vpc_id,
+        subnetIds=list(create.subnet_ids),
         securityGroupIds=list(create.security_groups),
         tags=dict(create.tags),
     )
@@ -396,6 +455,35 @@ def waiting_for_capacity(request: OutboundRequest) -> Outcome:
     }
     return Outcome(
         Phase.UNPROVISIONED, Progress.STALLED, TRANSIT_CAPACITY_EXHAUSTED, message, nothing
+    )
+
+
+def no_common_zone(
+    request: OutboundRequest, service_zones: frozenset[str], platform_zones: frozenset[str]
+) -> Outcome:
+    """The service runs in no Availability Zone where the platform has a transit subnet:
+    AWS would refuse the endpoint. It waits, costing no AWS call, until the service's
+    zones change (asked again now and then, and on a sync) or the platform adds a zone.
+    The tenant can act (a load balancer subnet in one of the platform's zones), so it
+    is Stalled with both lists named."""
+    theirs = ", ".join(sorted(service_zones)) or "no zone"
+    ours = sorted(platform_zones)
+    choices = ", ".join(ours[:-1]) + f" or {ours[-1]}" if len(ours) > 1 else "".join(ours)
+    message = (
+        f"Your endpoint service runs in {theirs}, and the platform's transit subnets in "
+        f"{request.spec.region} are in {', '.join(ours) or 'no zone'} (Availability Zone IDs "
+        f"are the same in every account; names are not). Add a subnet of your load balancer "
+        f"in {choices or 'a zone the platform serves'}, or ask the platform to add one of "
+        f"your zones; then set the annotation {SYNC_ANNOTATION} to a new value."
+    )
+    nothing: dict[str, Any] = {
+        "vpcEndpointId": None,
+        "transitVpcId": None,
+        "dnsNames": [],
+        "blockedUntil": None,
+    }
+    return Outcome(
+        Phase.UNPROVISIONED, Progress.STALLED, NO_COMMON_AVAILABILITY_ZONE, message, nothing
     )
 
 

@@ -10,6 +10,11 @@ on counts AWS reports, so a restart or a re-list places the same way; the VPCs a
 the end of the list stay empty until needed, so an admin can add or retire one
 without moving anything; and AWS's per-VPC quota, not the spread, is what limits a
 region. An endpoint once created is never moved (its id is what the tenant accepted).
+
+Zones come first, though: a service runs in some Availability Zones only, and an
+endpoint can only be made in those. Among the VPCs with room, the first one that
+covers every zone of the service that the pool covers at all is taken; else the
+first that covers one of them; never one that covers none.
 """
 
 from __future__ import annotations
@@ -96,6 +101,10 @@ def usage(
     return (*configured, *removed)
 
 
+def _open(usage_now: VpcUsage) -> bool:
+    return usage_now.configured and not usage_now.draining
+
+
 def place(usages: Sequence[VpcUsage]) -> str | None:
     """The VPC a new endpoint goes to (None: the region is full or draining)."""
     return next((u.vpc_id for u in usages if u.takes_new), None)
@@ -108,34 +117,58 @@ class Placements:
     Within a pass a VPC only fills up (a refusal makes it full), so the first VPC with
     room never moves back: a cursor makes each placement O(1) however large the pool."""
 
-    def __init__(self, usages: Sequence[VpcUsage]) -> None:
+    def __init__(
+        self,
+        usages: Sequence[VpcUsage],
+        zones: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self._usages = list(usages)
         self._used = [u.used for u in self._usages]
         self._capacity = [u.capacity for u in self._usages]
         self._refused = [u.refused for u in self._usages]
         self._index = {u.vpc_id: i for i, u in enumerate(self._usages)}
         self._next = 0  # no VPC before this one has room
+        self._zones = [(zones or {}).get(u.vpc_id, frozenset()) for u in self._usages]
+        self.pool_zones = frozenset().union(
+            *(z for z, u in zip(self._zones, self._usages, strict=True) if _open(u))
+        )
+
+    def _has_room(self, at: int) -> bool:
+        return _open(self._usages[at]) and self._used[at] < self._capacity[at]
 
     def _first_with_room(self) -> int | None:
         while self._next < len(self._usages):
-            usage_now = self._usages[self._next]
-            usable = usage_now.configured and not usage_now.draining
-            if usable and self._used[self._next] < self._capacity[self._next]:
+            if self._has_room(self._next):
                 return self._next
             self._next += 1
         return None
 
-    def take(self) -> str | None:
-        """Place one endpoint and count it; None when nothing has room."""
-        at = self._first_with_room()
+    def _choose(self, service_zones: frozenset[str] | None) -> int | None:
+        first = self._first_with_room()
+        if first is None or service_zones is None:
+            return first
+        reach = service_zones & self.pool_zones
+        fallback = None
+        for at in range(first, len(self._usages)):
+            if not self._has_room(at) or not self._zones[at] & reach:
+                continue
+            if reach <= self._zones[at]:
+                return at
+            fallback = at if fallback is None else fallback
+        return fallback
+
+    def take(self, service_zones: frozenset[str] | None = None) -> str | None:
+        """Place one endpoint and count it; None when nothing has room (or, with the
+        service's zones, when no VPC with room covers any of them)."""
+        at = self._choose(service_zones)
         if at is None:
             return None
         self._used[at] += 1
         return self._usages[at].vpc_id
 
-    def peek(self) -> str | None:
+    def peek(self, service_zones: frozenset[str] | None = None) -> str | None:
         """The VPC the next endpoint would go to, without counting it."""
-        at = self._first_with_room()
+        at = self._choose(service_zones)
         return None if at is None else self._usages[at].vpc_id
 
     def refuse(self, vpc_id: str) -> None:

@@ -1,0 +1,242 @@
+"""Outbound endpoints where the tenant's service runs, through the region reconciler with
+fake AWS and Kubernetes edges: the subnets of the service's Availability Zones (by AZ
+ID) only; a pool VPC covering the service's zones preferred; no zone in common means
+Stalled and no create at all; an endpoint extended when its service adds a zone; and
+the create path sending one and the same request for as long as it is unanswered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from causeway.api import CONNECTION_QUOTA, FINALIZER, OUTBOUND
+from causeway.config import parse_config
+from causeway.controllers.region import RegionReconciler
+from causeway.domain import Endpoint
+from causeway.errors import AwsCallError
+from causeway.reconcile.outbound import (
+    NO_COMMON_AVAILABILITY_ZONE,
+    CreateEndpoint,
+    pending_create,
+    pending_record,
+)
+from fakes import REGION_CONFIG, SERVICE_NAME, FakeKube, FakeRuntime, FakeTransit, quota
+
+REGION = "us-east-1"
+A, B = "vpc-0000000a", "vpc-0000000b"
+# Each transit VPC has a subnet in three zones; A lacks az4, B lacks az1.
+ZONES = {
+    "subnet-000000a1": "use1-az1",
+    "subnet-000000a2": "use1-az2",
+    "subnet-000000a3": "use1-az3",
+    "subnet-000000b2": "use1-az2",
+    "subnet-000000b3": "use1-az3",
+    "subnet-000000b4": "use1-az4",
+}
+
+
+def entry(vpc: str, **more: Any) -> dict[str, Any]:
+    tail = vpc[-1]
+    return {
+        "vpcId": vpc,
+        "subnetIds": sorted(s for s in ZONES if s[-2] == tail),
+        "securityGroupIds": [f"sg-0000001{tail}"],
+        "blockedSecurityGroupId": f"sg-0000009{tail}",
+        **more,
+    }
+
+
+def runtime_with(service_zones: set[str], *vpcs: dict[str, Any]) -> FakeRuntime:
+    runtime = FakeRuntime(FakeTransit(), FakeKube())
+    region = {"platformPrincipal": REGION_CONFIG["platformPrincipal"], "transitVpcs": list(vpcs)}
+    runtime.config = parse_config({"regions": {REGION: region}})
+    runtime.network.owners = {
+        item: v["vpcId"]
+        for v in vpcs
+        for item in (*v["subnetIds"], *v["securityGroupIds"], v["blockedSecurityGroupId"])
+    }
+    runtime.network.zones = dict(ZONES)
+    runtime.services.zones_by_name = {SERVICE_NAME: frozenset(service_zones)}
+    runtime.index[CONNECTION_QUOTA].observe(None, quota())
+    return runtime
+
+
+def connection(name: str = "conn", **status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "acme",
+            "uid": f"uid-{name}",
+            "generation": 1,
+            "creationTimestamp": "2026-11-22T09:00:00Z",
+            "finalizers": [FINALIZER],
+        },
+        "spec": {"region": REGION, "serviceName": SERVICE_NAME},
+        "status": status,
+    }
+
+
+async def passes(runtime: FakeRuntime, count: int = 1, *bodies: dict[str, Any]) -> None:
+    for body in bodies:
+        runtime.index[OUTBOUND].observe(None, body)
+    reconciler = RegionReconciler(runtime, REGION)
+    for _ in range(count):
+        await reconciler.pass_once()
+        await reconciler.drain()
+        runtime.now += 400  # past the zones' keep time: each pass asks AWS again
+
+
+def creates(runtime: FakeRuntime) -> list[dict[str, Any]]:
+    transit = runtime.transit
+    assert isinstance(transit, FakeTransit)
+    return transit.requests
+
+
+async def test_an_endpoint_goes_only_in_the_subnets_of_its_services_zones() -> None:
+    runtime = runtime_with({"use1-az1", "use1-az2"}, entry(A), entry(B))
+    await passes(runtime, 1, connection())
+    (request,) = creates(runtime)
+    assert (request["vpc"], request["subnets"]) == (A, ("subnet-000000a1", "subnet-000000a2"))
+    assert request["groups"] == ("sg-0000001a",)
+    status = runtime.kube.last("conn")
+    assert status["availabilityZoneIds"] == ["use1-az1", "use1-az2"]
+
+
+async def test_a_vpc_covering_the_services_zones_is_preferred_to_the_first_with_room() -> None:
+    # Only B has a subnet in az4: it covers both of the service's zones, A only one.
+    runtime = runtime_with({"use1-az3", "use1-az4"}, entry(A), entry(B))
+    await passes(runtime, 1, connection())
+    (request,) = creates(runtime)
+    assert (request["vpc"], request["subnets"]) == (B, ("subnet-000000b3", "subnet-000000b4"))
+
+
+async def test_a_service_in_no_zone_of_the_platform_waits_without_any_create() -> None:
+    runtime = runtime_with({"use1-az5", "use1-az6"}, entry(A), entry(B))
+    await passes(runtime, 10, connection())
+    assert creates(runtime) == []
+    status = runtime.kube.last("conn")
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == NO_COMMON_AVAILABILITY_ZONE
+    assert "use1-az5, use1-az6" in status["message"]
+    assert "use1-az1, use1-az2, use1-az3 or use1-az4" in status["message"]
+    # The service adds a zone the platform serves: asked again, it is created.
+    runtime.services.zones_by_name[SERVICE_NAME] = frozenset({"use1-az4", "use1-az5"})
+    await passes(runtime, 1)
+    (request,) = creates(runtime)
+    assert (request["vpc"], request["subnets"]) == (B, ("subnet-000000b4",))
+
+
+async def test_an_endpoint_is_extended_when_its_service_adds_a_zone() -> None:
+    runtime = runtime_with({"use1-az1", "use1-az2"}, entry(A))
+    await passes(runtime, 1, connection())
+    transit = runtime.transit
+    assert isinstance(transit, FakeTransit)
+    created = transit.endpoints[0]
+    runtime.services.zones_by_name[SERVICE_NAME] = frozenset({"use1-az1", "use1-az2", "use1-az3"})
+    await passes(runtime, 2)
+    assert transit.calls.count("ModifyVpcEndpoint") == 1
+    (extended,) = transit.endpoints
+    assert extended.id == created.id
+    assert extended.subnet_ids == ("subnet-000000a1", "subnet-000000a2", "subnet-000000a3")
+    # A zone the service drops is reported, the endpoint left as it is.
+    runtime.services.zones_by_name[SERVICE_NAME] = frozenset({"use1-az1", "use1-az2"})
+    transit.endpoints = [Endpoint(**{**_fields(extended), "state": "available"})]
+    await passes(runtime, 1)
+    assert transit.calls.count("ModifyVpcEndpoint") == 1
+    assert "no longer lists use1-az3" in runtime.kube.last("conn")["message"]
+
+
+def _fields(endpoint: Endpoint) -> dict[str, Any]:
+    return {name: getattr(endpoint, name) for name in Endpoint.__slots__}
+
+
+async def test_a_recorded_create_is_sent_again_exactly_after_the_config_changed() -> None:
+    # Issue 22: the record kept no subnets, and a resend took the groups of the config
+    # of the day: after a config change the resend was another request (AWS then answers
+    # IdempotentParameterMismatch), and the record was dropped as if nothing was made.
+    runtime = runtime_with({"use1-az1", "use1-az2"}, entry(A))
+    await passes(runtime, 1, connection())
+    (first,) = creates(runtime)
+    record = runtime.kube.last("conn")  # the pendingCreate written before the call
+    recorded = next(
+        p for who, p in runtime.kube.patches if who == "conn" and p.get("pendingCreate")
+    )
+    assert recorded["pendingCreate"]["subnetIds"] == ["subnet-000000a1", "subnet-000000a2"]
+    assert recorded["pendingCreate"]["securityGroupIds"] == ["sg-0000001a"]
+    assert record  # the create's answer then cleared it
+
+    # A restart after the answer was lost, with other groups and subnets configured.
+    later = runtime_with({"use1-az1", "use1-az2"}, entry(A, securityGroupIds=["sg-0000005a"]))
+    body = connection(pendingCreate=recorded["pendingCreate"])
+    await passes(later, 1, body)
+    (resent,) = creates(later)
+    assert resent == first
+
+
+async def test_a_recorded_create_aws_knows_with_other_parameters_is_not_forgotten() -> None:
+    runtime = runtime_with({"use1-az1"}, entry(A))
+    transit = runtime.transit
+    assert isinstance(transit, FakeTransit)
+    transit.fail["CreateVpcEndpoint"] = "IdempotentParameterMismatch"
+    pending = {
+        "clientToken": "causeway-0123",
+        "serviceName": SERVICE_NAME,
+        "vpcId": A,
+        "subnetIds": ["subnet-000000a1"],
+        "securityGroupIds": ["sg-0000001a"],
+        "tags": {"causeway.dev/owner-uid": "uid-conn"},
+    }
+    await passes(runtime, 1, connection(pendingCreate=pending))
+    assert not any(
+        "pendingCreate" in p and p["pendingCreate"] is None for _, p in runtime.kube.patches
+    )
+    # The listing shows the endpoint the first request made, by its token's tag: resolved.
+    del transit.fail["CreateVpcEndpoint"]
+    transit.endpoints.append(
+        Endpoint(
+            "vpce-0000000000000abcd",
+            "pendingAcceptance",
+            SERVICE_NAME,
+            (),
+            "uid-conn",
+            vpc_id=A,
+            subnet_ids=("subnet-000000a1",),
+            client_token="causeway-0123",
+        )
+    )
+    runtime.memories["uid-conn"].retry_at = 0.0
+    runtime.memories["uid-conn"].stalled_generation = None
+    calls = len(transit.calls)
+    await passes(runtime, 1)
+    assert "CreateVpcEndpoint" not in transit.calls[calls:]
+    status = runtime.kube.last("conn")
+    assert status["pendingCreate"] is None and status["vpcEndpointId"] == "vpce-0000000000000abcd"
+
+
+async def test_a_create_moved_to_another_vpc_is_a_request_of_its_own() -> None:
+    # Issue 22: the same ClientToken (and, issue 23, the first VPC's groups and its
+    # open-groups tag) went with a create moved after VpcEndpointLimitExceeded.
+    runtime = runtime_with({"use1-az2"}, entry(A), entry(B))
+    transit = runtime.transit
+    assert isinstance(transit, FakeTransit)
+    original = transit.create
+
+    def full_a(*args: Any, **kwargs: Any) -> Endpoint:
+        vpc = kwargs.get("vpc_id")
+        if vpc == A:
+            transit.requests.append({"vpc": A, "token": args[1]})
+            raise AwsCallError("CreateVpcEndpoint", "VpcEndpointLimitExceeded", "full")
+        return original(*args, **kwargs)
+
+    transit.create = full_a  # type: ignore[method-assign]
+    await passes(runtime, 1, connection())
+    refused, made = creates(runtime)
+    assert refused["vpc"] == A and made["vpc"] == B
+    assert made["token"] != refused["token"]
+    assert made["groups"] == ("sg-0000001b",) and made["subnets"] == ("subnet-000000b2",)
+    assert made["tags"]["causeway.dev/security-groups"] == "sg-0000001b"
+    assert made["tags"]["causeway.dev/client-token"] == made["token"]
+
+
+def test_the_status_record_holds_the_whole_request() -> None:
+    create = CreateEndpoint(SERVICE_NAME, "t", {"k": "v"}, ("sg-1",), A, ("subnet-1", "subnet-2"))
+    assert pending_create({"pendingCreate": pending_record(create)}) == create
