@@ -61,12 +61,14 @@ def page() -> str:
         "written `500ms`, `30s`, `5m`, `1h` or as plain seconds. How to choose the values: "
         "the [configuration guide](../admin/configuration.md).\n"
         + table(("Key", "Type", "Default", "Value", "Meaning"), list(rows()))
+        + "The single-VPC keys and `transitVpcs` are optional one by one, but a region needs "
+        "one of the two forms; `inboundServiceId` and `sourceIpPool` go together.\n"
     )
 
 
 def rows() -> Iterator[list[str]]:
     for path, field in keys(OperatorConfig, ""):
-        default = "" if field.is_required() else _default(field)
+        default = "required" if field.is_required() else _default(field)
         yield [code(path), _type(field.annotation), default, _expected(field), MEANINGS[path]]
 
 

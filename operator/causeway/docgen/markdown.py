@@ -12,10 +12,15 @@ def header(source: str) -> str:
 
 
 def cell(text: object) -> str:
-    """One table cell: lines joined, pipes outside code spans escaped (the table
-    extension never splits a row inside a code span)."""
+    """One table cell: lines joined; outside code spans, pipes and `<` escaped (the table
+    extension never splits a row inside a code span, and `<name>` would read as a tag)."""
     parts = " ".join(str(text).split()).split("`")
-    return "`".join(part if odd else part.replace("|", "\\|") for odd, part in _odd(parts))
+    return "`".join(part if odd else _escaped(part) for odd, part in _odd(parts))
+
+
+def _escaped(text: str) -> str:
+    """Plain text that Markdown must not read as a cell border or an HTML tag."""
+    return text.replace("|", "\\|").replace("<", "&lt;")
 
 
 def _odd(parts: list[str]) -> list[tuple[bool, str]]:

@@ -28,7 +28,9 @@ def page() -> str:
         "or *recoverable*: retried with exponential backoff from 2 s, doubling to 5 "
         "minutes, with `Synced=False` and the reason while the phase and `Ready` stay as "
         "last observed. Codes the table does not know are recoverable (`AwsError`). While "
-        "an object is being deleted every failure is retried.\n"
+        "an object is being deleted every failure is retried. An object's own recoverable "
+        "failure logs one WARNING line per attempt; a platform-wide one (missing "
+        "credentials, say) logs one line per region when it starts and one when it ends.\n"
         + table(
             ("Reason", "Kind", "Shows on", "Meaning", "Who acts", "What to do", "AWS codes"),
             [_aws_row(info) for info in REASONS if info.name in _codes()],
