@@ -44,11 +44,11 @@ NOT_REASONS = {
 }
 
 
-def literals() -> dict[str, set[str]]:
+def literals(package: Path = PACKAGE) -> dict[str, set[str]]:
     """CamelCase string literals of the scanned modules → where they occur."""
     found: dict[str, set[str]] = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        relative = str(path.relative_to(PACKAGE))
+    for path in sorted(package.rglob("*.py")):
+        relative = str(path.relative_to(package))
         if relative.startswith(NOT_SCANNED) or relative == "reasons.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -85,6 +85,16 @@ def test_every_reason_literal_is_registered() -> None:
         "add each to REASONS in operator/causeway/reasons.py (meaning, who acts) and run "
         "tools/render_docs.py; or, if it is not a reason, to NOT_REASONS here"
     )
+
+
+def test_a_new_reason_literal_is_caught(tmp_path: Path) -> None:
+    (tmp_path / "reconcile").mkdir()
+    (tmp_path / "reconcile" / "zones.py").write_text(
+        'STALLED = kstatus(Progress.STALLED, "NoCommonAvailabilityZone", message)\n'
+    )
+    (tmp_path / "aws").mkdir()
+    (tmp_path / "aws" / "ec2.py").write_text('FIELD = "AvailabilityZoneId"\n')
+    assert literals(tmp_path) == {"NoCommonAvailabilityZone": {"reconcile/zones.py"}}
 
 
 def test_the_error_table_and_admission_reasons_are_registered() -> None:
