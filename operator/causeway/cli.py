@@ -315,7 +315,7 @@ def _add_status(commands: _Commands) -> None:
         "--output",
         choices=("table", "json"),
         default="table",
-        help="output format (json: one document for scripts; see the README)",
+        help="output format (json: one document for scripts, described in the docs: operations)",
     )
     status.add_argument(
         "--request-timeout",

@@ -1,6 +1,6 @@
 """The alert rules the chart ships (alerts/causeway.rules.yaml): a valid Prometheus rule
 file whose every expression parses as PromQL (as do the dashboard's queries), with a
-severity, a summary and a description per alert, shipped by the chart as a
+severity, a summary, a description and a runbook link per alert, shipped by the chart as a
 PrometheusRule only when asked. That they read only exported series is checked
 against a live scrape in tests/e2e/test_metrics_scrape.py."""
 
@@ -40,8 +40,10 @@ def test_each_alert_parses_and_says_what_to_do(rule: dict[str, Any]) -> None:
         assert DURATION.match(rule["for"]), rule["for"]
     assert rule["labels"]["severity"] in SEVERITIES
     annotations = rule["annotations"]
-    assert set(annotations) == {"summary", "description"}
+    assert set(annotations) == {"summary", "description", "runbook_url"}
     assert annotations["summary"].strip() and len(annotations["description"]) > 40
+    # Where it resolves in the built site is checked in tests/docs/test_site.py.
+    assert annotations["runbook_url"].endswith("#" + rule["alert"].lower())
 
 
 def test_the_operators_absence_pages() -> None:

@@ -1,6 +1,6 @@
 """`causeway run --metrics-address` serves Prometheus metrics: scraped over HTTP while
 the operator reconciles, parsed with Prometheus's own text parser, holding the series
-the README and the Grafana dashboard promise — and neither the dashboard nor the
+the metrics reference (docs/reference/metrics.md) and the Grafana dashboard promise — and neither the dashboard nor the
 alert rules ask for a series the operator does not export."""
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ OPERATOR_NAMESPACE = "causeway-system"
 OPERATOR_ACCOUNT = "causeway"
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}"
 # The chart's Secrets ClusterRole (release "causeway" in causeway-system), bound in each
-# tenant namespace as the README's onboarding step says.
+# tenant namespace as docs/admin/onboarding.md says.
 SECRETS_ROLE = "causeway-causeway-system-secrets"
 SECRETS_BINDING = "causeway-secrets"
 TOKEN_SECONDS = 6 * 3600
@@ -63,7 +63,7 @@ class RealCluster:
         return result
 
     def install(self) -> None:
-        """What the README tells an admin to do without Helm, then a token for the
+        """What the docs (admin/install.md) tell an admin to do without Helm, then a token for the
         operator's ServiceAccount (what the kubelet would mount in its pod)."""
         self.kubectl("apply", "--server-side", "-f", str(INSTALL))
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
@@ -116,7 +116,7 @@ class RealCluster:
 
 def onboard_tenant(kube: RealKube, namespace: str) -> None:
     """The admin's onboarding step for a tenant namespace: let the operator handle the
-    Secrets there (the README's `kubectl create rolebinding causeway-secrets ...`)."""
+    Secrets there (docs/admin/onboarding.md's `kubectl create rolebinding causeway-secrets ...`)."""
     binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",

@@ -3,8 +3,6 @@ messages tell the reader what to do."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from botocore.exceptions import (
     ConnectTimeoutError,
@@ -26,7 +24,6 @@ from causeway.errors import (
     describe,
     may_have_applied,
 )
-from causeway.reconcile.admission import Reason
 
 CONTEXT = ErrorContext(
     region="us-east-1",
@@ -185,15 +182,3 @@ def test_every_hint_formats() -> None:
 )
 def test_backoff_doubles_and_caps_at_five_minutes(attempt: int, delay: float) -> None:
     assert backoff_seconds(attempt) == delay
-
-
-def test_readme_documents_every_reason() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    reasons = (
-        {rule.reason for rule in ERROR_TABLE.values()}
-        | {reason.value for reason in Reason}
-        | {"AwsError", "UnknownRegion", "InvalidSpec", "SourceRangesExhausted"}
-        | {"InboundNotOffered", "DuplicateQuota", "OverLicensed"}
-        | {"BlockInProgress", "SecretAccessDenied"}
-    )
-    assert [r for r in sorted(reasons) if f"`{r}`" not in readme] == []
