@@ -156,6 +156,16 @@ REASONS: tuple[ReasonInfo, ...] = (
         Actor.ADMIN,
         "add a transit VPC, raise maxEndpoints or the AWS quota, or stop draining one",
     ),
+    ReasonInfo(
+        "NoCommonAvailabilityZone",
+        "Stalled",
+        "the tenant's endpoint service runs in no Availability Zone (by AZ ID) where the "
+        "region's transit VPCs have a subnet, so AWS would refuse the endpoint; it waits "
+        "without any create call, and AWS is asked again every few minutes and on a sync",
+        Actor.TENANT_OR_ADMIN,
+        "add a subnet of the service's load balancer in one of the zones the message names "
+        "(or ask the platform to add a subnet in one of yours), then sync",
+    ),
     # --- licenses and admission (reconcile/admission.py) -------------------------------
     ReasonInfo(
         "NoConnectionQuota",

@@ -61,6 +61,7 @@ METRICS = BucketSettings(burst=50, rate=50)
 DEFAULTS: Mapping[str, BucketSettings] = {
     "DescribeVpcEndpoints": DESCRIBE,
     "DescribeVpcEndpointConnections": DESCRIBE,
+    "DescribeVpcEndpointServices": DESCRIBE,
     "CreateVpcEndpoint": MUTATING,
     "DeleteVpcEndpoints": MUTATING,
     "AcceptVpcEndpointConnections": MUTATING,

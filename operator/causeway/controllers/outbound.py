@@ -446,19 +446,19 @@ class OutboundManager:
             elif isinstance(action, ExtendEndpoint):
                 await self._extend(job, action)
 
-    async def _call(self, job: _Job, verb: str, *args: Any) -> Any:
+    async def _call(self, job: _Job, method: str, *args: Any) -> Any:
         """One call of the endpoint API, within this tenant's AWS budget."""
-        api, name = _METHODS[verb]
-        call = partial(asyncio.to_thread, getattr(self._endpoints(), name), *args)
+        api = _ACTIONS[method]
+        call = partial(asyncio.to_thread, getattr(self._endpoints(), method), *args)
         return await self._runtime.budget.call(
             self._region, api, call, tenant=_tenant(job), order=_order(job)
         )
 
     async def _block(self, job: _Job, action: BlockEndpoint) -> None:
         """The tag first: a restart between the two calls still knows to block."""
-        await self._call(job, "CreateTags", action.id, action.until)
+        await self._call(job, "mark_blocked", action.id, action.until)
         if action.add or action.remove:
-            await self._call(job, "SwapGroups", action.id, action.add, action.remove)
+            await self._call(job, "swap_groups", action.id, action.add, action.remove)
         _log(job).info(
             "Blocked endpoint %s until %s (hourly outbound limit)", action.id, action.until
         )
@@ -467,14 +467,14 @@ class OutboundManager:
     async def _reopen(self, job: _Job, action: ReopenEndpoint) -> None:
         """The groups first: the tag says to reopen until the groups are back."""
         if action.restore or action.remove:
-            await self._call(job, "SwapGroups", action.id, action.restore, action.remove)
-        await self._call(job, "DeleteTags", action.id)
+            await self._call(job, "swap_groups", action.id, action.restore, action.remove)
+        await self._call(job, "unmark_blocked", action.id)
         _log(job).info("Reopened endpoint %s", action.id)
         self._remember(job, action.id, action.after, None)
 
     async def _extend(self, job: _Job, action: ExtendEndpoint) -> None:
         """Its service runs in more zones now: the endpoint serves them too."""
-        await self._call(job, "AddSubnets", action.id, action.subnet_ids)
+        await self._call(job, "add_subnets", action.id, action.subnet_ids)
         _log(job).info(
             "Extended endpoint %s into subnets %s (its service added zones)",
             action.id,
@@ -747,12 +747,12 @@ def _settled_now(owned: Sequence[Endpoint]) -> bool:
     return planner.plan_teardown(owned).settled
 
 
-# Each budgeted call of the endpoint API: its AWS action and the method making it.
-_METHODS = {
-    "CreateTags": ("CreateTags", "mark_blocked"),
-    "DeleteTags": ("DeleteTags", "unmark_blocked"),
-    "SwapGroups": ("ModifyVpcEndpoint", "swap_groups"),
-    "AddSubnets": ("ModifyVpcEndpoint", "add_subnets"),
+# Each budgeted method of the endpoint API, with the AWS action it makes.
+_ACTIONS = {
+    "mark_blocked": "CreateTags",
+    "unmark_blocked": "DeleteTags",
+    "swap_groups": "ModifyVpcEndpoint",
+    "add_subnets": "ModifyVpcEndpoint",
 }
 
 
