@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TypeAlias
 
 from causeway import __version__
-from causeway.config import CONFIG_ENV, load_config
+from causeway.config import CONFIG_ENV, OperatorConfig, load_config
 from causeway.crdgen import check_crds, write_crds
 from causeway.logs import configure
 from causeway.problems import UnavailableError, UserError
@@ -68,6 +68,13 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     _add_crds(commands)
     check = commands.add_parser("check-config", help="validate an operator config file")
     check.add_argument("path", nargs="?", help=f"config file (default: ${CONFIG_ENV})")
+    check.add_argument(
+        "--aws",
+        action="store_true",
+        help="also ask AWS (the SDK's usual credentials) whether each transit subnet and "
+        "security group is in its entry's VPC, and each subnet of a VPC in an Availability "
+        "Zone of its own (what the operator checks at start)",
+    )
     check.set_defaults(command=_check_config)
     _add_regions(commands)
     _add_status(commands)
@@ -236,7 +243,37 @@ def _check_config(args: argparse.Namespace) -> int:
         sys.stdout.write(f"  {line}\n")
     for name, region in sorted(config.regions.items()):
         sys.stdout.write(f"  {name}: {region.pool_summary()}\n")
-    return 0
+    if not args.aws:
+        return 0
+    lines = _pool_problems(config)
+    for line in lines:
+        sys.stderr.write(f"causeway: {line}\n")
+    if not lines:
+        sys.stdout.write("  AWS: every transit subnet and group is where the config says\n")
+    return 1 if lines else 0
+
+
+def _pool_problems(config: OperatorConfig) -> list[str]:
+    """What AWS says is wrong with each region's transit pool (the operator's start-up
+    check, asked from the command line): one line per problem, keyed by config path."""
+    from causeway.aws.network import TransitNetwork  # noqa: PLC0415
+    from causeway.aws.session import ClientFactory  # noqa: PLC0415
+    from causeway.errors import AwsCallError  # noqa: PLC0415
+    from causeway.reconcile.network import every_group, every_subnet  # noqa: PLC0415
+    from causeway.reconcile.zones import pool_problems  # noqa: PLC0415
+
+    clients, lines = ClientFactory(), []
+    for name, region in sorted(config.regions.items()):
+        network = TransitNetwork(clients.client("ec2", name))
+        try:
+            facts = network.subnets(every_subnet(region))
+            groups = network.group_vpcs(every_group(region))
+        except AwsCallError as exc:
+            lines.append(f"regions.{name}: could not ask AWS ({exc.code}: {exc.message})")
+            continue
+        subnets = {subnet: (fact.vpc_id, fact.zone_id) for subnet, fact in facts.items()}
+        lines += [f"regions.{name}.{p}" for p in pool_problems(region, subnets, groups)]
+    return lines
 
 
 def _add_regions(commands: _Commands) -> None:

@@ -14,8 +14,8 @@ import asyncio
 import logging
 
 from causeway.errors import AwsCallError
-from causeway.reconcile.network import Misplaced, every_group, every_subnet, misplaced
-from causeway.reconcile.zones import ZoneProblem, zone_problems
+from causeway.reconcile.network import every_group, every_subnet
+from causeway.reconcile.zones import pool_problems
 from causeway.runtime import Runtime
 
 logger = logging.getLogger("causeway.startup")
@@ -46,13 +46,9 @@ class PoolCheck:
             )
             return
         self._done = True
-        subnets = {subnet: fact.vpc_id for subnet, fact in facts.items()}
-        zones = {subnet: fact.zone_id for subnet, fact in facts.items()}
-        self._runtime.subnet_zones[self._region] = zones
-        problems: list[Misplaced | ZoneProblem] = [
-            *misplaced(region, subnets, groups),
-            *zone_problems(region, zones),
-        ]
+        subnets = {subnet: (fact.vpc_id, fact.zone_id) for subnet, fact in facts.items()}
+        self._runtime.subnet_zones[self._region] = {s: z for s, (_, z) in subnets.items()}
+        problems = pool_problems(region, subnets, groups)
         for problem in problems:
             logger.error(
                 "Config regions.%s.%s; transit VPC %s takes no new endpoints until the "

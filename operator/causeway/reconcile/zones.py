@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from causeway.config import RegionConfig, TransitVpcConfig
+from causeway.reconcile.network import Misplaced, misplaced
 
 # Subnet id -> its AZ ID, for every configured transit subnet AWS described.
 SubnetZones = Mapping[str, str]
@@ -97,3 +98,13 @@ def zone_problems(region: RegionConfig, subnet_zones: SubnetZones) -> list[ZoneP
             else:
                 seen[zone] = subnet
     return problems
+
+
+def pool_problems(
+    region: RegionConfig, subnets: Mapping[str, tuple[str, str]], groups: Mapping[str, str]
+) -> list[Misplaced | ZoneProblem]:
+    """Everything wrong with a region's transit pool as AWS describes it: `subnets` maps
+    a subnet to (its VPC, its AZ ID), `groups` a security group to its VPC."""
+    vpcs = {subnet: vpc for subnet, (vpc, _) in subnets.items()}
+    zones = {subnet: zone for subnet, (_, zone) in subnets.items()}
+    return [*misplaced(region, vpcs, groups), *zone_problems(region, zones)]
