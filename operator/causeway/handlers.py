@@ -26,6 +26,7 @@ from causeway.api import (
     KindInfo,
 )
 from causeway.conditions import Progress, kstatus, merge, timestamp
+from causeway.controllers import retired
 from causeway.controllers.credentials import CredentialController
 from causeway.reconcile.outbound import SYNC_ANNOTATION
 from causeway.runtime import Runtime
@@ -110,7 +111,10 @@ def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind
     async def teardown(*, body: kopf.Body, **_: Any) -> None:
         region = str((body.get("spec") or {}).get("region", ""))
         if not runtime.serves(region):
-            return  # nothing was ever created for it
+            # A Region removed from the config: what was made there still goes first.
+            if kind is OUTBOUND and not await retired.tear_down(runtime, region, body):
+                raise kopf.TemporaryError("endpoints left in an unconfigured Region", delay=10)
+            return
         runtime.index[kind].observe(None, dict(body))
         done = runtime.memories.teardown_future(str(body["metadata"]["uid"]))
         runtime.kick(region)
@@ -175,9 +179,15 @@ def _unknown_region(runtime: Runtime, body: Mapping[str, Any], region: str) -> d
         f"Region {region or '(none)'} is not served by this platform (regions offered: "
         f"{offered}). Recreate the connection in an offered region."
     )
+    previous = body.get("status") or {}
+    endpoint = previous.get("vpcEndpointId")
+    if endpoint:
+        message += (
+            f" Its endpoint {endpoint}, made while the platform served {region}, is "
+            "deleted when this object is deleted."
+        )
     generation = int((body.get("metadata") or {}).get("generation") or 1)
     now = runtime.clock()
-    previous = body.get("status") or {}
     return {
         "phase": "Unprovisioned",
         "message": message,

@@ -31,7 +31,9 @@ _ALREADY_GONE = frozenset({"InvalidVpcEndpointId.NotFound", "InvalidVpcEndpoint.
 class TransitEndpoints:
     """The endpoints Causeway manages in one region's transit VPCs."""
 
-    def __init__(self, ec2: Any, region: RegionConfig) -> None:
+    def __init__(self, ec2: Any, region: RegionConfig | None) -> None:
+        """`region` None: a Region the config no longer serves (nothing is created
+        there; what Causeway made there is still found and deleted)."""
         self._ec2 = ec2
         self._region = region
 
@@ -107,6 +109,8 @@ class TransitEndpoints:
         return to_endpoint(response["VpcEndpoint"])
 
     def _vpc(self, vpc_id: str) -> TransitVpcConfig:
+        if self._region is None:
+            raise ValueError("nothing is created in a Region the config does not serve")
         if not vpc_id:
             return self._region.pool[0]
         vpc = self._region.transit_vpc(vpc_id)
