@@ -77,10 +77,12 @@ class FakeTransit:
         security_groups: Sequence[str] = (),
         vpc_id: str = "",
         subnet_ids: Sequence[str] = (),
+        service_region: str = "",
     ) -> Endpoint:
         self._call("CreateVpcEndpoint")
         self.requests.append(
             {
+                "service_region": service_region,
                 "token": client_token,
                 "vpc": vpc_id,
                 "subnets": tuple(subnet_ids),
@@ -267,8 +269,10 @@ class FakeServices:
         self.zones_by_name = {name: frozenset(z) for name, z in (zones or {}).items()}
         self.calls: list[list[str]] = []
 
-    def zones(self, names: Sequence[str]) -> dict[str, ServiceZones | None]:
-        self.calls.append(list(names))
+    def zones(
+        self, names: Sequence[str], service_region: str = ""
+    ) -> dict[str, ServiceZones | None]:
+        self.calls.append([*names, *([f"@{service_region}"] if service_region else [])])
         found = {n: self.zones_by_name.get(n) for n in names}
         return {n: ServiceZones(n, z) if z is not None else None for n, z in found.items()}
 

@@ -18,10 +18,11 @@ SCHEMA = Path("charts/causeway/values.schema.json")
 def main() -> int:
     schema = json.loads(SCHEMA.read_text())
     names = schema["properties"]["config"]["properties"]["regions"]["propertyNames"]
-    if names.get("pattern") == region_name_pattern():
+    remote = schema["definitions"]["regionName"]  # remoteServiceRegions' items
+    if names.get("pattern") == remote.get("pattern") == region_name_pattern():
         sys.stdout.write(f"{SCHEMA} (unchanged)\n")
         return 0
-    names["pattern"] = region_name_pattern()
+    names["pattern"] = remote["pattern"] = region_name_pattern()
     SCHEMA.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.write(f"{SCHEMA} (changed)\n")
     return 0

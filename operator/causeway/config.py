@@ -392,6 +392,9 @@ class RegionConfig(_Strict):
         Annotated[list[TransitVpcConfig], _id_list("transit VPC entries (vpcId, subnetIds, ...)")]
         | None
     ) = None
+    # Regions whose endpoint services tenants may reach from this one (cross-Region
+    # PrivateLink, OutboundConnection.spec.serviceRegion); none by default.
+    remoteServiceRegions: list[RegionName] = []
     _pool: tuple[TransitVpcConfig, ...] = PrivateAttr(default=())
     _by_vpc: dict[str, TransitVpcConfig] = PrivateAttr(default_factory=dict)
 
@@ -441,6 +444,15 @@ class RegionConfig(_Strict):
                 "turn inbound off in this region)",
                 key=absent,
             )
+        return self
+
+    @model_validator(mode="after")
+    def _remote_regions_are_other_regions(self) -> RegionConfig:
+        seen: set[str] = set()
+        for index, name in enumerate(self.remoteServiceRegions):
+            if name in seen:
+                raise _problem(f"{name} is listed twice", key=f"remoteServiceRegions.{index}")
+            seen.add(name)
         return self
 
     @model_validator(mode="after")

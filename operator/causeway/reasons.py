@@ -166,6 +166,25 @@ REASONS: tuple[ReasonInfo, ...] = (
         "add a subnet of the service's load balancer in one of the zones the message names "
         "(or ask the platform to add a subnet in one of yours), then sync",
     ),
+    ReasonInfo(
+        "RemoteRegionNotAllowed",
+        "Stalled",
+        "the connection's serviceRegion is a Region the platform does not reach from its "
+        "region (the region's remoteServiceRegions); no AWS call is made",
+        Actor.TENANT_OR_ADMIN,
+        "use a service in an allowed Region, or the platform adds the Region to "
+        "remoteServiceRegions",
+    ),
+    ReasonInfo(
+        "RemoteServiceNotOffered",
+        "Stalled",
+        "AWS does not show the platform the tenant's service of another Region for use from "
+        "the connection's region: the service does not list that Region among its supported "
+        "Regions, or does not allow the platform's principal; no create is sent",
+        Actor.TENANT,
+        "add the region to the service's supported Regions and allow the platform "
+        "principal, then sync",
+    ),
     # --- licenses and admission (reconcile/admission.py) -------------------------------
     ReasonInfo(
         "NoConnectionQuota",

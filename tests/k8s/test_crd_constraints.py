@@ -265,14 +265,34 @@ CEL_CASES = (
     CelCase(
         "OutboundConnection",
         "spec",
-        "serviceName must be an endpoint service in spec.region",
+        "serviceName must be an endpoint service in spec.serviceRegion, else spec.region",
         {"serviceName": SERVICE.replace("us-east-1", "eu-west-1")},
+    ),
+    CelCase(
+        "OutboundConnection",
+        "spec",
+        "serviceName must be an endpoint service in spec.serviceRegion, else spec.region",
+        {"serviceRegion": None, "region": "us-west-2"},
     ),
     CelCase(
         "OutboundConnection",
         "spec.region",
         "region is immutable",
-        {"region": "us-west-2", "serviceName": OTHER_REGION_SERVICE},
+        {"region": "us-west-2"},  # the service stays in its serviceRegion: still valid
+        update=True,
+    ),
+    CelCase(
+        "OutboundConnection",
+        "spec.serviceRegion",
+        "serviceRegion is immutable",
+        {"serviceRegion": "us-west-2", "serviceName": OTHER_REGION_SERVICE},
+        update=True,
+    ),
+    CelCase(
+        "OutboundConnection",
+        "spec",
+        "serviceRegion is immutable",
+        {"serviceRegion": None},  # removed: its own rule does not run, the spec's does
         update=True,
     ),
     CelCase(

@@ -35,6 +35,7 @@ _SPECS_AND_STATUSES: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
         {
             "region": "us-east-1",
             "serviceName": SERVICE,
+            "serviceRegion": "us-east-1",
             "description": "Inventory API",
             "provisioned": True,
         },
@@ -48,10 +49,13 @@ _SPECS_AND_STATUSES: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
             "dnsNames": ["vpce-0abc1234def567890-abcdefgh.vpce-svc.us-east-1.vpce.amazonaws.com"],
             "blockedUntil": WHEN,
             "transitVpcId": "vpc-0123456789abcdef0",
+            "availabilityZoneIds": ["use1-az1", "use1-az2"],
             "pendingCreate": {
                 "clientToken": "causeway-0123456789abcdef0123456789abcdef0123456789abcdef",
                 "serviceName": SERVICE,
+                "serviceRegion": "us-east-1",
                 "vpcId": "vpc-0123456789abcdef0",
+                "subnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
                 "securityGroupIds": ["sg-0123456789abcdef0"],
                 "tags": {"causeway.dev/owner-uid": "0f0e0d0c-0b0a-4009-8877-665544332211"},
             },

@@ -15,6 +15,8 @@ from causeway.domain import Endpoint
 from causeway.errors import AwsCallError
 from causeway.reconcile.outbound import (
     NO_COMMON_AVAILABILITY_ZONE,
+    REMOTE_REGION_NOT_ALLOWED,
+    REMOTE_SERVICE_NOT_OFFERED,
     CreateEndpoint,
     pending_create,
     pending_record,
@@ -45,9 +47,15 @@ def entry(vpc: str, **more: Any) -> dict[str, Any]:
     }
 
 
-def runtime_with(service_zones: set[str], *vpcs: dict[str, Any]) -> FakeRuntime:
+def runtime_with(
+    service_zones: set[str], *vpcs: dict[str, Any], remote: tuple[str, ...] = ()
+) -> FakeRuntime:
     runtime = FakeRuntime(FakeTransit(), FakeKube())
-    region = {"platformPrincipal": REGION_CONFIG["platformPrincipal"], "transitVpcs": list(vpcs)}
+    region = {
+        "platformPrincipal": REGION_CONFIG["platformPrincipal"],
+        "transitVpcs": list(vpcs),
+        "remoteServiceRegions": list(remote),
+    }
     runtime.config = parse_config({"regions": {REGION: region}})
     runtime.network.owners = {
         item: v["vpcId"]
@@ -60,7 +68,9 @@ def runtime_with(service_zones: set[str], *vpcs: dict[str, Any]) -> FakeRuntime:
     return runtime
 
 
-def connection(name: str = "conn", **status: Any) -> dict[str, Any]:
+def connection(
+    name: str = "conn", spec: dict[str, Any] | None = None, **status: Any
+) -> dict[str, Any]:
     return {
         "metadata": {
             "name": name,
@@ -70,7 +80,7 @@ def connection(name: str = "conn", **status: Any) -> dict[str, Any]:
             "creationTimestamp": "2026-11-22T09:00:00Z",
             "finalizers": [FINALIZER],
         },
-        "spec": {"region": REGION, "serviceName": SERVICE_NAME},
+        "spec": spec or {"region": REGION, "serviceName": SERVICE_NAME},
         "status": status,
     }
 
@@ -240,3 +250,45 @@ async def test_a_create_moved_to_another_vpc_is_a_request_of_its_own() -> None:
 def test_the_status_record_holds_the_whole_request() -> None:
     create = CreateEndpoint(SERVICE_NAME, "t", {"k": "v"}, ("sg-1",), A, ("subnet-1", "subnet-2"))
     assert pending_create({"pendingCreate": pending_record(create)}) == create
+
+
+REMOTE = "eu-west-1"
+REMOTE_SERVICE = SERVICE_NAME.replace(REGION, REMOTE)
+CROSS = {"region": REGION, "serviceName": REMOTE_SERVICE, "serviceRegion": REMOTE}
+
+
+def reason(runtime: FakeRuntime) -> str:
+    status = runtime.kube.last("conn")
+    return str(next(c for c in status["conditions"] if c["type"] == "Ready")["reason"])
+
+
+async def test_a_service_in_a_region_the_platform_does_not_reach_waits_without_calls() -> None:
+    runtime = runtime_with({"use1-az1"}, entry(A), remote=("us-west-2",))
+    await passes(runtime, 3, connection(spec=CROSS))
+    assert creates(runtime) == [] and runtime.services.calls == []
+    assert reason(runtime) == REMOTE_REGION_NOT_ALLOWED
+    assert "ask the platform to allow eu-west-1" in runtime.kube.last("conn")["message"]
+
+
+async def test_a_remote_service_aws_does_not_offer_here_tells_the_tenant_what_to_add() -> None:
+    runtime = runtime_with(set(), entry(A), remote=(REMOTE,))
+    runtime.services.zones_by_name = {}  # AWS does not show it to the platform here
+    await passes(runtime, 3, connection(spec=CROSS))
+    assert creates(runtime) == []
+    assert runtime.services.calls[0] == [REMOTE_SERVICE, f"@{REMOTE}"]
+    assert reason(runtime) == REMOTE_SERVICE_NOT_OFFERED
+    message = runtime.kube.last("conn")["message"]
+    assert f"--region {REMOTE}" in message and f"--add-supported-regions {REGION}" in message
+
+
+async def test_a_remote_service_offered_here_gets_an_endpoint_with_its_region() -> None:
+    runtime = runtime_with(set(), entry(A), remote=(REMOTE,))
+    runtime.services.zones_by_name = {REMOTE_SERVICE: frozenset({"euw1-az1"})}
+    await passes(runtime, 1, connection(spec=CROSS))
+    (request,) = creates(runtime)
+    assert request["service_region"] == REMOTE
+    assert request["subnets"] == tuple(entry(A)["subnetIds"])  # its zones are eu-west-1's
+    recorded = next(
+        p for who, p in runtime.kube.patches if who == "conn" and p.get("pendingCreate")
+    )
+    assert recorded["pendingCreate"]["serviceRegion"] == REMOTE

@@ -35,6 +35,16 @@ class OutboundConnectionSpec(ApiModel):
         ),
         json_schema_extra=immutable("serviceName"),
     )
+    serviceRegion: str | None = Field(
+        default=None,
+        pattern=REGION_PATTERN,
+        description=(
+            "The Region of the endpoint service when it is not spec.region (cross-Region "
+            "PrivateLink: the endpoint is made in spec.region and reaches the service there; "
+            "the platform must allow that Region). Immutable."
+        ),
+        json_schema_extra=immutable("serviceRegion"),
+    )
     description: str | None = Field(
         default=None, max_length=256, description="Free text shown to the tenant's users."
     )
@@ -43,16 +53,35 @@ class OutboundConnectionSpec(ApiModel):
         description="false keeps the object as a placeholder and tears down its endpoint.",
     )
 
+    @property
+    def service_region(self) -> str:
+        """Where the endpoint service is: serviceRegion, else region."""
+        return self.serviceRegion or self.region
+
+    @property
+    def cross_region(self) -> bool:
+        return self.service_region != self.region
+
     @model_validator(mode="after")
-    def _service_is_in_region(self) -> OutboundConnectionSpec:
-        if not self.serviceName.startswith(f"com.amazonaws.vpce.{self.region}."):
-            raise ValueError(f"serviceName {self.serviceName} is not in region {self.region}")
+    def _service_is_in_its_region(self) -> OutboundConnectionSpec:
+        home = self.service_region
+        if not self.serviceName.startswith(f"com.amazonaws.vpce.{home}."):
+            raise ValueError(f"serviceName {self.serviceName} is not in region {home}")
         return self
 
 
 SERVICE_IN_REGION_RULE = {
-    "rule": "self.serviceName.startsWith('com.amazonaws.vpce.' + self.region + '.')",
-    "message": "serviceName must be an endpoint service in spec.region",
+    "rule": (
+        "self.serviceName.startsWith('com.amazonaws.vpce.' + "
+        "(has(self.serviceRegion) ? self.serviceRegion : self.region) + '.')"
+    ),
+    "message": "serviceName must be an endpoint service in spec.serviceRegion, else spec.region",
+}
+# serviceRegion's own rule only runs when it is set in both versions: it may not be
+# added or removed either.
+SERVICE_REGION_KEPT_RULE = {
+    "rule": "has(self.serviceRegion) == has(oldSelf.serviceRegion)",
+    "message": "serviceRegion is immutable",
 }
 
 
@@ -64,6 +93,11 @@ class PendingCreate(ApiModel):
 
     clientToken: str = Field(max_length=64, description="The request's idempotency token.")
     serviceName: str = Field(max_length=128, description="The endpoint service asked for.")
+    serviceRegion: str = Field(
+        default="",
+        pattern=rf"^({REGION_PATTERN.strip('^$')})?$",
+        description="The service's Region when it is another one (cross-Region).",
+    )
     vpcId: str = Field(
         default="",
         pattern=r"^(vpc-[0-9a-f]{8}([0-9a-f]{9})?)?$",
@@ -126,7 +160,7 @@ OUTBOUND = KindInfo(
     description="A private connection from the platform to a tenant's AWS endpoint service.",
     spec=OutboundConnectionSpec,
     status=OutboundConnectionStatus,
-    spec_rules=(SERVICE_IN_REGION_RULE,),
+    spec_rules=(SERVICE_IN_REGION_RULE, SERVICE_REGION_KEPT_RULE),
     columns=(
         Column("Region", ".spec.region"),
         Column("Phase", ".status.phase"),

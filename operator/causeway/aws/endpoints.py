@@ -82,16 +82,20 @@ class TransitEndpoints:
         security_groups: Sequence[str] = (),
         vpc_id: str = "",
         subnet_ids: Sequence[str] = (),
+        service_region: str = "",
     ) -> Endpoint:
         """Create (or, for a token AWS has seen, return) the endpoint to `service_name` in
         the pool's VPC `vpc_id` (default: the first), in the subnets given (default: all
         of that VPC's), with the security groups given (default: that VPC's). A request
         given whole is sent as it is, whatever the config says now (a recorded create
-        sent again must be the very same request)."""
+        sent again must be the very same request). `service_region`: the service's
+        Region when it is another one (cross-Region PrivateLink)."""
         whole = vpc_id and subnet_ids and security_groups
         vpc = None if whole else self._vpc(vpc_id)
+        remote = {"ServiceRegion": service_region} if service_region else {}
         with aws_call("CreateVpcEndpoint"):
             response = self._ec2.create_vpc_endpoint(
+                **remote,
                 VpcEndpointType="Interface",
                 VpcId=vpc.vpcId if vpc else vpc_id,
                 ServiceName=service_name,

@@ -54,7 +54,7 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
             {
                 "StringLike": {
                     f"aws:RequestTag/{TAG_UID}": "?*",
-                    "ec2:VpceServiceName": [_tenant_services(name) for name, _ in regions],
+                    "ec2:VpceServiceName": _reachable_services(regions),
                 },
                 "StringNotEquals": {"ec2:VpceServiceOwner": FOREIGN_OWNERS},
             },
@@ -107,6 +107,18 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
             [_arn(n, f"subnet/{s}") for n, r in regions for vpc in r.pool for s in vpc.subnetIds],
         ),
     ]
+    remote = [name for name, region in regions if region.remoteServiceRegions]
+    if remote:
+        statements.append(
+            _statement(
+                # Cross-Region PrivateLink: a permission AWS checks beside CreateVpcEndpoint
+                # when the endpoint's service is in another Region (only the Regions whose
+                # config allows one; which services, the statement above says).
+                "CreateCrossRegionEndpoints",
+                ["vpce:AllowMultiRegion"],
+                [_arn(name, "vpc-endpoint/*") for name in remote],
+            )
+        )
     services = [
         _arn(name, f"vpc-endpoint-service/{region.inboundServiceId}")
         for name, region in regions
@@ -191,8 +203,14 @@ def _arn(region: str, resource: str) -> str:
     return f"arn:{partition_of(region)}:ec2:{region}:*:{resource}"
 
 
+def _reachable_services(regions: list[tuple[str, RegionConfig]]) -> list[str]:
+    """Tenant services in each served Region and in the Regions they may reach."""
+    homes = {name for name, _ in regions}
+    homes |= {remote for _, region in regions for remote in region.remoteServiceRegions}
+    return [_tenant_services(home) for home in sorted(homes)]
+
+
 def _tenant_services(region: str) -> str:
     """Names of endpoint services hosted in `region` by an account (AWS's own services
-    are named com.amazonaws.<region>.<service>). Cross-region endpoints also need
-    vpce:AllowMultiRegion, which this policy never grants."""
+    are named com.amazonaws.<region>.<service>)."""
     return f"com.amazonaws.vpce.{region}.vpce-svc-*"

@@ -22,26 +22,39 @@ class EndpointServices:
     def __init__(self, ec2: Any) -> None:
         self._ec2 = ec2
 
-    def zones(self, names: Sequence[str]) -> dict[str, ServiceZones | None]:
+    def zones(
+        self, names: Sequence[str], service_region: str = ""
+    ) -> dict[str, ServiceZones | None]:
         """Each name's zones (None: AWS does not show the platform that service), in one
-        call. For several names, InvalidServiceName is raised as AwsCallError (which of
-        them is not shown is not said): the caller asks each alone, each call paced."""
+        call; `service_region`: the services' Region when it is not the client's (a
+        cross-Region service is shown only if it offers itself to the client's Region).
+        For several names, InvalidServiceName is raised as AwsCallError (which of them
+        is not shown is not said): the caller asks each alone, each call paced."""
         try:
-            return self._describe(names)
+            return self._describe(names, service_region)
         except AwsCallError as exc:
             if exc.code == NOT_SHOWN and len(names) == 1:
                 return {names[0]: None}
             raise
 
-    def _describe(self, names: Sequence[str]) -> dict[str, ServiceZones | None]:
+    def _describe(
+        self, names: Sequence[str], service_region: str
+    ) -> dict[str, ServiceZones | None]:
+        remote = {"ServiceRegions": [service_region]} if service_region else {}
         with aws_call("DescribeVpcEndpointServices"):
-            reply = self._ec2.describe_vpc_endpoint_services(ServiceNames=list(names))
+            reply = self._ec2.describe_vpc_endpoint_services(ServiceNames=list(names), **remote)
         found: dict[str, ServiceZones | None] = dict.fromkeys(names)
         for detail in reply.get("ServiceDetails", []):
             name = str(detail.get("ServiceName", ""))
             if name in found:
                 found[name] = ServiceZones(name, frozenset(detail.get("AvailabilityZoneIds", [])))
         return found
+
+
+def home_region(service_name: str) -> str:
+    """The Region of an endpoint service, from its name (com.amazonaws.vpce.<region>.…)."""
+    parts = service_name.split(".")
+    return parts[3] if len(parts) > 4 else ""
 
 
 def batches(names: Sequence[str]) -> list[list[str]]:

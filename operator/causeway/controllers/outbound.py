@@ -236,11 +236,30 @@ class OutboundManager:
 
     def _service_zones(self, request: OutboundRequest) -> frozenset[str] | None:
         """The zones the connection's service runs in (None: not known yet, or the
-        transit subnets' zones are not known: then every subnet is used, as before)."""
+        transit subnets' zones are not known: then every subnet is used, as before; or a
+        service of another Region, whose zones are that Region's)."""
         found = self.catalog.zones(request.spec.serviceName)
-        if found is None or not self._runtime.subnet_zones.get(self._region):
+        if found is None or request.spec.cross_region:
+            return None
+        if not self._runtime.subnet_zones.get(self._region):
             return None
         return found.zone_ids
+
+    def _cannot_create(
+        self, request: OutboundRequest, zones: frozenset[str] | None
+    ) -> Outcome | None:
+        """Why a create would be refused before it is sent (None: it may be sent): a
+        service of a Region the platform does not reach from here, one AWS does not offer
+        here, or one in no zone of the platform. Each waits without any AWS call."""
+        spec, region = request.spec, self._runtime.config.regions[self._region]
+        if spec.cross_region and spec.service_region not in region.remoteServiceRegions:
+            return planner.remote_region_not_allowed(request, region.remoteServiceRegions)
+        name = spec.serviceName
+        if spec.cross_region and self.catalog.known(name) and self.catalog.zones(name) is None:
+            return planner.remote_service_not_offered(request, region.platformPrincipal)
+        if zones is not None and not zones & self._placements.pool_zones:
+            return planner.no_common_zone(request, zones, self._placements.pool_zones)
+        return None
 
     def _extension(self, current: Endpoint | None, zones: frozenset[str] | None) -> tuple[str, ...]:
         """Subnets of the endpoint's VPC in zones its service added since it was made."""
@@ -311,11 +330,10 @@ class OutboundManager:
         extend = self._extension(current, zones)
         the_plan = planner.plan(request, owned, verdict, guard, extend)
         creates = any(isinstance(a, CreateEndpoint) for a in the_plan.actions)
-        if creates and zones is not None and not zones & self._placements.pool_zones:
-            # No zone in common: AWS would refuse. No AWS call until the zones change.
-            stalled = planner.no_common_zone(request, zones, self._placements.pool_zones)
-            patch = self._patch(request, stalled, snapshot.status, touch=memory.touch)
-            return Decision(patch)
+        refused = self._cannot_create(request, zones) if creates else None
+        if refused is not None:
+            # AWS would refuse: no AWS call until what it depends on changes.
+            return Decision(self._patch(request, refused, snapshot.status, touch=memory.touch))
         if creates and not snapshot.guarded:
             # kopf adds the finalizer first. A status write each pass until it has: kopf
             # retries a failed finalizer patch only when the object changes again. kopf
@@ -585,6 +603,7 @@ class OutboundManager:
             security_groups=action.security_groups,
             vpc_id=action.vpc_id,
             subnet_ids=action.subnet_ids,
+            service_region=action.service_region,
         )
 
     async def _record(self, job: _Job, action: CreateEndpoint) -> None:

@@ -236,6 +236,11 @@ class RegionReconciler:
         if "OutboundConnection" in kinds:
             await self._learn_services(work)
 
+    def _may_reach(self, spec: Mapping[str, Any]) -> bool:
+        home = spec.get("serviceRegion") or self.region
+        allowed = self._runtime.config.regions[self.region].remoteServiceRegions
+        return home == self.region or home in allowed
+
     async def _learn_services(self, work: Work) -> None:
         """Where the services run that connections are about to be created to (asked
         again after a while, or at once on a sync), and, a batch per pass, those of
@@ -250,6 +255,8 @@ class RegionReconciler:
                 continue
             if snapshot.deleting or snapshot.spec.get("provisioned") is False:
                 continue
+            if not self._may_reach(snapshot.spec):
+                continue  # a Region the platform does not reach: nothing to ask AWS
             has_live = any(is_live(e) for e in self.view.owned_by(snapshot.uid))
             (live if has_live else creating).add(name)
             if self._runtime.memories[snapshot.uid].sync_requested:

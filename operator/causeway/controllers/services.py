@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 
-from causeway.aws.services import NOT_SHOWN, EndpointServices, batches
+from causeway.aws.services import NOT_SHOWN, EndpointServices, batches, home_region
 from causeway.controllers.budget import Budget
 from causeway.domain import ServiceZones
 from causeway.errors import AwsCallError
@@ -66,30 +66,35 @@ class ServiceCatalog:
             self._answers.pop(name, None)
 
     async def refresh(self, names: list[str], services: EndpointServices, budget: Budget) -> None:
-        """Ask AWS about `names`, a batch per call, each call within the budget."""
-        for batch in batches(names):
-            try:
-                self.learned(await self._ask(batch, services, budget))
-            except AwsCallError as exc:
-                self._failed(exc)
-                return
+        """Ask AWS about `names`, a batch per call (per Region of the services: those of
+        another Region are asked about with ServiceRegions), each within the budget."""
+        by_home: dict[str, list[str]] = {}
+        for name in names:
+            home = home_region(name)
+            by_home.setdefault("" if home == self.region else home, []).append(name)
+        for home, named in sorted(by_home.items()):
+            for batch in batches(named):
+                try:
+                    self.learned(await self._ask(batch, home, services, budget))
+                except AwsCallError as exc:
+                    self._failed(exc)
+                    return
         self._failing = None
 
     async def _ask(
-        self, batch: list[str], services: EndpointServices, budget: Budget
+        self, batch: list[str], home: str, services: EndpointServices, budget: Budget
     ) -> dict[str, ServiceZones | None]:
         api = "DescribeVpcEndpointServices"
         try:
-            return await budget.call(
-                self.region, api, partial(asyncio.to_thread, services.zones, batch)
-            )
+            call = partial(asyncio.to_thread, services.zones, batch, home)
+            return await budget.call(self.region, api, call)
         except AwsCallError as exc:
             if exc.code != NOT_SHOWN:
                 raise
         found: dict[str, ServiceZones | None] = {}
         for name in batch:  # one of them is not shown: which one, AWS does not say
-            call = partial(asyncio.to_thread, services.zones, [name])
-            found.update(await budget.call(self.region, api, call))
+            one = partial(asyncio.to_thread, services.zones, [name], home)
+            found.update(await budget.call(self.region, api, one))
         return found
 
     def _failed(self, error: AwsCallError) -> None:

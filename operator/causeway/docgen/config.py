@@ -38,6 +38,9 @@ MEANINGS: dict[str, str] = {
     "regions.<region>.transitVpcs[].maxEndpoints": "endpoints Causeway places in it "
     "(unset: the account's per-VPC endpoint quota, 50 by default)",
     "regions.<region>.transitVpcs[].draining": "true: nothing new goes there; what is there stays",
+    "regions.<region>.remoteServiceRegions": "Regions whose endpoint services tenants may "
+    "reach from this one (cross-Region PrivateLink, an OutboundConnection's serviceRegion); "
+    "none by default",
     "pollInterval": "how often each region is listed in AWS (changes also trigger a pass)",
     "metering": "quota metering",
     "metering.interval": "how often usage is read from CloudWatch (cost and overshoot "

@@ -41,6 +41,8 @@ from causeway.reconcile.status import Outcome, Problem, with_problem
 SYNC_ANNOTATION = "causeway.dev/sync"
 TRANSIT_CAPACITY_EXHAUSTED = "TransitCapacityExhausted"
 NO_COMMON_AVAILABILITY_ZONE = "NoCommonAvailabilityZone"
+REMOTE_REGION_NOT_ALLOWED = "RemoteRegionNotAllowed"
+REMOTE_SERVICE_NOT_OFFERED = "RemoteServiceNotOffered"
 BLOCKED = "Blocked"
 HOURLY_LIMIT_REACHED = "HourlyLimitReached"
 BLOCK_IN_PROGRESS = "BlockInProgress"
@@ -97,6 +99,7 @@ class CreateEndpoint:
     security_groups: tuple[str, ...] = ()  # () = the VPC's; a blocked tenant's start blocked
     vpc_id: str = ""  # the transit VPC placement chose ("" until it has)
     subnet_ids: tuple[str, ...] = ()  # those of the service's zones (() = every one)
+    service_region: str = ""  # the service's Region when it is another one (cross-Region)
 
 
 @dataclass(frozen=True)
@@ -324,14 +327,16 @@ def _create(request: OutboundRequest, guard: Guard | None) -> CreateEndpoint:
     tags = request.owner.tags()
     if guard is not None and guard.open_groups:
         tags[TAG_OPEN_GROUPS] = " ".join(guard.open_groups)  # the groups it opens with
+    remote = request.spec.service_region if request.spec.cross_region else ""
     if guard is None or not guard.blocking:
         token = client_token(request.owner, request.generation, request.sync)
-        return CreateEndpoint(request.spec.serviceName, token, tags)
+        return CreateEndpoint(request.spec.serviceName, token, tags, service_region=remote)
     assert guard.until is not None and guard.blocked_group is not None
     # Its own token: AWS refuses a token it saw with other parameters (an unblocked try).
     token = client_token(request.owner, request.generation, f"{request.sync}/blocked")
     tags[TAG_BLOCKED_UNTIL] = timestamp(guard.until)
-    return CreateEndpoint(request.spec.serviceName, token, tags, (guard.blocked_group,))
+    blocked = (guard.blocked_group,)
+    return CreateEndpoint(request.spec.serviceName, token, tags, blocked, service_region=remote)
 
 
 def placed(
@@ -348,7 +353,9 @@ def placed(
     seed = f"{create.client_token}/{vpc_id}/{','.join(subnet_ids)}/{','.join(groups)}"
     token = f"causeway-{hashlib.sha256(seed.encode()).hexdigest()[:48]}"
     tags = {**create.tags, TAG_CLIENT_TOKEN: token}
-    return CreateEndpoint(create.service_name, token, tags, groups, vpc_id, subnet_ids)
+    return CreateEndpoint(
+        create.service_name, token, tags, groups, vpc_id, subnet_ids, create.service_region
+    )
 
 
 def pending_create(status: Mapping[str, Any]) -> CreateEndpoint | None:
@@ -368,6 +375,7 @@ def pending_create(status: Mapping[str, Any]) -> CreateEndpoint | None:
         tuple(parsed.securityGroupIds),
         parsed.vpcId,
         tuple(parsed.subnetIds),
+        parsed.serviceRegion,
     )
 
 
@@ -376,6 +384,7 @@ def pending_record(create: CreateEndpoint) -> dict[str, Any]:
     record = PendingCreate(
         clientToken=create.client_token,
         serviceName=create.service_name,
+        serviceRegion=create.service_region,
         vpcId=create.vpc_id,
         subnetIds=list(create.subnet_ids),
         securityGroupIds=list(create.security_groups),
@@ -447,15 +456,7 @@ def waiting_for_capacity(request: OutboundRequest) -> Outcome:
         f"Waiting for transit capacity: the platform is adding capacity in {region}; "
         "nothing to do on your side."
     )
-    nothing: dict[str, Any] = {
-        "vpcEndpointId": None,
-        "transitVpcId": None,
-        "dnsNames": [],
-        "blockedUntil": None,
-    }
-    return Outcome(
-        Phase.UNPROVISIONED, Progress.STALLED, TRANSIT_CAPACITY_EXHAUSTED, message, nothing
-    )
+    return _waiting(TRANSIT_CAPACITY_EXHAUSTED, message)
 
 
 def no_common_zone(
@@ -476,15 +477,49 @@ def no_common_zone(
         f"in {choices or 'a zone the platform serves'}, or ask the platform to add one of "
         f"your zones; then set the annotation {SYNC_ANNOTATION} to a new value."
     )
+    return _waiting(NO_COMMON_AVAILABILITY_ZONE, message)
+
+
+def remote_region_not_allowed(request: OutboundRequest, allowed: Sequence[str]) -> Outcome:
+    """The service is in a Region the platform does not connect to from spec.region: no
+    AWS call; only the platform can change that (config), or the tenant can recreate the
+    connection with a service in an allowed Region."""
+    spec = request.spec
+    offered = ", ".join(sorted(allowed)) or "none"
+    message = (
+        f"The platform does not connect from {spec.region} to endpoint services in "
+        f"{spec.service_region} (Regions it reaches from {spec.region}: {offered}). Use a "
+        f"service in {spec.region} or one of those, or ask the platform to allow "
+        f"{spec.service_region}."
+    )
+    return _waiting(REMOTE_REGION_NOT_ALLOWED, message)
+
+
+def remote_service_not_offered(request: OutboundRequest, principal: str) -> Outcome:
+    """AWS does not show the platform the service for use from spec.region: the service
+    does not list that Region among its supported Regions, or does not allow the
+    platform (AWS does not say which). No create until the tenant acts and syncs."""
+    spec = request.spec
+    service_id = spec.serviceName.rsplit(".", 1)[-1]
+    message = (
+        f"AWS does not offer your endpoint service {service_id} in {spec.service_region} to "
+        f"the platform in {spec.region}. Add {spec.region} to the service's supported "
+        f"Regions (aws ec2 modify-vpc-endpoint-service-configuration --region "
+        f"{spec.service_region} --service-id {service_id} --add-supported-regions "
+        f"{spec.region}) and allow {principal} on it, then set the annotation "
+        f"{SYNC_ANNOTATION} to a new value."
+    )
+    return _waiting(REMOTE_SERVICE_NOT_OFFERED, message)
+
+
+def _waiting(reason: str, message: str) -> Outcome:
     nothing: dict[str, Any] = {
         "vpcEndpointId": None,
         "transitVpcId": None,
         "dnsNames": [],
         "blockedUntil": None,
     }
-    return Outcome(
-        Phase.UNPROVISIONED, Progress.STALLED, NO_COMMON_AVAILABILITY_ZONE, message, nothing
-    )
+    return Outcome(Phase.UNPROVISIONED, Progress.STALLED, reason, message, nothing)
 
 
 def blocked_until(endpoint: Endpoint, now: datetime) -> datetime | None:
