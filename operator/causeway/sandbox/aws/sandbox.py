@@ -244,7 +244,25 @@ class AwsSandbox:
         subnet_ids = _create_subnets(
             ec2, vpc_id, region, f"10.{octet}", subnet_prefix, zones=_zone_names(region, zones)
         )
-        sg_id = ec2.create_security_group(
+        sg_id = self.create_open_group(vpc_id, region)
+        return {
+            "vpcId": vpc_id,
+            "subnetIds": subnet_ids,
+            "securityGroupIds": [sg_id],
+            "blockedSecurityGroupId": _create_blocked_group(ec2, vpc_id),
+        }
+
+    def zone_id(self, zone_name: str, region: str | None = None) -> str:
+        """The AZ ID (e.g. use1-az6) of an AZ name of the region (default: the
+        sandbox's), as DescribeAvailabilityZones and a subnet's AvailabilityZoneId give
+        it. A lookup, not an API call (nothing shows in `call_counts`). ValueError for
+        a name that is not an AZ of the region."""
+        return zone_id_of(region or self.region, zone_name)
+
+    def create_open_group(self, vpc_id: str, region: str | None = None) -> str:
+        """A security group letting the platform's clients (10.0.0.0/8) reach endpoints."""
+        ec2 = self.client("ec2", region or self.region)
+        sg_id: str = ec2.create_security_group(
             GroupName=f"causeway-endpoints-{next(_names)}",
             Description="Causeway interface endpoints",
             VpcId=vpc_id,
@@ -260,19 +278,7 @@ class AwsSandbox:
                 }
             ],
         )
-        return {
-            "vpcId": vpc_id,
-            "subnetIds": subnet_ids,
-            "securityGroupIds": [sg_id],
-            "blockedSecurityGroupId": _create_blocked_group(ec2, vpc_id),
-        }
-
-    def zone_id(self, zone_name: str, region: str | None = None) -> str:
-        """The AZ ID (e.g. use1-az6) of an AZ name of the region (default: the
-        sandbox's), as DescribeAvailabilityZones and a subnet's AvailabilityZoneId give
-        it. A lookup, not an API call (nothing shows in `call_counts`). ValueError for
-        a name that is not an AZ of the region."""
-        return zone_id_of(region or self.region, zone_name)
+        return sg_id
 
     def set_endpoint_quota(self, limit: int, vpc_id: str | None = None) -> None:
         """The account's "Interface and Gateway Load Balancer endpoints per VPC" quota, for

@@ -77,11 +77,12 @@ def snapshot(stack: SandboxStack, logs: Iterable[Path]) -> Snapshot:
     assert stack.config is not None
     region = stack.config.regions[stack.region]
     ec2 = stack.aws.client()
+    transit = {vpc.vpcId for vpc in region.pool}
     endpoints = [
         e
         for page in ec2.get_paginator("describe_vpc_endpoints").paginate()
         for e in page["VpcEndpoints"]
-        if e["VpcId"] == region.transitVpcId
+        if e["VpcId"] in transit
     ]
     requests = {
         c["VpcEndpointId"]: c
@@ -102,7 +103,7 @@ def snapshot(stack: SandboxStack, logs: Iterable[Path]) -> Snapshot:
         secrets=secrets,
         logs="\n".join(p.read_text(errors="replace") for p in logs if p.exists()),
         now=datetime.now(UTC),
-        blocked_group=str(region.blockedSecurityGroupId),
+        blocked_group=str(region.pool[0].blockedSecurityGroupId),
     )
 
 

@@ -199,7 +199,10 @@ class Campaign:
         faults.install(plan)
         try:
             with SandboxStack(
-                poll_interval="1s", namespaces=TENANTS, metering_seconds=METERING_SECONDS
+                poll_interval="1s",
+                namespaces=TENANTS,
+                metering_seconds=METERING_SECONDS,
+                transit_vpcs=1,  # the pool form, whose open groups a step changes
             ) as stack:
                 operator = OperatorProcess(stack, self.workdir)
                 try:
@@ -228,7 +231,14 @@ class Campaign:
             self._history.append(line)
             if self.verbose:
                 self.say(line)
-            if kills.random() < settings.kill_rate:
+            if workload.restart_wanted:  # the config changed: SIGKILL, so nothing drains
+                workload.restart_wanted = False
+                self._check_alive(operator, step)
+                operator.kill()
+                self.report.kills += 1
+                self._history.append(f"step {step}: SIGKILL, restart with the new config")
+                operator.start()
+            elif kills.random() < settings.kill_rate:
                 time.sleep(kills.uniform(0, settings.kill_within))
                 self._check_alive(operator, step)
                 operator.kill()

@@ -7,7 +7,9 @@ accepting and rejecting them on their services; inbound connections created (now
 then from an account no quota lists), deleted, provisioned on and off; tenants
 deleting their endpoints; licenses raised and lowered; accounts added and removed;
 credentials created, rotated and deleted; traffic pushed on ready endpoints, some of
-it past the hourly limit."""
+it past the hourly limit; the admin changing the transit VPC's open security groups in
+the config, which the operator reads when restarted (SIGKILLed at once, so a create
+recorded but unanswered under the old config is sent again under the new one)."""
 
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ class Workload:
         self.stack = stack
         self.world = world
         self._names = itertools.count(1)
+        self.restart_wanted = False  # a config change: the runner restarts the operator
+        self._original_groups: list[str] | None = None
 
     # setup -------------------------------------------------------------------------
 
@@ -115,6 +119,22 @@ class Workload:
         target.cycles += int(target.provisioned)
         self._patch(OUTBOUND, target.namespace, target.name, provisioned=target.provisioned)
         return f"set {target.namespace}/{target.name} provisioned={target.provisioned}"
+
+    def change_open_groups(self, rng: random.Random) -> str:
+        """The admin gives the transit VPC another open security group (or back its first
+        one) and the operator restarts with that config."""
+        stack = self.stack
+        assert stack.config is not None
+        (vpc,) = stack.config.regions[stack.region].pool
+        if self._original_groups is None:
+            self._original_groups = list(vpc.securityGroupIds)
+        if list(vpc.securityGroupIds) != self._original_groups and rng.random() < 0.5:
+            groups = self._original_groups
+        else:
+            groups = [stack.aws.create_open_group(vpc.vpcId)]
+        stack.change_pool(lambda vpcs: [{**vpcs[0], "securityGroupIds": groups}])
+        self.restart_wanted = True
+        return f"config: transit VPC {vpc.vpcId} opens with {', '.join(groups)}; restart"
 
     def tenant_answers_outbound(self, rng: random.Random) -> str:
         """A tenant accepts (mostly) or rejects a request waiting on one of its services."""
@@ -336,4 +356,5 @@ _STEPS: Final[tuple[tuple[Step, float], ...]] = (
     (Workload.rotate_credential, 1.5),
     (Workload.delete_credential, 1),
     (Workload.push_traffic, 2),
+    (Workload.change_open_groups, 1.5),
 )
