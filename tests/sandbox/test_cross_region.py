@@ -109,6 +109,33 @@ def test_set_supported_regions_adds_and_removes(
     assert config["RemoteAccessEnabled"] is False
 
 
+@pytest.mark.parametrize("region", [REMOTE, OTHER])
+def test_removing_the_home_or_an_unlisted_region_is_refused(
+    remote_ec2: Any, offered: TenantService, region: str
+) -> None:
+    with pytest.raises(ClientError) as exc:
+        remote_ec2.modify_vpc_endpoint_service_configuration(
+            ServiceId=offered.service_id, RemoveSupportedRegions=[region]
+        )
+    assert _refusal(exc)[0] == "InvalidParameterValue"
+    config = remote_ec2.describe_vpc_endpoint_service_configurations(
+        ServiceIds=[offered.service_id]
+    )["ServiceConfigurations"][0]
+    assert [r["Region"] for r in config["SupportedRegions"]] == [REMOTE, HOME]
+
+
+def test_adding_a_listed_region_again_lists_it_once(
+    remote_ec2: Any, offered: TenantService
+) -> None:
+    remote_ec2.modify_vpc_endpoint_service_configuration(
+        ServiceId=offered.service_id, AddSupportedRegions=[HOME, REMOTE, OTHER, OTHER]
+    )
+    config = remote_ec2.describe_vpc_endpoint_service_configurations(
+        ServiceIds=[offered.service_id]
+    )["ServiceConfigurations"][0]
+    assert [r["Region"] for r in config["SupportedRegions"]] == [REMOTE, HOME, OTHER]
+
+
 # ------------------------------------------------------- DescribeVpcEndpointServices
 
 
@@ -321,3 +348,40 @@ def test_same_region_endpoint_reports_its_region(
     service = sandbox.create_tenant_service(HOME, acceptance_required=False)
     endpoint = _create(ec2, transit, service)
     assert endpoint["ServiceRegion"] == HOME
+
+
+def test_cross_region_endpoint_extends_into_any_zone_of_its_region(
+    ec2: Any, transit: dict[str, Any], offered: TenantService
+) -> None:
+    """ModifyVpcEndpoint AddSubnetIds on a cross-Region endpoint is not bound to the
+    remote service's zones either."""
+    first, *rest = transit["subnetIds"]
+    endpoint = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface",
+        VpcId=transit["vpcId"],
+        ServiceName=offered.service_name,
+        ServiceRegion=REMOTE,
+        SubnetIds=[first],
+        SecurityGroupIds=transit["securityGroupIds"],
+    )["VpcEndpoint"]
+    ec2.modify_vpc_endpoint(VpcEndpointId=endpoint["VpcEndpointId"], AddSubnetIds=rest)
+    (after,) = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])[
+        "VpcEndpoints"
+    ]
+    assert sorted(after["SubnetIds"]) == sorted(transit["subnetIds"])
+    assert after["ServiceRegion"] == REMOTE
+
+
+def test_tenant_account_connects_cross_region_when_allowed(sandbox: AwsSandbox) -> None:
+    """The check of who may connect is the same across Regions: another account sees a
+    remote service that allows it and supports its Region."""
+    service = sandbox.create_tenant_service(REMOTE, supported_regions=[HOME])
+    remote = sandbox.client("ec2", REMOTE)
+    remote.modify_vpc_endpoint_service_permissions(
+        ServiceId=service.service_id, AddAllowedPrincipals=[f"arn:aws:iam::{TENANT_ACCOUNT}:root"]
+    )
+    tenant = sandbox.tenant_client(TENANT_ACCOUNT, HOME)
+    reply = tenant.describe_vpc_endpoint_services(
+        ServiceNames=[service.service_name], ServiceRegions=[REMOTE]
+    )
+    assert [d["ServiceRegion"] for d in reply["ServiceDetails"]] == [REMOTE]

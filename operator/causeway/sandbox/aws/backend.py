@@ -25,6 +25,7 @@ from moto.ec2.exceptions import (
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_service_configuration import (
     VPCServiceConfiguration,
+    VPCServiceConfigurationBackend,
 )
 from moto.ec2.models.vpcs import (
     MAX_NUMBER_OF_ENDPOINT_SERVICES_RESULTS,
@@ -270,6 +271,35 @@ def _modify_vpc_endpoint(backend: Any, **kwargs: Any) -> None:
                 cross_region=service_region != backend.region_name,
             )
     _original_modify_vpc_endpoint(backend, **kwargs)
+
+
+_original_modify_service_configuration = (
+    VPCServiceConfigurationBackend.modify_vpc_endpoint_service_configuration
+)
+
+
+def _modify_vpc_endpoint_service_configuration(
+    backend: Any, service_id: str, **kwargs: Any
+) -> None:
+    """ModifyVpcEndpointServiceConfiguration AddSupportedRegions/RemoveSupportedRegions
+    (EC2 API reference) checked before anything changes: the home Region cannot be
+    removed, nor a Region the service does not list (moto failed with a server error);
+    a Region already listed is not listed twice. The wording is the sandbox's: AWS's
+    answer to these requests is not documented."""
+    config = backend.describe_vpc_endpoint_service_configurations([service_id])[0]
+    if isinstance(config, SandboxServiceConfiguration):
+        listed = config.supported_region_names
+        for region in kwargs.get("remove_supported_regions") or []:
+            if region == config.service_region or region not in listed:
+                raise EC2ClientError(
+                    "InvalidParameterValue",
+                    f"Region {region} cannot be removed from the supported Regions of "
+                    f"{service_id}: its supported Regions are {', '.join(listed)}.",
+                )
+        kwargs["add_supported_regions"] = [
+            r for r in dict.fromkeys(kwargs.get("add_supported_regions") or []) if r not in listed
+        ]
+    _original_modify_service_configuration(backend, service_id, **kwargs)
 
 
 def _describe_vpc_endpoint_services(  # noqa: PLR0917 - moto's signature
