@@ -4,7 +4,11 @@ endpoint's security groups (checked, or the VPC's default group), the Availabili
 Zones a service runs in (CreateVpcEndpoint and ModifyVpcEndpoint refuse a subnet
 elsewhere, and two subnets in one AZ), DescribeVpcEndpointServices listing every
 service the caller may use, pendingAcceptance, and the service owner's
-Describe/Accept/RejectVpcEndpointConnections."""
+Describe/Accept/RejectVpcEndpointConnections; and cross-Region PrivateLink (EC2 API
+reference: CreateVpcEndpoint ServiceRegion, DescribeVpcEndpointServices ServiceRegions,
+ServiceDetail and VpcEndpoint ServiceRegion, ServiceConfiguration SupportedRegions and
+RemoteAccessEnabled; PrivateLink guide, "Cross-Region access" of endpoint services): an
+endpoint in one Region to a service of another that lists it among its SupportedRegions."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from moto.ec2.exceptions import (
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_service_configuration import (
     VPCServiceConfiguration,
+    VPCServiceConfigurationBackend,
 )
 from moto.ec2.models.vpcs import (
     MAX_NUMBER_OF_ENDPOINT_SERVICES_RESULTS,
@@ -42,12 +47,24 @@ def _region_backends(backend: Any) -> list[Any]:
     """The EC2 backends of every account in this backend's region. Endpoint services are
     regional and cross-account in AWS: a tenant's endpoint (its account) connects to the
     platform's service (another account), and the service owner sees that connection."""
-    region = backend.region_name
+    return _backends_of_region(backend.region_name)
+
+
+def _backends_of_region(region: str) -> list[Any]:
+    """The EC2 backends of every account in `region`."""
     return [b for _, name, b in ec2_backends.iter_backends() if name == region]
 
 
-def _find_service_by_name(backend: Any, service_name: str) -> VPCServiceConfiguration | None:
-    for candidate in _region_backends(backend):
+def _all_backends() -> list[Any]:
+    """The EC2 backends of every account in every Region."""
+    return [b for _, _, b in ec2_backends.iter_backends()]
+
+
+def _find_service_by_name(
+    backend: Any, service_name: str, region: str | None = None
+) -> VPCServiceConfiguration | None:
+    """The service of that name homed in `region` (default: the caller's Region)."""
+    for candidate in _backends_of_region(region or backend.region_name):
         configs: dict[str, VPCServiceConfiguration] = candidate.configurations
         found = next((c for c in configs.values() if c.service_name == service_name), None)
         if found is not None:
@@ -84,6 +101,15 @@ def _caller_may_see(service: VPCServiceConfiguration, caller: Any) -> bool:
     return bool(accepted.intersection(service.principals))
 
 
+def _offered_to(service: VPCServiceConfiguration, region: str) -> bool:
+    """Whether an endpoint in `region` may connect to the service: its home Region, or
+    one of its SupportedRegions (EC2 API reference: ServiceConfiguration
+    SupportedRegions, ModifyVpcEndpointServiceConfiguration AddSupportedRegions)."""
+    if isinstance(service, SandboxServiceConfiguration):
+        return service.offered_to(region)
+    return bool(region == service.ec2_backend.region_name)
+
+
 def _canonical(value: Any) -> Any:
     """Order-insensitive form of request parameters, for ClientToken comparison."""
     if isinstance(value, dict):
@@ -114,17 +140,25 @@ _original_create_vpc_endpoint = VPCBackend.create_vpc_endpoint
 def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
     """CreateVpcEndpoint as AWS documents it, wrapped around moto's implementation."""
     service_name: str = kwargs["service_name"]
+    requested_region: str | None = kwargs.pop("service_region", None)
     endpoint_type: str = kwargs.get("endpoint_type") or "Gateway"
     if endpoint_type.lower() != "interface" or not _is_customer_service_name(service_name):
         return _original_create_vpc_endpoint(backend, **kwargs)
 
-    service = _find_service_by_name(backend, service_name)
-    if service is None or not _caller_may_see(service, backend):
-        # AWS does not distinguish "missing" from "not allowed" here.
+    service_region: str = requested_region or backend.region_name
+    service = _find_service_by_name(backend, service_name, service_region)
+    if (
+        service is None
+        or not _caller_may_see(service, backend)
+        or not _offered_to(service, backend.region_name)
+    ):
+        # AWS does not distinguish "missing" from "not allowed" here; nor, for a
+        # service of another Region, from one not offered to the caller's Region.
         raise InvalidServiceName(service_name)
+    cross_region = service_region != backend.region_name
 
     token: str | None = kwargs.get("client_token")
-    fingerprint = _fingerprint(kwargs)
+    fingerprint = _fingerprint({**kwargs, "service_region": service_region})
     if token:
         existing = _find_by_client_token(backend, token)
         if existing is not None:
@@ -137,7 +171,7 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
             return existing
 
     backend.get_vpc(kwargs["vpc_id"])  # InvalidVpcID.NotFound before the groups are looked at
-    _check_zones(backend, service, kwargs.get("subnet_ids") or [])
+    _check_zones(backend, service, kwargs.get("subnet_ids") or [], cross_region=cross_region)
     _check_room(backend, kwargs["vpc_id"], kwargs.get("subnet_ids") or [])
     groups: list[str] = kwargs.get("security_group_ids") or []
     if groups:
@@ -153,6 +187,7 @@ def _create_vpc_endpoint(backend: Any, **kwargs: Any) -> VPCEndPoint:
     zones = [backend.get_subnet(s).availability_zone for s in endpoint.subnet_ids or []]
     endpoint.dns_entries = _interface_dns_entries(endpoint.id, service, zones)
     endpoint.service_id = service.id
+    endpoint.service_region = service_region
     endpoint.connection_id = f"vpce-con-{random_resource_id(17)}"
     endpoint.fingerprint = fingerprint
     endpoint.state = "pendingAcceptance" if service.acceptance_required else "available"
@@ -168,6 +203,8 @@ def _check_zones(
     service: VPCServiceConfiguration,
     subnet_ids: list[str],
     existing: list[str] | None = None,
+    *,
+    cross_region: bool = False,
 ) -> None:
     """The subnets of an interface endpoint, as CreateVpcEndpoint and ModifyVpcEndpoint
     (AddSubnetIds) check them in AWS: at most one subnet per Availability Zone, and
@@ -183,9 +220,15 @@ def _check_zones(
     availability zone of <subnet>. VPC endpoint subnets should be in different
     availability zones supported by the VPC endpoint service." (the sandbox names the
     subnet that was there first). AZ support is checked for every subnet before
-    duplicates. `existing`: the endpoint's subnets that stay (ModifyVpcEndpoint)."""
+    duplicates. `existing`: the endpoint's subnets that stay (ModifyVpcEndpoint).
+
+    `cross_region`: the endpoint is in another Region than the service (CreateVpcEndpoint
+    ServiceRegion), whose AZs are not the endpoint's: the service's AZs do not bind its
+    subnets (AWS carries the traffic between Regions), one subnet per AZ still does.
+    Whatever AZ limits AWS sets for cross-Region endpoints are not modelled: the
+    documentation found does not state them."""
     supported = set(getattr(service, "availability_zone_ids", ()))
-    for subnet_id in subnet_ids:
+    for subnet_id in [] if cross_region else subnet_ids:
         if backend.get_subnet(subnet_id).availability_zone_id not in supported:
             raise InvalidParameter(
                 f"The VPC endpoint service {service.service_name} does not support the "
@@ -215,12 +258,48 @@ def _modify_vpc_endpoint(backend: Any, **kwargs: Any) -> None:
     endpoint = backend.get_vpc_end_point(kwargs["vpc_id"])  # InvalidVpcEndpointId.NotFound
     added: list[str] = kwargs.get("add_subnets") or []
     if isinstance(endpoint, SandboxVpcEndpoint) and endpoint.service_id and added:
-        service = _find_service_by_name(backend, endpoint.service_name)
+        service_region = endpoint.service_region or backend.region_name
+        service = _find_service_by_name(backend, endpoint.service_name, service_region)
         if service is not None:
             removed: list[str] = kwargs.get("remove_subnets") or []
             kept = [s for s in endpoint.subnet_ids or [] if s not in removed]
-            _check_zones(backend, service, [s for s in added if s not in kept], kept)
+            _check_zones(
+                backend,
+                service,
+                [s for s in added if s not in kept],
+                kept,
+                cross_region=service_region != backend.region_name,
+            )
     _original_modify_vpc_endpoint(backend, **kwargs)
+
+
+_original_modify_service_configuration = (
+    VPCServiceConfigurationBackend.modify_vpc_endpoint_service_configuration
+)
+
+
+def _modify_vpc_endpoint_service_configuration(
+    backend: Any, service_id: str, **kwargs: Any
+) -> None:
+    """ModifyVpcEndpointServiceConfiguration AddSupportedRegions/RemoveSupportedRegions
+    (EC2 API reference) checked before anything changes: the home Region cannot be
+    removed, nor a Region the service does not list (moto failed with a server error);
+    a Region already listed is not listed twice. The wording is the sandbox's: AWS's
+    answer to these requests is not documented."""
+    config = backend.describe_vpc_endpoint_service_configurations([service_id])[0]
+    if isinstance(config, SandboxServiceConfiguration):
+        listed = config.supported_region_names
+        for region in kwargs.get("remove_supported_regions") or []:
+            if region == config.service_region or region not in listed:
+                raise EC2ClientError(
+                    "InvalidParameterValue",
+                    f"Region {region} cannot be removed from the supported Regions of "
+                    f"{service_id}: its supported Regions are {', '.join(listed)}.",
+                )
+        kwargs["add_supported_regions"] = [
+            r for r in dict.fromkeys(kwargs.get("add_supported_regions") or []) if r not in listed
+        ]
+    _original_modify_service_configuration(backend, service_id, **kwargs)
 
 
 def _describe_vpc_endpoint_services(  # noqa: PLR0917 - moto's signature
@@ -230,6 +309,7 @@ def _describe_vpc_endpoint_services(  # noqa: PLR0917 - moto's signature
     max_results: int,
     next_token: str | None,
     region: str,
+    service_regions: list[str] | None = None,
 ) -> dict[str, Any]:
     """DescribeVpcEndpointServices as the EC2 API reference describes it: the AWS
     services of the Region (moto's defaults) and every endpoint service of the Region,
@@ -237,18 +317,29 @@ def _describe_vpc_endpoint_services(  # noqa: PLR0917 - moto's signature
     only the caller's own). Each ServiceDetail carries AvailabilityZones,
     AvailabilityZoneIds and ServiceRegion. A name in ServiceNames that the caller may
     not see is answered as one that does not exist: InvalidServiceName. Paged as moto
-    pages (NextToken is the ServiceId of the next item)."""
-    defaults: list[dict[str, Any]] = backend._collect_default_endpoint_services(
-        backend.account_id, region
+    pages (NextToken is the ServiceId of the next item).
+
+    `service_regions` (ServiceRegions): the Regions whose services are described,
+    default the caller's. A service of another Region is described (ServiceRegion its
+    home) only when it lists the caller's Region among its SupportedRegions
+    (PrivateLink guide, cross-Region connectivity); otherwise its name is answered
+    InvalidServiceName, as for a service the caller may not see."""
+    regions = list(dict.fromkeys(service_regions or [region]))
+    defaults: list[dict[str, Any]] = (
+        backend._collect_default_endpoint_services(backend.account_id, region)
+        if region in regions
+        else []
     )
     wanted = set(service_names)  # only the named ones are built (thousands may exist)
     custom = [
         service.to_dict()
-        for candidate in _region_backends(backend)
+        for home in regions
+        for candidate in _backends_of_region(home)
         for service in candidate.configurations.values()
         if isinstance(service, SandboxServiceConfiguration)
         and (not wanted or service.service_name in wanted)
         and _caller_may_see(service, backend)
+        and service.offered_to(region)
     ]
     services = defaults + custom
     known = {s["ServiceName"] for s in services}
@@ -337,10 +428,11 @@ def _rename(backend: Any, endpoint: SandboxVpcEndpoint, known_id: str | None) ->
 
 
 def _service_endpoints(backend: Any, service_id: str) -> list[SandboxVpcEndpoint]:
-    """Every endpoint connected to the service, whichever account created it."""
+    """Every endpoint connected to the service, whichever account created it and in
+    whichever Region (a cross-Region endpoint lives in its own Region)."""
     return [
         e
-        for candidate in _region_backends(backend)
+        for candidate in _all_backends()
         for e in candidate.vpc_end_points.values()
         if isinstance(e, SandboxVpcEndpoint) and e.service_id == service_id
     ]
@@ -359,7 +451,7 @@ def _connection(backend: Any, endpoint: SandboxVpcEndpoint) -> dict[str, Any]:
         "NetworkLoadBalancerArns": list(service.network_load_balancer_arns) if service else [],
         "IpAddressType": "ipv4",
         "VpcEndpointConnectionId": endpoint.connection_id,
-        "VpcEndpointRegion": backend.region_name,
+        "VpcEndpointRegion": endpoint.ec2_backend.region_name,
     }
 
 
@@ -430,7 +522,10 @@ def _activate_due(backend: Any) -> None:
     """Accepted endpoints become available once their activation time has passed (AWS
     shows them as pending for a while after the service owner accepts)."""
     now = time.monotonic()
-    endpoints = [e for b in _region_backends(backend) for e in list(b.vpc_end_points.values())]
+    # Every Region's: the owner of a service accepts in its Region, a cross-Region
+    # endpoint lives in another.
+    del backend
+    endpoints = [e for b in _all_backends() for e in list(b.vpc_end_points.values())]
     for endpoint in endpoints:
         due = getattr(endpoint, "activate_at", None)
         if due is not None and endpoint.state == "pending" and now >= due:

@@ -25,6 +25,7 @@ from causeway.sandbox.aws.backend import (
     _describe_vpc_endpoint_services,
     _get_service_quota,
     _modify_vpc_endpoint,
+    _modify_vpc_endpoint_service_configuration,
     _reject_vpc_endpoint_connections,
 )
 from causeway.sandbox.aws.metrics import (
@@ -66,6 +67,9 @@ def install() -> None:
             "describe_vpc_endpoint_connections": _describe_vpc_endpoint_connections,
             "accept_vpc_endpoint_connections": _accept_vpc_endpoint_connections,
             "reject_vpc_endpoint_connections": _reject_vpc_endpoint_connections,
+            "modify_vpc_endpoint_service_configuration": (
+                _modify_vpc_endpoint_service_configuration
+            ),
         }
         for name, function in backend_methods.items():
             setattr(VPCServiceConfigurationBackend, name, function)

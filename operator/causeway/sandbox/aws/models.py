@@ -50,6 +50,34 @@ class SandboxServiceConfiguration(VPCServiceConfiguration):
         self.endpoint_dns_name = f"{self.id}.{region}.vpce.amazonaws.com"
         self.service_region = region
         self.availability_zones = sorted(set(self.availability_zones))
+        # moto keeps the names CreateVpcEndpointServiceConfiguration/ModifyVpcEndpoint-
+        # ServiceConfiguration gave; the home Region is always supported (below).
+        self._supported_region_names = [
+            r for r in dict.fromkeys(self._supported_region_names or []) if r != region
+        ]
+
+    @property
+    def supported_region_names(self) -> list[str]:
+        """The Regions the service is offered to: its home Region first, then those its
+        owner added with AddSupportedRegions (EC2 API reference: ServiceConfiguration
+        SupportedRegions; PrivateLink guide, "Cross-Region access": the service is
+        always available in its own Region)."""
+        return [self.service_region, *self._supported_region_names]
+
+    @property
+    def supported_regions(self) -> list[dict[str, str]]:
+        """ServiceConfiguration.SupportedRegions: SupportedRegionDetail items."""
+        return [{"Region": r, "ServiceState": "Available"} for r in self.supported_region_names]
+
+    @property
+    def remote_access_enabled(self) -> bool:
+        """ServiceConfiguration.RemoteAccessEnabled: whether any Region other than the
+        home one may connect."""
+        return bool(self._supported_region_names)
+
+    def offered_to(self, region: str) -> bool:
+        """Whether an endpoint in `region` may connect (its home, or a supported Region)."""
+        return region in self.supported_region_names
 
     @property
     def availability_zone_ids(self) -> list[str]:
@@ -78,6 +106,9 @@ class SandboxVpcEndpoint(VPCEndPoint):
     service_id: str | None = None
     connection_id: str | None = None
     fingerprint: str | None = None
+    # VpcEndpoint.ServiceRegion (EC2 API reference): the Region of the endpoint service,
+    # which differs from the endpoint's own for a cross-Region endpoint.
+    service_region: str | None = None
     activate_at: float | None = None  # monotonic time an accepted endpoint becomes available
 
     @property

@@ -14,6 +14,7 @@ from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult, BaseResponse
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses._base_response import EC2BaseResponse
+from moto.ec2.utils import add_tag_specification
 
 from causeway.sandbox import faults
 from causeway.sandbox.aws.backend import (
@@ -70,6 +71,42 @@ class PrivateLinkResponses(EC2BaseResponse):
             endpoints, self._get_int_param("MaxResults"), self._get_param("NextToken")
         )
         return ActionResult({"VpcEndpoints": page, "NextToken": token})
+
+    def create_vpc_endpoint(self) -> ActionResult:
+        """moto's CreateVpcEndpoint plus ServiceRegion (EC2 API reference: the Region of
+        the endpoint service, for a cross-Region endpoint; default the caller's)."""
+        endpoint = self.ec2_backend.create_vpc_endpoint(
+            vpc_id=self._get_param("VpcId"),
+            service_name=self._get_param("ServiceName"),
+            endpoint_type=self._get_param("VpcEndpointType"),
+            policy_document=self._get_param("PolicyDocument"),
+            route_table_ids=self._get_param("RouteTableIds", []),
+            subnet_ids=self._get_param("SubnetIds", []),
+            client_token=self._get_param("ClientToken"),
+            security_group_ids=self._get_param("SecurityGroupIds", []),
+            tags=add_tag_specification(self._get_param("TagSpecifications", [])),
+            private_dns_enabled=self._get_bool_param("PrivateDnsEnabled", if_none=True),
+            service_region=self._get_param("ServiceRegion"),
+        )
+        return ActionResult({"VpcEndpoint": endpoint})
+
+    def describe_vpc_endpoint_services(self) -> ActionResult:
+        """moto's DescribeVpcEndpointServices plus ServiceRegions (EC2 API reference)."""
+        found = self.ec2_backend.describe_vpc_endpoint_services(
+            service_names=self._get_param("ServiceNames", []),
+            filters=self._get_param("Filters", []),
+            max_results=self._get_int_param("MaxResults"),
+            next_token=self._get_param("NextToken"),
+            region=self.region,
+            service_regions=self._get_param("ServiceRegions", []),
+        )
+        return ActionResult(
+            {
+                "ServiceNames": found["serviceNames"],
+                "ServiceDetails": found["servicesDetails"],
+                "NextToken": found["nextToken"],
+            }
+        )
 
     def describe_vpc_endpoint_connections(self) -> ActionResult:
         _activate_due(self.ec2_backend)

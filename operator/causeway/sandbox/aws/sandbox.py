@@ -289,19 +289,22 @@ class AwsSandbox:
             else:
                 _CONTROL.endpoint_quotas[vpc_id] = limit
 
-    def create_tenant_service(
+    def create_tenant_service(  # noqa: PLR0917 - every option has a default; callers name them
         self,
         region: str | None = None,
         acceptance_required: bool = True,
         allow_platform: bool = True,
         service_id: str | None = None,
         zones: Sequence[str] | None = None,
+        supported_regions: Sequence[str] = (),
     ) -> TenantService:
         """A tenant endpoint service in its own VPC, optionally allow-listing the platform.
         `service_id` gives it a known id (e.g. the one a seed manifest names). `zones`:
         the AZ names of the region its Network Load Balancer has a subnet in, and so the
         only AZs the service runs in (default <region>a, b and c); an endpoint to it may
-        have subnets only there, as in AWS."""
+        have subnets only there, as in AWS. `supported_regions`: other Regions it is
+        offered to (SupportedRegions; its home `region` always is), so that an endpoint
+        there may connect with CreateVpcEndpoint ServiceRegion."""
         region = region or self.region
         ec2 = self.client("ec2", region)
         vpc_id = _create_vpc(ec2, "172.16.0.0/16", "tenant")
@@ -315,7 +318,25 @@ class AwsSandbox:
             ec2.modify_vpc_endpoint_service_permissions(
                 ServiceId=service.service_id, AddAllowedPrincipals=[self.platform_principal]
             )
+        if supported_regions:
+            self.set_supported_regions(service.service_id, supported_regions)
         return service
+
+    def set_supported_regions(self, service_id: str, regions: Sequence[str]) -> None:
+        """As the service's owner: offer it to exactly these Regions besides its home
+        (ModifyVpcEndpointServiceConfiguration AddSupportedRegions/RemoveSupportedRegions,
+        a real API call in the service's Region)."""
+        home = self._service_region(service_id)
+        ec2 = self.client("ec2", home)
+        config = ec2.describe_vpc_endpoint_service_configurations(ServiceIds=[service_id])
+        current = {r["Region"] for r in config["ServiceConfigurations"][0]["SupportedRegions"]}
+        current.discard(home)
+        wanted = {r for r in regions if r != home}
+        add, remove = sorted(wanted - current), sorted(current - wanted)
+        if add or remove:
+            ec2.modify_vpc_endpoint_service_configuration(
+                ServiceId=service_id, AddSupportedRegions=add, RemoveSupportedRegions=remove
+            )
 
     def _create_service(
         self, region: str, vpc_id: str, subnet_ids: list[str], acceptance_required: bool
