@@ -192,6 +192,8 @@ class RegionReconciler:
                 except AwsCallError as exc:
                     await self._unobserved(work, exc, report)
             if report.failed is None:
+                # Also when the listing is reused: a sync asks AWS again at once.
+                await self._learn_services(work)
                 await self._decide_all(work, report)
         else:
             await self._report_quotas(report)
@@ -233,8 +235,6 @@ class RegionReconciler:
         self.view.listed(RegionObservation(taken_at, endpoints, connections))
         self.health.succeeded(self.region)
         report.listed = True
-        if "OutboundConnection" in kinds:
-            await self._learn_services(work)
 
     def _may_reach(self, spec: Mapping[str, Any]) -> bool:
         home = spec.get("serviceRegion") or self.region

@@ -214,11 +214,16 @@ class SandboxStack:
         """Edit the region's transitVpcs as an admin edits the config file; operators
         started from now on read the new config (a restart, as a ConfigMap change rolls
         the pod). `change` gets the entries as the file spells them."""
+        self.change_region(
+            lambda region: {**region, "transitVpcs": change(list(region["transitVpcs"]))}
+        )
+
+    def change_region(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Edit the region's config entry (as the file spells it), as `change_pool` does."""
         if self.config is None:
             raise RuntimeError("the sandbox is not started")
         data = self.config.model_dump(mode="json", exclude_none=True)
-        region = data["regions"][self.region]
-        region["transitVpcs"] = change(list(region["transitVpcs"]))
+        data["regions"][self.region] = change(dict(data["regions"][self.region]))
         data.pop("metering")  # may hold an interval below the file's floor (see __init__)
         changed = parse_config(data, source="sandbox config")
         self.config = changed.model_copy(update={"metering": self.config.metering})
