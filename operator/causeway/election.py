@@ -18,8 +18,17 @@ deadline 10 s, retry 2 s):
   cannot renew stops before any standby can take over; and a process that was paused
   (SIGSTOP, a frozen VM) finds on resuming that its monotonic clock ran past the
   deadline, so it refuses to act before it has even tried to renew.
+- A standby times a record from when its GET *answered* (client-go's observedTime):
+  timed from before the GET, a slow answer would eat into the margin between the old
+  leader's fence closing and the new leader acting.
 - Losing is final for this process: the operator stops and exits, and the restarted
-  process begins as a standby with fresh memory (as client-go's users do)."""
+  process begins as a standby with fresh memory (as client-go's users do).
+- One exception to waiting out a lease duration (client-go has none): an identity is
+  `<pod>_<per-process suffix>`, and a process started with its pod's name from the
+  downward API (`pod`) that finds the Lease held by another process *of its own pod*
+  takes it at once: the kubelet runs one container of a pod at a time, so that holder
+  is the restarted container's dead predecessor. Without a pod name (a host name is
+  no such proof: two processes may share a host) it waits like any standby."""
 
 from __future__ import annotations
 
@@ -102,8 +111,10 @@ class Elector:
         timing: ElectionTiming | None = None,
         monotonic: Callable[[], float],
         wall_clock: Callable[[], datetime],
+        pod: str | None = None,
     ) -> None:
         self.identity = identity
+        self.pod = pod  # this process's pod (downward API), proof of a same-pod holder
         self.timing = timing or ElectionTiming()
         self._store = store
         self.config_hash = config_hash
@@ -137,7 +148,7 @@ class Elector:
         if current is None:
             self._write(started, self._store.create, self._claim(None))
             return self._outcome(before)
-        self._observe(current, started)
+        self._observe(current, self._monotonic())  # when it answered, as client-go
         if self.role is Role.LEADER and current.holder != self.identity:
             self._lose()  # taken over (or released by hand): never fight for it back
             return self._outcome(before)
@@ -175,6 +186,8 @@ class Elector:
         lease duration (measured on the local clock, from when this record was first seen)."""
         if not current.holder or current.holder == self.identity:
             return False
+        if self.pod is not None and pod_of(current.holder) == self.pod:
+            return False  # our own pod's previous container: dead (see the module's notes)
         return now - self._observed_at < current.lease_duration_seconds
 
     def _claim(self, current: LeaseRecord | None) -> LeaseRecord:
@@ -225,3 +238,9 @@ class Elector:
             changed=self.role is not before,
             holder_config_hash="" if observed is None else observed.config_hash,
         )
+
+
+def pod_of(identity: str) -> str:
+    """The pod part of an identity `<pod>_<suffix>` (pod names never hold "_")."""
+    pod, separator, _ = identity.rpartition("_")
+    return pod if separator else identity

@@ -1,6 +1,9 @@
-"""kopf registration only. kopf watches the kinds, keeps the cluster index current,
-holds each connection's finalizer until its teardown is done, and tells the region
-reconciler that an object changed; the reconciler makes every decision.
+"""kopf registration only. kopf holds each connection's finalizer until its teardown
+is done and tells the region reconciler that an object changed (a created, changed or
+resumed object is touched: its next pass writes its sync time); the reconciler makes
+every decision. kopf's bodies never go into the cluster index: its informers
+(causeway.index.informer) alone keep it, from their own watch, so two streams never
+race in it; they also kick a region when one of its objects changes.
 
 The one exception is an object no region reconciler will ever see (its region is not
 served): its Stalled status is written here, since no AWS is involved.
@@ -10,7 +13,7 @@ readers, the operator's memory and the reconcilers' wake-ups belong to the event
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -21,7 +24,6 @@ from causeway.api import (
     INBOUND,
     NAMED_CREDENTIAL,
     OUTBOUND,
-    SOURCE_RANGE_ALLOCATION,
     VERSION,
     KindInfo,
 )
@@ -36,59 +38,10 @@ def register(
     registry: kopf.OperatorRegistry, runtime: Runtime, credentials: CredentialController
 ) -> None:
     """Register the handlers of every kind on `registry` (the acting operator's)."""
-    register_watching(registry, runtime, credentials)
     _register_connection(registry, runtime, OUTBOUND)
     _register_connection(registry, runtime, INBOUND)
     _register_quota(registry, runtime)
     _register_credential(registry, credentials)
-
-
-def register_watching(
-    registry: kopf.OperatorRegistry, runtime: Runtime, credentials: CredentialController
-) -> None:
-    """Only what keeps the cluster index current: index and raw-event handlers, which
-    never write. A standby replica runs kopf with just these (see causeway.operator)."""
-    _register_index(registry, runtime, OUTBOUND, on_change=credentials.connection_changed)
-    _register_index(registry, runtime, INBOUND)
-    _register_index(registry, runtime, CONNECTION_QUOTA, on_deleted=_everywhere(runtime))
-    _register_index(registry, runtime, SOURCE_RANGE_ALLOCATION)
-    _register_index(registry, runtime, NAMED_CREDENTIAL)
-
-
-Changed = Callable[[str, str], None]  # namespace, name
-
-
-def _register_index(
-    registry: kopf.OperatorRegistry,
-    runtime: Runtime,
-    kind: KindInfo,
-    *,
-    on_change: Changed | None = None,
-    on_deleted: Changed | None = None,
-) -> None:
-    """Keep the index of `kind` current; `on_change` hears of every change of an object
-    (its status included) and of its deletion, `on_deleted` of its deletion only."""
-    resource = (GROUP, VERSION, kind.plural)
-    index = runtime.index[kind]
-
-    # kopf calls index handlers for every object it lists before it runs any other
-    # handler of any kind: once anything else runs, the index holds the whole cluster.
-    async def remember(body: kopf.Body, **_: Any) -> None:
-        index.observe(None, dict(body))
-        if on_change is not None:
-            on_change(*_key(body))
-
-    async def forget_or_mark_ready(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-        runtime.index.ready.set()
-        if event.get("type") == "DELETED":
-            index.observe("DELETED", dict(body))
-            runtime.memories.forget(str(body.get("metadata", {}).get("uid", "")))
-            for hook in (on_change, on_deleted):
-                if hook is not None:
-                    hook(*_key(body))
-
-    kopf.index(*resource, registry=registry, id=f"{kind.singular}-index")(remember)
-    kopf.on.event(*resource, registry=registry, id=f"{kind.singular}-events")(forget_or_mark_ready)
 
 
 def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind: KindInfo) -> None:
@@ -97,7 +50,6 @@ def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind
     async def changed(
         *, body: kopf.Body, patch: kopf.Patch, reason: str, old: Any, new: Any, **_: Any
     ) -> None:
-        runtime.index[kind].observe(None, dict(body))
         region = str((body.get("spec") or {}).get("region", ""))
         if not runtime.serves(region):
             patch.status.update(_unknown_region(runtime, body, region))
@@ -115,7 +67,6 @@ def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind
             if kind is OUTBOUND and not await retired.tear_down(runtime, region, body):
                 raise kopf.TemporaryError("endpoints left in an unconfigured Region", delay=10)
             return
-        runtime.index[kind].observe(None, dict(body))
         done = runtime.memories.teardown_future(str(body["metadata"]["uid"]))
         runtime.kick(region)
         await done  # the reconciler resolves it once nothing is left in AWS
@@ -144,22 +95,12 @@ def _key(body: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta.get("namespace", "")), str(meta.get("name", ""))
 
 
-def _everywhere(runtime: Runtime) -> Changed:
-    """Licenses are judged cluster-wide: any quota change may matter in any region."""
-
-    def kick(namespace: str, name: str) -> None:
-        runtime.kick_all()
-
-    return kick
-
-
 def _register_quota(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     """Licenses are judged cluster-wide: a quota's change may provision a waiting
     connection in any region, so every region gets an early pass."""
     resource = (GROUP, VERSION, CONNECTION_QUOTA.plural)
 
-    async def changed(*, body: kopf.Body, **_: Any) -> None:
-        runtime.index[CONNECTION_QUOTA].observe(None, dict(body))
+    async def changed(**_: Any) -> None:
         runtime.kick_all()
 
     for on in (kopf.on.create, kopf.on.update, kopf.on.resume):

@@ -18,6 +18,7 @@ renames a `namespace` of ours to `exported_namespace`. Units are in the names
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -189,9 +190,16 @@ class Metrics:
     def metering_cycle(self, *, failed: bool) -> None:
         self._metering_cycles.labels((Result.ERROR if failed else Result.SUCCESS).value).inc()
 
-    def observe_state(self, index: ClusterIndex, budget: Budget) -> None:
-        """Export the scrape-time gauges read from the operator's index and budget."""
+    def observe_state(
+        self,
+        index: ClusterIndex,
+        budget: Budget,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Export the scrape-time gauges read from the operator's index and budget
+        (`monotonic`: the clock the index's informers stamp with)."""
         self.registry.register(_StateCollector(index, budget, lambda: self._leading))
+        self.registry.register(_IndexCollector(index, monotonic))
 
     def serve(self, host: str, port: int) -> MetricsServer:
         """Serve /metrics (any path, as prometheus_client does) on a daemon thread."""
@@ -214,6 +222,34 @@ class MetricsServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+class _IndexCollector(Collector):
+    """Whether each kind's index is synced and how fresh it is, on every replica (a
+    standby's warmth is what a takeover depends on)."""
+
+    def __init__(self, index: ClusterIndex, monotonic: Callable[[], float]) -> None:
+        self._index = index
+        self._monotonic = monotonic
+
+    def collect(self) -> Iterable[Metric]:
+        synced = GaugeMetricFamily(
+            "causeway_index_synced",
+            "1 once the kind's objects were listed in full and are being watched, else 0.",
+            labels=("kind",),
+        )
+        age = GaugeMetricFamily(
+            "causeway_index_age_seconds",
+            "Seconds since the API server last confirmed the kind's index current (its "
+            "listing, a watch event or bookmark); absent before the first listing.",
+            labels=("kind",),
+        )
+        for kind, seconds in sorted(self._index.ages(self._monotonic()).items()):
+            synced.add_metric((kind,), 0 if seconds is None else 1)
+            if seconds is not None:
+                age.add_metric((kind,), round(seconds, 3))
+        yield synced
+        yield age
 
 
 class _StateCollector(Collector):

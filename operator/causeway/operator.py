@@ -22,6 +22,9 @@ from causeway.controllers.leadership import Leadership
 from causeway.controllers.metering import MeteringController
 from causeway.controllers.region import RegionReconciler
 from causeway.controllers.secret_watches import SecretWatches
+from causeway.health import HealthServer
+from causeway.index import ObjectSnapshot
+from causeway.index.informer import ClusterInformers
 from causeway.runtime import Runtime
 
 # Must differ from causeway.dev: kopf drops annotations under its storage prefix from
@@ -30,18 +33,6 @@ KOPF_PREFIX = "kopf.causeway.dev"
 FINALIZER = api.FINALIZER
 
 LoginFn = Callable[..., Awaitable[kopf.ConnectionInfo | None] | kopf.ConnectionInfo | None]
-
-
-class _QuietBookkeeping(logging.Filter):
-    """Drops kopf's per-event "Handler '…-index' succeeded." lines: the index and event
-    hooks run on every watch event, and those lines would drown the useful ones."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not (
-            message.startswith("Handler '")
-            and message.endswith(("-index' succeeded.", "-events' succeeded."))
-        )
 
 
 def build_settings(*, finalizer: str = FINALIZER) -> kopf.OperatorSettings:
@@ -66,39 +57,29 @@ def build_settings(*, finalizer: str = FINALIZER) -> kopf.OperatorSettings:
 
 
 def build_registry(
-    runtime: Runtime,
-    credentials: CredentialController,
-    login: LoginFn | None = None,
-    *,
-    acting: bool = True,
+    runtime: Runtime, credentials: CredentialController, login: LoginFn | None = None
 ) -> kopf.OperatorRegistry:
     """A fresh registry holding Causeway's handlers (no global state, so tests can run
-    several operators one after another in one process); a standby's (`acting` False)
-    holds only the handlers that keep the index current."""
+    several operators one after another in one process)."""
     registry = kopf.OperatorRegistry()
     kopf.on.login(registry=registry)(login or kopf.login_via_client)
-    if acting:
-        handlers.register(registry, runtime, credentials)
-    else:
-        handlers.register_watching(registry, runtime, credentials)
+    handlers.register(registry, runtime, credentials)
     return registry
 
 
 # How kopf fits leader election. kopf's own peering pauses a standby's watch streams
 # altogether (a cold index, relisted at takeover) and judges liveness by wall-clock
 # timestamps of peers, with no fencing; so it is off (standalone), and the Lease
-# election (causeway.election) decides instead. A standby must not let kopf write
-# either: with change handlers registered, kopf adds our finalizer to new objects and
-# stores its last-handled state in annotations; with none registered (or filtered out
-# by `when=`), kopf *removes* a finalizer it no longer needs. So a standby runs kopf
-# with only index and raw-event handlers (which never write) and a finalizer name no
-# object carries, so kopf neither adds nor removes ours: its watches and the cluster
-# index stay warm. On acquiring the Lease that kopf stops and the acting one starts:
-# it re-lists once (kopf's resume handlers need that pass, and they rewrite nothing),
-# while the reconcilers already work from the warm index. Behind kopf, every AWS call
-# and every Kubernetes write of Causeway's own goes through the fence (causeway.fence),
-# which the election closes the moment the renew deadline passes.
-STANDBY_FINALIZER = "causeway.dev/standby-never-set"
+# election (causeway.election) decides instead. kopf runs only while this replica
+# acts: with change handlers registered it writes (finalizers, its last-handled state),
+# and with none it *removes* a finalizer it no longer needs. The cluster index does not
+# need kopf: its informers (causeway.index.informer) list and watch every kind from the
+# start, on a standby too, so a standby is warm (and Ready) within seconds and keeps
+# its index across the takeover; on acquiring the Lease the controllers start at once
+# on it and kopf starts beside them (its resume handlers rewrite nothing). Behind
+# kopf, every AWS call and every Kubernetes write of Causeway's own goes through the
+# fence (causeway.fence), which the election closes the moment the renew deadline
+# passes.
 
 
 async def run_operator(
@@ -111,44 +92,149 @@ async def run_operator(
     handle_signals: bool = False,
     leadership: Leadership | None = None,
 ) -> None:
-    """Run until `stop_flag` is set. With `handle_signals` (the main thread of `causeway
-    run`), the first SIGINT/SIGTERM stops the operator gracefully and a second one exits
-    at once, quietly. With `leadership`, stand by until the Lease is acquired, then act
-    until stopped (the Lease is then released) or until it is lost (LeadershipLostError)."""
+    """Run until `stop_flag` is set. The cluster index is listed and watched from the
+    start; `ready_flag` is set once it is synced and the replica acts (kopf is up) or
+    stands by. `liveness_endpoint` serves liveness there and readiness (index synced) at
+    /readyz beside it. With `handle_signals` (the main thread of `causeway run`), the
+    first SIGINT/SIGTERM stops the operator gracefully and a second one exits at once,
+    quietly. With `leadership`, stand by (once the index is synced) until the Lease is
+    acquired, then act until stopped (the Lease is then released) or until it is lost
+    (LeadershipLostError)."""
     stopped = asyncio.Event()
     stop_watch = asyncio.create_task(_follow(stop_flag, stopped), name="operator stop flag")
-    quiet = _QuietBookkeeping()
-    logging.getLogger("kopf.objects").addFilter(quiet)
+    if handle_signals:
+        _take_over_signals(stopped)
     credentials = CredentialController(runtime)
     secret_watches = _watch_secrets(runtime, credentials)
-    kopf_run = _KopfRun(login, liveness_endpoint, ready_flag, stopped if handle_signals else None)
+    hooks = IndexHooks(runtime, credentials)
+    informers = _start_informers(runtime, hooks)
+    health = await _serve_health(runtime, liveness_endpoint)
+    kopf_run = _KopfRun(login, ready_flag, stopped if handle_signals else None)
     election_task = None
     try:
+        await _any_of(stopped, runtime.index.ready)
+        if stopped.is_set():
+            return
         if leadership is None:
             runtime.metrics.leader(leading=True)
+            hooks.acting = True
             await _act(runtime, credentials, kopf_run, stopped, None)
             return
         runtime.fence(leadership.may_act)
         runtime.metrics.leader(leading=False)
+        # Only a warm replica stands for election: a cold one that won would first list.
         election_task = asyncio.create_task(leadership.run(stopped), name="leader election")
-        # The first replica usually wins its first attempt: then it acts at once, without
-        # starting (and at once stopping) a standby kopf.
         await _any_of(stopped, leadership.attempted)
         if not (stopped.is_set() or leadership.acquired.is_set() or leadership.lost.is_set()):
-            await kopf_run.standby(runtime, credentials, stopped, leadership)
+            _set(ready_flag)  # a standby: warm, not acting
+            await _any_of(stopped, leadership.acquired, leadership.lost)
         if leadership.acquired.is_set() and not (stopped.is_set() or leadership.lost.is_set()):
+            hooks.acting = True
             await _act(runtime, credentials, kopf_run, stopped, leadership)
     finally:
         stop_watch.cancel()
         secret_watches.stop()
+        informers.stop()
+        if health is not None:
+            await health.stop()
         if election_task is not None:
             election_task.cancel()
             await asyncio.gather(election_task, return_exceptions=True)
-        logging.getLogger("kopf.objects").removeFilter(quiet)
+    if leadership is None:
+        return
     if leadership.lost.is_set():
         raise LeadershipLostError(f"lost the leader Lease {leadership.lease}")
     if leadership.acquired.is_set():
         await leadership.release()
+
+
+class IndexHooks:
+    """What the index's informers tell the rest of the operator, on its event loop:
+    a deleted object's memory is forgotten; an OutboundConnection's every change goes to
+    the credential controller (a credential follows its connection's status); a change
+    beyond the status (spec, finalizers, deletion, annotations) kicks the region of a
+    connection, every region for a ConnectionQuota (licenses are judged cluster-wide),
+    the credential controller for a NamedCredential (only while acting: the first
+    evaluation starts its Secret watches). Status-only changes kick nothing: the
+    operator wrote them."""
+
+    def __init__(self, runtime: Runtime, credentials: CredentialController) -> None:
+        self._runtime = runtime
+        self._credentials = credentials
+        self.acting = False
+
+    def changed(
+        self,
+        kind: api.KindInfo,
+        event: str,
+        before: ObjectSnapshot | None,
+        now: ObjectSnapshot,
+    ) -> None:
+        runtime = self._runtime
+        if event == "DELETED":
+            runtime.memories.forget(now.uid)
+        if kind is api.OUTBOUND:
+            self._credentials.connection_changed(*now.key)
+        if event == "LISTED" and before is not None and before.essence == now.essence:
+            return
+        if event == "MODIFIED" and before is not None and before.essence == now.essence:
+            return
+        if kind in (api.OUTBOUND, api.INBOUND):
+            runtime.kick(now.region)
+        elif kind is api.CONNECTION_QUOTA:
+            runtime.kick_all()
+        elif kind is api.NAMED_CREDENTIAL and self.acting:
+            self._credentials.credential_changed(*now.key, touch=False)
+
+
+def _start_informers(runtime: Runtime, hooks: IndexHooks) -> ClusterInformers:
+    """List and watch every kind into the runtime's index (threads), calling `hooks` and
+    setting `runtime.index.ready` on this loop."""
+    loop = asyncio.get_running_loop()
+
+    def changed(
+        kind: api.KindInfo, event: str, before: ObjectSnapshot | None, now: ObjectSnapshot
+    ) -> None:
+        loop.call_soon_threadsafe(hooks.changed, kind, event, before, now)
+
+    def synced() -> None:
+        loop.call_soon_threadsafe(_synced, runtime)
+
+    informers = ClusterInformers(
+        runtime.index,
+        runtime.kube.objects(),
+        on_change=changed,
+        on_synced=synced,
+        monotonic=runtime.monotonic,
+    )
+    informers.start()
+    return informers
+
+
+def _synced(runtime: Runtime) -> None:
+    if not runtime.index.ready.is_set():
+        logging.getLogger("causeway.index").info(
+            "Cluster index synced: %d objects",
+            sum(len(runtime.index[k].all()) for k in runtime.index.kinds),
+        )
+    runtime.index.ready.set()
+
+
+async def _serve_health(runtime: Runtime, url: str | None) -> HealthServer | None:
+    if url is None:
+        return None
+    server = HealthServer(
+        url,
+        ready=lambda: runtime.index.synced,
+        details=lambda: runtime.index.ages(runtime.monotonic()),
+    )
+    await server.start()
+    return server
+
+
+def _set(flag: asyncio.Event | threading.Event | None) -> None:
+    if flag is not None:
+        flag.set()
 
 
 class LeadershipLostError(Exception):
@@ -200,40 +286,17 @@ def _start_controllers(
 
 
 class _KopfRun:
-    """Runs kopf (once or twice: standby, then acting) with the same login, liveness
-    endpoint and signal handling."""
+    """Runs kopf (while acting) with the same login and signal handling."""
 
     def __init__(
         self,
         login: LoginFn | None,
-        liveness_endpoint: str | None,
         ready_flag: asyncio.Event | threading.Event | None,
         signal_stop: asyncio.Event | None,
     ) -> None:
         self.login = login
-        self._liveness = liveness_endpoint
         self._ready_flag = ready_flag
         self._signal_stop = signal_stop
-
-    async def standby(
-        self,
-        runtime: Runtime,
-        credentials: CredentialController,
-        stopped: asyncio.Event,
-        leadership: Leadership,
-    ) -> None:
-        """Watch (index warm, nothing written) until the Lease is acquired or lost, or
-        the operator is stopped."""
-        standby_over = asyncio.Event()
-        over = asyncio.create_task(
-            _first_of(standby_over, stopped, leadership.acquired, leadership.lost),
-            name="standby until",
-        )
-        registry = build_registry(runtime, credentials, self.login, acting=False)
-        try:
-            await self.run(registry, build_settings(finalizer=STANDBY_FINALIZER), standby_over)
-        finally:
-            over.cancel()
 
     async def run(
         self, registry: kopf.OperatorRegistry, settings: kopf.OperatorSettings, stop: asyncio.Event
@@ -251,7 +314,6 @@ class _KopfRun:
                 standalone=True,
                 stop_flag=stop,
                 ready_flag=kopf_ready,
-                liveness_endpoint=self._liveness,
             )
         finally:
             started.cancel()

@@ -72,7 +72,7 @@ class Runtime:
         self.views = {region: RegionView(clock=self.monotonic) for region in self.config.regions}
         self.quotas = QuotaReporter(self)
         self.clients.listen(self.metrics.aws_call)
-        self.metrics.observe_state(self.index, self.budget)
+        self.metrics.observe_state(self.index, self.budget, self.monotonic)
 
     def fence(self, may_act: Callable[[], bool]) -> None:
         """Let `may_act` (the leader election's) allow or refuse every AWS call and

@@ -118,10 +118,12 @@ def _leadership(options: RunOptions, cluster: ClusterConnection, runtime: Runtim
         options.lease_name,
         request_timeout=timing.renew_deadline / 2,
     )
-    pod = os.environ.get("POD_NAME") or socket.gethostname()
+    pod_name = os.environ.get("POD_NAME") or None
+    pod = pod_name or socket.gethostname()
     elector = Elector(
         store,
         f"{pod}_{secrets.token_hex(4)}",
+        pod=pod_name,  # a restarted container of this pod takes its Lease at once
         config_hash=runtime.config.fingerprint(),
         timing=timing,
         monotonic=awake_clock,

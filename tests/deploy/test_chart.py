@@ -372,9 +372,13 @@ def test_container_runs_the_operator_with_probes_on_its_liveness_endpoint(render
     ]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"health": 8080, "metrics": 9090}
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+    for probe, path in (
+        ("livenessProbe", "/healthz"),
+        ("startupProbe", "/healthz"),
+        ("readinessProbe", "/readyz"),  # the index is synced: a rolling update waits for it
+    ):
         get = container[probe]["httpGet"]
-        assert (get["path"], ports[get["port"]]) == ("/healthz", 8080), probe
+        assert (get["path"], ports[get["port"]]) == (path, 8080), probe
     assert container["resources"] == DEFAULTS["resources"]
 
 

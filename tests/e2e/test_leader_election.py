@@ -1,7 +1,8 @@
 """Two `causeway run` processes electing a leader on a Lease in the sandbox: only the
 leader acts (the standby's Kubernetes writes and AWS calls are counted by its own
-token and access key, and are zero), a killed leader is replaced by the standby,
-SIGTERM hands the Lease over, and a leader paused past its Lease acts no more when
+token and access key, and are zero), a killed leader is replaced by the standby, a
+killed leader's restarted container (the same pod) takes its Lease at once, SIGTERM
+hands the Lease over, and a leader paused past its Lease acts no more when
 it resumes."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from unittest.mock import ANY
@@ -158,6 +160,26 @@ def test_standby_takes_over_from_a_killed_leader(stack: SandboxStack, replicas: 
     for name in first + later:
         assert len(live_endpoints_of(stack, uid_of(stack, name))) == 1
     assert f"Acquired Lease {lease_of(stack)}: pod-b_" in replicas.log("pod-b")
+
+
+def test_a_restarted_container_of_the_leaders_pod_takes_the_lease_at_once(
+    stack: SandboxStack, replicas: Replicas
+) -> None:
+    leader = replicas.start("pod-a")
+    killed = wait_leader(stack, "pod-a")
+    leader.kill()  # kill -9 (an OOM kill): no release, the Lease is still held
+    leader.wait(10)
+    restarted = time.monotonic()
+    replicas.start("pod-a")  # the kubelet restarts the container: the same pod name
+    # Within the 15 s the Lease would otherwise be waited out (the start included).
+    taken = eventually(
+        lambda: holder(stack) if holder(stack) not in ("", killed) else None,
+        timeout=12,
+        what="the restarted pod-a to take its Lease",
+    )
+    assert taken.startswith("pod-a_") and time.monotonic() - restarted < 15
+    connect(stack, ["after-restart"])
+    wait_ready(stack, ["after-restart"], timeout=30)
 
 
 def test_sigterm_hands_the_lease_over(

@@ -361,3 +361,57 @@ async def test_release_on_stop_empties_the_holder(store: FakeLeaseStore, clocks:
     await driver.release()
     assert store.lease is not None and store.lease.holder == ""
     assert gauge == [True, False]
+
+
+class SlowGets(FakeLeaseStore):
+    """The same Lease, but each GET answers `delay` seconds after it was sent."""
+
+    def __init__(self, shared: FakeLeaseStore, clocks: Clocks, delay: float) -> None:
+        super().__init__()
+        self._shared, self._clocks, self._delay = shared, clocks, delay
+
+    def get(self) -> LeaseRecord | None:
+        self._clocks.advance(self._delay)
+        return self._shared.get()
+
+    def replace(self, record: LeaseRecord) -> LeaseRecord:
+        return self._shared.replace(record)
+
+
+def test_a_standby_times_a_record_from_when_its_get_answered(
+    store: FakeLeaseStore, clocks: Clocks
+) -> None:
+    """client-go's observedTime: a slow GET must not shorten the lease the old leader is
+    owed (timed from the request, a 3 s answer would leave it 12 s, not 15)."""
+    a = elector(store, "a", clocks)
+    a.attempt()  # a leads, then dies without renewing
+    b = elector(SlowGets(store, clocks, delay=3.0), "b", clocks)
+    b.attempt()  # sent at 1000, answered at 1003: b first saw a's record at 1003
+    clocks.advance(12.5)  # 15.5 s after sending, 12.5 s after the answer
+    assert b.attempt().role is Role.STANDBY
+    clocks.advance(2.5)  # the next round starts 15 s after the first answer
+    assert b.attempt().role is Role.LEADER
+
+
+def test_a_restarted_container_takes_its_own_pods_lease_at_once(
+    store: FakeLeaseStore, clocks: Clocks
+) -> None:
+    """The kubelet runs one container of a pod at a time: a Lease held by another
+    process of this pod is held by a dead one (kill -9, OOM), so waiting out its
+    15 s would only leave the platform without a leader."""
+    old = elector(store, "causeway-7d9f-x2k4_1111", clocks)
+    assert old.attempt().role is Role.LEADER  # then killed: it never renews again
+
+    def process(identity: str, pod: str | None) -> Elector:
+        return Elector(store, identity, pod=pod, monotonic=clocks.monotonic, wall_clock=clocks.wall)
+
+    other_pod = process("causeway-7d9f-b8m2_2222", "causeway-7d9f-b8m2")
+    host_only = process("causeway-7d9f-x2k4_3333", None)  # no POD_NAME: no such proof
+    assert other_pod.attempt().role is Role.STANDBY
+    assert host_only.attempt().role is Role.STANDBY
+    restarted = process("causeway-7d9f-x2k4_4444", "causeway-7d9f-x2k4")
+    outcome = restarted.attempt()
+    assert (outcome.role, outcome.holder) == (Role.LEADER, "causeway-7d9f-x2k4_4444")
+    assert store.lease is not None and store.lease.transitions == 1
+    clocks.advance(2)
+    assert old.attempt().role is Role.LOST  # were it alive after all, it would stop

@@ -269,3 +269,20 @@ def test_transit_gauges_follow_each_pass_and_drop_a_vpc_that_is_gone() -> None:
     metrics.transit_capacity("us-east-1", first[:1])  # vpc-b and vpc-c left the pool
     assert ("causeway_transit_endpoints", vpc("vpc-c")) not in scrape(metrics)
     assert ("causeway_transit_endpoints", vpc("vpc-a")) in scrape(metrics)
+
+
+def test_every_replica_exports_whether_its_index_is_synced_and_how_fresh() -> None:
+    metrics = Metrics()
+    index = ClusterIndex([OUTBOUND, CONNECTION_QUOTA])
+    now = [100.0]
+    metrics.observe_state(index, Budget({}), lambda: now[0])
+    metrics.leader(leading=False)  # a standby exports it too
+    samples = scrape(metrics)
+    assert samples[("causeway_index_synced", labels(kind="OutboundConnection"))] == 0
+    assert ("causeway_index_age_seconds", labels(kind="OutboundConnection")) not in samples
+    index[OUTBOUND].mark_synced(90.0)
+    index[CONNECTION_QUOTA].mark_synced(95.0)
+    samples = scrape(metrics)
+    assert samples[("causeway_index_synced", labels(kind="OutboundConnection"))] == 1
+    assert samples[("causeway_index_age_seconds", labels(kind="OutboundConnection"))] == 10.0
+    assert samples[("causeway_index_age_seconds", labels(kind="ConnectionQuota"))] == 5.0

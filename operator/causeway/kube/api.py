@@ -16,6 +16,7 @@ import kubernetes
 from causeway.api import API_VERSION, GROUP, VERSION, KindInfo
 from causeway.fence import Fence
 from causeway.kube.client import operator_client
+from causeway.kube.objects import ObjectsApi
 from causeway.kube.secrets import SecretsApi
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -38,10 +39,16 @@ class KubeApi:
     """Status writes and Events for Causeway's own kinds."""
 
     def __init__(self, configuration: kubernetes.client.Configuration) -> None:
+        self._configuration = configuration
         self._custom = kubernetes.client.CustomObjectsApi(operator_client(configuration))
         # Asked before every write here and in `secrets` (leader election closes it).
         self.fence = Fence()
         self.secrets = SecretsApi(configuration, self.fence)
+
+    def objects(self) -> ObjectsApi:
+        """A fresh lister and watcher of Causeway's kinds (the cluster index's, one per
+        operator run: stopping it ends its watches)."""
+        return ObjectsApi(self._configuration)
 
     def record_event(
         self, ref: ObjectRef, *, reason: str, message: str, warning: bool, now: datetime

@@ -30,6 +30,7 @@ from causeway.aws.session import ClientFactory
 from causeway.clock import Clock, utc_now
 from causeway.config import OperatorConfig, parse_config
 from causeway.crdgen import crd_for
+from causeway.health import readiness_url
 from causeway.kube import KubeApi
 from causeway.operator import run_operator
 from causeway.runtime import Runtime
@@ -287,7 +288,8 @@ class SandboxStack:
     ) -> subprocess.Popen[bytes]:
         """`causeway run` as its own process, configured only the way a cluster deployment
         is: a config file (CAUSEWAY_CONFIG), a kubeconfig and the AWS SDK's environment.
-        Returns once its liveness probe answers; its output goes to workdir/operator.log.
+        Returns once its readiness probe answers (its index is synced); its output goes
+        to workdir/operator.log.
         `without_aws_credentials`: the SDK finds none (no keys, profile or metadata).
         `replica`: one of several replicas electing a leader (on the Lease in the
         backend's operator namespace): its pod name, Kubernetes token and AWS access key id, which
@@ -328,7 +330,7 @@ class SandboxStack:
         command = [sys.executable, "-m", "causeway", "run", "--liveness", liveness, *extra_args]
         with (workdir / "operator.log").open("wb") as log:
             process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        _wait_until_live(process, liveness, ready_timeout, workdir / "operator.log")
+        _wait_until_ready(process, liveness, ready_timeout, workdir / "operator.log")
         return process
 
     def apply_all(self, manifests: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -369,8 +371,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_until_live(process: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
-    """Block until the operator's liveness probe answers 200 (kopf is up and watching)."""
+def _wait_until_ready(
+    process: subprocess.Popen[bytes], liveness: str, timeout: float, log: Path
+) -> None:
+    """Block until the operator's readiness probe answers 200 (its index is synced)."""
+    url = readiness_url(liveness)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -383,4 +388,4 @@ def _wait_until_live(process: subprocess.Popen[bytes], url: str, timeout: float,
             pass  # not listening yet
         time.sleep(0.05)
     process.kill()
-    raise RuntimeError(f"causeway run was not live within {timeout:g}s: see {log}")
+    raise RuntimeError(f"causeway run was not ready within {timeout:g}s: see {log}")

@@ -1,9 +1,10 @@
-"""The cluster as the operator last saw it: every Causeway object of every kind, kept
-current from kopf's watch events, so region reconcilers and the cluster-wide rules
-(licenses, claims) read one consistent in-memory view instead of listing the cluster.
+"""The views of the index: every Causeway object of every kind as last listed or
+watched (causeway.index.informer keeps them current), so region reconcilers and the
+cluster-wide rules (licenses, claims) read one consistent in-memory view instead of
+listing the cluster.
 
-kopf lists every indexed kind before it runs any other handler; `ready` is set at that
-point, so nothing decides on a half-loaded view (an older claim not yet seen)."""
+Every kind is listed in full before the controllers run (`ready`), so nothing decides
+on a half-loaded view (an older claim not yet seen)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,20 @@ class ObjectSnapshot:
     def status(self) -> Mapping[str, Any]:
         return self.body.get("status") or {}
 
+    @property
+    def essence(self) -> tuple[Any, ...]:
+        """What a change handler reacts to: everything but the status and the server's
+        bookkeeping (resourceVersion, managedFields)."""
+        meta = self._meta
+        return (
+            self.uid,
+            self.spec,
+            meta.get("deletionTimestamp"),
+            meta.get("finalizers"),
+            meta.get("labels"),
+            self.annotations,
+        )
+
     def with_status(self, status: Mapping[str, Any]) -> ObjectSnapshot:
         """This object with a status merge patch applied, as the API server applies it."""
         return ObjectSnapshot({**self.body, "status": compact(merge_patch(self.status, status))})
@@ -146,22 +161,55 @@ class KindIndex:
         # A tuple, not a deque: a deque's first block alone is ~600 bytes per object.
         self._recent: dict[tuple[str, str], tuple[str, ...]] = {}
         self._lock = threading.Lock()
+        self.synced_at: float | None = None  # monotonic time of the last complete listing
+        self.heard_at: float | None = None  # … of the last word from the API server
 
-    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        """Record one watch event (None = the initial listing)."""
+    def replace(self, listed: Iterable[ObjectSnapshot]) -> dict[tuple[str, str], ObjectSnapshot]:
+        """Make a complete listing the whole index, in one step (a reader sees the index
+        before or after, never half of it): what the listing lacks was deleted meanwhile
+        and is gone. A status we wrote and whose event the listing predates is kept, as
+        for a watch event. Returns what the index held before, by key."""
+        objects = {snapshot.key: snapshot for snapshot in listed}
+        with self._lock:
+            before = self._objects
+            for key in list(self._awaited.keys() - objects.keys()):
+                del self._awaited[key]
+            self._recent = {k: v for k, v in self._recent.items() if k in objects}
+            for key, snapshot in objects.items():
+                self._note_version(key, snapshot.resource_version)
+                current = self._objects.get(key)
+                if current is not None and self._is_before_our_write(snapshot):
+                    objects[key] = ObjectSnapshot({**snapshot.body, "status": current.status})
+            self._objects = objects
+        return before
+
+    def mark_synced(self, at: float) -> None:
+        self.synced_at = self.heard_at = at
+
+    def mark_heard(self, at: float) -> None:
+        self.heard_at = at
+
+    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> ObjectSnapshot:
+        """Record one watch event (None: an object listed); returns it as kept."""
         snapshot = ObjectSnapshot(kept(body))
+        self.apply(event_type, snapshot)
+        return snapshot
+
+    def apply(self, event_type: str | None, snapshot: ObjectSnapshot) -> ObjectSnapshot | None:
+        """Record one watch event whose object is already kept (`kept`); returns what
+        the index held before."""
         key = snapshot.key
         with self._lock:
             if event_type == "DELETED":
-                self._objects.pop(key, None)
                 self._awaited.pop(key, None)
                 self._recent.pop(key, None)
-                return
+                return self._objects.pop(key, None)
             self._note_version(key, snapshot.resource_version)
             current = self._objects.get(key)
             if current is not None and self._is_before_our_write(snapshot):
                 snapshot = ObjectSnapshot({**snapshot.body, "status": current.status})
             self._objects[key] = snapshot
+            return current
 
     def remember_status(
         self,
@@ -214,11 +262,30 @@ class KindIndex:
 
 
 class ClusterIndex:
-    """One KindIndex per Causeway kind, and whether kopf has listed them all yet."""
+    """One KindIndex per Causeway kind, and whether every kind has been listed in full
+    (`synced`, any thread; `ready`, the same on the operator's event loop)."""
 
     def __init__(self, kinds: Iterable[KindInfo]) -> None:
-        self._kinds = {kind.kind: KindIndex() for kind in kinds}
+        self._infos = {kind.kind: kind for kind in kinds}
+        self._kinds = {name: KindIndex() for name in self._infos}
         self.ready = asyncio.Event()
 
     def __getitem__(self, kind: KindInfo) -> KindIndex:
         return self._kinds[kind.kind]
+
+    @property
+    def kinds(self) -> list[KindInfo]:
+        return list(self._infos.values())
+
+    @property
+    def synced(self) -> bool:
+        return all(index.synced_at is not None for index in self._kinds.values())
+
+    def ages(self, now: float) -> dict[str, float | None]:
+        """Per kind (its name): seconds since the API server last confirmed that kind's
+        index current (a listing, a watch event or bookmark); None before its first
+        listing. `now`: the monotonic clock the informers were given."""
+        return {
+            kind: None if index.heard_at is None else now - index.heard_at
+            for kind, index in self._kinds.items()
+        }
