@@ -292,3 +292,33 @@ async def test_a_remote_service_offered_here_gets_an_endpoint_with_its_region() 
         p for who, p in runtime.kube.patches if who == "conn" and p.get("pendingCreate")
     )
     assert recorded["pendingCreate"]["serviceRegion"] == REMOTE
+
+
+async def test_a_recorded_create_in_a_vpc_no_longer_configured_is_resolved_and_torn_down() -> None:
+    # Issue 22: such a record replaced the teardown with a resolve that sent nothing, and
+    # was cleared as if answered; the endpoint its create made was left behind.
+    runtime = runtime_with({"use1-az2"}, entry(A))  # B was removed from the config
+    pending = {
+        "clientToken": "causeway-0456",
+        "serviceName": SERVICE_NAME,
+        "vpcId": B,
+        "subnetIds": ["subnet-000000b2"],
+        "securityGroupIds": ["sg-0000001b"],
+        "tags": {
+            "causeway.dev/owner-uid": "uid-conn",
+            "causeway.dev/client-token": "causeway-0456",
+        },
+    }
+    body = connection(pendingCreate=pending)
+    body["metadata"]["deletionTimestamp"] = "2026-11-22T09:30:00Z"
+    await passes(runtime, 3, body)
+    (resent,) = creates(runtime)
+    assert (resent["vpc"], resent["token"], resent["subnets"]) == (
+        B,
+        "causeway-0456",
+        ("subnet-000000b2",),
+    )
+    transit = runtime.transit
+    assert isinstance(transit, FakeTransit)
+    assert "DeleteVpcEndpoints" in transit.calls
+    assert [e.state for e in transit.endpoints] == ["deleting"]
