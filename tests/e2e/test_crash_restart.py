@@ -26,15 +26,8 @@ class CrashAfterCreate(TransitEndpoints):
 
     created = threading.Event()
 
-    def create(
-        self,
-        service_name: str,
-        client_token: str,
-        tags: Any,
-        security_groups: Any = (),
-        vpc_id: str = "",
-    ) -> Endpoint:
-        super().create(service_name, client_token, tags, security_groups, vpc_id)
+    def create(self, service_name: str, client_token: str, tags: Any, **request: Any) -> Endpoint:
+        super().create(service_name, client_token, tags, **request)
         self.created.set()
         raise ProcessCrash
 

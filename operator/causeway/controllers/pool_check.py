@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from causeway.errors import AwsCallError
 from causeway.reconcile.network import every_group, every_subnet
@@ -21,16 +22,21 @@ from causeway.runtime import Runtime
 logger = logging.getLogger("causeway.startup")
 
 
+RETRY_SECONDS = 60.0  # how soon a check AWS could not answer is tried again
+
+
 class PoolCheck:
-    """Runs once per region (per operator start)."""
+    """Runs once per region (per operator start), until AWS has answered it."""
 
     def __init__(self, runtime: Runtime, region: str) -> None:
         self._runtime = runtime
         self._region = region
         self._done = False
+        self._retry_at = -math.inf
+        self._failing: str | None = None  # the last failure said (said once per kind)
 
     async def run_once(self) -> None:
-        if self._done:
+        if self._done or self._runtime.monotonic() < self._retry_at:
             return
         region = self._runtime.config.regions[self._region]
         network = self._runtime.transit_network(self._region)
@@ -38,12 +44,16 @@ class PoolCheck:
             facts = await asyncio.to_thread(network.subnets, every_subnet(region))
             groups = await asyncio.to_thread(network.group_vpcs, every_group(region))
         except AwsCallError as exc:
-            logger.warning(
-                "Could not check the transit VPCs' subnets and security groups in %s (%s: %s)",
-                self._region,
-                exc.code,
-                exc.message,
-            )
+            self._retry_at = self._runtime.monotonic() + RETRY_SECONDS
+            if exc.code != self._failing:
+                logger.warning(
+                    "Could not check the transit VPCs' subnets and security groups in %s "
+                    "(%s: %s); trying again every minute",
+                    self._region,
+                    exc.code,
+                    exc.message,
+                )
+            self._failing = exc.code
             return
         self._done = True
         subnets = {subnet: (fact.vpc_id, fact.zone_id) for subnet, fact in facts.items()}
