@@ -86,7 +86,10 @@ def test_a_cel_rule_refuses_with_its_message(api: HttpClient) -> None:
     other = SERVICE.replace("us-east-1", "eu-west-1")
     refused = refusal(api, "POST", OUTBOUNDS, outbound("elsewhere", serviceName=other))
     assert refused.status == 422
-    assert "serviceName must be an endpoint service in spec.region" in refused.body["message"]
+    assert (
+        "serviceName must be an endpoint service in spec.serviceRegion, else spec.region"
+        in refused.body["message"]
+    )
 
 
 def test_schema_defaults_are_stored(api: HttpClient) -> None:

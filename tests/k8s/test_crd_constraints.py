@@ -290,13 +290,6 @@ CEL_CASES = (
     ),
     CelCase(
         "OutboundConnection",
-        "spec",
-        "serviceRegion is immutable",
-        {"serviceRegion": None},  # removed: its own rule does not run, the spec's does
-        update=True,
-    ),
-    CelCase(
-        "OutboundConnection",
         "spec.serviceName",
         "serviceName is immutable",
         {"serviceName": SERVICE.replace("abcdef0", "abcdef1")},

@@ -41,7 +41,8 @@ class OutboundConnectionSpec(ApiModel):
         description=(
             "The Region of the endpoint service when it is not spec.region (cross-Region "
             "PrivateLink: the endpoint is made in spec.region and reaches the service there; "
-            "the platform must allow that Region). Immutable."
+            "the platform must allow that Region). Immutable (removing it from a cross-Region "
+            "connection leaves a service outside spec.region, which is refused too)."
         ),
         json_schema_extra=immutable("serviceRegion"),
     )
@@ -76,12 +77,6 @@ SERVICE_IN_REGION_RULE = {
         "(has(self.serviceRegion) ? self.serviceRegion : self.region) + '.')"
     ),
     "message": "serviceName must be an endpoint service in spec.serviceRegion, else spec.region",
-}
-# serviceRegion's own rule only runs when it is set in both versions: it may not be
-# added or removed either.
-SERVICE_REGION_KEPT_RULE = {
-    "rule": "has(self.serviceRegion) == has(oldSelf.serviceRegion)",
-    "message": "serviceRegion is immutable",
 }
 
 
@@ -160,7 +155,7 @@ OUTBOUND = KindInfo(
     description="A private connection from the platform to a tenant's AWS endpoint service.",
     spec=OutboundConnectionSpec,
     status=OutboundConnectionStatus,
-    spec_rules=(SERVICE_IN_REGION_RULE, SERVICE_REGION_KEPT_RULE),
+    spec_rules=(SERVICE_IN_REGION_RULE,),
     columns=(
         Column("Region", ".spec.region"),
         Column("Phase", ".status.phase"),
