@@ -11,8 +11,8 @@ from causeway.reconcile.placement import Placements, VpcUsage
 from causeway.reconcile.zones import (
     dropped_zones,
     missing_subnets,
-    pool_zones,
     subnets_for,
+    vpc_zones,
     zone_problems,
 )
 
@@ -53,7 +53,9 @@ def test_zones_added_and_dropped_by_a_service() -> None:
     assert missing_subnets(has, VPC, ZONES, {"z1", "z3"}) == ("subnet-0000003a",)
     assert missing_subnets(has, VPC, ZONES, {"z1"}) == ()
     assert dropped_zones(("subnet-0000001a", "subnet-0000002a"), ZONES, {"z2"}) == ("z1",)
-    assert pool_zones(POOL, ZONES) == {"z1", "z2", "z3"}
+    usage = [VpcUsage(VPC.vpcId, 0, 1)]
+    placements = Placements(usage, {VPC.vpcId: frozenset(vpc_zones(VPC, ZONES))})
+    assert placements.pool_zones == {"z1", "z2", "z3"}
 
 
 @pytest.mark.parametrize(

@@ -61,10 +61,6 @@ class ServiceCatalog:
         for name, zones in found.items():
             self._answers[name] = _Answer(zones, now)
 
-    def forget(self, names: Iterable[str]) -> None:
-        for name in names:
-            self._answers.pop(name, None)
-
     async def refresh(self, names: list[str], services: EndpointServices, budget: Budget) -> None:
         """Ask AWS about `names`, a batch per call (per Region of the services: those of
         another Region are asked about with ServiceRegions), each within the budget."""

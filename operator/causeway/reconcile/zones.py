@@ -46,11 +46,6 @@ def subnets_for(
     return tuple(s for s in vpc.subnetIds if subnet_zones.get(s) in wanted)
 
 
-def pool_zones(region: RegionConfig, subnet_zones: SubnetZones) -> frozenset[str]:
-    """Every zone some configured transit VPC of the region has a subnet in."""
-    return frozenset(z for vpc in region.pool for z in vpc_zones(vpc, subnet_zones))
-
-
 def missing_subnets(
     endpoint_subnets: Sequence[str],
     vpc: TransitVpcConfig,
