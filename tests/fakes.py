@@ -15,7 +15,7 @@ from causeway.api import KindInfo
 from causeway.aws.network import SubnetFacts
 from causeway.aws.session import ClientFactory
 from causeway.config import parse_config
-from causeway.domain import ConnectionRequest, Endpoint, ServiceZones
+from causeway.domain import ConnectionRequest, Endpoint, SecurityGroup, ServiceZones
 from causeway.errors import AwsCallError
 from causeway.runtime import Runtime
 
@@ -97,12 +97,22 @@ class FakeTransit:
             service_name,
             ("new.example",),
             tags.get("causeway.dev/owner-uid"),
+            security_groups=tuple(security_groups),
             vpc_id=vpc_id or REGION_CONFIG["transitVpcId"],
             subnet_ids=tuple(subnet_ids),
             client_token=tags.get("causeway.dev/client-token"),
         )
         self.endpoints.append(endpoint)
         return endpoint
+
+    def swap_groups(self, vpce_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
+        self._call("ModifyVpcEndpoint")
+        self.endpoints = [
+            replace(e, security_groups=(*(g for g in e.security_groups if g not in remove), *add))
+            if e.id == vpce_id
+            else e
+            for e in self.endpoints
+        ]
 
     def add_subnets(self, vpce_id: str, subnet_ids: Sequence[str]) -> None:
         self._call("ModifyVpcEndpoint")
@@ -118,6 +128,60 @@ class FakeTransit:
             replace(e, state="deleting") if e.id in gone else e for e in self.endpoints
         ]
         return list(gone)
+
+
+class FakeGroups:
+    """Stands in for TransitGroups: the transit VPC's open groups (one rule each) and
+    the tenant groups made, every call recorded."""
+
+    RULE = ("tcp", 443, 443, "cidr", "10.0.0.0/8")
+
+    def __init__(self, fail: Mapping[str, str] = ()) -> None:
+        vpc = REGION_CONFIG["transitVpcId"]
+        self.groups = {
+            g: SecurityGroup(g, vpc, frozenset({self.RULE}))
+            for g in REGION_CONFIG["securityGroupIds"]
+        }
+        self.fail = dict(fail)
+        self.calls: list[str] = []
+
+    def _call(self, operation: str) -> None:
+        self.calls.append(operation)
+        if operation in self.fail:
+            raise AwsCallError(operation, self.fail[operation], "injected")
+
+    def page(
+        self, vpc_ids: Sequence[str], token: str | None = None
+    ) -> tuple[list[SecurityGroup], str | None]:
+        self._call("DescribeSecurityGroups")
+        return [g for g in self.groups.values() if g.vpc_id in vpc_ids], None
+
+    def create(self, tenant: str, vpc_id: str, rules: Any, blocked_until: Any) -> SecurityGroup:
+        self._call("CreateSecurityGroup")
+        group = SecurityGroup(
+            f"sg-{len(self.groups):017x}", vpc_id, frozenset(), tenant, tenant, blocked_until
+        )
+        self.groups[group.id] = group
+        return group
+
+    def _rules(self, group_id: str, rules: frozenset[Any]) -> None:
+        self.groups[group_id] = replace(self.groups[group_id], rules=rules)
+
+    def authorize(self, group_id: str, rules: Any) -> None:
+        self._call("AuthorizeSecurityGroupIngress")
+        self._rules(group_id, self.groups[group_id].rules | frozenset(rules))
+
+    def revoke(self, group_id: str, rules: Any) -> None:
+        self._call("RevokeSecurityGroupIngress")
+        self._rules(group_id, self.groups[group_id].rules - frozenset(rules))
+
+    def mark_blocked(self, group_id: str, until: Any) -> None:
+        self._call("CreateTags")
+        self.groups[group_id] = replace(self.groups[group_id], blocked_until=until)
+
+    def delete(self, group_id: str) -> None:
+        self._call("DeleteSecurityGroup")
+        self.groups.pop(group_id, None)
 
 
 class FakeConnections:
@@ -295,9 +359,19 @@ class FakeRuntime(Runtime):
         self.quotas_client = FakeServiceQuotas()
         self.network = FakeNetwork()
         self.services = FakeServices()
+        self.groups = FakeGroups()
 
     def transit_endpoints(self, region: str) -> Any:
         return self.transit
+
+    def transit_groups(self, region: str) -> Any:
+        """The open groups of every configured transit VPC exist (one rule each)."""
+        for vpc in self.config.regions[region].pool:
+            for group in vpc.securityGroupIds:
+                if group not in self.groups.groups:
+                    rules = frozenset({FakeGroups.RULE})
+                    self.groups.groups[group] = SecurityGroup(group, vpc.vpcId, rules)
+        return self.groups
 
     def service_quotas(self, region: str) -> Any:
         return self.quotas_client

@@ -28,6 +28,10 @@ TAG_OPEN_GROUPS = f"{TAG_PREFIX}/security-groups"
 TAG_CLIENT_TOKEN = f"{TAG_PREFIX}/client-token"
 MANAGED_BY = "causeway"
 TAG_VALUE_MAX = 256
+# The kind tag of a tenant's security group (one per tenant and transit VPC): the group
+# every outbound endpoint of that tenant in that VPC carries, and the only thing a block
+# or a reopen changes (its ingress rules), whatever the number of endpoints.
+TENANT_GROUP_KIND = "TenantSecurityGroup"
 
 
 def endpoint_service_name(region: str, service_id: str) -> str:
@@ -86,6 +90,27 @@ class Endpoint:
     vpc_id: str = ""  # the transit VPC it is in
     subnet_ids: tuple[str, ...] = ()  # one per Availability Zone it serves
     client_token: str | None = None  # from TAG_CLIENT_TOKEN
+
+
+# One ingress permission as AWS lists it, reduced to what decides traffic: protocol,
+# ports, and one source ("cidr", "cidr6", "prefix" or "group", and its id or block).
+Rule = tuple[str, int, int, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroup:
+    """A security group of a transit VPC as DescribeSecurityGroups lists it: its ingress
+    rules, and, for a tenant group Causeway made, whose it is and the block it records
+    (TAG_BLOCKED_UNTIL). An interface endpoint lets traffic in only through the ingress
+    rules of its groups: an endpoint whose groups hold none lets nothing in."""
+
+    id: str
+    vpc_id: str
+    rules: frozenset[Rule] = frozenset()
+    tenant: str | None = None  # the tenant (namespace) of a tenant group, else None
+    name: str = ""
+    blocked_until: datetime | None = None
+    state: str = "available"  # what the region view's overlay compares
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,11 @@ ERROR_TABLE: dict[str, ErrorRule] = {
     "DuplicateSubnetsInSameZone": _terminal("PlatformMisconfigured", _ADMIN),
     "InvalidGroup.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
     "InvalidSecurityGroupID.NotFound": _terminal("PlatformMisconfigured", _ADMIN),
+    # Tenant security groups (the hourly block): the platform's quotas and open groups.
+    "OpenRulesUnknown": _recoverable("PlatformMisconfigured", _ADMIN),
+    "RulesPerSecurityGroupLimitExceeded": _recoverable("PlatformMisconfigured", _ADMIN),
+    "SecurityGroupLimitExceeded": _recoverable("PlatformMisconfigured", _ADMIN),
+    "SecurityGroupsPerInterfaceLimitExceeded": _recoverable("PlatformMisconfigured", _ADMIN),
     "UnauthorizedOperation": _recoverable("PlatformAccessDenied", _DENIED),
     "AccessDenied": _recoverable("PlatformAccessDenied", _DENIED),
     "AccessDeniedException": _recoverable("PlatformAccessDenied", _DENIED),
@@ -147,6 +152,12 @@ ERROR_TABLE: dict[str, ErrorRule] = {
         "PlatformLimitReached", "The transit subnets in {region} have no free addresses."
     ),
     "IncorrectState": _recoverable("AwsBusy", "The endpoint is changing state; retrying."),
+    # A tenant group still held by an endpoint being deleted, or a retried call whose
+    # first try was applied (answered as done where the call is made).
+    "DependencyViolation": _recoverable("AwsBusy", "A resource is still in use; retrying."),
+    "InvalidGroup.Duplicate": _recoverable("AwsBusy", _RETRY),
+    "InvalidPermission.Duplicate": _recoverable("AwsBusy", _RETRY),
+    "InvalidPermission.NotFound": _recoverable("AwsBusy", _RETRY),
     # CloudWatch (metering): its own spellings of the above.
     "InternalServiceFault": _recoverable("AwsUnavailable", _RETRY),
     "InternalServiceError": _recoverable("AwsUnavailable", _RETRY),

@@ -290,9 +290,19 @@ REASONS: tuple[ReasonInfo, ...] = (
     ReasonInfo(
         "BlockInProgress",
         "Blocked=False (connection); OutboundBlocked=False (quota)",
-        "the limit was reached but AWS does not show the security-group swap yet",
+        "the limit was reached but AWS does not yet list every endpoint of the tenant "
+        "without ingress rules on its security groups",
         Actor.NOBODY,
         "next pass; if it stays, a security group added by hand keeps the endpoint open",
+    ),
+    ReasonInfo(
+        "ReopenPending",
+        "Blocked=True (connection)",
+        "the hourly block is over but AWS still lists the endpoint's tenant security group "
+        "without its rules",
+        Actor.NOBODY,
+        "next pass; if its transit VPC was removed from the config, the platform configures "
+        "it again or the tenant recreates the connection",
     ),
     ReasonInfo(
         "NotBlocked",

@@ -15,6 +15,7 @@ from typing import Any
 from causeway.api import ALL_KINDS
 from causeway.aws.connections import ServiceConnections
 from causeway.aws.endpoints import TransitEndpoints
+from causeway.aws.groups import TransitGroups
 from causeway.aws.network import TransitNetwork
 from causeway.aws.services import EndpointServices
 from causeway.aws.session import ClientFactory
@@ -83,6 +84,10 @@ class Runtime:
     def transit_endpoints(self, region: str) -> TransitEndpoints:
         """The endpoint API for a region that is in the config (KeyError otherwise)."""
         return TransitEndpoints(self.clients.client("ec2", region), self.config.regions[region])
+
+    def transit_groups(self, region: str) -> TransitGroups:
+        """The transit VPCs' security groups of a region (tenant groups: the block)."""
+        return TransitGroups(self.clients.client("ec2", region))
 
     def transit_network(self, region: str) -> TransitNetwork:
         """Subnet and security group lookups in a region (the pool's start-up check)."""

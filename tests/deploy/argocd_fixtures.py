@@ -29,7 +29,7 @@ from causeway.api.credential import NamedCredentialSpec  # noqa: E402
 from causeway.api.inbound import InboundConnectionSpec  # noqa: E402
 from causeway.api.outbound import OutboundConnectionSpec  # noqa: E402
 from causeway.conditions import timestamp  # noqa: E402
-from causeway.domain import ConnectionRequest, Direction, Endpoint, Owner  # noqa: E402
+from causeway.domain import ConnectionRequest, Direction, Endpoint, Owner, SecurityGroup  # noqa: E402
 from causeway.reconcile import credential as credentials  # noqa: E402
 from causeway.reconcile import inbound, outbound  # noqa: E402
 from causeway.reconcile.admission import (  # noqa: E402
@@ -148,7 +148,10 @@ def _out_spec(provisioned: bool = True) -> dict[str, Any]:
     }
 
 
-def _out_endpoint(state: str, blocked_until: datetime | None = None) -> Endpoint:
+TENANT_GROUP = "sg-0tenant00000000000"
+
+
+def _out_endpoint(state: str) -> Endpoint:
     live = state.lower() in {"pendingacceptance", "pending", "available"}
     return Endpoint(
         OUT_VPCE,
@@ -158,9 +161,14 @@ def _out_endpoint(state: str, blocked_until: datetime | None = None) -> Endpoint
         OUT_UID,
         CREATED,
         NAMESPACE,
-        ("sg-0blocked0000000000",) if blocked_until else ("sg-0platform000000000",),
-        blocked_until,
+        (TENANT_GROUP,),
     )
+
+
+def _tenant_group(blocked_until: datetime | None) -> dict[str, SecurityGroup]:
+    """The tenant group as AWS lists it: its open rule, none while blocked."""
+    rules = frozenset() if blocked_until else frozenset({("tcp", 443, 443, "cidr", "10.0.0.0/8")})
+    return {TENANT_GROUP: SecurityGroup(TENANT_GROUP, "vpc-0transit000000000", rules, NAMESPACE)}
 
 
 def _out_status(
@@ -178,13 +186,8 @@ def _out_status(
     request = outbound.OutboundRequest(
         OUT_OWNER, generation, spec, tracked_id=OUT_VPCE if tracked or state else None
     )
-    owned = [_out_endpoint(state, blocked_until)] if state else []
-    guard = outbound.Guard(
-        NOW,
-        blocked_until,
-        "sg-0blocked0000000000",
-        ("sg-0platform000000000",),
-    )
+    owned = [_out_endpoint(state)] if state else []
+    guard = outbound.Guard(NOW, blocked_until, TENANT_GROUP, (), _tenant_group(blocked_until))
     verdict = _license_wait() if license_wait else ADMITTED
     result = outbound.outcome(request, owned, problem, verdict=verdict, guard=guard)
     if capacity_ahead is not None:

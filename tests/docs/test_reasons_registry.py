@@ -24,6 +24,12 @@ NOT_SCANNED = ("aws/", "sandbox/", "docgen/")
 CAMEL_CASE = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+$")
 # CamelCase words in the package that are not reasons, and what they are.
 NOT_REASONS = {
+    "AuthorizeSecurityGroupIngress",  # AWS API actions (budget lanes)
+    "CreateSecurityGroup",
+    "DeleteSecurityGroup",
+    "DescribeSecurityGroups",
+    "RevokeSecurityGroupIngress",
+    "TenantSecurityGroup",  # the kind tag of a tenant group
     "ApiKey",  # NamedCredential authentication types
     "AwsSigV4",
     "BearerToken",

@@ -10,7 +10,7 @@ import pytest
 
 from causeway.api import OutboundConnectionSpec, OutboundConnectionStatus, Phase
 from causeway.conditions import Progress
-from causeway.domain import Endpoint, Owner, client_token
+from causeway.domain import Endpoint, Owner, SecurityGroup, client_token
 from causeway.reconcile import outbound as planner
 from causeway.reconcile import status as rendering
 from causeway.reconcile.outbound import CreateEndpoint, DeleteEndpoints, OutboundRequest
@@ -378,122 +378,129 @@ def test_rendered_status_fits_the_api_model(state: str, phase: Phase, progress: 
 
 # --- the hourly-limit block: guard → block, reopen, or nothing ---------------------------
 
-OPEN_SG, OTHER_SG, BLOCKED_SG = "sg-open", "sg-other", "sg-blocked"
+OPEN_SG, OTHER_SG, BLOCKED_SG, TENANT_SG = "sg-open", "sg-other", "sg-blocked", "sg-acme"
 VPCE = "vpce-0a1b2c3d4e5f60718"
 NOON = datetime(2026, 11, 28, 12, 20, tzinfo=UTC)
 ONE = datetime(2026, 11, 28, 13, 0, tzinfo=UTC)
 PAST = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+RULE = ("tcp", 443, 443, "cidr", "10.0.0.0/16")
+TRANSIT_VPC = "vpc-0123456789abcdef0"
+
+
+def listed(*, tenant_rules: bool = True) -> dict[str, SecurityGroup]:
+    """The groups as AWS lists them: the tenant group open (or closed), the shared open
+    group with its rule, the rule-less blocked group, and a group someone else added."""
+    rules = frozenset({RULE}) if tenant_rules else frozenset()
+    return {
+        TENANT_SG: SecurityGroup(TENANT_SG, TRANSIT_VPC, rules, "acme"),
+        OPEN_SG: SecurityGroup(OPEN_SG, TRANSIT_VPC, frozenset({RULE})),
+        BLOCKED_SG: SecurityGroup(BLOCKED_SG, TRANSIT_VPC),
+        OTHER_SG: SecurityGroup(OTHER_SG, TRANSIT_VPC, frozenset({RULE})),
+    }
 
 
 def guarded(
-    until: datetime | None, *, blocked_group: str | None = BLOCKED_SG, now: datetime = NOON
+    until: datetime | None,
+    *,
+    tenant_group: str | None = TENANT_SG,
+    groups: dict[str, SecurityGroup] | None = None,
+    configured: bool = True,
+    now: datetime = NOON,
 ) -> planner.Guard:
-    return planner.Guard(now, until, blocked_group, (OPEN_SG,))
+    seen = listed(tenant_rules=until is None) if groups is None else groups
+    legacy = (OPEN_SG, BLOCKED_SG) if configured else ()
+    return planner.Guard(now, until, tenant_group, legacy, seen, configured)
 
 
 def live(
     state: str = "available",
-    groups: tuple[str, ...] = (OPEN_SG,),
+    groups: tuple[str, ...] = (TENANT_SG,),
     tag: datetime | None = None,
     recorded: tuple[str, ...] | None = None,
 ) -> Endpoint:
     return Endpoint(
-        VPCE, state, SERVICE, (f"{VPCE}.example",), OWNER.uid, T0, "acme", groups, tag, recorded
+        VPCE,
+        state,
+        SERVICE,
+        (f"{VPCE}.example",),
+        OWNER.uid,
+        T0,
+        "acme",
+        groups,
+        tag,
+        recorded,
+        vpc_id=TRANSIT_VPC,
     )
 
 
 OLD_SG = "sg-from-an-earlier-config"
-Block = planner.BlockEndpoint
-Reopen = planner.ReopenEndpoint
-GATE_TABLE = [
-    # endpoint's groups, groups recorded on it (None: made before they were recorded),
-    # its block tag, tenant blocked until, blocking on?, expected action
-    ((OPEN_SG,), None, None, None, True, None),
+Adopt = planner.AdoptTenantGroup
+ADOPT_TABLE = [
+    # endpoint's groups, groups recorded on it at its create, the tenant group (None: not
+    # made yet), VPC still configured?, expected action
+    ((TENANT_SG,), None, TENANT_SG, True, None),  # on its group already: never modified
+    ((OPEN_SG,), None, TENANT_SG, True, Adopt(VPCE, TRANSIT_VPC, TENANT_SG, (OPEN_SG,))),
+    # blocked the old way: onto the group (which carries the block), the blocked one off
+    ((BLOCKED_SG,), None, TENANT_SG, True, Adopt(VPCE, TRANSIT_VPC, TENANT_SG, (BLOCKED_SG,))),
+    # a group someone else added is not Causeway's to take off
+    ((OPEN_SG, OTHER_SG), None, TENANT_SG, True, Adopt(VPCE, TRANSIT_VPC, TENANT_SG, (OPEN_SG,))),
+    # made under an earlier config: the groups recorded on it are the shared ones
+    ((OLD_SG,), (OLD_SG,), TENANT_SG, True, Adopt(VPCE, TRANSIT_VPC, TENANT_SG, (OLD_SG,))),
+    # a crash left both: only the shared one goes
     (
-        (OPEN_SG,),
+        (TENANT_SG, OPEN_SG),
         None,
-        None,
-        ONE,
+        TENANT_SG,
         True,
-        Block(VPCE, ONE, BLOCKED_SG, (OPEN_SG,), (BLOCKED_SG,), (BLOCKED_SG,)),
+        Adopt(VPCE, TRANSIT_VPC, TENANT_SG, (OPEN_SG,), False),
     ),
-    # a group someone else added is not Causeway's to take off (nor allowed to)
-    (
-        (OPEN_SG, OTHER_SG),
-        None,
-        None,
-        ONE,
-        True,
-        Block(VPCE, ONE, BLOCKED_SG, (OPEN_SG,), (BLOCKED_SG,), (OTHER_SG, BLOCKED_SG)),
-    ),
-    # created under an earlier config: its own groups are swapped, not the config's
-    (
-        (OLD_SG,),
-        (OLD_SG,),
-        None,
-        ONE,
-        True,
-        Block(VPCE, ONE, BLOCKED_SG, (OLD_SG,), (BLOCKED_SG,), (BLOCKED_SG,)),
-    ),
-    ((BLOCKED_SG,), None, ONE, ONE, True, None),  # done already
-    # marked but the swap did not happen (a crash between the two): finish it
-    (
-        (OPEN_SG,),
-        None,
-        ONE,
-        ONE,
-        True,
-        Block(VPCE, ONE, BLOCKED_SG, (OPEN_SG,), (BLOCKED_SG,), (BLOCKED_SG,)),
-    ),
-    # still blocked from an earlier hour and blocked again: only the tag moves
-    ((BLOCKED_SG,), None, PAST, ONE, True, Block(VPCE, ONE, BLOCKED_SG, (), (), (BLOCKED_SG,))),
-    # the hour is over: reopen with the groups it had
-    ((BLOCKED_SG,), None, PAST, None, True, Reopen(VPCE, (OPEN_SG,), (BLOCKED_SG,), (OPEN_SG,))),
-    ((BLOCKED_SG,), (OLD_SG,), PAST, None, True, Reopen(VPCE, (OLD_SG,), (BLOCKED_SG,), (OLD_SG,))),
-    (
-        (BLOCKED_SG, OTHER_SG),
-        None,
-        PAST,
-        None,
-        True,
-        Reopen(VPCE, (OPEN_SG,), (BLOCKED_SG,), (OTHER_SG, OPEN_SG)),
-    ),
-    ((BLOCKED_SG,), None, ONE, PAST, True, Reopen(VPCE, (OPEN_SG,), (BLOCKED_SG,), (OPEN_SG,))),
-    # reopened but the tag removal failed: only the tag goes
-    ((OPEN_SG,), None, PAST, None, True, Reopen(VPCE, (), (), (OPEN_SG,))),
-    # blocking is off in the region: nothing is blocked; an old block is undone by giving
-    # the open groups back (the rule-less blocked group, unknown now, adds nothing)
-    ((OPEN_SG,), None, None, ONE, False, None),
-    ((BLOCKED_SG,), None, ONE, ONE, False, Reopen(VPCE, (OPEN_SG,), (), (BLOCKED_SG, OPEN_SG))),
+    # no tenant group yet: made first, by the work
+    ((OPEN_SG,), None, None, True, Adopt(VPCE, TRANSIT_VPC, None, (OPEN_SG,))),
+    # a VPC removed from the config: no group is made there
+    ((OPEN_SG,), None, None, False, None),
 ]
 
 
-GateCase = tuple[
-    tuple[str, ...], tuple[str, ...] | None, datetime | None, datetime | None, bool, Any
-]
+AdoptCase = tuple[tuple[str, ...], tuple[str, ...] | None, str | None, bool, Any]
 
 
-@pytest.mark.parametrize("case", GATE_TABLE)
-def test_the_block_follows_the_tenant_moving_only_causeways_groups(case: GateCase) -> None:
-    groups, recorded, tag, until, enforced, expected = case
-    guard = guarded(until, blocked_group=BLOCKED_SG if enforced else None)
-    endpoint = live(groups=groups, tag=tag, recorded=recorded)
+@pytest.mark.parametrize("case", ADOPT_TABLE)
+def test_endpoints_move_onto_their_tenant_group_taking_only_shared_groups_off(
+    case: AdoptCase,
+) -> None:
+    groups, recorded, tenant_group, configured, expected = case
+    guard = guarded(None, tenant_group=tenant_group, configured=configured)
+    endpoint = live(groups=groups, recorded=recorded)
     actions = planner.plan(request(tracked_id=VPCE), [endpoint], guard=guard)
     assert actions.actions == ((expected,) if expected else ())
 
 
-def test_new_endpoints_record_the_groups_they_open_with() -> None:
-    for until in (None, ONE):  # a blocked tenant's starts blocked, and knows what opens it
-        create = planner.plan(request(), [], guard=guarded(until)).actions[0]
-        assert isinstance(create, CreateEndpoint)
-        assert create.tags["causeway.dev/security-groups"] == OPEN_SG
+@pytest.mark.parametrize("until", [None, ONE])
+def test_a_block_or_reopen_never_modifies_an_endpoint(until: datetime | None) -> None:
+    for state in ("pendingAcceptance", "pending", "available"):
+        the_plan = planner.plan(request(tracked_id=VPCE), [live(state)], guard=guarded(until))
+        assert the_plan.actions == ()
+
+
+def test_a_new_endpoint_gets_its_tenant_group_blocked_or_not_with_one_token() -> None:
+    """The group's rules carry the block: a blocked tenant's new endpoint starts closed
+    with the very same request as an open one."""
+    blocked = planner.plan(request(), [], guard=guarded(ONE)).actions[0]
+    opened = planner.plan(request(), [], guard=guarded(None)).actions[0]
+    assert isinstance(blocked, CreateEndpoint) and isinstance(opened, CreateEndpoint)
+    assert blocked == opened
+    assert blocked.security_groups == (TENANT_SG,)
+    assert blocked.client_token == client_token(OWNER, 1, "")
+    assert "causeway.dev/blocked-until" not in blocked.tags
+    waiting = planner.plan(request(), [], guard=guarded(None, tenant_group=None)).actions[0]
+    assert isinstance(waiting, CreateEndpoint) and waiting.security_groups == ()
 
 
 def test_a_block_aws_has_not_shown_is_reported_in_progress_not_in_effect() -> None:
-    """Tagged (the first call) but the groups not swapped yet: the connection must not
-    say its traffic is blocked, nor give a blockedUntil for credentials to repeat."""
-    marked = live(groups=(OPEN_SG,), tag=ONE)
-    result = planner.outcome(request(tracked_id=VPCE), [marked], guard=guarded(ONE))
+    """Decided, but AWS still lists the tenant group with its rules: the connection must
+    not say its traffic is blocked, nor give a blockedUntil for credentials to repeat."""
+    still_open = guarded(ONE, groups=listed(tenant_rules=True))
+    result = planner.outcome(request(tracked_id=VPCE), [live()], guard=still_open)
     assert result.fields["blockedUntil"] is None
     (condition,) = result.conditions
     assert (condition.type, condition.status, condition.reason) == (
@@ -502,39 +509,23 @@ def test_a_block_aws_has_not_shown_is_reported_in_progress_not_in_effect() -> No
         "BlockInProgress",
     )
     assert "may still pass" in result.message
-    swapped = live(groups=(BLOCKED_SG,), tag=ONE)
-    done = planner.outcome(request(tracked_id=VPCE), [swapped], guard=guarded(ONE))
+    done = planner.outcome(request(tracked_id=VPCE), [live()], guard=guarded(ONE))
     assert done.fields["blockedUntil"] == "2026-11-28T13:00:00Z"
     assert done.conditions[0].status is True
-
-
-@pytest.mark.parametrize("state", ["pendingAcceptance", "pending", "available"])
-def test_every_live_endpoint_is_blocked(state: str) -> None:
-    the_plan = planner.plan(request(tracked_id=VPCE), [live(state)], guard=guarded(ONE))
-    assert [type(a) for a in the_plan.actions] == [planner.BlockEndpoint]
+    # Closed group, but a group someone else added still lets traffic in.
+    other = live(groups=(TENANT_SG, OTHER_SG))
+    leaking = planner.outcome(request(tracked_id=VPCE), [other], guard=guarded(ONE))
+    assert leaking.conditions[0].reason == "BlockInProgress"
 
 
 @pytest.mark.parametrize("state", ["rejected", "deleting", "deleted", "failed"])
 def test_dead_or_leaving_endpoints_are_left_alone(state: str) -> None:
-    assert planner.plan(request(tracked_id=VPCE), [live(state)], guard=guarded(ONE)).actions == ()
-
-
-def test_a_blocked_tenants_new_endpoint_starts_blocked_with_its_own_token() -> None:
-    create = planner.plan(request(), [], guard=guarded(ONE)).actions[0]
-    assert isinstance(create, CreateEndpoint)
-    assert create.security_groups == (BLOCKED_SG,)
-    assert create.tags["causeway.dev/blocked-until"] == "2026-11-28T13:00:00Z"
-    assert create.client_token != client_token(OWNER, 1, "")
-    open_create = planner.plan(request(), [], guard=guarded(None)).actions[0]
-    assert isinstance(open_create, CreateEndpoint)
-    assert open_create.security_groups == ()
-    assert "causeway.dev/blocked-until" not in open_create.tags
-    assert open_create.client_token == client_token(OWNER, 1, "")
+    endpoint = live(state, groups=(OPEN_SG,))
+    assert planner.plan(request(tracked_id=VPCE), [endpoint], guard=guarded(ONE)).actions == ()
 
 
 def test_a_blocked_connection_stays_ready_and_says_until_when() -> None:
-    blocked = live(groups=(BLOCKED_SG,), tag=ONE)
-    result = planner.outcome(request(tracked_id=VPCE), [blocked], guard=guarded(ONE))
+    result = planner.outcome(request(tracked_id=VPCE), [live()], guard=guarded(ONE))
     assert result.phase is Phase.READY and result.progress is Progress.READY
     assert result.fields["blockedUntil"] == "2026-11-28T13:00:00Z"
     assert "blocked until 2026-11-28T13:00:00Z" in result.message
@@ -550,10 +541,17 @@ def test_a_blocked_connection_stays_ready_and_says_until_when() -> None:
 
 
 def test_after_the_hour_the_connection_says_it_is_not_blocked() -> None:
-    reopened = live(groups=(OPEN_SG,))
-    result = planner.outcome(request(tracked_id=VPCE), [reopened], guard=guarded(None))
+    result = planner.outcome(request(tracked_id=VPCE), [live()], guard=guarded(None))
     assert result.fields["blockedUntil"] is None
     assert [(c.type, c.status) for c in result.conditions] == [("Blocked", False)]
-    expired = live(groups=(BLOCKED_SG,), tag=PAST)
-    late = planner.outcome(request(tracked_id=VPCE), [expired], guard=guarded(None))
-    assert late.fields["blockedUntil"] is None
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_a_block_that_is_over_but_still_closed_is_never_reported_open(configured: bool) -> None:
+    """The review's defect: an endpoint still closed after its block (in a VPC removed
+    from the config, its open rules unknown) reported Ready and not blocked."""
+    closed = guarded(None, groups=listed(tenant_rules=False), configured=configured)
+    result = planner.outcome(request(tracked_id=VPCE), [live()], guard=closed)
+    (condition,) = result.conditions
+    assert (condition.status, condition.reason) == (True, "ReopenPending")
+    assert ("no longer in the operator's config" in condition.message) is not configured

@@ -101,12 +101,20 @@ def creates(runtime: FakeRuntime) -> list[dict[str, Any]]:
     return transit.requests
 
 
+def tenant_group(runtime: FakeRuntime, vpc: str, tenant: str = "acme") -> str:
+    """The id of the tenant's security group in the VPC (made by the operator)."""
+    (found,) = [
+        g.id for g in runtime.groups.groups.values() if (g.tenant, g.vpc_id) == (tenant, vpc)
+    ]
+    return found
+
+
 async def test_an_endpoint_goes_only_in_the_subnets_of_its_services_zones() -> None:
     runtime = runtime_with({"use1-az1", "use1-az2"}, entry(A), entry(B))
     await passes(runtime, 1, connection())
     (request,) = creates(runtime)
     assert (request["vpc"], request["subnets"]) == (A, ("subnet-000000a1", "subnet-000000a2"))
-    assert request["groups"] == ("sg-0000001a",)
+    assert request["groups"] == (tenant_group(runtime, A),)
     status = runtime.kube.last("conn")
     assert status["availabilityZoneIds"] == ["use1-az1", "use1-az2"]
 
@@ -171,7 +179,7 @@ async def test_a_recorded_create_is_sent_again_exactly_after_the_config_changed(
         p for who, p in runtime.kube.patches if who == "conn" and p.get("pendingCreate")
     )
     assert recorded["pendingCreate"]["subnetIds"] == ["subnet-000000a1", "subnet-000000a2"]
-    assert recorded["pendingCreate"]["securityGroupIds"] == ["sg-0000001a"]
+    assert recorded["pendingCreate"]["securityGroupIds"] == [tenant_group(runtime, A)]
     assert record  # the create's answer then cleared it
 
     # A restart after the answer was lost, with other groups and subnets configured.
@@ -233,7 +241,9 @@ async def test_a_create_moved_to_another_vpc_is_a_request_of_its_own() -> None:
     def full_a(*args: Any, **kwargs: Any) -> Endpoint:
         vpc = kwargs.get("vpc_id")
         if vpc == A:
-            transit.requests.append({"vpc": A, "token": args[1]})
+            transit.requests.append(
+                {"vpc": A, "token": args[1], "groups": kwargs["security_groups"]}
+            )
             raise AwsCallError("CreateVpcEndpoint", "VpcEndpointLimitExceeded", "full")
         return original(*args, **kwargs)
 
@@ -242,8 +252,9 @@ async def test_a_create_moved_to_another_vpc_is_a_request_of_its_own() -> None:
     refused, made = creates(runtime)
     assert refused["vpc"] == A and made["vpc"] == B
     assert made["token"] != refused["token"]
-    assert made["groups"] == ("sg-0000001b",) and made["subnets"] == ("subnet-000000b2",)
-    assert made["tags"]["causeway.dev/security-groups"] == "sg-0000001b"
+    # The tenant's own group in B, made for it (never A's group on an endpoint in B).
+    assert made["groups"] == (tenant_group(runtime, B),) and made["subnets"] == ("subnet-000000b2",)
+    assert refused["groups"] == (tenant_group(runtime, A),)
     assert made["tags"]["causeway.dev/client-token"] == made["token"]
 
 

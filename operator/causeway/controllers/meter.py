@@ -4,13 +4,16 @@ ConnectionQuota status: each tenant's latest usage, why it could not be measured
 and until when its outbound traffic is blocked.
 
 A block comes from two sources: metering's own decision, and the tags the region
-listings show on endpoints (so a restarted operator keeps a block it made before,
-whatever CloudWatch says meanwhile). A block only ever ends at its time: a failed
-measurement never lifts one early, and never starts one."""
+listings show on tenant groups (and on endpoints blocked before tenant groups), so a
+restarted operator keeps a block it made before, whatever CloudWatch says meanwhile.
+A block only ever ends at its time: a failed measurement never lifts one early, and
+never starts one. A block is said to be in effect only from AWS's listing: taken
+after the block was decided, showing none of the tenant's endpoints letting traffic
+in, in every region where the tenant has one."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,12 +22,20 @@ from causeway.reconcile.status import Problem
 from causeway.reconcile.usage import Reading
 
 
+@dataclass(frozen=True)
+class _RegionSeen:
+    still_open: dict[str, int]
+    present: frozenset[str]
+    listed_at: datetime
+
+
 @dataclass
 class _Tenant:
     usage: Usage | None = None
     measured_at: datetime | None = None
     problem: Problem | None = None
     decided_block: datetime | None = None
+    decided_at: datetime | None = None  # when metering decided it (this process)
     unenforced_regions: tuple[str, ...] = ()
     retired: tuple[Mapping[str, str], ...] = ()
 
@@ -35,7 +46,7 @@ class Meter:
 
     _tenants: dict[str, _Tenant] = field(default_factory=dict)
     _tagged: dict[str, dict[str, datetime]] = field(default_factory=dict)  # region → ns → until
-    _unswapped: dict[str, dict[str, int]] = field(default_factory=dict)  # region → ns → count
+    _seen: dict[str, _RegionSeen] = field(default_factory=dict)  # region → its last listing
 
     def _tenant(self, namespace: str) -> _Tenant:
         return self._tenants.setdefault(namespace, _Tenant())
@@ -48,22 +59,40 @@ class Meter:
         """This tenant could not be measured: its last figures (and blocks) stay."""
         self._tenant(namespace).problem = problem
 
-    def block(self, namespace: str, until: datetime) -> bool:
-        """Block the tenant's outbound traffic until `until`; True if that is news."""
+    def block(self, namespace: str, until: datetime, at: datetime | None = None) -> bool:
+        """Block the tenant's outbound traffic until `until` (decided `at`); True if
+        that is news."""
         tenant = self._tenant(namespace)
         if tenant.decided_block is not None and tenant.decided_block >= until:
             return False
-        tenant.decided_block = until
+        tenant.decided_block, tenant.decided_at = until, at
         return True
 
     def tags_seen(self, region: str, blocks: Mapping[str, datetime]) -> None:
         """The blocks a region's endpoints carry in their tags, as last listed."""
         self._tagged[region] = dict(blocks)
 
-    def swaps_seen(self, region: str, unswapped: Mapping[str, int]) -> None:
-        """Per blocked tenant, how many of its endpoints in the region AWS last showed
-        still open (a block is only reported in effect once none is)."""
-        self._unswapped[region] = dict(unswapped)
+    def enforcement_seen(
+        self,
+        region: str,
+        still_open: Mapping[str, int],
+        present: Iterable[str],
+        listed_at: datetime,
+    ) -> None:
+        """From a region's listing taken at `listed_at`: per blocked tenant, how many of
+        its endpoints AWS lists letting traffic in, and the tenants with a live endpoint
+        there."""
+        self._seen[region] = _RegionSeen(dict(still_open), frozenset(present), listed_at)
+
+    def _block_listed(self, namespace: str) -> bool:
+        """Whether every region where the tenant has endpoints was listed after its
+        block was decided (a listing from before cannot show the block)."""
+        decided = self._tenant(namespace).decided_at
+        if decided is None:
+            return True
+        return all(
+            seen.listed_at >= decided for seen in self._seen.values() if namespace in seen.present
+        )
 
     def blocked_until(self, namespace: str, now: datetime) -> datetime | None:
         """When the tenant's outbound traffic reopens, if it is blocked now."""
@@ -98,7 +127,8 @@ class Meter:
             measured_at=tenant.measured_at,
             problem=tenant.problem,
             blocked_until=self.blocked_until(namespace, now),
-            unswapped_endpoints=sum(r.get(namespace, 0) for r in self._unswapped.values()),
+            unswapped_endpoints=sum(r.still_open.get(namespace, 0) for r in self._seen.values()),
+            block_listed=self._block_listed(namespace),
             unenforced_regions=tenant.unenforced_regions,
             retired=tenant.retired,
         )

@@ -287,7 +287,7 @@ class MeteringController:
             meter.measured(namespace, usage, now)
             limits = self._runtime.quotas.allowance(self._licence_use(namespace))
             reopens = outbound_blocked_until(usage, limits)
-            if reopens is not None and reopens > now and meter.block(namespace, reopens):
+            if reopens is not None and reopens > now and meter.block(namespace, reopens, now):
                 report.blocked.append(namespace)
         report.reopened = meter.blocks_ended(now)
         for namespace in tenants:

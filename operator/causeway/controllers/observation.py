@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from causeway.domain import ConnectionRequest, Endpoint
+from causeway.domain import ConnectionRequest, Endpoint, SecurityGroup
 
 # How long our own record of an action outlives listings that do not show it yet.
 GRACE_SECONDS = 10.0
@@ -33,6 +33,7 @@ class RegionObservation:
     taken_at: float  # monotonic seconds
     endpoints: tuple[Endpoint, ...] | None = None
     connections: tuple[ConnectionRequest, ...] | None = None
+    groups: tuple[SecurityGroup, ...] | None = None  # the transit VPCs' security groups
 
 
 @dataclass(slots=True)
@@ -74,6 +75,11 @@ class _Overlay(Generic[R]):
         for record in records:
             self.local[self.key(record)] = _Known(record, now)
 
+    def forget(self, record_id: str) -> None:
+        self._changed()
+        self.listed.pop(record_id, None)
+        self.local.pop(record_id, None)
+
     def current(self) -> Mapping[str, R]:
         """Every record; ours wins when newer than the listing or not listed (yet).
         Built once per change: a pass asks for it once per object."""
@@ -95,11 +101,14 @@ class RegionView:
     ever_listed: bool = False  # a listing arrived at least once since the start
     _endpoints: _Overlay[Endpoint] = field(init=False)
     _connections: _Overlay[ConnectionRequest] = field(init=False)
+    _groups: _Overlay[SecurityGroup] = field(init=False)
+    groups_taken_at: float | None = None  # when the groups were last listed
     _owners: tuple[int, dict[str | None, list[Endpoint]]] = field(init=False, default=(-1, {}))
 
     def __post_init__(self) -> None:
         self._endpoints = _Overlay(lambda e: e.id, self.clock)
         self._connections = _Overlay(lambda c: c.endpoint_id, self.clock)
+        self._groups = _Overlay(lambda g: g.id, self.clock)
 
     def listed(self, observation: RegionObservation) -> None:
         """A new listing arrived: local knowledge it already reflects is dropped."""
@@ -109,6 +118,31 @@ class RegionView:
             self._endpoints.replace(observation.endpoints, observation.taken_at)
         if observation.connections is not None:
             self._connections.replace(observation.connections, observation.taken_at)
+        if observation.groups is not None:
+            self.groups_listed(observation.groups, observation.taken_at)
+
+    def groups_listed(self, groups: Iterable[SecurityGroup], taken_at: float) -> None:
+        """The transit VPCs' security groups as listed (also on their own, between
+        listings of the rest: after a block, AWS is asked again at once)."""
+        self._groups.replace(groups, taken_at)
+        self.groups_taken_at = taken_at
+
+    def record_groups(self, groups: Iterable[SecurityGroup]) -> None:
+        """Security groups as an action of ours just left them (made, blocked, reopened)."""
+        self._groups.record(groups)
+
+    def forget_group(self, group_id: str) -> None:
+        """A group deleted: gone from what the view shows until a listing shows it."""
+        self._groups.forget(group_id)
+
+    def all_groups(self) -> dict[str, SecurityGroup]:
+        """Every listed security group, with our own newer knowledge of some."""
+        return dict(self._groups.current())
+
+    def listed_groups(self) -> dict[str, SecurityGroup]:
+        """The security groups exactly as AWS last listed them: what a block is judged
+        by (never by what was decided or sent)."""
+        return dict(self._groups.listed)
 
     def record(self, endpoints: Iterable[Endpoint]) -> None:
         """Endpoints as an action of ours just left them (created, or now deleting)."""
@@ -120,6 +154,10 @@ class RegionView:
 
     def age(self) -> float | None:
         return None if self.taken_at is None else self.clock() - self.taken_at
+
+    def groups_age(self) -> float | None:
+        """How old the security groups' listing is (None: never listed)."""
+        return None if self.groups_taken_at is None else self.clock() - self.groups_taken_at
 
     def failed(self) -> None:
         """The latest attempt to list failed: the old listing must not be reused as if it

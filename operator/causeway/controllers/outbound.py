@@ -1,5 +1,6 @@
 """OutboundConnection's part of a region pass: find the endpoints that are the object's
-own (in the region's listing) and its tenant's hourly-limit block, plan (pure,
+own (in the region's listing) and its tenant's security group (causeway.controllers.
+enforcement: what a block closes), plan (pure,
 reconcile/outbound.py), place a new endpoint in a transit VPC of the region's pool
 (pure, reconcile/placement.py; oldest connection first), do the plan in AWS, and
 compute the status. The region reconciler decides when this runs."""
@@ -9,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -28,10 +29,10 @@ from causeway.controllers.decisions import (
     WorkContext,
     WorkResult,
 )
+from causeway.controllers.enforcement import TenantGroups
 from causeway.controllers.health import PlatformHealth
-from causeway.controllers.meter import Meter
 from causeway.controllers.services import ServiceCatalog
-from causeway.domain import Endpoint, Owner
+from causeway.domain import Endpoint, Owner, SecurityGroup
 from causeway.errors import (
     AwsCallError,
     ErrorContext,
@@ -42,18 +43,18 @@ from causeway.errors import (
 )
 from causeway.index import ObjectSnapshot
 from causeway.logs import object_logger
+from causeway.reconcile import enforcement
 from causeway.reconcile import outbound as planner
 from causeway.reconcile.admission import ADMITTED, Verdict
 from causeway.reconcile.outbound import (
     SYNC_ANNOTATION,
-    BlockEndpoint,
+    AdoptTenantGroup,
     CreateEndpoint,
     DeleteEndpoints,
     ExtendEndpoint,
     Guard,
     OutboundPlan,
     OutboundRequest,
-    ReopenEndpoint,
     ResolveCreate,
     pending_create,
     pending_record,
@@ -113,12 +114,9 @@ class _Job:
 
     @property
     def gating_only(self) -> bool:
-        """Only blocking, reopening or extending into more zones: AWS's serving of the
-        connection is not at stake."""
-        return all(
-            isinstance(a, BlockEndpoint | ReopenEndpoint | ExtendEndpoint)
-            for a in self.plan.actions
-        )
+        """Only moving onto its tenant group or extending into more zones: AWS's
+        serving of the connection is not at stake."""
+        return all(isinstance(a, AdoptTenantGroup | ExtendEndpoint) for a in self.plan.actions)
 
 
 def _tenant(job: _Job) -> str:
@@ -188,6 +186,11 @@ class OutboundManager:
         self._region = region
         self._health = health
         self.catalog = catalog or ServiceCatalog(region, runtime.monotonic)
+        self.groups = TenantGroups(runtime, region)
+        # Per pass: (tenant, VPC) → its tenant group's id, and the groups as listed.
+        self._group_ids: dict[tuple[str, str], str] = {}
+        self._listed_groups: dict[str, SecurityGroup] = {}
+        self._tenant_of: dict[str, str] = {}  # owner uid → namespace, of this pass
         # Owner uid -> the VPC its create was sent to, until the endpoint is listed: a
         # retry (a lost answer) goes to the same VPC with the same ClientToken.
         self._placed: dict[str, str] = {}
@@ -200,11 +203,8 @@ class OutboundManager:
         """One decision per object, oldest first (new endpoints take transit capacity in
         that order); each object's AWS work is its own."""
         endpoints = context.view.all_endpoints()
-        self._runtime.meter.tags_seen(self._region, _tagged_blocks(endpoints))
-        self._runtime.meter.swaps_seen(
-            self._region,
-            unswapped_endpoints(endpoints, self._runtime.meter, self._now(), self._blocked_group),
-        )
+        self._see_groups(context, endpoints)
+        self._tenant_of = {s.uid: s.namespace for s in snapshots}
         present = {s.uid for s in snapshots}
         self._placed = {uid: vpc for uid, vpc in self._placed.items() if uid in present}
         self._placed.update(self._recorded_placements(snapshots))
@@ -215,6 +215,36 @@ class OutboundManager:
         }
         self._placements = Placements(self.capacity(endpoints), by_vpc)
         return PassPlan([(s, self.decide(s, context)) for s in sorted(snapshots, key=_age)])
+
+    def _see_groups(self, context: PassContext, endpoints: Sequence[Endpoint]) -> None:
+        """The pass's view of the tenant groups, and what metering learns from AWS's
+        listing: the blocks the groups (and older endpoints) record, and per blocked
+        tenant how many of its endpoints AWS still lists letting traffic in."""
+        now, meter = self._now(), self._runtime.meter
+        current = context.view.all_groups()
+        self._group_ids = {(g.tenant, g.vpc_id): g.id for g in current.values() if g.tenant}
+        self._listed_groups = context.view.listed_groups()
+        blocks = enforcement.tagged_blocks(self._listed_groups.values(), now)
+        for tenant, until in _tagged_blocks(endpoints).items():
+            blocks[tenant] = max(until, blocks.get(tenant, until))
+        meter.tags_seen(self._region, blocks)
+        age = context.view.groups_age()
+        if age is None:
+            return
+        still_open = enforcement.open_endpoints(
+            endpoints, self._listed_groups, partial(meter.blocked_until, now=now)
+        )
+        present = {e.owner_namespace for e in endpoints if e.owner_namespace and planner.is_live(e)}
+        meter.enforcement_seen(self._region, still_open, present, now - timedelta(seconds=age))
+
+    def wanted_groups(self) -> set[tuple[str, str]]:
+        """The (tenant, VPC) pairs about to get an endpoint (placed creates): their
+        groups stay even before an endpoint holds them."""
+        return {
+            (self._tenant_of[uid], vpc)
+            for uid, vpc in self._placed.items()
+            if uid in self._tenant_of
+        }
 
     def _recorded_placements(self, snapshots: Sequence[ObjectSnapshot]) -> dict[str, str]:
         """The VPCs of creates recorded in status as sent but unanswered (after a restart,
@@ -271,11 +301,6 @@ class OutboundManager:
         subnet_zones = self._runtime.subnet_zones.get(self._region, {})
         return missing_subnets(current.subnet_ids, vpc, subnet_zones, zones)
 
-    def _blocked_group(self, vpc_id: str) -> str | None:
-        """The blocked group of a transit VPC (None: none, or a VPC no longer configured)."""
-        vpc = self._runtime.config.regions[self._region].transit_vpc(vpc_id)
-        return vpc.blockedSecurityGroupId if vpc is not None else None
-
     def capacity(self, endpoints: Sequence[Endpoint]) -> tuple[VpcUsage, ...]:
         """Each transit VPC's used and capacity, as placement counts them."""
         now = self._runtime.monotonic()
@@ -298,17 +323,19 @@ class OutboundManager:
         return usages
 
     def _guard(self, namespace: str, now: datetime, vpc_id: str | None) -> Guard | None:
-        """The tenant's block as it bears on an endpoint in `vpc_id`: that VPC's own
-        blocked and open groups (None for a VPC no longer configured: its groups are not
-        known, so its endpoints are left as they are)."""
-        vpc = self._runtime.config.regions[self._region].transit_vpc(vpc_id)
-        if vpc is None:
+        """The tenant's block as it bears on an endpoint in `vpc_id`: its group there,
+        the VPC's shared groups, and the groups as AWS lists them (None: no VPC yet)."""
+        if not vpc_id:
             return None
         return Guard(
             now,
             self._runtime.meter.blocked_until(namespace, now),
-            vpc.blockedSecurityGroupId,
-            tuple(vpc.securityGroupIds),
+            self._group_ids.get((namespace, vpc_id)),
+            self.groups.legacy_groups(vpc_id),
+            self._listed_groups
+            if self._runtime.views[self._region].groups_age() is not None
+            else None,
+            self._runtime.config.regions[self._region].transit_vpc(vpc_id) is not None,
         )
 
     def decide(self, snapshot: ObjectSnapshot, context: PassContext) -> Decision:
@@ -391,8 +418,8 @@ class OutboundManager:
         vpc_id: str,
         zones: frozenset[str] | None,
     ) -> tuple[OutboundPlan, Guard | None]:
-        """The plan with its create as it will be sent in `vpc_id`: planned with that
-        VPC's own groups (open or blocked), in its subnets of the service's zones."""
+        """The plan with its create as it will be sent in `vpc_id`: with the tenant's
+        group there (when made), in its subnets of the service's zones."""
         vpc = self._runtime.config.regions[self._region].transit_vpc(vpc_id)
         assert vpc is not None  # placement only chooses configured VPCs
         guard = self._guard(request.owner.namespace, self._now(), vpc_id)
@@ -401,9 +428,8 @@ class OutboundManager:
         subnets = (
             subnets_for(vpc, subnet_zones, zones) if zones is not None else tuple(vpc.subnetIds)
         )
-        groups = tuple(vpc.securityGroupIds)
         actions = tuple(
-            planner.placed(a, vpc_id, subnets, groups) if isinstance(a, CreateEndpoint) else a
+            planner.placed(a, vpc_id, subnets, ()) if isinstance(a, CreateEndpoint) else a
             for a in replanned.actions
         )
         return replace(replanned, actions=actions), guard
@@ -437,8 +463,9 @@ class OutboundManager:
                 self._placed.pop(uid, None)  # AWS made nothing: the next try may go elsewhere
             return self._failed(job, view.owned_by(uid), exc)
         self._health.succeeded(self._region)
-        result = planner.outcome(job.request, view.owned_by(uid), guard=job.guard)
-        answered = _sends_a_create(job.plan)
+        owned = view.owned_by(uid)
+        result = planner.outcome(job.request, owned, guard=job.guard)
+        answered = _sends_a_create(job.plan) or planner.pending_answered(job.request.pending, owned)
         patch = self._patch(job.request, result, self._latest(job), touch=True, answered=answered)
         settled = job.request.deleting and _settled_now(view.owned_by(uid))
         return WorkResult(patch, settled=settled, awaiting_aws=True)
@@ -457,10 +484,8 @@ class OutboundManager:
                 await self._create(job, action)
             elif isinstance(action, ResolveCreate):
                 await self._resolve(job, action)
-            elif isinstance(action, BlockEndpoint):
-                await self._block(job, action)
-            elif isinstance(action, ReopenEndpoint):
-                await self._reopen(job, action)
+            elif isinstance(action, AdoptTenantGroup):
+                await self._adopt(job, action)
             elif isinstance(action, ExtendEndpoint):
                 await self._extend(job, action)
 
@@ -472,23 +497,25 @@ class OutboundManager:
             self._region, api, call, tenant=_tenant(job), order=_order(job)
         )
 
-    async def _block(self, job: _Job, action: BlockEndpoint) -> None:
-        """The tag first: a restart between the two calls still knows to block."""
-        await self._call(job, "mark_blocked", action.id, action.until)
-        if action.add or action.remove:
-            await self._call(job, "swap_groups", action.id, action.add, action.remove)
+    async def _adopt(self, job: _Job, action: AdoptTenantGroup) -> None:
+        """Onto the tenant's group (made first if need be) in one ModifyVpcEndpoint: the
+        group added and the shared ones taken off together."""
+        group = action.tenant_group
+        if group is None:
+            group = await self.groups.ensure(job.snapshot.namespace, action.vpc_id)
+        add = (group,) if action.add else ()
+        await self._call(job, "swap_groups", action.id, add, action.remove)
         _log(job).info(
-            "Blocked endpoint %s until %s (hourly outbound limit)", action.id, action.until
+            "Moved endpoint %s onto its tenant security group %s (off %s)",
+            action.id,
+            group,
+            ", ".join(action.remove) or "no shared group",
         )
-        self._remember(job, action.id, action.after, action.until)
-
-    async def _reopen(self, job: _Job, action: ReopenEndpoint) -> None:
-        """The groups first: the tag says to reopen until the groups are back."""
-        if action.restore or action.remove:
-            await self._call(job, "swap_groups", action.id, action.restore, action.remove)
-        await self._call(job, "unmark_blocked", action.id)
-        _log(job).info("Reopened endpoint %s", action.id)
-        self._remember(job, action.id, action.after, None)
+        view = job.context.view
+        for endpoint in view.owned_by(job.snapshot.uid):
+            if endpoint.id == action.id:
+                kept = tuple(g for g in endpoint.security_groups if g not in action.remove)
+                view.record([replace(endpoint, security_groups=(*kept, *add))])
 
     async def _extend(self, job: _Job, action: ExtendEndpoint) -> None:
         """Its service runs in more zones now: the endpoint serves them too."""
@@ -503,14 +530,6 @@ class OutboundManager:
             if endpoint.id == action.id:
                 subnets = (*endpoint.subnet_ids, *action.subnet_ids)
                 view.record([replace(endpoint, subnet_ids=subnets)])
-
-    def _remember(
-        self, job: _Job, vpce_id: str, groups: tuple[str, ...], until: datetime | None
-    ) -> None:
-        view = job.context.view
-        for endpoint in view.owned_by(job.snapshot.uid):
-            if endpoint.id == vpce_id:
-                view.record([replace(endpoint, security_groups=groups, blocked_until=until)])
 
     async def _delete(self, job: _Job, action: DeleteEndpoints) -> None:
         call = partial(asyncio.to_thread, self._endpoints().delete, action.ids)
@@ -528,6 +547,8 @@ class OutboundManager:
         a request of its own (that VPC's groups and subnets, a token of its own)."""
         assert job.request is not None
         zones = self._service_zones(job.request)
+        if not action.security_groups:
+            action = await self._with_tenant_group(job, action, zones)
         while True:
             try:
                 await self._create_in(job, action)
@@ -542,6 +563,16 @@ class OutboundManager:
                 raise _NoRoomError
             self._placed[job.snapshot.uid] = vpc_id
             action = self._moved(job, vpc_id, zones)
+            if not action.security_groups:
+                action = await self._with_tenant_group(job, action, zones)
+
+    async def _with_tenant_group(
+        self, job: _Job, action: CreateEndpoint, zones: frozenset[str] | None
+    ) -> CreateEndpoint:
+        """The create planned again once the tenant's group in its VPC exists."""
+        group = await self.groups.ensure(job.snapshot.namespace, action.vpc_id)
+        self._group_ids[(job.snapshot.namespace, action.vpc_id)] = group
+        return self._moved(job, action.vpc_id, zones)
 
     def _moved(self, job: _Job, vpc_id: str, zones: frozenset[str] | None) -> CreateEndpoint:
         """The create planned afresh for another VPC."""
@@ -768,35 +799,14 @@ def _settled_now(owned: Sequence[Endpoint]) -> bool:
 
 # Each budgeted method of the endpoint API, with the AWS action it makes.
 _ACTIONS = {
-    "mark_blocked": "CreateTags",
-    "unmark_blocked": "DeleteTags",
     "swap_groups": "ModifyVpcEndpoint",
     "add_subnets": "ModifyVpcEndpoint",
 }
 
 
-def unswapped_endpoints(
-    endpoints: Sequence[Endpoint],
-    meter: Meter,
-    now: datetime,
-    blocked_group: Callable[[str], str | None],
-) -> dict[str, int]:
-    """Per blocked tenant, its live endpoints AWS does not show blocked yet, each judged
-    by the blocked group of its own transit VPC (`blocked_group`; a VPC without one
-    enforces nothing: the quota says so on its own)."""
-    counts: dict[str, int] = {}
-    for endpoint in endpoints:
-        namespace = endpoint.owner_namespace
-        group = blocked_group(endpoint.vpc_id)
-        if not namespace or normalize(endpoint.state) not in LIVE_STATES or not group:
-            continue
-        if meter.blocked_until(namespace, now) and not planner.block_enforced(endpoint, group):
-            counts[namespace] = counts.get(namespace, 0) + 1
-    return counts
-
-
 def _tagged_blocks(endpoints: Sequence[Endpoint]) -> dict[str, datetime]:
-    """Per tenant, the latest block its live endpoints carry in their tags."""
+    """Per tenant, the latest block its live endpoints carry in their tags (endpoints
+    blocked before tenant groups: their block stands until its time)."""
     blocks: dict[str, datetime] = {}
     for endpoint in endpoints:
         namespace, until = endpoint.owner_namespace, endpoint.blocked_until

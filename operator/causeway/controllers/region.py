@@ -170,6 +170,7 @@ class RegionReconciler:
         """Wait for the AWS work under way (at shutdown, and in tests)."""
         while self._work:
             await asyncio.gather(*self._work, return_exceptions=True)
+        await self._outbound.groups.drain()
 
     # -- one pass --------------------------------------------------------------------------
 
@@ -191,10 +192,13 @@ class RegionReconciler:
                     await self._list(work, report)
                 except AwsCallError as exc:
                     await self._unobserved(work, exc, report)
+            if report.failed is None and not report.listed and self._outbound.groups.relist:
+                await self._relist_groups()
             if report.failed is None:
                 # Also when the listing is reused: a sync asks AWS again at once.
                 await self._learn_services(work)
                 await self._decide_all(work, report)
+                self._enforce()
         else:
             await self._report_quotas(report)
         report.duration = self._runtime.monotonic() - started
@@ -233,8 +237,31 @@ class RegionReconciler:
             connections = tuple(await self._pages("DescribeVpcEndpointConnections", service.page))
             report.connections = len(connections)
         self.view.listed(RegionObservation(taken_at, endpoints, connections))
+        if endpoints is not None:
+            await self._list_groups()
         self.health.succeeded(self.region)
         report.listed = True
+
+    async def _list_groups(self) -> None:
+        """The transit VPCs' security groups (tenant groups and open groups), in pages."""
+        groups = self._outbound.groups
+        taken_at = self._runtime.monotonic()
+        listed = await self._pages("DescribeSecurityGroups", groups.page)
+        groups.relist = False
+        self.view.groups_listed(listed, taken_at)
+
+    async def _relist_groups(self) -> None:
+        """After the tenant groups' work, between full listings: AWS is asked at once,
+        so a block is reported in effect as soon as AWS lists it."""
+        try:
+            await self._list_groups()
+        except AwsCallError as exc:
+            logger.warning("Could not list the security groups of %s: %s", self.region, exc)
+
+    def _enforce(self) -> None:
+        """Start the tenant groups' work the plan asks for (blocks, reopens)."""
+        wanted = self._outbound.wanted_groups()
+        self._outbound.groups.enforce(wanted, on_done=lambda: self.kick(0.0))
 
     def _may_reach(self, spec: Mapping[str, Any]) -> bool:
         home = spec.get("serviceRegion") or self.region

@@ -1,6 +1,8 @@
 """Pure planner for OutboundConnection: given the object, the endpoints AWS holds for
-it and its tenant's hourly-limit block, decide what to create, delete, block or
-reopen, then compute the status to write.
+it and its tenant's security group in the transit VPC, decide what to create,
+delete, extend, or move onto that group, then compute the status to write (with the
+hourly-limit block as AWS shows it: the group is what a block closes, see
+causeway.reconcile.enforcement; the endpoint itself is never modified to block).
 
 The region reconciler runs: observe (the region's listing) → `plan` → apply (AWS) →
 `outcome` → status (reconcile/status.py) → patch."""
@@ -19,14 +21,14 @@ from causeway.api import OutboundConnectionSpec, Phase
 from causeway.api.outbound import PendingCreate
 from causeway.conditions import ConditionState, Progress, timestamp
 from causeway.domain import (
-    TAG_BLOCKED_UNTIL,
     TAG_CLIENT_TOKEN,
-    TAG_OPEN_GROUPS,
     Endpoint,
     Owner,
+    SecurityGroup,
     client_token,
 )
 from causeway.reconcile.admission import ADMITTED, Verdict
+from causeway.reconcile.enforcement import lets_traffic_in
 from causeway.reconcile.phases import (
     DEAD_STATES,
     DELETABLE_STATES,
@@ -46,6 +48,7 @@ REMOTE_SERVICE_NOT_OFFERED = "RemoteServiceNotOffered"
 BLOCKED = "Blocked"
 HOURLY_LIMIT_REACHED = "HourlyLimitReached"
 BLOCK_IN_PROGRESS = "BlockInProgress"
+REOPEN_PENDING = "ReopenPending"
 
 
 @dataclass(frozen=True)
@@ -77,18 +80,22 @@ class OutboundRequest:
 
 @dataclass(frozen=True)
 class Guard:
-    """The tenant's hourly-limit block as it bears on this connection: blocked until
-    `until` (None: open), and the region's groups to swap (no blocked group: blocking
-    is off in the region)."""
+    """The tenant's hourly-limit block as it bears on this connection's transit VPC:
+    blocked until `until` (None: open); the tenant's group there (None: not made yet);
+    the shared groups an endpoint made before tenant groups carries (`legacy_groups`,
+    moved off it onto the tenant group); the groups as AWS last listed them (by id,
+    what the block is judged by); and whether the VPC is still configured."""
 
     now: datetime
     until: datetime | None = None
-    blocked_group: str | None = None
-    open_groups: tuple[str, ...] = ()
+    tenant_group: str | None = None
+    legacy_groups: tuple[str, ...] = ()
+    groups: Mapping[str, SecurityGroup] | None = None
+    configured: bool = True
 
     @property
     def blocking(self) -> bool:
-        return self.until is not None and self.until > self.now and self.blocked_group is not None
+        return self.until is not None and self.until > self.now
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ class CreateEndpoint:
     service_name: str
     client_token: str
     tags: Mapping[str, str]
-    security_groups: tuple[str, ...] = ()  # () = the VPC's; a blocked tenant's start blocked
+    security_groups: tuple[str, ...] = ()  # (): the tenant's group, made first
     vpc_id: str = ""  # the transit VPC placement chose ("" until it has)
     subnet_ids: tuple[str, ...] = ()  # those of the service's zones (() = every one)
     service_region: str = ""  # the service's Region when it is another one (cross-Region)
@@ -128,37 +135,20 @@ class DeleteEndpoints:
 
 
 @dataclass(frozen=True)
-class BlockEndpoint:
-    """Record the block in a tag, then swap the open groups Causeway put on the endpoint
-    for the blocked group. `after`: the endpoint's groups once swapped."""
+class AdoptTenantGroup:
+    """Move an endpoint made before tenant groups onto its tenant's group: add the group
+    and take the shared ones (`remove`) off in one ModifyVpcEndpoint, so no moment
+    passes without the rules it had. `tenant_group` None: the group is made first (the
+    open rules, or none while the tenant is blocked, as the endpoint is then)."""
 
     id: str
-    until: datetime
-    blocked_group: str
+    vpc_id: str
+    tenant_group: str | None
     remove: tuple[str, ...]
-    add: tuple[str, ...] = ()
-    after: tuple[str, ...] = ()
+    add: bool = True
 
 
-@dataclass(frozen=True)
-class ReopenEndpoint:
-    """Give the endpoint its open groups back and take the blocked group off, then
-    remove the block's tag. `after`: the endpoint's groups once swapped."""
-
-    id: str
-    restore: tuple[str, ...]
-    remove: tuple[str, ...]
-    after: tuple[str, ...] = ()
-
-
-Action = (
-    CreateEndpoint
-    | ResolveCreate
-    | DeleteEndpoints
-    | BlockEndpoint
-    | ReopenEndpoint
-    | ExtendEndpoint
-)
+Action = CreateEndpoint | ResolveCreate | DeleteEndpoints | AdoptTenantGroup | ExtendEndpoint
 
 
 @dataclass(frozen=True)
@@ -193,9 +183,10 @@ def plan(
     extend: tuple[str, ...] = (),
 ) -> OutboundPlan:
     """Decide the actions for one connection given every endpoint tagged as its own. A
-    new endpoint is only created with a license (`verdict`); while the tenant is
-    blocked (`guard`), its endpoint is blocked, and a new one starts blocked; a live
-    endpoint gains the subnets `extend` (zones its service added). A create whose
+    new endpoint is only created with a license (`verdict`), with its tenant's group in
+    the VPC (`guard`: a blocked tenant's holds no rule, so a new endpoint starts
+    blocked); a live endpoint made before tenant groups moves onto its tenant's group;
+    a live endpoint gains the subnets `extend` (zones its service added). A create whose
     answer was lost is resolved first (`resolving_first`), unless an endpoint listed
     carries its token: then it was answered."""
     decided = _plan(request, owned, verdict, guard, extend)
@@ -227,33 +218,28 @@ def _plan(
     elif current is not None and is_live(current):
         if extend:
             actions.append(ExtendEndpoint(current.id, extend))
-        gate = _gate(current, guard) if guard is not None else None
-        if gate is not None:
-            actions.append(gate)
+        adopt = _adopt(current, guard) if guard is not None else None
+        if adopt is not None:
+            actions.append(adopt)
     return OutboundPlan(tuple(actions))
 
 
-def _gate(endpoint: Endpoint, guard: Guard) -> BlockEndpoint | ReopenEndpoint | None:
-    """Block the endpoint while its tenant is blocked (the tag first, so a restart in
-    between still knows); reopen one whose block is over or no longer enforced. Only
-    the groups Causeway put there move: the open ones recorded on the endpoint (the
-    config's for an endpoint made before they were recorded) and the blocked one."""
+def _adopt(endpoint: Endpoint, guard: Guard) -> AdoptTenantGroup | None:
+    """Move an endpoint still on shared groups onto its tenant's group (None: it is on
+    it already, or its VPC is no longer configured: no group is made there). Only the
+    groups Causeway put there are taken off: those recorded on the endpoint at its
+    create, and the VPC's open and blocked groups; never a group someone else added."""
     groups = endpoint.security_groups
-    ours = endpoint.open_groups if endpoint.open_groups is not None else guard.open_groups
-    if guard.blocking:
-        assert guard.until is not None and guard.blocked_group is not None
-        remove = tuple(g for g in groups if g in ours and g != guard.blocked_group)
-        add = () if guard.blocked_group in groups else (guard.blocked_group,)
-        if endpoint.blocked_until == guard.until and not remove and not add:
-            return None
-        after = (*(g for g in groups if g not in remove), *add)
-        return BlockEndpoint(endpoint.id, guard.until, guard.blocked_group, remove, add, after)
-    if endpoint.blocked_until is None:
+    if not endpoint.vpc_id:
+        return None  # a record without its VPC (AWS always lists it): no group to join
+    shared = {*guard.legacy_groups, *(endpoint.open_groups or ())}
+    remove = tuple(g for g in groups if g in shared and g != guard.tenant_group)
+    on_it = guard.tenant_group is not None and guard.tenant_group in groups
+    if on_it and not remove:
         return None
-    restore = tuple(g for g in ours if g not in groups)
-    remove = tuple(g for g in groups if g == guard.blocked_group and g not in ours)
-    after = (*(g for g in groups if g not in remove), *restore)
-    return ReopenEndpoint(endpoint.id, restore, remove, after)
+    if guard.tenant_group is None and not guard.configured:
+        return None
+    return AdoptTenantGroup(endpoint.id, endpoint.vpc_id, guard.tenant_group, remove, not on_it)
 
 
 def _needs_new_endpoint(request: OutboundRequest, current: Endpoint | None) -> bool:
@@ -324,19 +310,14 @@ def ended_without_request(request: OutboundRequest, owned: Sequence[Endpoint]) -
 
 
 def _create(request: OutboundRequest, guard: Guard | None) -> CreateEndpoint:
-    tags = request.owner.tags()
-    if guard is not None and guard.open_groups:
-        tags[TAG_OPEN_GROUPS] = " ".join(guard.open_groups)  # the groups it opens with
+    """The create, with the tenant's group in the VPC when it exists (else () : the
+    group is made first). Blocked or open, the parameters are the same: the group's
+    rules, not the endpoint, carry the block."""
     remote = request.spec.service_region if request.spec.cross_region else ""
-    if guard is None or not guard.blocking:
-        token = client_token(request.owner, request.generation, request.sync)
-        return CreateEndpoint(request.spec.serviceName, token, tags, service_region=remote)
-    assert guard.until is not None and guard.blocked_group is not None
-    # Its own token: AWS refuses a token it saw with other parameters (an unblocked try).
-    token = client_token(request.owner, request.generation, f"{request.sync}/blocked")
-    tags[TAG_BLOCKED_UNTIL] = timestamp(guard.until)
-    blocked = (guard.blocked_group,)
-    return CreateEndpoint(request.spec.serviceName, token, tags, blocked, service_region=remote)
+    token = client_token(request.owner, request.generation, request.sync)
+    groups = (guard.tenant_group,) if guard is not None and guard.tenant_group else ()
+    tags = request.owner.tags()
+    return CreateEndpoint(request.spec.serviceName, token, tags, groups, service_region=remote)
 
 
 def placed(
@@ -346,7 +327,7 @@ def placed(
     security_groups: tuple[str, ...],
 ) -> CreateEndpoint:
     """The create as it will be sent: in `vpc_id`'s `subnet_ids`, with `security_groups`
-    (when it asked for none: the VPC's), and a token of its own for that very request
+    (when it asked for none), and a token of its own for that very request
     (AWS refuses a token it saw with other parameters: a create moved to another VPC or
     other subnets is another request), carried in a tag as well (`pending_answered`)."""
     groups = create.security_groups or security_groups
@@ -433,11 +414,16 @@ def outcome(
     message = _message(request, phase, endpoint)
     conditions: tuple[ConditionState, ...] = ()
     if guard is not None and endpoint is not None and is_live(endpoint):
-        until = blocked_until(endpoint, guard.now)
-        if until is not None and not block_enforced(endpoint, guard.blocked_group):
-            # Marked, but AWS has not shown the swapped groups yet: traffic may pass.
+        closed = guard.groups is not None and not lets_traffic_in(endpoint, guard.groups)
+        until = guard.until if guard.blocking else None
+        if until is not None and not closed:
+            # Decided, but AWS does not list the endpoint closed yet: traffic may pass.
             conditions = (_blocking_condition(until),)
             message = f"{message} {_blocking_text(until)}"
+        elif until is None and closed:
+            # Its block is over, but AWS still lists it closed.
+            conditions = (_reopen_condition(endpoint, guard),)
+            message = f"{message} {conditions[0].message}"
         else:
             fields["blockedUntil"] = timestamp(until) if until else None
             conditions = (_blocked_condition(until),)
@@ -522,24 +508,25 @@ def _waiting(reason: str, message: str) -> Outcome:
     return Outcome(Phase.UNPROVISIONED, Progress.STALLED, reason, message, nothing)
 
 
-def blocked_until(endpoint: Endpoint, now: datetime) -> datetime | None:
-    """When the endpoint reopens, if it is blocked now (marked, and in effect)."""
-    until = endpoint.blocked_until
-    return until if until is not None and until > now else None
-
-
-def block_enforced(endpoint: Endpoint, blocked_group: str | None) -> bool:
-    """Whether the endpoint, as AWS last showed it, passes no traffic: the blocked
-    group is the only group it has."""
-    return blocked_group is not None and set(endpoint.security_groups) == {blocked_group}
-
-
 def _blocking_text(until: datetime) -> str:
     return (
         f"Outbound traffic is being blocked until {timestamp(until)} (this namespace reached "
-        "its hourly outbound limit); AWS has not yet shown the endpoint with only the "
-        "blocked security group, so traffic may still pass."
+        "its hourly outbound limit); AWS does not list the endpoint's security groups "
+        "without ingress rules yet, so traffic may still pass."
     )
+
+
+def _reopen_condition(endpoint: Endpoint, guard: Guard) -> ConditionState:
+    if guard.configured:
+        why = "the operator is reopening it (its tenant security group gets its rules back)."
+    else:
+        why = (
+            f"its transit VPC {endpoint.vpc_id} is no longer in the operator's config, so "
+            "the rules to restore are not known: ask the platform to configure that VPC "
+            "again, or delete and recreate this connection."
+        )
+    message = f"The hourly block is over, but AWS still lists the endpoint closed: {why}"
+    return ConditionState(BLOCKED, True, REOPEN_PENDING, message)
 
 
 def _blocking_condition(until: datetime) -> ConditionState:

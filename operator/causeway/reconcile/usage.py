@@ -49,7 +49,8 @@ class Reading:
     measured_at: datetime | None = None
     problem: Problem | None = None  # the latest cycle could not measure this tenant
     blocked_until: datetime | None = None  # outbound blocked until then (None: open)
-    unswapped_endpoints: int = 0  # of its endpoints, those AWS does not show blocked yet
+    unswapped_endpoints: int = 0  # of its endpoints, those AWS lists letting traffic in
+    block_listed: bool = True  # AWS was listed after the block was decided, where it counts
     unenforced_regions: tuple[str, ...] = ()  # its outbound regions without a blocked group
     retired: tuple[Mapping[str, str], ...] = ()  # endpoints gone today whose bytes count
 
@@ -142,15 +143,19 @@ def _block_condition(reading: Reading, now: datetime, hour_text: str) -> Conditi
     until = reading.blocked_until
     if until is None or until <= now:
         return None
-    if reading.unswapped_endpoints:
+    if reading.unswapped_endpoints or not reading.block_listed:
         # Decided, not yet enforced: never claim a block AWS has not shown.
+        shown = (
+            f"AWS lists {reading.unswapped_endpoints} outbound endpoint(s) still letting traffic in"
+            if reading.unswapped_endpoints
+            else "AWS has not been listed since the block was decided"
+        )
         return ConditionState(
             OUTBOUND_BLOCKED,
             False,
             BLOCK_IN_PROGRESS,
             f"Outbound traffic is being blocked until {timestamp(until)}: {hour_text}; "
-            f"AWS does not show {reading.unswapped_endpoints} outbound endpoint(s) with "
-            "only the blocked security group yet, so traffic may still pass.",
+            f"{shown}, so traffic may still pass.",
         )
     return ConditionState(
         OUTBOUND_BLOCKED,
