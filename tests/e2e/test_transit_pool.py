@@ -183,9 +183,10 @@ def test_the_single_vpc_config_still_works(kube_backend: KubeBackendFactory) -> 
 def test_the_hourly_block_uses_each_endpoints_own_vpc_groups(
     kube_backend: KubeBackendFactory,
 ) -> None:
-    """Security groups belong to one VPC: an endpoint is blocked with its own VPC's
-    blocked group, reopened with its own VPC's open groups, and a connection created
-    while its tenant is blocked starts in the blocked group of the VPC it is placed in."""
+    """Security groups belong to one VPC: each endpoint carries its tenant's group of
+    its own VPC (one per tenant and VPC), a block closes every one of them, and a
+    connection created while its tenant is blocked starts closed in the VPC it is
+    placed in; at the top of the hour every one reopens."""
     start = datetime(2026, 11, 28, 14, 10, tzinfo=UTC)
     clock = SandboxClock(start, frozen=True)
     with SandboxStack(
@@ -199,8 +200,6 @@ def test_the_hourly_block_uses_each_endpoints_own_vpc_groups(
     ) as stack:
         stack.grant_quota("acme", licenses=3)
         stack.start_operator()
-        assert stack.config is not None
-        pool = {vpc.vpcId: vpc for vpc in stack.config.regions[stack.region].pool}
         service = stack.aws.create_tenant_service(acceptance_required=False)
         endpoints = {}
         for name in ("first", "second"):
@@ -213,22 +212,24 @@ def test_the_hourly_block_uses_each_endpoints_own_vpc_groups(
                 vpce, service.service_name, vpc_id, 30_000 * 10**6, start - timedelta(minutes=1)
             )
 
-        def groups_are(vpce: str, expected: list[str]) -> bool:
-            return sorted(stack.aws.endpoint_security_groups(vpce)) == sorted(expected)
+        def closed(vpce: str) -> bool:
+            return not stack.aws.endpoint_lets_traffic_in(vpce)
+
+        def opened(vpce: str) -> bool:
+            return stack.aws.endpoint_lets_traffic_in(vpce)
 
         for vpce, vpc_id in endpoints.items():
-            blocked = [str(pool[vpc_id].blockedSecurityGroupId)]
-            eventually(partial(groups_are, vpce, blocked), what=f"{vpce} blocked in {vpc_id}")
+            eventually(partial(closed, vpce), what=f"{vpce} blocked in {vpc_id}")
         stack.kube.apply(outbound("third", service.service_name))  # placed in the third VPC
         third = wait_phase(stack, "acme", "third", "Ready")
-        third_vpc = pool[third["transitVpcId"]]
-        assert groups_are(third["vpcEndpointId"], [str(third_vpc.blockedSecurityGroupId)])
+        assert closed(third["vpcEndpointId"])
 
         clock.jump_to(datetime(2026, 11, 28, 15, 0, 1, tzinfo=UTC))
-        endpoints[third["vpcEndpointId"]] = third_vpc.vpcId
+        endpoints[third["vpcEndpointId"]] = third["transitVpcId"]
         for vpce, vpc_id in endpoints.items():
-            opened = list(pool[vpc_id].securityGroupIds)
-            eventually(partial(groups_are, vpce, opened), what=f"{vpce} reopened in {vpc_id}")
+            eventually(partial(opened, vpce), what=f"{vpce} reopened in {vpc_id}")
+        tenant_groups = {stack.aws.endpoint_security_groups(v)[0] for v in endpoints}
+        assert len(tenant_groups) == 3  # one per VPC: a group is of one VPC only
 
 
 def test_a_subnet_of_another_vpc_is_named_at_start_and_that_vpc_is_skipped(

@@ -5,7 +5,7 @@ taken after the decision that shows none of the tenant's endpoints letting traff
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 
 from causeway.controllers.meter import Meter
@@ -42,7 +42,7 @@ def outbound_blocked(meter: Meter) -> tuple[str, str]:
     return ("True" if found.status else "False", found.reason)
 
 
-def seen(meter: Meter, region: str, groups: list[SecurityGroup], at: datetime) -> None:
+def seen(meter: Meter, region: str, groups: list[SecurityGroup], at: float) -> None:
     by_id = {g.id: g for g in groups}
     still_open = open_endpoints(LISTING, by_id, partial(meter.blocked_until, now=NOW))
     present = {e.owner_namespace for e in LISTING if e.owner_namespace}
@@ -52,16 +52,16 @@ def seen(meter: Meter, region: str, groups: list[SecurityGroup], at: datetime) -
 def blocked_meter() -> Meter:
     meter = Meter()
     meter.measured("acme", Usage(periods(NOW), outbound_hour=2 * 10**9), NOW)
-    meter.block("acme", UNTIL, NOW)
+    meter.block("acme", UNTIL, 1.0)
     return meter
 
 
 def test_outbound_blocked_follows_what_the_listing_shows() -> None:
     meter = blocked_meter()
-    seen(meter, "us-east-1", [OPEN, BETA], NOW + timedelta(seconds=1))
+    seen(meter, "us-east-1", [OPEN, BETA], 2.0)
     assert outbound_blocked(meter) == ("False", "BlockInProgress")
 
-    seen(meter, "us-east-1", [CLOSED, BETA], NOW + timedelta(seconds=2))
+    seen(meter, "us-east-1", [CLOSED, BETA], 3.0)
     assert outbound_blocked(meter) == ("True", "HourlyLimitReached")
 
 
@@ -70,23 +70,23 @@ def test_a_listing_taken_before_the_decision_never_confirms_the_block() -> None:
     nothing to block, so the quota said blocked before AWS did."""
     meter = Meter()
     meter.measured("acme", Usage(periods(NOW), outbound_hour=2 * 10**9), NOW)
-    seen(meter, "us-east-1", [OPEN, BETA], NOW - timedelta(seconds=1))  # not blocked yet
-    meter.block("acme", UNTIL, NOW)
+    seen(meter, "us-east-1", [OPEN, BETA], 0.5)  # not blocked yet
+    meter.block("acme", UNTIL, 1.0)
     assert outbound_blocked(meter) == ("False", "BlockInProgress")
 
-    seen(meter, "us-east-1", [CLOSED, BETA], NOW + timedelta(seconds=1))
+    seen(meter, "us-east-1", [CLOSED, BETA], 2.0)
     assert outbound_blocked(meter) == ("True", "HourlyLimitReached")
 
 
 def test_every_region_with_an_endpoint_of_the_tenant_counts() -> None:
     meter = blocked_meter()
-    seen(meter, "us-east-1", [CLOSED, BETA], NOW + timedelta(seconds=1))
-    seen(meter, "eu-west-1", [OPEN, BETA], NOW + timedelta(seconds=1))
+    seen(meter, "us-east-1", [CLOSED, BETA], 2.0)
+    seen(meter, "eu-west-1", [OPEN, BETA], 2.0)
     assert outbound_blocked(meter) == ("False", "BlockInProgress")
 
     # An endpoint whose group is not listed is not known to let nothing in.
-    seen(meter, "eu-west-1", [BETA], NOW + timedelta(seconds=2))
+    seen(meter, "eu-west-1", [BETA], 3.0)
     assert outbound_blocked(meter) == ("False", "BlockInProgress")
 
-    seen(meter, "eu-west-1", [CLOSED, BETA], NOW + timedelta(seconds=3))
+    seen(meter, "eu-west-1", [CLOSED, BETA], 4.0)
     assert outbound_blocked(meter) == ("True", "HourlyLimitReached")

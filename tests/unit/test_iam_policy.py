@@ -24,6 +24,7 @@ ROOT = Path(__file__).parents[2]
 REFERENCE = json.loads((ROOT / "tests" / "data" / "service-authorization-ec2.json").read_text())
 EXAMPLE = ROOT / "seeds" / "config.example.yaml"
 COMMITTED = ROOT / "deploy" / "aws" / "iam-policy.json"
+KIND_TAG = "aws:ResourceTag/causeway.dev/kind"
 OWNER_TAG = "aws:ResourceTag/causeway.dev/owner-uid"
 
 
@@ -50,9 +51,7 @@ def test_only_reads_aws_cannot_scope_get_every_resource() -> None:
     assert not any(a.endswith(":*") or a == "*" for a in actions_of(document))
 
 
-@pytest.mark.parametrize(
-    "action", ["ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint", "ec2:DeleteTags"]
-)
+@pytest.mark.parametrize("action", ["ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint"])
 def test_changes_to_endpoints_need_causeways_owner_tag(action: str) -> None:
     document = policy_document(load_config(str(EXAMPLE)))
     on_endpoints = [
@@ -69,8 +68,10 @@ def test_tags_are_only_set_at_creation_or_as_the_block_record() -> None:
     document = policy_document(load_config(str(EXAMPLE)))
     conditions = [s["Condition"] for s in statements_for(document, "ec2:CreateTags")]
     assert {"StringEquals": {"ec2:CreateAction": "CreateVpcEndpoint"}} in conditions
-    block = next(c for c in conditions if OWNER_TAG in c.get("StringLike", {}))
+    assert {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}} in conditions
+    block = next(c for c in conditions if KIND_TAG in c.get("StringEquals", {}))
     assert block["ForAllValues:StringEquals"] == {"aws:TagKeys": ["causeway.dev/blocked-until"]}
+    assert "ec2:DeleteTags" not in actions_of(document)  # a block's tag is only overwritten
 
 
 def test_endpoints_are_created_tagged_and_only_in_the_transit_vpc() -> None:
@@ -115,6 +116,8 @@ def test_regions_without_inbound_grant_no_answers_and_partitions_are_respected()
 
 UID_TAG = "causeway.dev/owner-uid"
 BLOCK_TAG = "causeway.dev/blocked-until"
+TENANT_GROUP_ARN = "arn:aws:ec2:us-east-1:111111111111:security-group/sg-0123456789abcdef0"
+TENANT_GROUP_CONTEXT = {"aws:ResourceTag/causeway.dev/kind": "TenantSecurityGroup"}
 OWNED_ENDPOINT = "arn:aws:ec2:us-east-1:111111111111:vpc-endpoint/vpce-0123456789abcdef0"
 OWNED_CONTEXT = {f"aws:ResourceTag/{UID_TAG}": "0b9f6f3e-uid"}
 
@@ -133,14 +136,36 @@ def example_policy() -> dict[str, Any]:
         ([BLOCK_TAG, UID_TAG], False),
     ],
 )
-@pytest.mark.parametrize("action", ["ec2:DeleteTags", "ec2:CreateTags"])
-def test_tag_changes_on_owned_endpoints_name_only_the_block_tag(
-    action: str, tag_keys: list[str] | None, expected: bool
+@pytest.mark.parametrize("tenant_group", [True, False])
+def test_tag_changes_name_only_the_block_tag_on_tenant_groups(
+    tag_keys: list[str] | None, expected: bool, tenant_group: bool
 ) -> None:
-    context: dict[str, Any] = dict(OWNED_CONTEXT)
-    if tag_keys is not None:
-        context["aws:TagKeys"] = tag_keys
-    assert allowed(example_policy(), Access(action, OWNED_ENDPOINT, context)) is expected
+    policy = example_policy()
+    targets = ((TENANT_GROUP_ARN, TENANT_GROUP_CONTEXT), (OWNED_ENDPOINT, OWNED_CONTEXT))
+    for resource, owned in targets:
+        context: dict[str, Any] = dict(owned if tenant_group else {})
+        if tag_keys is not None:
+            context["aws:TagKeys"] = tag_keys
+        want = expected and tenant_group and resource == TENANT_GROUP_ARN
+        assert allowed(policy, Access("ec2:CreateTags", resource, context)) is want
+        assert allowed(policy, Access("ec2:DeleteTags", resource, context)) is False
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:DeleteSecurityGroup",
+        "ec2:CreateVpcEndpoint",
+    ],
+)
+def test_only_tenant_groups_are_opened_closed_deleted_or_given_to_new_endpoints(
+    action: str,
+) -> None:
+    policy = example_policy()
+    assert allowed(policy, Access(action, TENANT_GROUP_ARN, TENANT_GROUP_CONTEXT)) is True
+    assert allowed(policy, Access(action, TENANT_GROUP_ARN, {})) is False  # a group not ours
 
 
 def _create_request(

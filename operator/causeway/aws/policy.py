@@ -3,7 +3,8 @@ the EC2 and CloudWatch actions the operator calls, each scoped as tightly as AWS
 allows — endpoints by Causeway's owner tag, creation by the transit VPCs of the pool,
 their subnets and the security groups of the config and by whose service the endpoint
 reaches (an account's, in the region: never an AWS or Marketplace service),
-security-group swaps by the transit VPCs, connection answers by the platform's own
+security-group swaps by the transit VPCs, tenant security groups (made in the transit
+VPCs, blocked and reopened) by Causeway's kind tag, connection answers by the platform's own
 service — and Service Quotas' GetServiceQuota on the endpoints-per-VPC quota when a
 transit VPC has no maxEndpoints.
 
@@ -24,19 +25,27 @@ from typing import Any
 from causeway.aws.quotas import ENDPOINTS_PER_VPC_QUOTA, SERVICE_CODE
 from causeway.aws.regions import partition_of
 from causeway.config import OperatorConfig, RegionConfig
-from causeway.domain import TAG_BLOCKED_UNTIL, TAG_UID
+from causeway.domain import (
+    MANAGED_BY,
+    TAG_BLOCKED_UNTIL,
+    TAG_KIND,
+    TAG_MANAGED_BY,
+    TAG_UID,
+    TENANT_GROUP_KIND,
+)
 
 # Read-only calls AWS does not scope to resources (the service authorization reference
 # lists no resource type for them), so "*" is the only resource they accept.
 UNSCOPED_READS = (
     "cloudwatch:GetMetricData",
-    "ec2:DescribeSecurityGroups",  # the transit pool's start-up check
+    "ec2:DescribeSecurityGroups",  # the start-up check; tenant groups and open rules
     "ec2:DescribeSubnets",  # the transit pool's start-up check
     "ec2:DescribeVpcEndpointConnections",
     "ec2:DescribeVpcEndpointServices",  # where tenants' services run (their zones)
     "ec2:DescribeVpcEndpoints",
 )
 OWNED = {"StringLike": {f"aws:ResourceTag/{TAG_UID}": "?*"}}  # carries our owner tag
+TENANT_GROUP = {"StringEquals": {f"aws:ResourceTag/{TAG_KIND}": TENANT_GROUP_KIND}}
 # Services whose owner is AWS itself or the Marketplace (ec2:VpceServiceOwner): an
 # endpoint in the transit VPC only ever reaches a tenant account's service.
 FOREIGN_OWNERS = ["amazon", "aws-marketplace"]
@@ -71,19 +80,57 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
             {"StringEquals": {"ec2:CreateAction": "CreateVpcEndpoint"}},
         ),
         _statement(
-            "MarkOwnEndpointsBlocked",
-            ["ec2:CreateTags", "ec2:DeleteTags"],
-            [_arn(name, "vpc-endpoint/*") for name, _ in regions],
+            "CreateEndpointsWithTenantGroups",
+            ["ec2:CreateVpcEndpoint"],
+            [_arn(name, "security-group/*") for name, _ in regions],
+            # The tenant groups are made at run time: known by Causeway's kind tag.
+            TENANT_GROUP,
+        ),
+        _statement(
+            "MakeTenantGroupsInTheTransitVpcs",
+            ["ec2:CreateSecurityGroup"],
+            [_arn(name, f"vpc/{vpc.vpcId}") for name, region in regions for vpc in region.pool],
+        ),
+        _statement(
+            "MakeTenantGroupsTaggedAsCauseways",
+            ["ec2:CreateSecurityGroup"],
+            [_arn(name, "security-group/*") for name, _ in regions],
             {
-                **OWNED,
+                "StringEquals": {
+                    f"aws:RequestTag/{TAG_MANAGED_BY}": MANAGED_BY,
+                    f"aws:RequestTag/{TAG_KIND}": TENANT_GROUP_KIND,
+                }
+            },
+        ),
+        _statement(
+            "TagTenantGroupsWhenMakingThem",
+            ["ec2:CreateTags"],
+            [_arn(name, "security-group/*") for name, _ in regions],
+            {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}},
+        ),
+        _statement(
+            "BlockReopenAndDeleteTenantGroups",
+            [
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:DeleteSecurityGroup",
+                "ec2:RevokeSecurityGroupIngress",
+            ],
+            [_arn(name, "security-group/*") for name, _ in regions],
+            TENANT_GROUP,
+        ),
+        _statement(
+            "MarkTenantGroupsBlocked",
+            ["ec2:CreateTags"],
+            [_arn(name, "security-group/*") for name, _ in regions],
+            {
+                **TENANT_GROUP,
                 "ForAllValues:StringEquals": {"aws:TagKeys": [TAG_BLOCKED_UNTIL]},
-                # ForAllValues is also true of a request naming no tag at all, and
-                # DeleteTags without tags deletes every tag (the owner tag with them).
+                # ForAllValues is also true of a request naming no tag at all.
                 "Null": {"aws:TagKeys": "false"},
             },
         ),
         _statement(
-            "DeleteAndBlockOwnEndpoints",
+            "DeleteAndMoveOwnEndpoints",
             ["ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint"],
             [_arn(name, "vpc-endpoint/*") for name, _ in regions],
             OWNED,
@@ -92,13 +139,9 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
             "SwapSecurityGroupsOfTheTransitVpc",
             ["ec2:ModifyVpcEndpoint"],
             [_arn(name, "security-group/*") for name, _ in regions],
-            # Any group of the transit VPC: an endpoint keeps the groups it was created
-            # with after the config names others, and block/reopen swap those.
-            {
-                "ArnLike": {
-                    "ec2:Vpc": [_arn(n, f"vpc/{vpc.vpcId}") for n, r in regions for vpc in r.pool]
-                }
-            },
+            # Any group of the transit VPC: an endpoint made before tenant groups moves
+            # onto its tenant's group off the shared ones it was created with.
+            {"ArnLike": {"ec2:Vpc": _pool_arns(regions)}},
         ),
         _statement(
             "ExtendOwnEndpointsIntoTransitSubnets",
@@ -164,25 +207,30 @@ def _statement(
 
 
 def _network_arns(name: str, region: RegionConfig) -> list[str]:
-    """What else a create names: every transit VPC of the pool, their subnets and the
-    security groups. (The endpoint service is no resource of CreateVpcEndpoint: which
-    services may be reached is decided by the condition keys of the vpc-endpoint
-    resource.)"""
+    """What else a create names: every transit VPC of the pool, their subnets, and the
+    shared groups of the config (a create recorded before tenant groups is sent again
+    with them; a new one carries its tenant group, granted by its tag). The endpoint
+    service is no resource of CreateVpcEndpoint: which services may be reached is
+    decided by the condition keys of the vpc-endpoint resource."""
     return [
         *(_arn(name, f"vpc/{vpc.vpcId}") for vpc in region.pool),
         *(_arn(name, f"subnet/{subnet}") for vpc in region.pool for subnet in vpc.subnetIds),
-        *(_arn(name, f"security-group/{group}") for group in _groups(region)),
+        *(_arn(name, f"security-group/{group}") for group in _shared_groups(region)),
     ]
 
 
-def _groups(region: RegionConfig) -> list[str]:
-    """Each transit VPC's open groups, and the blocking one that replaces them over the
-    hourly limit."""
+def _shared_groups(region: RegionConfig) -> list[str]:
+    """Each transit VPC's open groups, and its blocked group (with which an earlier
+    version created the endpoints of a blocked tenant)."""
     groups: list[str] = []
     for vpc in region.pool:
         blocked = [vpc.blockedSecurityGroupId] if vpc.blockedSecurityGroupId else []
         groups += [*vpc.securityGroupIds, *blocked]
     return groups
+
+
+def _pool_arns(regions: list[tuple[str, RegionConfig]]) -> list[str]:
+    return [_arn(n, f"vpc/{vpc.vpcId}") for n, r in regions for vpc in r.pool]
 
 
 def _reads_quota(region: RegionConfig) -> bool:

@@ -26,7 +26,7 @@ from causeway.reconcile.usage import Reading
 class _RegionSeen:
     still_open: dict[str, int]
     present: frozenset[str]
-    listed_at: datetime
+    listed_at: float  # monotonic
 
 
 @dataclass
@@ -35,7 +35,7 @@ class _Tenant:
     measured_at: datetime | None = None
     problem: Problem | None = None
     decided_block: datetime | None = None
-    decided_at: datetime | None = None  # when metering decided it (this process)
+    decided_at: float | None = None  # when metering decided it (monotonic, this process)
     unenforced_regions: tuple[str, ...] = ()
     retired: tuple[Mapping[str, str], ...] = ()
 
@@ -59,7 +59,7 @@ class Meter:
         """This tenant could not be measured: its last figures (and blocks) stay."""
         self._tenant(namespace).problem = problem
 
-    def block(self, namespace: str, until: datetime, at: datetime | None = None) -> bool:
+    def block(self, namespace: str, until: datetime, at: float | None = None) -> bool:
         """Block the tenant's outbound traffic until `until` (decided `at`); True if
         that is news."""
         tenant = self._tenant(namespace)
@@ -77,9 +77,9 @@ class Meter:
         region: str,
         still_open: Mapping[str, int],
         present: Iterable[str],
-        listed_at: datetime,
+        listed_at: float,
     ) -> None:
-        """From a region's listing taken at `listed_at`: per blocked tenant, how many of
+        """From a region's listing taken at `listed_at` (monotonic): per blocked tenant, how many of
         its endpoints AWS lists letting traffic in, and the tenants with a live endpoint
         there."""
         self._seen[region] = _RegionSeen(dict(still_open), frozenset(present), listed_at)

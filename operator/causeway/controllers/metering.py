@@ -287,7 +287,11 @@ class MeteringController:
             meter.measured(namespace, usage, now)
             limits = self._runtime.quotas.allowance(self._licence_use(namespace))
             reopens = outbound_blocked_until(usage, limits)
-            if reopens is not None and reopens > now and meter.block(namespace, reopens, now):
+            if (
+                reopens is not None
+                and reopens > now
+                and meter.block(namespace, reopens, self._runtime.monotonic())
+            ):
                 report.blocked.append(namespace)
         report.reopened = meter.blocks_ended(now)
         for namespace in tenants:

@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -228,14 +228,14 @@ class OutboundManager:
         for tenant, until in _tagged_blocks(endpoints).items():
             blocks[tenant] = max(until, blocks.get(tenant, until))
         meter.tags_seen(self._region, blocks)
-        age = context.view.groups_age()
-        if age is None:
+        listed_at = context.view.groups_taken_at
+        if listed_at is None:
             return
         still_open = enforcement.open_endpoints(
             endpoints, self._listed_groups, partial(meter.blocked_until, now=now)
         )
         present = {e.owner_namespace for e in endpoints if e.owner_namespace and planner.is_live(e)}
-        meter.enforcement_seen(self._region, still_open, present, now - timedelta(seconds=age))
+        meter.enforcement_seen(self._region, still_open, present, listed_at)
 
     def wanted_groups(self) -> set[tuple[str, str]]:
         """The (tenant, VPC) pairs about to get an endpoint (placed creates): their

@@ -426,6 +426,28 @@ class AwsSandbox:
         inspection: no API call, so nothing shows in `call_counts`)."""
         return list(self._endpoint_record(vpce_id).security_group_ids)
 
+    def endpoint_lets_traffic_in(self, vpce_id: str) -> bool:
+        """Whether one of the endpoint's security groups has an ingress rule now (an
+        interface endpoint lets in only what its groups' ingress rules allow), read from
+        the backend (no API call)."""
+        return any(self.group_ingress_rules(g) for g in self.endpoint_security_groups(vpce_id))
+
+    def group_ingress_rules(self, group_id: str) -> int:
+        """How many ingress rules the security group has now (no API call)."""
+        for _, _, backend in ec2_backends.iter_backends():
+            for groups in getattr(backend, "groups", {}).values():
+                if group_id in groups:
+                    return len(groups[group_id].ingress_rules)
+        raise KeyError(f"no security group {group_id} in the sandbox")
+
+    def resource_tags(self, resource_id: str) -> dict[str, str]:
+        """Any EC2 resource's tags, read from the backend (no API call)."""
+        for _, _, backend in ec2_backends.iter_backends():
+            tags: dict[str, dict[str, str]] = getattr(backend, "tags", {})
+            if resource_id in tags:
+                return dict(tags[resource_id])
+        return {}
+
     def endpoint_tags(self, vpce_id: str) -> dict[str, str]:
         """The endpoint's tags, read from the backend (no API call)."""
         for _, _, backend in ec2_backends.iter_backends():
