@@ -1,7 +1,9 @@
 """Runs the operator: kopf's watch/handler machinery plus one reconciler per region,
 the credential controller and the metering controller, sharing one Runtime and one
-stop signal. `causeway run`, the demo, the e2e tests
-and the benchmark all start the operator through `run_operator`."""
+stop signal, and what a stop does: bounded (no more AWS calls at once, those in flight
+get a few seconds, the Lease handed back), also on a second signal. `causeway run`,
+the demo, the e2e tests and the benchmark all start the operator through
+`run_operator`."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ LoginFn = Callable[..., Awaitable[kopf.ConnectionInfo | None] | kopf.ConnectionI
 # at the signal the AWS budget closes (queued calls fail at once, unsent); the calls
 # already sent get IN_FLIGHT_SECONDS to answer and have their results written; then
 # the Lease is handed back (at most leadership.RELEASE_SECONDS) and the process exits:
-# some 10 s at worst. Beyond that, a call still under way is abandoned: it was recorded
+# some 13 s at worst. Beyond that, a call still under way is abandoned: it was recorded
 # before it was sent and is idempotent (ClientTokens, owner tags), so the next leader
 # adopts its result.
 IN_FLIGHT_SECONDS = 5.0
@@ -308,8 +310,9 @@ async def wind_down(tasks: list[asyncio.Task[None]], seconds: float) -> None:
     _, pending = await asyncio.wait(tasks, timeout=seconds)
     if pending:
         logging.getLogger("causeway.operator").warning(
-            "Stopping: %d controllers still had AWS calls under way after %gs; abandoning "
-            "them (each was recorded before it was sent, and the next leader adopts it)",
+            "Stopping: %d controllers had not finished their work in flight (AWS calls, "
+            "status writes) after %gs; abandoning it (AWS calls are idempotent: the next "
+            "leader adopts their results)",
             len(pending),
             seconds,
         )
@@ -421,7 +424,8 @@ async def _when_ready(
 
 
 def exit_now(signum: int) -> NoReturn:
-    """A second SIGINT/SIGTERM: leave at once (no cleanup), saying so in one line."""
+    """A second SIGINT/SIGTERM: leave at once, saying so in one line (no cleanup beyond
+    handing the Lease back, which Signals does first)."""
     sys.stderr.write(f"causeway: second {signal.Signals(signum).name}: exiting now\n")
     sys.stderr.flush()
     os._exit(128 + signum)

@@ -123,7 +123,9 @@ async def test_the_first_signal_closes_the_budget_in_the_handler_and_stops() -> 
     assert sum(isinstance(r, BudgetClosedError) for r in results) == 100 - sent_before
 
 
-async def test_a_graceful_stop_is_bounded_and_then_releases_the_lease() -> None:
+async def test_a_graceful_stop_is_bounded_and_then_releases_the_lease(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """5,000 creates queued at 1 a second and one call hung in flight: the stop takes
     the in-flight grace, not 5,000 s, and the Lease is handed back."""
     store, clocks = FakeLeaseStore(), Clocks()
@@ -149,6 +151,7 @@ async def test_a_graceful_stop_is_bounded_and_then_releases_the_lease() -> None:
     await leadership.release(timeout=1)
     assert time.monotonic() - started < 2
     assert all(task.done() for task in queued) and controllers[0].done()
+    assert "1 controllers had not finished their work in flight" in caplog.text
     assert store.lease is not None and store.lease.holder == ""
     hung.set()
 

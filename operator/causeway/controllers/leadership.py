@@ -35,8 +35,9 @@ JITTER = 1.2  # client-go's: a standby waits retry * (1 + up to 1.2) between att
 TICK = 0.05  # how often the renew deadline is checked, also during an attempt (seconds)
 LEASE_THREAD = "causeway-lease"  # the name of the election's own worker thread
 # How long a graceful stop waits to hand the Lease back: an attempt under way first
-# (its GET and PUT each bounded by the Lease request timeout), then the release's PUT.
-RELEASE_SECONDS = 5.0
+# (its GET and PUT), then the release's PUT: three Lease calls, each bounded by
+# causeway.kube.leases.lease_request_timeout (2.5 s with client-go's timing).
+RELEASE_SECONDS = 7.5
 
 
 class Leadership:
