@@ -7,6 +7,7 @@ the fake clock of test_budget; the Lease on the in-memory store of test_election
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import signal
 import time
@@ -54,7 +55,10 @@ async def queue_up(
     return tasks
 
 
-async def test_closing_the_budget_fails_every_queued_call_at_once() -> None:
+async def test_closing_the_budget_fails_every_queued_call_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="causeway.budget")
     clock = FakeTime()
     budget = Budget(SLOW, clock=clock, sleep=clock.sleep)
     sent: list[int] = []
@@ -66,6 +70,7 @@ async def test_closing_the_budget_fails_every_queued_call_at_once() -> None:
     assert len(sent) == sent_before < 10  # nothing sent after the close
     assert len(refused) == len(results) - sent_before
     assert clock.now == clock_before  # and no token was waited for
+    assert re.search(r"AWS budget closed: 49\d\d queued calls not sent", caplog.text)
     assert isinstance(refused[0], FencedError)  # treated like a fenced call: not sent
     assert "CreateVpcEndpoint in eu-west-1 not sent: the operator is stopping" in str(refused[0])
     assert budget.lane("eu-west-1", "CreateVpcEndpoint").waiting == 0

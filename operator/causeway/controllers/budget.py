@@ -325,8 +325,11 @@ class Budget:
         BudgetClosedError, and so does every later one (calls already holding a token,
         in flight, are not touched)."""
         self.closed = True
+        waiting = sum(lane.waiting for lane in self._lanes.values())
         for lane in self._lanes.values():
             lane.close()
+        if waiting:
+            logger.info("AWS budget closed: %d queued calls not sent (stopping)", waiting)
 
     def open(self) -> None:
         """Hand out tokens again (an operator acting anew with the same runtime)."""
