@@ -22,7 +22,9 @@ deadline 10 s, retry 2 s):
   timed from before the GET, a slow answer would eat into the margin between the old
   leader's fence closing and the new leader acting.
 - Losing is final for this process: the operator stops and exits, and the restarted
-  process begins as a standby with fresh memory (as client-go's users do).
+  process begins as a standby with fresh memory (as client-go's users do). The driver
+  checks the deadline on its event loop while an attempt runs on a worker thread, so
+  a renew that succeeds only after the deadline passed does not make it leader again.
 - One exception to waiting out a lease duration (client-go has none): an identity is
   `<pod>_<per-process suffix>`, and a process started with its pod's name from the
   downward API (`pod`) that finds the Lease held by another process *of its own pod*
@@ -33,6 +35,7 @@ deadline 10 s, retry 2 s):
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -100,7 +103,10 @@ class Outcome:
 
 
 class Elector:
-    """One candidate's view of the election. Not thread-safe: one loop drives it."""
+    """One candidate's view of the election. One thread at a time attempts (the
+    driver's Lease thread); `may_act`, `check_deadline` and `release` may be called from
+    others meanwhile (the event loop, a signal handler): the role changes under a lock,
+    and LOST is never left."""
 
     def __init__(
         self,
@@ -124,6 +130,7 @@ class Elector:
         self._observed: LeaseRecord | None = None
         self._observed_at = 0.0  # monotonic time the observed record was first seen
         self._renew_started: float | None = None  # start of the last successful write
+        self._lock = threading.RLock()  # guards role changes (see the class docstring)
 
     @property
     def holder(self) -> str:
@@ -132,9 +139,10 @@ class Elector:
     def may_act(self) -> bool:
         """True only while this process leads and its last renew is fresh enough that no
         other replica can have taken the Lease. Checked before every AWS call and write."""
-        if self.role is not Role.LEADER or self._renew_started is None:
+        renewed = self._renew_started  # read once: another thread may clear it
+        if self.role is not Role.LEADER or renewed is None:
             return False
-        return self._monotonic() - self._renew_started < self.timing.renew_deadline
+        return self._monotonic() - renewed < self.timing.renew_deadline
 
     def attempt(self) -> Outcome:
         """One acquire-or-renew round (client-go's tryAcquireOrRenew). Store errors other
@@ -168,13 +176,15 @@ class Elector:
         """Hand the Lease back (on a graceful stop) so a standby takes it within a retry
         period instead of a lease duration: empty holder, one-second duration. Only
         while still leading, and conditioned on the resourceVersion last written."""
-        if not self.may_act() or self._observed is None:
-            return False
+        with self._lock:
+            observed = self._observed
+            if not self.may_act() or observed is None:
+                return False
+            self._lose()  # from here on this process never acts again
         now = self._wall_clock()
         released = replace(
-            self._observed, holder="", lease_duration_seconds=1, acquire_time=now, renew_time=now
+            observed, holder="", lease_duration_seconds=1, acquire_time=now, renew_time=now
         )
-        self.role = Role.LOST  # from here on this process never acts again
         try:
             self._observed = self._store.replace(released)
         except LeaseConflictError:
@@ -216,10 +226,13 @@ class Elector:
             if self.role is Role.LEADER:
                 self._lose()
             return
-        self._observed = stored
-        self._observed_at = started
-        self._renew_started = started
-        self.role = Role.LEADER
+        with self._lock:
+            if self.role is Role.LOST:  # the deadline passed while this write was under way
+                return
+            self._observed = stored
+            self._observed_at = started
+            self._renew_started = started
+            self.role = Role.LEADER
 
     def _observe(self, current: LeaseRecord, now: float) -> None:
         if self._observed is None or current.resource_version != self._observed.resource_version:
@@ -227,8 +240,9 @@ class Elector:
             self._observed_at = now
 
     def _lose(self) -> None:
-        self.role = Role.LOST
-        self._renew_started = None
+        with self._lock:
+            self.role = Role.LOST
+            self._renew_started = None
 
     def _outcome(self, before: Role) -> Outcome:
         observed = self._observed

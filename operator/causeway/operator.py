@@ -1,7 +1,9 @@
 """Runs the operator: kopf's watch/handler machinery plus one reconciler per region,
 the credential controller and the metering controller, sharing one Runtime and one
-stop signal. `causeway run`, the demo, the e2e tests
-and the benchmark all start the operator through `run_operator`."""
+stop signal, and what a stop does: bounded (no more AWS calls at once, those in flight
+get a few seconds, the Lease handed back), also on a second signal. `causeway run`,
+the demo, the e2e tests and the benchmark all start the operator through
+`run_operator`."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import NoReturn
 import kopf
 
 from causeway import api, handlers
+from causeway.controllers.budget import Budget
 from causeway.controllers.credentials import CredentialController
 from causeway.controllers.leadership import Leadership
 from causeway.controllers.metering import MeteringController
@@ -33,6 +36,18 @@ KOPF_PREFIX = "kopf.causeway.dev"
 FINALIZER = api.FINALIZER
 
 LoginFn = Callable[..., Awaitable[kopf.ConnectionInfo | None] | kopf.ConnectionInfo | None]
+
+# A graceful stop (the first SIGTERM: a rolling update, a drain) must end well inside
+# the pod's terminationGracePeriodSeconds (the chart leaves Kubernetes' default, 30 s):
+# at the signal the AWS budget closes (queued calls fail at once, unsent); the calls
+# already sent get IN_FLIGHT_SECONDS to answer and have their results written; then
+# the Lease is handed back (at most leadership.RELEASE_SECONDS) and the process exits:
+# some 13 s at worst. Beyond that, a call still under way is abandoned: it was recorded
+# before it was sent and is idempotent (ClientTokens, owner tags), so the next leader
+# adopts its result.
+IN_FLIGHT_SECONDS = 5.0
+# A second signal: the Lease is still handed back, if held, waiting at most this long.
+SECOND_SIGNAL_RELEASE_SECONDS = 2.0
 
 
 def build_settings(*, finalizer: str = FINALIZER) -> kopf.OperatorSettings:
@@ -97,19 +112,20 @@ async def run_operator(
     stands by. `liveness_endpoint` serves liveness there and readiness (index synced) at
     /readyz beside it. With `handle_signals` (the main thread of `causeway run`), the
     first SIGINT/SIGTERM stops the operator gracefully and a second one exits at once,
-    quietly. With `leadership`, stand by (once the index is synced) until the Lease is
-    acquired, then act until stopped (the Lease is then released) or until it is lost
-    (LeadershipLostError)."""
+    quietly, handing the Lease back first if held (see Signals). With `leadership`,
+    stand by (once the index is synced) until the Lease is acquired, then act until
+    stopped (the Lease is then released) or until it is lost (LeadershipLostError)."""
     stopped = asyncio.Event()
     stop_watch = asyncio.create_task(_follow(stop_flag, stopped), name="operator stop flag")
+    signals = Signals(stopped, runtime.budget, leadership)
     if handle_signals:
-        _take_over_signals(stopped)
+        signals.take_over()
     credentials = CredentialController(runtime)
     secret_watches = _watch_secrets(runtime, credentials)
     hooks = IndexHooks(runtime, credentials)
     informers = _start_informers(runtime, hooks)
     health = await _serve_health(runtime, liveness_endpoint)
-    kopf_run = _KopfRun(login, ready_flag, stopped if handle_signals else None)
+    kopf_run = _KopfRun(login, ready_flag, signals if handle_signals else None)
     election_task = None
     try:
         await _any_of(stopped, runtime.index.ready)
@@ -250,11 +266,13 @@ async def _act(
     leadership: Leadership | None,
 ) -> None:
     """The acting operator: controllers plus kopf with every handler, until stopped or
-    (with leadership) the Lease is lost."""
+    (with leadership) the Lease is lost; then no more AWS calls, and those in flight get
+    IN_FLIGHT_SECONDS."""
     acting_over = asyncio.Event()
+    runtime.budget.open()
+    ends = (stopped,) if leadership is None else (stopped, leadership.lost)
     over = asyncio.create_task(
-        _first_of(acting_over, stopped, *(() if leadership is None else (leadership.lost,))),
-        name="acting until",
+        _stop_acting(acting_over, runtime.budget, *ends), name="acting until"
     )
     # The controllers stop together with kopf, not after it: kopf, stopping, waits up to
     # 5 s for every task started while it ran (the controllers' own waits among them),
@@ -265,9 +283,42 @@ async def _act(
             build_registry(runtime, credentials, kopf_run.login), build_settings(), acting_over
         )
     finally:
+        now = asyncio.get_running_loop().time()
+        # The grace counts from the stop itself: kopf, stopping, already waited for the
+        # work it saw start.
+        stopping_at = over.result() if over.done() else now
         over.cancel()
         acting_over.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        runtime.budget.close()
+        await wind_down(tasks, max(0.0, stopping_at + IN_FLIGHT_SECONDS - now))
+
+
+async def _stop_acting(acting_over: asyncio.Event, budget: Budget, *events: asyncio.Event) -> float:
+    """As soon as any of `events` is set: acting is over, and the AWS budget closes at
+    once (its queue fails now), not once kopf has stopped. Returns when (loop time)."""
+    await _any_of(*events)
+    acting_over.set()
+    budget.close()
+    return asyncio.get_running_loop().time()
+
+
+async def wind_down(tasks: list[asyncio.Task[None]], seconds: float) -> None:
+    """Give the controllers `seconds` to finish what is in flight (their queued AWS
+    calls fail at once: the budget is closed), then cancel what is left."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=seconds)
+    if pending:
+        logging.getLogger("causeway.operator").warning(
+            "Stopping: %d controllers had not finished their work in flight (AWS calls, "
+            "status writes) after %gs; abandoning it (AWS calls are idempotent: the next "
+            "leader adopts their results)",
+            len(pending),
+            seconds,
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=seconds)
 
 
 def _start_controllers(
@@ -292,18 +343,18 @@ class _KopfRun:
         self,
         login: LoginFn | None,
         ready_flag: asyncio.Event | threading.Event | None,
-        signal_stop: asyncio.Event | None,
+        signals: Signals | None,
     ) -> None:
         self.login = login
         self._ready_flag = ready_flag
-        self._signal_stop = signal_stop
+        self._signals = signals
 
     async def run(
         self, registry: kopf.OperatorRegistry, settings: kopf.OperatorSettings, stop: asyncio.Event
     ) -> None:
         kopf_ready = asyncio.Event()
         started = asyncio.create_task(
-            _when_ready(kopf_ready, self._ready_flag, self._signal_stop),
+            _when_ready(kopf_ready, self._ready_flag, self._signals),
             name="operator readiness",
         )
         try:
@@ -329,12 +380,6 @@ async def _follow(flag: asyncio.Event | threading.Event | None, stopped: asyncio
         while not flag.is_set():
             await asyncio.sleep(0.1)
     stopped.set()
-
-
-async def _first_of(target: asyncio.Event, *events: asyncio.Event) -> None:
-    """Set `target` as soon as any of `events` is set."""
-    await _any_of(*events)
-    target.set()
 
 
 async def _any_of(*events: asyncio.Event) -> None:
@@ -367,36 +412,60 @@ def _watch_secrets(runtime: Runtime, credentials: CredentialController) -> Secre
 async def _when_ready(
     kopf_ready: asyncio.Event,
     ready_flag: asyncio.Event | threading.Event | None,
-    signal_stop: asyncio.Event | threading.Event | None,
+    signals: Signals | None,
 ) -> None:
     """Once kopf is up: tell the caller, and take SIGINT/SIGTERM over from kopf (whose
     handler fails with InvalidStateError on a second signal)."""
     await kopf_ready.wait()
-    if isinstance(signal_stop, asyncio.Event):
-        _take_over_signals(signal_stop)
+    if signals is not None:
+        signals.take_over()
     if ready_flag is not None:
         ready_flag.set()
 
 
-def _take_over_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, _on_signal, stop, signum)
-
-
-def _on_signal(stop: asyncio.Event, signum: int) -> None:
-    name = signal.Signals(signum).name
-    if not stop.is_set():
-        logging.getLogger("causeway.operator").info(
-            "%s received: stopping (send it again to exit at once)", name
-        )
-        stop.set()
-        return
-    exit_now(signum)
-
-
 def exit_now(signum: int) -> NoReturn:
-    """A second SIGINT/SIGTERM: leave at once (no cleanup), saying so in one line."""
+    """A second SIGINT/SIGTERM: leave at once, saying so in one line (no cleanup beyond
+    handing the Lease back, which Signals does first)."""
     sys.stderr.write(f"causeway: second {signal.Signals(signum).name}: exiting now\n")
     sys.stderr.flush()
     os._exit(128 + signum)
+
+
+class Signals:
+    """What SIGINT and SIGTERM do (`causeway run`). The first stops gracefully: the AWS
+    budget closes in the handler itself (no queued call is sent after it), and
+    `stop` is set (calls in flight get IN_FLIGHT_SECONDS, the Lease is released, the
+    process exits). A second exits at once, but still hands the Lease back first if
+    this replica holds it (at most SECOND_SIGNAL_RELEASE_SECONDS): a standby then takes
+    over within a retry period instead of waiting out the lease duration."""
+
+    def __init__(
+        self,
+        stop: asyncio.Event,
+        budget: Budget,
+        leadership: Leadership | None,
+        *,
+        exit_process: Callable[[int], None] = exit_now,
+    ) -> None:
+        self._stop = stop
+        self._budget = budget
+        self._leadership = leadership
+        self._exit = exit_process
+
+    def take_over(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.received, signum)
+
+    def received(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if not self._stop.is_set():
+            logging.getLogger("causeway.operator").info(
+                "%s received: stopping (send it again to exit at once)", name
+            )
+            self._budget.close()
+            self._stop.set()
+            return
+        if self._leadership is not None:
+            self._leadership.release_now(SECOND_SIGNAL_RELEASE_SECONDS)
+        self._exit(signum)

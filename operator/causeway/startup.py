@@ -27,7 +27,7 @@ from causeway.controllers.leadership import Leadership
 from causeway.election import ElectionTiming, Elector
 from causeway.errors import AwsCallError, classify
 from causeway.kube import ClusterConnection, KubeApi, check_cluster, load_cluster
-from causeway.kube.leases import LeaseStoreApi
+from causeway.kube.leases import LeaseStoreApi, lease_request_timeout
 from causeway.kube.reader import current_namespace
 from causeway.listen import ListenAddress, ensure_free, parse_host_port, parse_listen_url
 from causeway.operator import LeadershipLostError, exit_now, run_operator
@@ -116,7 +116,7 @@ def _leadership(options: RunOptions, cluster: ClusterConnection, runtime: Runtim
         cluster.configuration,
         namespace,
         options.lease_name,
-        request_timeout=timing.renew_deadline / 2,
+        request_timeout=lease_request_timeout(timing),
     )
     pod_name = os.environ.get("POD_NAME") or None
     pod = pod_name or socket.gethostname()

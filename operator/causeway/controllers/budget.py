@@ -12,7 +12,12 @@ The buckets adapt (additive increase, multiplicative decrease): an answer of
 `RequestLimitExceeded` cuts the bucket's rate to 70%, and each success adds back a
 tenth of the configured rate, so the operator converges at AWS's real limit even
 when the configured one is too high. Waiting is not failing: a waiter is told how
-many are ahead of it, and nothing is retried with backoff."""
+many are ahead of it, and nothing is retried with backoff.
+
+When the operator stops (a signal, or the Lease lost), the budget closes: it hands
+out no more tokens, and every call still waiting fails at once with BudgetClosedError
+(the fence's kind of refusal: not sent, because this replica stops acting), so a
+stop takes as long as the calls already sent, not as long as the queue."""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from causeway.errors import AwsCallError
+from causeway.fence import FencedError
 
 T = TypeVar("T")
 # The codes with which AWS says "too many requests" (EC2, and the query APIs' generic one).
@@ -114,6 +120,10 @@ class TokenBucket:
 OnWait = Callable[[int], Awaitable[None]]
 
 
+class BudgetClosedError(FencedError):
+    """Not sent: the operator is stopping and the AWS budget hands out no more tokens."""
+
+
 @dataclass
 class _Waiter:
     tenant: str
@@ -137,6 +147,7 @@ class Lane:
     _rotation: deque[str] = field(default_factory=deque)
     _pump: asyncio.Task[None] | None = None
     _telling: asyncio.Task[None] | None = None
+    closed: bool = False
 
     @property
     def waiting(self) -> int:
@@ -149,7 +160,10 @@ class Lane:
     async def acquire(
         self, tenant: str, order: tuple[Any, ...] = (), on_wait: OnWait | None = None
     ) -> None:
-        """Wait for a token, served fairly among everyone waiting on this lane."""
+        """Wait for a token, served fairly among everyone waiting on this lane
+        (BudgetClosedError once the lane is closed, also while waiting)."""
+        if self.closed:
+            raise self._closed_error()
         if not self.waiting and self.bucket.take() == 0:
             return  # no queue and a token at hand: no waiting at all
         waiter = _Waiter(tenant, order, asyncio.get_running_loop().create_future(), on_wait)
@@ -158,6 +172,21 @@ class Lane:
             self._pump = asyncio.create_task(self._serve(), name=f"budget-{self.region}-{self.api}")
         await self._tell(waiter, self.position(waiter))
         await waiter.served
+        if self.closed:  # served just before the close, but not yet sent: not sent now
+            raise self._closed_error()
+
+    def close(self) -> None:
+        """Hand out no more tokens: every waiter fails now, every later call at once."""
+        self.closed = True
+        waiters = [waiter for queue in self._queues.values() for waiter in queue]
+        self._queues.clear()
+        self._rotation.clear()
+        for waiter in waiters:
+            if not waiter.served.done():
+                waiter.served.set_exception(self._closed_error())
+
+    def _closed_error(self) -> BudgetClosedError:
+        return BudgetClosedError(f"{self.api} in {self.region} not sent: the operator is stopping")
 
     def _enqueue(self, waiter: _Waiter) -> None:
         queue = self._queues.setdefault(waiter.tenant, deque())
@@ -280,14 +309,33 @@ class Budget:
         self._clock = clock
         self._sleep = sleep
         self._lanes: dict[tuple[str, str], Lane] = {}
+        self.closed = False
 
     def lane(self, region: str, api: str) -> Lane:
         key = (region, api)
         if key not in self._lanes:
             settings = self._settings.get(api, MUTATING)
             bucket = TokenBucket(settings, self._clock)
-            self._lanes[key] = Lane(region, api, bucket, self._sleep, self._clock)
+            lane = Lane(region, api, bucket, self._sleep, self._clock, closed=self.closed)
+            self._lanes[key] = lane
         return self._lanes[key]
+
+    def close(self) -> None:
+        """The operator stops acting: no more tokens; every waiting call fails now with
+        BudgetClosedError, and so does every later one (calls already holding a token,
+        in flight, are not touched)."""
+        self.closed = True
+        waiting = sum(lane.waiting for lane in self._lanes.values())
+        for lane in self._lanes.values():
+            lane.close()
+        if waiting:
+            logger.info("AWS budget closed: %d queued calls not sent (stopping)", waiting)
+
+    def open(self) -> None:
+        """Hand out tokens again (an operator acting anew with the same runtime)."""
+        self.closed = False
+        for lane in self._lanes.values():
+            lane.closed = False
 
     def lanes(self) -> list[Lane]:
         return list(self._lanes.values())

@@ -1,28 +1,43 @@
 """Drives the leader election (causeway.election) for a running operator: one attempt
-every retry period on a worker thread (the Lease calls are synchronous), a log line on
-every acquire and loss naming the holder, the `causeway_leader` gauge, and the Lease
-handed back on a graceful stop. The operator waits on `acquired` to start acting and
-on `lost` to stop.
+every retry period on the election's own worker thread (the Lease calls are
+synchronous), a log line on every acquire and loss naming the holder, the
+`causeway_leader` gauge, and the Lease handed back on a graceful stop (and, bounded,
+on a second signal). The operator waits on `acquired` to start acting and on `lost`
+to stop.
 
-Between attempts the renew deadline is checked on the event loop itself every tick,
-so a process resuming from a pause (SIGSTOP, a frozen VM, a long GC) learns that it
-lost within its first loop iterations, before kopf's queued watch events (which wait
-a batching window of 0.1 s) can turn into writes; `on_lost` then runs at once (the
-`causeway run` process exits there, see causeway.startup)."""
+The Lease calls run on a single thread of their own, not asyncio's default executor:
+that one is shared with every other Kubernetes and AWS call, and a few hung
+connections there would queue the renew behind them until the Lease was lost.
+
+The renew deadline is checked on the event loop itself every tick, between attempts
+and while an attempt runs (a GET or PUT may hang up to its request timeout): so a
+leader whose renew hangs, or a process resuming from a pause (SIGSTOP, a frozen VM, a
+long GC), learns that it lost at the deadline, within its first loop iterations,
+before kopf's queued watch events (which wait a batching window of 0.1 s) can turn
+into writes; `on_lost` then runs at once (the `causeway run` process exits there, see
+causeway.startup)."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import random
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from causeway.election import Elector, Role
 
 logger = logging.getLogger("causeway.leadership")
 
 JITTER = 1.2  # client-go's: a standby waits retry * (1 + up to 1.2) between attempts
-TICK = 0.05  # how often the renew deadline is checked between attempts (seconds)
+TICK = 0.05  # how often the renew deadline is checked, also during an attempt (seconds)
+LEASE_THREAD = "causeway-lease"  # the name of the election's own worker thread
+# How long a graceful stop waits to hand the Lease back: an attempt under way first
+# (its GET and PUT), then the release's PUT: three Lease calls, each bounded by
+# causeway.kube.leases.lease_request_timeout (2.5 s with client-go's timing).
+RELEASE_SECONDS = 7.5
 
 
 class Leadership:
@@ -35,6 +50,12 @@ class Leadership:
         on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.elector = elector
+        # One thread: attempts never overlap, and the release queues behind an attempt
+        # under way instead of racing it.
+        self._lease_thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=LEASE_THREAD
+        )
+        self._releasing: concurrent.futures.Future[bool] | None = None
         self.lease = lease  # namespace/name, for the log
         self.attempted = asyncio.Event()  # the first attempt is over (won or not)
         self.acquired = asyncio.Event()
@@ -71,26 +92,64 @@ class Leadership:
         if self.elector.role is Role.LEADER and self.elector.check_deadline():
             self._lose("not renewed within the renew deadline")
 
-    async def release(self) -> None:
-        """Hand the Lease back (graceful stop): a standby takes it within a retry period."""
-        try:
-            released = await asyncio.to_thread(self.elector.release)
-        except Exception as exc:  # the Lease then simply expires
-            logger.warning(
-                "Could not release Lease %s (%s); it expires on its own", self.lease, exc
-            )
+    async def release(self, timeout: float = RELEASE_SECONDS) -> None:
+        """Hand the Lease back (graceful stop): a standby takes it within a retry period.
+        Waits at most `timeout` seconds (after an attempt under way); the Lease otherwise
+        expires on its own."""
+        releasing = self._start_release(self._lease_thread.submit)
+        # Not wait_for: a timeout must not cancel the release a second signal may join.
+        await asyncio.wait({asyncio.wrap_future(releasing)}, timeout=timeout)
+        self._report_release(releasing, timeout)
+
+    def release_now(self, timeout: float) -> None:
+        """Hand the Lease back from a signal handler, the process about to exit: blocks at
+        most `timeout` seconds. A release under way is waited for; otherwise it runs on a
+        thread of its own, not behind an attempt that may hang (the writes are
+        conditional, so it cannot undo a newer renew: one of the two gets a conflict)."""
+        releasing = self._start_release(_on_own_thread)
+        concurrent.futures.wait([releasing], timeout=timeout)
+        self._report_release(releasing, timeout)
+
+    def _start_release(
+        self, submit: Callable[[Callable[[], bool]], concurrent.futures.Future[bool]]
+    ) -> concurrent.futures.Future[bool]:
+        """The one release of this process (a second signal joins the first's)."""
+        if self._releasing is None:
+            self._releasing = submit(self.elector.release)
+        return self._releasing
+
+    def _report_release(self, releasing: concurrent.futures.Future[bool], timeout: float) -> None:
+        if not releasing.done():
+            problem: object = f"no answer within {timeout:g}s"
+        elif releasing.exception() is not None:
+            problem = releasing.exception()
+        else:
+            if releasing.result():
+                logger.info("Released Lease %s: a standby takes over now", self.lease)
+            self._publish(leading=False)
             return
-        if released:
-            logger.info("Released Lease %s: a standby takes over now", self.lease)
-        self._publish(leading=False)
+        # The Lease then simply expires.
+        logger.warning(
+            "Could not release Lease %s (%s); it expires on its own", self.lease, problem
+        )
 
     async def _attempt(self) -> None:
         elector = self.elector
         self.check_deadline()  # on the loop, before anything else can run after a pause
         if self.lost.is_set():
             return
+        running = asyncio.get_running_loop().run_in_executor(self._lease_thread, elector.attempt)
+        # Keep checking the deadline while the attempt runs: a hung GET or PUT must not
+        # keep a leader acting past it. A lost attempt is left to finish on its thread;
+        # the elector ignores its outcome (losing is final).
+        while not running.done():
+            await asyncio.wait({running}, timeout=TICK)
+            self.check_deadline()
+            if self.lost.is_set():
+                running.add_done_callback(_quietly)
+                return
         try:
-            outcome = await asyncio.to_thread(elector.attempt)
+            outcome = running.result()
         except Exception as exc:  # a round without a renew
             logger.warning("Lease %s: could not read or renew it: %s", self.lease, exc)
             self.check_deadline()
@@ -134,3 +193,23 @@ class Leadership:
     def _publish(self, *, leading: bool) -> None:
         if self._on_change is not None:
             self._on_change(leading)
+
+
+def _on_own_thread(call: Callable[[], bool]) -> concurrent.futures.Future[bool]:
+    """Run `call` on a new daemon thread (an exiting process does not wait for it)."""
+    future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except Exception as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"{LEASE_THREAD}-release", daemon=True).start()
+    return future
+
+
+def _quietly(future: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned attempt's outcome, so asyncio does not log it as unhandled."""
+    if not future.cancelled():
+        future.exception()

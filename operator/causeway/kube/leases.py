@@ -12,7 +12,7 @@ from typing import Any
 
 import kubernetes
 
-from causeway.election import LeaseConflictError, LeaseRecord
+from causeway.election import ElectionTiming, LeaseConflictError, LeaseRecord
 from causeway.kube.client import operator_client
 
 GROUP = "coordination.k8s.io"
@@ -22,6 +22,13 @@ CONFIG_HASH_ANNOTATION = "causeway.dev/config-hash"
 # A leader-election Lease is labelled so `causeway status` can find it in any namespace.
 ROLE_LABEL = "causeway.dev/role"
 ROLE_VALUE = "leader-election"
+
+
+def lease_request_timeout(timing: ElectionTiming) -> float:
+    """Each Lease call's whole time (connect and answer): an attempt's GET and PUT
+    together take at most half the renew deadline, so a leader whose connection hung
+    once still has time for a second attempt before it must stop acting."""
+    return timing.renew_deadline / 4
 
 
 class LeaseStoreApi:
@@ -37,7 +44,8 @@ class LeaseStoreApi:
     ) -> None:
         self.namespace = namespace
         self.name = name
-        self._custom = kubernetes.client.CustomObjectsApi(operator_client(configuration))
+        client = operator_client(configuration, request_timeout=request_timeout)
+        self._custom = kubernetes.client.CustomObjectsApi(client)
         self._timeout = request_timeout
 
     def get(self) -> LeaseRecord | None:
