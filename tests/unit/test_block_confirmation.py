@@ -90,3 +90,14 @@ def test_every_region_with_an_endpoint_of_the_tenant_counts() -> None:
 
     seen(meter, "eu-west-1", [CLOSED, BETA], 4.0)
     assert outbound_blocked(meter) == ("True", "HourlyLimitReached")
+
+
+def test_a_tenant_whose_endpoints_were_not_listed_yet_is_not_taken_for_one_without() -> None:
+    """The e2e test's find: the last listing came before the pass's work made the
+    tenant's endpoints; the tenant counts as present (it has connections there), so that
+    listing cannot confirm the block."""
+    meter = Meter()
+    meter.measured("acme", Usage(periods(NOW), outbound_hour=2 * 10**9), NOW)
+    meter.enforcement_seen("us-east-1", {}, {"acme"}, 0.5)  # connections, no endpoint listed
+    meter.block("acme", UNTIL, 1.0)
+    assert outbound_blocked(meter) == ("False", "BlockInProgress")

@@ -203,8 +203,8 @@ class OutboundManager:
         """One decision per object, oldest first (new endpoints take transit capacity in
         that order); each object's AWS work is its own."""
         endpoints = context.view.all_endpoints()
-        self._see_groups(context, endpoints)
         self._tenant_of = {s.uid: s.namespace for s in snapshots}
+        self._see_groups(context, endpoints, set(self._tenant_of.values()))
         present = {s.uid for s in snapshots}
         self._placed = {uid: vpc for uid, vpc in self._placed.items() if uid in present}
         self._placed.update(self._recorded_placements(snapshots))
@@ -216,7 +216,9 @@ class OutboundManager:
         self._placements = Placements(self.capacity(endpoints), by_vpc)
         return PassPlan([(s, self.decide(s, context)) for s in sorted(snapshots, key=_age)])
 
-    def _see_groups(self, context: PassContext, endpoints: Sequence[Endpoint]) -> None:
+    def _see_groups(
+        self, context: PassContext, endpoints: Sequence[Endpoint], tenants: set[str]
+    ) -> None:
         """The pass's view of the tenant groups, and what metering learns from AWS's
         listing: the blocks the groups (and older endpoints) record, and per blocked
         tenant how many of its endpoints AWS still lists letting traffic in."""
@@ -234,7 +236,10 @@ class OutboundManager:
         still_open = enforcement.open_endpoints(
             endpoints, self._listed_groups, partial(meter.blocked_until, now=now)
         )
+        # Every tenant with a connection here: an endpoint made after this listing (by
+        # this pass's work) is not in it, and must not be taken for none at all.
         present = {e.owner_namespace for e in endpoints if e.owner_namespace and planner.is_live(e)}
+        present |= tenants
         meter.enforcement_seen(self._region, still_open, present, listed_at)
 
     def wanted_groups(self) -> set[tuple[str, str]]:
