@@ -416,10 +416,6 @@ class RegionConfig(_Strict):
     def inbound_enabled(self) -> bool:
         return self.inboundServiceId is not None and self.sourceIpPool is not None
 
-    @property
-    def blocking_enabled(self) -> bool:
-        return all(vpc.blockedSecurityGroupId is not None for vpc in self._pool)
-
     @model_validator(mode="before")
     @classmethod
     def _single_vpc_keys_are_required_without_a_pool(cls, data: Any) -> Any:
@@ -488,12 +484,10 @@ class RegionConfig(_Strict):
             inbound = f"inbound on (service {service}, pool {self.sourceIpPool})"
         else:
             inbound = "inbound off (no inboundServiceId/sourceIpPool)"
-        if self.blocking_enabled:
-            groups = ", ".join(str(vpc.blockedSecurityGroupId) for vpc in self._pool)
-            blocking = f"hourly-limit blocking on (security group {groups})"
-        else:
-            blocking = "hourly-limit blocking off (no blockedSecurityGroupId)"
-        return f"outbound on, {inbound}, {blocking}"
+        # Every region enforces the hourly limit: through tenant security groups that
+        # Causeway makes itself (a blockedSecurityGroupId only helps endpoints made by
+        # an earlier version move onto them).
+        return f"outbound on, {inbound}, hourly-limit blocking on (tenant security groups)"
 
     def pool_summary(self) -> str:
         """The transit VPCs and which form of the config named them."""

@@ -139,15 +139,6 @@ def test_a_block_that_has_ended_is_not_shown() -> None:
     assert status.get("blockedUntil") is None
 
 
-def test_regions_that_cannot_enforce_the_block_are_named() -> None:
-    until = datetime(2026, 11, 28, 15, tzinfo=UTC)
-    part = usage_status(
-        LIMITS, reading(out=LIMIT, blocked_until=until, unenforced_regions=("eu-west-1",)), NOW
-    )
-    message = conditions(status_with(part))["OutboundBlocked"]["message"]
-    assert "Not enforced in eu-west-1" in message
-
-
 def test_soft_limits_are_reported_not_enforced() -> None:
     part = usage_status(LIMITS, reading(inbound=LIMIT, day=25 * GB), NOW)
     found = conditions(status_with(part))

@@ -391,30 +391,24 @@ def test_durations_at_their_bounds_are_accepted(key: str, raw: Any, seconds: flo
 def test_a_region_with_every_capability() -> None:
     config = parse_config({"regions": {"us-east-1": REGION}})
     settings = config.regions["us-east-1"]
-    assert settings.inbound_enabled and settings.blocking_enabled
+    assert settings.inbound_enabled
     assert config.capabilities_summary() == [
         "us-east-1: outbound on, "
         "inbound on (service com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718, "
         "pool 10.200.0.0/16), "
-        "hourly-limit blocking on (security group sg-0f1e2d3c4b5a69788)"
+        "hourly-limit blocking on (tenant security groups)"
     ]
 
 
 def test_an_outbound_only_region() -> None:
     config = parse_config({"regions": {"us-east-1": REGION, "eu-west-1": OUTBOUND_ONLY}})
     settings = config.regions["eu-west-1"]
-    assert not settings.inbound_enabled and not settings.blocking_enabled
+    assert not settings.inbound_enabled
     assert settings.inboundServiceId is None and settings.blockedSecurityGroupId is None
     assert config.capabilities_summary()[0] == (
         "eu-west-1: outbound on, inbound off (no inboundServiceId/sourceIpPool), "
-        "hourly-limit blocking off (no blockedSecurityGroupId)"
+        "hourly-limit blocking on (tenant security groups)"
     )
-
-
-def test_blocking_is_independent_of_inbound() -> None:
-    entry = {**OUTBOUND_ONLY, "blockedSecurityGroupId": "sg-0f1e2d3c4b5a69788"}
-    settings = parse_config({"regions": {"us-east-1": entry}}).regions["us-east-1"]
-    assert (settings.inbound_enabled, settings.blocking_enabled) == (False, True)
 
 
 # --- the file itself ----------------------------------------------------------------

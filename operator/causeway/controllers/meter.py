@@ -36,7 +36,6 @@ class _Tenant:
     problem: Problem | None = None
     decided_block: datetime | None = None
     decided_at: float | None = None  # when metering decided it (monotonic, this process)
-    unenforced_regions: tuple[str, ...] = ()
     retired: tuple[Mapping[str, str], ...] = ()
 
 
@@ -114,9 +113,6 @@ class Meter:
         """When the blocks metering decided end (so a cycle can come right then)."""
         return [t.decided_block for t in self._tenants.values() if t.decided_block is not None]
 
-    def set_unenforced(self, namespace: str, regions: tuple[str, ...]) -> None:
-        self._tenant(namespace).unenforced_regions = regions
-
     def set_retired(self, namespace: str, retired: tuple[Mapping[str, str], ...]) -> None:
         self._tenant(namespace).retired = retired
 
@@ -129,7 +125,6 @@ class Meter:
             blocked_until=self.blocked_until(namespace, now),
             unswapped_endpoints=sum(r.still_open.get(namespace, 0) for r in self._seen.values()),
             block_listed=self._block_listed(namespace),
-            unenforced_regions=tenant.unenforced_regions,
             retired=tenant.retired,
         )
 

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -294,8 +294,6 @@ class MeteringController:
             ):
                 report.blocked.append(namespace)
         report.reopened = meter.blocks_ended(now)
-        for namespace in tenants:
-            meter.set_unenforced(namespace, self._unenforced(namespace, metered))
 
     def _retire(self, live: Mapping[str, MeteredEndpoint], hourly: Mapping[str, Hourly]) -> None:
         """Endpoints seen available today and no longer: kept (in status) to the day's end.
@@ -311,20 +309,6 @@ class MeteringController:
         for namespace in set(retired) | set(self._quota_namespaces()):
             entries = sorted(retired.get(namespace, []), key=lambda e: e["id"])
             self._runtime.meter.set_retired(namespace, tuple(entries))
-
-    def _unenforced(self, namespace: str, metered: Iterable[MeteredEndpoint]) -> tuple[str, ...]:
-        regions = self._runtime.config.regions
-        return tuple(
-            sorted(
-                {
-                    e.region
-                    for e in metered
-                    if e.namespace == namespace
-                    and e.direction is Direction.OUTBOUND
-                    and not regions[e.region].blocking_enabled
-                }
-            )
-        )
 
     def _quota_namespaces(self) -> list[str]:
         return [q.namespace for q in self._runtime.index[CONNECTION_QUOTA].all()]

@@ -19,22 +19,27 @@ MEANINGS: dict[str, str] = {
     "regions": "the regions Causeway serves; each name is checked against botocore's list",
     "regions.<region>.transitVpcId": "single-VPC form: the transit VPC (read as a pool of one)",
     "regions.<region>.subnetIds": "single-VPC form: its subnets for the endpoints' interfaces",
-    "regions.<region>.securityGroupIds": "single-VPC form: its security groups",
+    "regions.<region>.securityGroupIds": "single-VPC form: its open groups, whose ingress "
+    "rules each tenant's own security group there holds (the rules that let the platform's "
+    "clients in)",
     "regions.<region>.platformPrincipal": "the IAM role ARN tenants allow-list on their "
     "endpoint services (`causeway regions` shows it)",
     "regions.<region>.inboundServiceId": "the platform's endpoint service tenants connect "
     "to; with sourceIpPool it turns inbound on in the region",
     "regions.<region>.sourceIpPool": "the network each inbound connection gets its own /28 from",
-    "regions.<region>.blockedSecurityGroupId": "single-VPC form: a security group with no "
-    "rules, swapped onto a tenant's endpoints over the hourly limit",
+    "regions.<region>.blockedSecurityGroupId": "single-VPC form, optional: the rule-less "
+    "group an earlier version swapped onto blocked endpoints; only used to move such "
+    "endpoints onto their tenant group",
     "regions.<region>.transitVpcs": "the region's pool of transit VPCs, filled in order "
     "(instead of the single-VPC keys, never with them)",
     "regions.<region>.transitVpcs[].vpcId": "a transit VPC (each VPC once per region)",
     "regions.<region>.transitVpcs[].subnetIds": "its subnets; each endpoint takes one address "
     "in each",
-    "regions.<region>.transitVpcs[].securityGroupIds": "its security groups for outbound endpoints",
-    "regions.<region>.transitVpcs[].blockedSecurityGroupId": "its group with no rules for "
-    "blocking (on every entry or none; never one of its open groups)",
+    "regions.<region>.transitVpcs[].securityGroupIds": "its open groups, whose ingress rules "
+    "each tenant's own security group there holds",
+    "regions.<region>.transitVpcs[].blockedSecurityGroupId": "optional: the rule-less group "
+    "an earlier version swapped onto blocked endpoints (on every entry or none; never one "
+    "of its open groups); only used to move such endpoints onto their tenant group",
     "regions.<region>.transitVpcs[].maxEndpoints": "endpoints Causeway places in it "
     "(unset: the account's per-VPC endpoint quota, 50 by default)",
     "regions.<region>.transitVpcs[].draining": "true: nothing new goes there; what is there stays",

@@ -51,7 +51,6 @@ class Reading:
     blocked_until: datetime | None = None  # outbound blocked until then (None: open)
     unswapped_endpoints: int = 0  # of its endpoints, those AWS lists letting traffic in
     block_listed: bool = True  # AWS was listed after the block was decided, where it counts
-    unenforced_regions: tuple[str, ...] = ()  # its outbound regions without a blocked group
     retired: tuple[Mapping[str, str], ...] = ()  # endpoints gone today whose bytes count
 
 
@@ -162,7 +161,7 @@ def _block_condition(reading: Reading, now: datetime, hour_text: str) -> Conditi
         True,
         HOURLY_LIMIT_REACHED,
         f"Outbound traffic is blocked until {timestamp(until)}: {hour_text}; no outbound "
-        "endpoint of this namespace passes traffic until then." + _unenforced(reading),
+        "endpoint of this namespace passes traffic until then.",
     )
 
 
@@ -193,13 +192,6 @@ def _limit_conditions(
         + ("; inbound traffic is not blocked for it." if in_over else "."),
     )
     return [blocked, daily, inbound]
-
-
-def _unenforced(reading: Reading) -> str:
-    if not reading.unenforced_regions:
-        return ""
-    regions = ", ".join(reading.unenforced_regions)
-    return f" Not enforced in {regions}: no blockedSecurityGroupId is configured there."
 
 
 def carried(previous: Mapping[str, Any]) -> UsageStatus:
