@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from causeway.domain import ConnectionRequest, Endpoint, SecurityGroup
+from causeway.reconcile.outbound import LISTING_GRACE_SECONDS
 
-# How long our own record of an action outlives listings that do not show it yet.
-GRACE_SECONDS = 10.0
+# How long our own record of an action outlives listings that do not show it yet (the
+# planner gives a tracked endpoint the same grace from its status, after a restart).
+GRACE_SECONDS = LISTING_GRACE_SECONDS
 
 
 class _Record(Protocol):
