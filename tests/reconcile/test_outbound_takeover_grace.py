@@ -6,7 +6,8 @@ endpoint less than the grace ago by the wall clock keeps its phase, Synced False
 the listing lacks it, and no create is planned; after the grace it is DeletedRemotely.
 
 Each case runs as a new process would: a fresh RegionView with one listing (without the
-endpoint), the object as the index holds it, `request_from` at an injected time."""
+endpoint), the object as the index holds it, `request_from` at an injected time (as the
+pass gets it: `grace_clock`, none for an endpoint this process itself saw)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 from causeway.api import Phase
 from causeway.controllers.observation import GRACE_SECONDS, RegionObservation, RegionView
-from causeway.controllers.outbound import request_from
+from causeway.controllers.outbound import grace_clock, request_from
 from causeway.domain import Endpoint
 from causeway.index import ObjectSnapshot
 from causeway.reconcile import outbound as planner
@@ -55,13 +56,17 @@ def old_leader_status(state: str = "pendingAcceptance") -> dict[str, Any]:
     return render_status(1, planner.outcome(request, [created(state)]), {}, T0)
 
 
-def new_leader(status: Mapping[str, Any], at: datetime) -> tuple[planner.Outcome, Any]:
-    """A new process's pass at `at`: a fresh view, one listing without the endpoint."""
-    monotonic = [5.0]
-    view = RegionView(clock=lambda: monotonic[0])
-    view.listed(RegionObservation(monotonic[0], endpoints=()))
+def new_leader(
+    status: Mapping[str, Any], at: datetime, view: RegionView | None = None
+) -> tuple[planner.Outcome, Any]:
+    """A pass at `at` of a new process (a fresh view, one listing without the endpoint),
+    or of the one holding `view`."""
+    if view is None:
+        view = RegionView(clock=lambda: 5.0)
+        view.listed(RegionObservation(5.0, endpoints=()))
     owned = view.owned_by(UID)
-    request = request_from(connection(status), now=at)
+    snapshot = connection(status)
+    request = request_from(snapshot, now=grace_clock(view, snapshot, at))
     return planner.outcome(request, owned), planner.plan(request, owned)
 
 
@@ -147,3 +152,18 @@ def test_without_a_clock_or_a_live_phase_there_is_no_grace() -> None:
     undated = {k: v for k, v in status.items() if k != "lastSyncTime"}
     result = planner.outcome(request_from(connection(undated), now=T0), owned)
     assert result.phase is Phase.DELETED_REMOTELY
+
+
+def test_the_process_that_saw_it_judges_by_its_own_view() -> None:
+    """The grace from the status is for a process that never saw the endpoint: the one
+    that listed it (or made it) reports it gone on the first listing that lacks it once
+    its own record is settled, as before (an endpoint deleted outside Causeway)."""
+    status = old_leader_status()
+    now = [5.0]
+    view = RegionView(clock=lambda: now[0])
+    view.listed(RegionObservation(now[0], endpoints=(created(),)))  # listed: confirmed
+    now[0] += 2
+    view.listed(RegionObservation(now[0], endpoints=()))  # then deleted outside Causeway
+    result, _ = new_leader(status, T0 + timedelta(seconds=3), view)
+    assert result.phase is Phase.DELETED_REMOTELY
+    assert result.sync_problem is None

@@ -31,6 +31,7 @@ from causeway.controllers.decisions import (
 )
 from causeway.controllers.enforcement import TenantGroups
 from causeway.controllers.health import PlatformHealth
+from causeway.controllers.observation import RegionView
 from causeway.controllers.services import ServiceCatalog
 from causeway.domain import Endpoint, Owner, SecurityGroup
 from causeway.errors import (
@@ -106,6 +107,14 @@ def request_from(
         shown_at=shown[1] if shown else None,
         now=now,
     )
+
+
+def grace_clock(view: RegionView, snapshot: ObjectSnapshot, now: datetime) -> datetime | None:
+    """The wall clock `request_from` gets: None (no listing grace from the status) when
+    the endpoint the status names is one this process listed or made, whose own view
+    judges a listing that lacks it, as always; else `now` (a restart, a takeover)."""
+    tracked = snapshot.status.get("vpcEndpointId")
+    return None if isinstance(tracked, str) and view.saw(tracked) else now
 
 
 @dataclass(frozen=True)
@@ -350,7 +359,8 @@ class OutboundManager:
         if memory.in_flight:
             return Decision(deferred=True)  # its work writes its status when it ends
         try:
-            request = request_from(snapshot, sync_requested=memory.sync_requested, now=self._now())
+            clock = grace_clock(context.view, snapshot, self._now())
+            request = request_from(snapshot, sync_requested=memory.sync_requested, now=clock)
         except InvalidObjectError as exc:
             return self._invalid(snapshot, context, str(exc))
         if request.wants_endpoint and memory.held_back(snapshot.generation, snapshot.status):
