@@ -185,6 +185,17 @@ REASONS: tuple[ReasonInfo, ...] = (
         "add the region to the service's supported Regions and allow the platform "
         "principal, then sync",
     ),
+    ReasonInfo(
+        "EndpointNotListedYet",
+        "Synced=False (outbound)",
+        "AWS's listing does not show the endpoint the status names, which it showed less "
+        "than 10 s ago (EC2 lists a new endpoint after a few seconds; a restarted operator "
+        "or a new leader may list before it does): the phase stays as last seen, and the "
+        "connection is reported DeletedRemotely only if the endpoint is still not listed "
+        "after that",
+        Actor.NOBODY,
+        "nothing; it clears on a listing that shows the endpoint",
+    ),
     # --- licenses and admission (reconcile/admission.py) -------------------------------
     ReasonInfo(
         "NoConnectionQuota",

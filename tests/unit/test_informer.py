@@ -1,7 +1,8 @@
 """The index's informers against a fake API server: a kind is filled from a paged
 listing in one step, watch events after the listing apply in order, a 410 Gone is
 answered with a new listing that replaces the kind's index at once (what was deleted
-meanwhile disappears: a deleted quota stops granting licenses), a status the operator
+meanwhile disappears: a deleted quota stops granting licenses, a deleted connection's
+license goes to the next in line), a status the operator
 wrote survives a listing that predates it, and the index is not synced (readiness
 false) until every kind has been listed."""
 
@@ -177,6 +178,38 @@ def test_a_410_relists_and_what_was_deleted_in_the_gap_disappears_at_once() -> N
     assert "acme" not in admission.usage or admission.usage["acme"].licenses == 0
     assert not admission.verdict("uid-db").admitted  # no quota grants it a license now
     assert ("DELETED", "web") in changes and ("LISTED", "db") in changes
+
+
+def test_a_ghost_connection_keeps_no_license_after_the_relist() -> None:
+    """A new leader's index after a handover: the older connection, which held the one
+    license, was torn down and deleted while the watch was down (no DELETED event
+    arrives); the re-list on the 410 drops it, and its license goes to the next in
+    line. Were it kept, the ghost would hold the license forever."""
+    runtime = FakeRuntime(FakeTransit())
+    runtime.index[CONNECTION_QUOTA].replace([ObjectSnapshot(quota(licenses=1))])
+    connections = FakeServer([connection("db"), connection("web")])  # db first in line
+    connections.watches = [ResourceExpiredError("watch: 410 Gone")]
+    before_gap: list[tuple[bool, bool]] = []
+
+    def gap() -> None:
+        if not before_gap:
+            admission = judge(runtime)
+            before_gap.append(
+                (admission.verdict("uid-db").admitted, admission.verdict("uid-web").admitted)
+            )
+        connections.objects = [connection("web", "301")]  # db's finalizer released: gone
+
+    informer = Informer(OUTBOUND, runtime.index[OUTBOUND], connections)
+    connections.before_watch = gap
+    run_until(informer, lambda: informer.listings >= 2)
+
+    assert before_gap == [(True, False)]  # one license: db holds it, web waits
+    assert names(runtime.index[OUTBOUND]) == {"web"}
+    admission = judge(runtime)
+    assert admission.verdict("uid-web").admitted  # the license db held is web's now
+    assert "uid-db" not in admission.verdicts  # the ghost claims nothing
+    usage = admission.usage["acme"]
+    assert (usage.licenses, sum(usage.waiting.values())) == (1, 0)
 
 
 def test_a_listing_older_than_our_status_write_keeps_our_status() -> None:

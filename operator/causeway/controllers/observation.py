@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from causeway.domain import ConnectionRequest, Endpoint, SecurityGroup
+from causeway.reconcile.outbound import LISTING_GRACE_SECONDS
 
-# How long our own record of an action outlives listings that do not show it yet.
-GRACE_SECONDS = 10.0
+# How long our own record of an action outlives listings that do not show it yet (the
+# planner gives a tracked endpoint the same grace from its status, after a restart).
+GRACE_SECONDS = LISTING_GRACE_SECONDS
 
 
 class _Record(Protocol):
@@ -104,6 +106,7 @@ class RegionView:
     _groups: _Overlay[SecurityGroup] = field(init=False)
     groups_taken_at: float | None = None  # when the groups were last listed
     _owners: tuple[int, dict[str | None, list[Endpoint]]] = field(init=False, default=(-1, {}))
+    _seen: set[str] = field(init=False, default_factory=set)  # endpoint ids, see `saw`
 
     def __post_init__(self) -> None:
         self._endpoints = _Overlay(lambda e: e.id, self.clock)
@@ -116,6 +119,7 @@ class RegionView:
         self.ever_listed = True
         if observation.endpoints is not None:
             self._endpoints.replace(observation.endpoints, observation.taken_at)
+            self._seen.update(e.id for e in observation.endpoints)
         if observation.connections is not None:
             self._connections.replace(observation.connections, observation.taken_at)
         if observation.groups is not None:
@@ -146,7 +150,15 @@ class RegionView:
 
     def record(self, endpoints: Iterable[Endpoint]) -> None:
         """Endpoints as an action of ours just left them (created, or now deleting)."""
+        endpoints = list(endpoints)
+        self._seen.update(e.id for e in endpoints)
         self._endpoints.record(endpoints)
+
+    def saw(self, endpoint_id: str) -> bool:
+        """Whether this process ever listed or made the endpoint: if so, its own record
+        and listings judge a listing that lacks it; if not (it was made by the process
+        before this one), only the status can (reconcile.outbound.listing_may_lag)."""
+        return endpoint_id in self._seen
 
     def record_connections(self, requests: Iterable[ConnectionRequest]) -> None:
         """Connection requests as an action of ours just left them (accepted, rejected)."""

@@ -31,6 +31,7 @@ from causeway.controllers.decisions import (
 )
 from causeway.controllers.enforcement import TenantGroups
 from causeway.controllers.health import PlatformHealth
+from causeway.controllers.observation import RegionView
 from causeway.controllers.services import ServiceCatalog
 from causeway.domain import Endpoint, Owner, SecurityGroup
 from causeway.errors import (
@@ -81,13 +82,17 @@ class InvalidObjectError(Exception):
     """The object cannot be parsed (the CRD schema should have prevented it)."""
 
 
-def request_from(snapshot: ObjectSnapshot, *, sync_requested: bool = False) -> OutboundRequest:
-    """The planner's view of the object."""
+def request_from(
+    snapshot: ObjectSnapshot, *, sync_requested: bool = False, now: datetime | None = None
+) -> OutboundRequest:
+    """The planner's view of the object, read at `now` (the wall clock: None, no grace
+    for an endpoint its status shows and the listing lacks; see listing_may_lag)."""
     try:
         spec = OutboundConnectionSpec.model_validate(snapshot.spec)
     except ValidationError as exc:
         problems = [f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise InvalidObjectError("; ".join(problems)) from None
+    shown = planner.last_shown(snapshot.status, spec.serviceName)
     return OutboundRequest(
         owner=Owner(OUTBOUND.kind, snapshot.namespace, snapshot.name, snapshot.uid),
         generation=snapshot.generation,
@@ -98,7 +103,18 @@ def request_from(snapshot: ObjectSnapshot, *, sync_requested: bool = False) -> O
         deleting=snapshot.deleting,
         pending=pending_create(snapshot.status),
         shown_waiting=snapshot.status.get("phase") in planner.WAITING_PHASES,
+        shown=shown[0] if shown else None,
+        shown_at=shown[1] if shown else None,
+        now=now,
     )
+
+
+def grace_clock(view: RegionView, snapshot: ObjectSnapshot, now: datetime) -> datetime | None:
+    """The wall clock `request_from` gets: None (no listing grace from the status) when
+    the endpoint the status names is one this process listed or made, whose own view
+    judges a listing that lacks it, as always; else `now` (a restart, a takeover)."""
+    tracked = snapshot.status.get("vpcEndpointId")
+    return None if isinstance(tracked, str) and view.saw(tracked) else now
 
 
 @dataclass(frozen=True)
@@ -348,7 +364,8 @@ class OutboundManager:
         if memory.in_flight:
             return Decision(deferred=True)  # its work writes its status when it ends
         try:
-            request = request_from(snapshot, sync_requested=memory.sync_requested)
+            clock = grace_clock(context.view, snapshot, self._now())
+            request = request_from(snapshot, sync_requested=memory.sync_requested, now=clock)
         except InvalidObjectError as exc:
             return self._invalid(snapshot, context, str(exc))
         if request.wants_endpoint and memory.held_back(snapshot.generation, snapshot.status):

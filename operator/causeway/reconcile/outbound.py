@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from causeway.api import OutboundConnectionSpec, Phase
 from causeway.api.outbound import PendingCreate
-from causeway.conditions import ConditionState, Progress, timestamp
+from causeway.conditions import SYNCED, ConditionState, Progress, timestamp
 from causeway.domain import (
     TAG_CLIENT_TOKEN,
     Endpoint,
@@ -49,6 +49,12 @@ BLOCKED = "Blocked"
 HOURLY_LIMIT_REACHED = "HourlyLimitReached"
 BLOCK_IN_PROGRESS = "BlockInProgress"
 REOPEN_PENDING = "ReopenPending"
+NOT_LISTED_YET = "EndpointNotListedYet"
+# How long after its status last showed an endpoint a listing without it may only lag
+# (EC2 is eventually consistent): RegionView's grace for the operator's own actions
+# (controllers/observation.py), read from the status here, so that it outlives the
+# process that made the endpoint (a restart, a takeover).
+LISTING_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,11 @@ class OutboundRequest:
     deleting: bool = False
     pending: CreateEndpoint | None = None  # status.pendingCreate: sent, no answer seen
     shown_waiting: bool = False  # its status shows it waiting to be created (see below)
+    # The tracked endpoint as its status last showed it live, when (`last_shown`), and
+    # the wall clock the request was read at: see `listing_may_lag`.
+    shown: Endpoint | None = None
+    shown_at: datetime | None = None
+    now: datetime | None = None
 
     @property
     def wants_endpoint(self) -> bool:
@@ -392,6 +403,9 @@ def outcome(
     With `guard` (the time, at least), a live endpoint's block is shown: a blocked
     connection stays Ready (AWS serves it) and says it is blocked, and until when."""
     phase, endpoint = _phase(request, owned)
+    lagging = endpoint is not None and endpoint is request.shown  # see listing_may_lag
+    if lagging and endpoint is not None and problem is None:
+        problem = _not_listed(endpoint, phase)
     if phase is Phase.ALLOCATING and verdict.reason is not None:
         nothing: dict[str, Any] = {
             "vpcEndpointId": None,
@@ -413,7 +427,7 @@ def outcome(
     }
     message = _message(request, phase, endpoint)
     conditions: tuple[ConditionState, ...] = ()
-    if guard is not None and endpoint is not None and is_live(endpoint):
+    if guard is not None and endpoint is not None and is_live(endpoint) and not lagging:
         closed = guard.groups is not None and not lets_traffic_in(endpoint, guard.groups)
         until = guard.until if guard.blocking else None
         if until is not None and not closed:
@@ -556,8 +570,68 @@ def _phase(request: OutboundRequest, owned: Sequence[Endpoint]) -> tuple[Phase, 
     if current is not None:
         return phase_for_state(current.state), current
     if request.tracked_id is not None:
+        lagging = listing_may_lag(request)
+        if lagging is not None:
+            return phase_for_state(lagging.state), lagging
         return Phase.DELETED_REMOTELY, Endpoint(request.tracked_id, GONE, request.spec.serviceName)
     return Phase.ALLOCATING, None
+
+
+# The AWS state of an endpoint a status shows in this phase.
+_SHOWN_STATES = {
+    Phase.PENDING_ACCEPTANCE.value: "pendingAcceptance",
+    Phase.PENDING_ACTIVATION.value: "pending",
+    Phase.READY.value: "available",
+}
+
+
+def last_shown(status: Mapping[str, Any], service_name: str) -> tuple[Endpoint, datetime] | None:
+    """The endpoint a status shows live (its state, transit VPC and DNS names), and when
+    the status last said so: its last write (lastSyncTime), and no later than Synced
+    turning False (a write made while AWS was not read, or did not list it, is no
+    sighting: the grace then runs from that first write, and never starts again)."""
+    endpoint_id = status.get("vpcEndpointId")
+    state = _SHOWN_STATES.get(str(status.get("phase")))
+    at = _moment(status.get("lastSyncTime"))
+    if not isinstance(endpoint_id, str) or not endpoint_id or state is None or at is None:
+        return None
+    conditions = status.get("conditions") or []
+    synced: Mapping[str, Any] = next((c for c in conditions if c.get("type") == SYNCED), {})
+    turned = _moment(synced.get("lastTransitionTime"))
+    if synced.get("status") == "False" and turned is not None:
+        at = min(at, turned)
+    dns_names = tuple(str(n) for n in status.get("dnsNames") or ())
+    vpc_id = str(status.get("transitVpcId") or "")
+    return Endpoint(endpoint_id, state, service_name, dns_names, vpc_id=vpc_id), at
+
+
+def listing_may_lag(request: OutboundRequest) -> Endpoint | None:
+    """The tracked endpoint, which the listing lacks, as its status showed it less than
+    LISTING_GRACE_SECONDS ago by the wall clock (None: it is gone). A listing taken that
+    soon after the endpoint's create may not show it yet; the operator that made it
+    remembers that (RegionView), but a restarted one or a new leader only has the
+    status. The phase then stays as shown, and Synced says the listing lacks it."""
+    shown, at, now = request.shown, request.shown_at, request.now
+    if shown is None or at is None or now is None or shown.id != request.tracked_id:
+        return None
+    return shown if abs((now - at).total_seconds()) < LISTING_GRACE_SECONDS else None
+
+
+def _not_listed(endpoint: Endpoint, phase: Phase) -> Problem:
+    message = (
+        f"AWS's listing does not show the endpoint {endpoint.id} yet (EC2 lists a new "
+        f"endpoint after a few seconds); the phase is {phase.value} as last seen. If it is "
+        f"still not listed {LISTING_GRACE_SECONDS:.0f} s after that, it is reported "
+        f"{Phase.DELETED_REMOTELY.value}."
+    )
+    return Problem(NOT_LISTED_YET, message, terminal=False)
+
+
+def _moment(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
 
 
 def _message(request: OutboundRequest, phase: Phase, endpoint: Endpoint | None) -> str:
