@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -24,6 +25,9 @@ from causeway.reconcile.enforcement import BlockGroup, DeleteGroup, GroupAction,
 from causeway.runtime import Runtime
 
 logger = logging.getLogger("causeway.enforcement")
+# The groups' calls run on threads of their own: a block must not queue behind the
+# status writes and listings that share asyncio's default executor (a few threads).
+WORKERS = 8
 
 
 class OpenRulesUnknownError(AwsCallError):
@@ -46,6 +50,7 @@ class TenantGroups:
         self._view = runtime.views[region]
         self._making: dict[tuple[str, str], asyncio.Lock] = {}
         self._work: asyncio.Task[None] | None = None
+        self._threads = ThreadPoolExecutor(WORKERS, thread_name_prefix=f"causeway-groups-{region}")
         self.relist = False  # acted since the groups were listed: list them again now
 
     # -- what is known ----------------------------------------------------------------------
@@ -217,7 +222,10 @@ class TenantGroups:
     async def _call(self, api: str, call: Callable[[], Any]) -> Any:
         """One call within the AWS budget, as the platform's own (before any tenant's:
         enforcing the limit must not wait behind creates)."""
-        run: Callable[[], Awaitable[Any]] = partial(asyncio.to_thread, call)
+
+        async def run() -> Any:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+
         return await self._runtime.budget.call(self._region, api, run)
 
     def _api(self) -> TransitGroups:

@@ -197,8 +197,9 @@ class RegionReconciler:
             if report.failed is None:
                 # Also when the listing is reused: a sync asks AWS again at once.
                 await self._learn_services(work)
-                await self._decide_all(work, report)
+                # Before the pass's status writes: a block must not wait behind them.
                 self._enforce()
+                await self._decide_all(work, report)
         else:
             await self._report_quotas(report)
         report.duration = self._runtime.monotonic() - started
