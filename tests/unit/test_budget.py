@@ -254,7 +254,7 @@ DOCUMENTED = {
     "DescribeVpcEndpoints": (100, 20),  # "Non-mutating actions"
     "DescribeVpcEndpointConnections": (100, 20),
     "DescribeVpcEndpointServices": (100, 20),
-    "DescribeSecurityGroups": (50, 10),  # "Unfiltered and unpaginated non-mutating actions"
+    "DescribeSecurityGroups": (100, 20),  # filtered and paginated (else 50, 10)
     "GetMetricData": (50, 50),  # CloudWatch: 50 transactions per second
 }
 

@@ -69,12 +69,12 @@ class BucketSettings:
 # the general mutating figures: Create/Modify/DeleteVpcEndpoint(s) 4 refilled at 0.3/s,
 # Accept/RejectVpcEndpointConnections 10 at 1/s, CreateTags/DeleteTags 100 at 10/s.
 DESCRIBE = BucketSettings(burst=100, rate=20)  # "Non-mutating actions" (Describe*)
-# DescribeSecurityGroups is listed under "Unfiltered and unpaginated non-mutating
-# actions": 50 refilled at 10/s when a call gives neither a filter nor pagination (a call
-# with Filters or MaxResults draws on the 100 and 20/s one). One lane per action cannot
-# tell them apart, and a call by GroupIds only (the pool check's) is neither filtered
-# nor paginated: the smaller bucket is the one that can throttle it, so it is the default.
-DESCRIBE_UNFILTERED = BucketSettings(burst=50, rate=10)
+# DescribeSecurityGroups is also listed under "Unfiltered and unpaginated non-mutating
+# actions" (50 refilled at 10/s), which applies only to a call that gives neither a
+# filter nor pagination. The budgeted one (the region pass's listing, aws/groups.py)
+# filters by VPC and paginates, so it draws on the non-mutating bucket, 100 at 20/s;
+# the pool check's call by GroupIds, once per start and not budgeted, is the only one
+# that takes the smaller bucket.
 # "Mutating actions": every mutating action without a row of its own and not
 # resource-intensive, such as CreateSecurityGroup and DeleteSecurityGroup (neither has a
 # row in the page's tables). Also the bucket of an API missing from DEFAULTS.
@@ -91,7 +91,7 @@ DEFAULTS: Mapping[str, BucketSettings] = {
     "DescribeVpcEndpoints": DESCRIBE,
     "DescribeVpcEndpointConnections": DESCRIBE,
     "DescribeVpcEndpointServices": DESCRIBE,
-    "DescribeSecurityGroups": DESCRIBE_UNFILTERED,
+    "DescribeSecurityGroups": DESCRIBE,
     "CreateVpcEndpoint": ENDPOINTS,
     "ModifyVpcEndpoint": ENDPOINTS,
     "DeleteVpcEndpoints": ENDPOINTS,
