@@ -18,6 +18,7 @@ from causeway.config import parse_config
 from causeway.domain import ConnectionRequest, Endpoint, SecurityGroup, ServiceZones
 from causeway.errors import AwsCallError
 from causeway.runtime import Runtime
+from causeway.sandbox.stack import UNPACED_BUDGET, budget_config
 
 SERVICE_NAME = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
 
@@ -343,13 +344,20 @@ class FakeServices:
 
 class FakeRuntime(Runtime):
     """A Runtime whose AWS edge (`transit`) and Kubernetes edge (`kube`) are fakes, with
-    one region (us-east-1), a fixed wall clock and a monotonic clock tests move."""
+    one region (us-east-1), a fixed wall clock and a monotonic clock tests move. Its
+    AWS budget is generous (the fakes throttle nothing, and a bucket of AWS's size
+    would wait on a clock only the test moves)."""
 
     def __init__(self, transit: Any, kube: Any = None, connections: Any = None) -> None:
         self.now = 1000.0
         self.connections = connections if connections is not None else FakeConnections()
         super().__init__(
-            config=parse_config({"regions": {"us-east-1": REGION_CONFIG}}),
+            config=parse_config(
+                {
+                    "regions": {"us-east-1": REGION_CONFIG},
+                    "awsBudget": budget_config(UNPACED_BUDGET),
+                }
+            ),
             clients=ClientFactory(),  # never asked for a client: the edges are fakes
             kube=kube if kube is not None else FakeKube(),
             clock=lambda: datetime(2026, 11, 22, 10, 0, tzinfo=UTC),

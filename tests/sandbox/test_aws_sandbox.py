@@ -11,7 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from causeway.sandbox.aws import AwsSandbox, TenantService, install
+from causeway.controllers.budget import DEFAULTS as BUDGET_DEFAULTS
+from causeway.sandbox.aws import AwsSandbox, TenantService, documented_buckets, install
 from causeway.sandbox.aws import control as sandbox_control
 
 REGION = "eu-west-1"
@@ -405,3 +406,36 @@ def test_accepted_endpoint_is_pending_until_activation_time(
     sandbox.force_endpoint_state(vpce, "pendingAcceptance")
     sandbox.accept(service.service_id, vpce)
     assert _state(ec2, vpce) == "available"  # due at once: the next describe activates it
+
+
+def test_documented_buckets_are_the_operator_s_default_budget() -> None:
+    """One table: the sandbox throttles as documented exactly what the operator's
+    default budget assumes."""
+    assert documented_buckets() == {
+        api: (bucket.burst, bucket.rate) for api, bucket in BUDGET_DEFAULTS.items()
+    }
+
+
+def test_limit_as_documented_throttles_each_action_in_its_own_bucket(
+    sandbox: AwsSandbox, ec2: Any, platform: dict[str, Any]
+) -> None:
+    before = sandbox.throttled_counts()
+    sandbox.limit_as_documented()
+    try:
+        codes = []
+        for _ in range(5):  # DeleteVpcEndpoints: a bucket of 4
+            try:
+                ec2.delete_vpc_endpoints(VpcEndpointIds=["vpce-0123456789abcdef0"])
+                codes.append("ok")
+            except ClientError as exc:
+                codes.append(exc.response["Error"]["Code"])
+        assert "RequestLimitExceeded" not in codes[:4]
+        assert codes[4] == "RequestLimitExceeded"
+        # another action's bucket is its own: a describe still has its tokens
+        ec2.describe_security_groups(GroupIds=platform["securityGroupIds"])
+        after = sandbox.throttled_counts()
+        assert after["DeleteVpcEndpoints"] == before.get("DeleteVpcEndpoints", 0) + 1
+        assert after.get("DescribeSecurityGroups", 0) == before.get("DescribeSecurityGroups", 0)
+    finally:
+        with sandbox_control._CONTROL.lock:
+            sandbox_control._CONTROL.limits.clear()

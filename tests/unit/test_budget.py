@@ -1,7 +1,8 @@
 """The AWS budget with a fake clock: buckets refill and adapt (halved by a throttle,
 restored step by step), waiters are served round-robin by tenant and oldest first
 within one, the platform's calls first, each told how many are ahead of it; and a
-throttled call waits again instead of failing."""
+throttled call waits again instead of failing. Its default buckets are AWS's documented
+ones, one per action, and the config raises any of them."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from typing import Any
 
 import pytest
 
+from causeway.aws.session import ClientFactory
+from causeway.config import parse_config
 from causeway.controllers.budget import (
+    DEFAULTS,
+    DESCRIBE,
     LAG_SECONDS,
+    MUTATING,
     PLATFORM,
     BucketSettings,
     Budget,
@@ -20,6 +26,8 @@ from causeway.controllers.budget import (
     rounded,
 )
 from causeway.errors import AwsCallError
+from causeway.runtime import Runtime
+from fakes import REGION_CONFIG, FakeKube
 
 
 class FakeTime:
@@ -226,3 +234,76 @@ def test_the_report_names_busy_lanes_only() -> None:
     budget = Budget()
     budget.lane("us-east-1", "CreateVpcEndpoint")
     assert budget.report("us-east-1") == []
+
+
+# AWS's documented buckets (burst, refill per second), as "Request throttling" in the EC2
+# API reference lists them (https://docs.aws.amazon.com/ec2/latest/devguide/
+# ec2-api-throttling.html): written out here, not read from the module under test.
+DOCUMENTED = {
+    "CreateVpcEndpoint": (4, 0.3),  # its own row
+    "ModifyVpcEndpoint": (4, 0.3),
+    "DeleteVpcEndpoints": (4, 0.3),
+    "AcceptVpcEndpointConnections": (10, 1),
+    "RejectVpcEndpointConnections": (10, 1),
+    "CreateTags": (100, 10),
+    "DeleteTags": (100, 10),
+    "AuthorizeSecurityGroupIngress": (50, 5),  # "Resource-intensive actions"
+    "RevokeSecurityGroupIngress": (50, 5),
+    "CreateSecurityGroup": (50, 5),  # no row: "Mutating actions"
+    "DeleteSecurityGroup": (50, 5),
+    "DescribeVpcEndpoints": (100, 20),  # "Non-mutating actions"
+    "DescribeVpcEndpointConnections": (100, 20),
+    "DescribeVpcEndpointServices": (100, 20),
+    "DescribeSecurityGroups": (100, 20),  # filtered and paginated (else 50, 10)
+    "GetMetricData": (50, 50),  # CloudWatch: 50 transactions per second
+}
+
+
+def test_every_budgeted_action_is_in_the_documented_table() -> None:
+    assert set(DEFAULTS) == set(DOCUMENTED)
+
+
+@pytest.mark.parametrize(("api", "figures"), sorted(DOCUMENTED.items()))
+def test_each_default_bucket_is_aws_s_documented_one(
+    api: str, figures: tuple[float, float]
+) -> None:
+    assert (DEFAULTS[api].burst, DEFAULTS[api].rate) == figures
+    lane = Budget().lane("us-east-1", api)
+    assert lane.bucket.settings == DEFAULTS[api]
+
+
+def test_each_action_has_its_own_bucket() -> None:
+    """EC2's buckets are per action: emptying one describe's leaves another's full."""
+    time = FakeTime()
+    budget = Budget(clock=time, sleep=time.sleep)
+    endpoints = budget.lane("us-east-1", "DescribeVpcEndpoints").bucket
+    while endpoints.take() == 0:
+        pass
+    services = budget.lane("us-east-1", "DescribeVpcEndpointServices").bucket
+    assert services.tokens() == DESCRIBE.burst
+    assert budget.lane("eu-west-1", "DescribeVpcEndpoints").bucket.tokens() == DESCRIBE.burst
+    assert budget.lane("us-east-1", "SomethingNew").bucket.settings == MUTATING
+
+
+def test_the_config_raises_one_bucket_for_an_account_whose_limit_aws_raised() -> None:
+    config = parse_config(
+        {
+            "regions": {"us-east-1": REGION_CONFIG},
+            "awsBudget": {"CreateVpcEndpoint": {"burst": 12, "rate": 0.9}},
+        }
+    )
+    runtime = Runtime(config=config, clients=ClientFactory(), kube=FakeKube())
+    raised = runtime.budget.lane("us-east-1", "CreateVpcEndpoint").bucket.settings
+    assert raised == BucketSettings(burst=12, rate=0.9)
+    others = runtime.budget.lane("us-east-1", "DeleteVpcEndpoints").bucket.settings
+    assert others == DEFAULTS["DeleteVpcEndpoints"]
+
+
+@pytest.mark.parametrize(
+    "api", ["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress", "CreateSecurityGroup"]
+)
+def test_the_config_names_the_security_group_actions(api: str) -> None:
+    config = parse_config(
+        {"regions": {"us-east-1": REGION_CONFIG}, "awsBudget": {api: {"burst": 150, "rate": 15}}}
+    )
+    assert config.awsBudget[api].rate == 15

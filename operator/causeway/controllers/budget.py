@@ -1,12 +1,14 @@
 """The AWS API budget: the operator, not AWS, decides who gets the next request.
 
-EC2 throttles each API per account and region with a token bucket. Every call the
-operator makes first takes a token from its own bucket for that (region, API), so it
-paces itself instead of calling, failing and backing off in bursts. Calls waiting for
-a token queue fairly: round-robin across tenants (namespaces), oldest first within a
-tenant, with the platform's own calls (listings, batched accepts) served first; so
-one tenant's flood costs another tenant at most a few token intervals. Each API has
-its own bucket and queue, so deletes are never starved by creates.
+EC2 throttles each API action per account and region with a token bucket of its own.
+Every call the operator makes first takes a token from its own bucket for that (region,
+API), so it paces itself instead of calling, failing and backing off in bursts. The
+buckets are AWS's documented ones (DEFAULTS) unless the config's awsBudget sets others,
+for an account whose limits AWS raised. Calls waiting for a token queue fairly:
+round-robin across tenants (namespaces), oldest first within a tenant, with the
+platform's own calls (listings, batched accepts) served first; so one tenant's flood
+costs another tenant at most a few token intervals. Each API has its own bucket and
+queue, so deletes are never starved by creates.
 
 The buckets adapt (additive increase, multiplicative decrease): an answer of
 `RequestLimitExceeded` cuts the bucket's rate to 70%, and each success adds back a
@@ -58,23 +60,49 @@ class BucketSettings:
     rate: float
 
 
-# EC2's documented request-rate limits per account and region: describe (non-mutating)
-# calls share a bucket of 100 refilled at 20/s, mutating calls a bucket of 50 at 5/s.
-# CloudWatch's GetMetricData quota is 50 transactions per second.
-DESCRIBE = BucketSettings(burst=100, rate=20)
+# The default buckets are AWS's documented ones, per account and region. EC2's come from
+# the EC2 API reference, "Request throttling", request token bucket sizes and refill rates
+# (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html). EC2 gives
+# every API action a bucket of its own (a category only says which figures the action's
+# own bucket has), so each action here is its own lane too: describes do not share one.
+# The VPC endpoint actions have rows of their own ("Uncategorized actions"), far below
+# the general mutating figures: Create/Modify/DeleteVpcEndpoint(s) 4 refilled at 0.3/s,
+# Accept/RejectVpcEndpointConnections 10 at 1/s, CreateTags/DeleteTags 100 at 10/s.
+DESCRIBE = BucketSettings(burst=100, rate=20)  # "Non-mutating actions" (Describe*)
+# DescribeSecurityGroups is also listed under "Unfiltered and unpaginated non-mutating
+# actions" (50 refilled at 10/s), which applies only to a call that gives neither a
+# filter nor pagination. The budgeted one (the region pass's listing, aws/groups.py)
+# filters by VPC and paginates, so it draws on the non-mutating bucket, 100 at 20/s;
+# the pool check's call by GroupIds, once per start and not budgeted, is the only one
+# that takes the smaller bucket.
+# "Mutating actions": every mutating action without a row of its own and not
+# resource-intensive, such as CreateSecurityGroup and DeleteSecurityGroup (neither has a
+# row in the page's tables). Also the bucket of an API missing from DEFAULTS.
 MUTATING = BucketSettings(burst=50, rate=5)
+# "Resource-intensive actions", which lists AuthorizeSecurityGroupIngress and
+# RevokeSecurityGroupIngress: the same 50 at 5/s, throttled apart from other mutating ones.
+RESOURCE_INTENSIVE = BucketSettings(burst=50, rate=5)
+ENDPOINTS = BucketSettings(burst=4, rate=0.3)  # Create/Modify/DeleteVpcEndpoint(s)' rows
+CONNECTIONS = BucketSettings(burst=10, rate=1)  # Accept/RejectVpcEndpointConnections' rows
+TAGS = BucketSettings(burst=100, rate=10)  # CreateTags' and DeleteTags' rows
+# CloudWatch's GetMetricData quota is 50 transactions per second.
 METRICS = BucketSettings(burst=50, rate=50)
 DEFAULTS: Mapping[str, BucketSettings] = {
     "DescribeVpcEndpoints": DESCRIBE,
     "DescribeVpcEndpointConnections": DESCRIBE,
     "DescribeVpcEndpointServices": DESCRIBE,
-    "CreateVpcEndpoint": MUTATING,
-    "DeleteVpcEndpoints": MUTATING,
-    "AcceptVpcEndpointConnections": MUTATING,
-    "RejectVpcEndpointConnections": MUTATING,
-    "ModifyVpcEndpoint": MUTATING,
-    "CreateTags": MUTATING,
-    "DeleteTags": MUTATING,
+    "DescribeSecurityGroups": DESCRIBE,
+    "CreateVpcEndpoint": ENDPOINTS,
+    "ModifyVpcEndpoint": ENDPOINTS,
+    "DeleteVpcEndpoints": ENDPOINTS,
+    "AcceptVpcEndpointConnections": CONNECTIONS,
+    "RejectVpcEndpointConnections": CONNECTIONS,
+    "CreateTags": TAGS,
+    "DeleteTags": TAGS,
+    "CreateSecurityGroup": MUTATING,
+    "DeleteSecurityGroup": MUTATING,
+    "AuthorizeSecurityGroupIngress": RESOURCE_INTENSIVE,
+    "RevokeSecurityGroupIngress": RESOURCE_INTENSIVE,
     "GetMetricData": METRICS,
 }
 

@@ -35,7 +35,7 @@ from causeway.kube import KubeApi
 from causeway.operator import run_operator
 from causeway.runtime import Runtime
 from causeway.sandbox import usage
-from causeway.sandbox.aws import DEFAULT_PLATFORM_PRINCIPAL, AwsSandbox
+from causeway.sandbox.aws import DEFAULT_PLATFORM_PRINCIPAL, AwsSandbox, documented_buckets
 from causeway.sandbox.kube import ThreadedKubeSandbox, kinds_from_crds
 from causeway.sandbox.kube.backend import KubeBackend, KubeBackendFactory
 
@@ -113,6 +113,20 @@ class _ConnectionTrackingLoop(asyncio.SelectorEventLoop):
         await asyncio.sleep(0)
 
 
+# The operator's budget where the sandbox throttles nothing (it answers at once unless a
+# test asks for throttling): every budgeted call gets a bucket this generous, so a test
+# or demo that is not about pacing is not slowed by AWS's documented buckets (4 endpoint
+# creates at once, then one each 3.3 s).
+UNPACED_BUDGET: Mapping[str, tuple[int, float]] = {
+    api: (1000, 1000.0) for api in documented_buckets()
+}
+
+
+def budget_config(budget: Mapping[str, tuple[int, float]]) -> dict[str, dict[str, float]]:
+    """A budget (burst, rate by AWS call) as the config file's awsBudget spells it."""
+    return {api: {"burst": burst, "rate": rate} for api, (burst, rate) in budget.items()}
+
+
 class SandboxStack:
     """AWS + Kubernetes sandboxes for one region, and operators started on demand."""
 
@@ -127,13 +141,19 @@ class SandboxStack:
         platform_principal: str = DEFAULT_PLATFORM_PRINCIPAL,
         inbound_service_id: str | None = None,
         aws_budget: Mapping[str, tuple[int, float]] | None = None,
+        throttle_as_documented: bool = False,
         metering_seconds: float | None = None,
         kube_backend: KubeBackendFactory = ThreadedKubeSandbox,
         transit_vpcs: int = 0,
         max_endpoints: int | None = None,
     ) -> None:
-        """`aws_budget`: the operator's bucket (burst, rate) per AWS call, as the config's
-        awsBudget sets it (EC2's documented defaults otherwise). `metering_seconds`: the
+        """`throttle_as_documented`: the sandbox throttles every call the operator budgets
+        with AWS's documented bucket (`documented_buckets`, RequestLimitExceeded as EC2
+        answers), from once the platform is made; the operator keeps its defaults, the
+        same table. Otherwise the sandbox throttles only what a test limits, and the
+        operator's budget is generous (UNPACED_BUDGET), for tests not about pacing.
+        `aws_budget`: the operator's bucket (burst, rate) per AWS call, as the config's
+        awsBudget sets it, over either of those. `metering_seconds`: the
         metering interval, below the config's 10 s floor if asked (the sandbox's
         CloudWatch answers at once; real CloudWatch has data each minute). `kube_backend`:
         the Kubernetes API (the embedded sandbox unless the tests bring a real one).
@@ -144,7 +164,11 @@ class SandboxStack:
         self._max_endpoints = max_endpoints
         self.region = region
         self._inbound_service_id = inbound_service_id
-        self._aws_budget = dict(aws_budget or {})
+        self._throttle_as_documented = throttle_as_documented
+        self._aws_budget = {
+            **({} if throttle_as_documented else UNPACED_BUDGET),
+            **(aws_budget or {}),
+        }
         self.aws = AwsSandbox(
             region=region,
             activation_seconds=activation_seconds,
@@ -170,15 +194,13 @@ class SandboxStack:
             )
             if self._transit_vpcs:
                 platform = self._as_pool(platform)
-            budget = {
-                api: {"burst": burst, "rate": rate}
-                for api, (burst, rate) in self._aws_budget.items()
-            }
+            if self._throttle_as_documented:  # the platform's set-up is not throttled
+                self.aws.limit_as_documented()
             self.config = parse_config(
                 {
                     "regions": {self.region: platform},
                     "pollInterval": self._poll_interval,
-                    "awsBudget": budget,
+                    "awsBudget": budget_config(self._aws_budget),
                 },
                 source="sandbox config",
             )

@@ -10,6 +10,7 @@ from causeway.sandbox.aws.sandbox import (
     ENDPOINT_STATES,
     AwsSandbox,
     TenantService,
+    documented_buckets,
 )
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "SandboxServiceConfiguration",
     "SandboxVpcEndpoint",
     "TenantService",
+    "documented_buckets",
     "install",
 ]

@@ -26,6 +26,7 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpcs import VPCEndPoint
 from moto.server import ThreadedMotoServer
 
+from causeway.controllers.budget import DEFAULTS as BUDGET_DEFAULTS
 from causeway.sandbox.aws.control import _CONTROL, _Bucket, _Failure, _Outage
 from causeway.sandbox.aws.install import install
 from causeway.sandbox.aws.models import SandboxVpcEndpoint, zone_id_of
@@ -69,6 +70,14 @@ _active: AwsSandbox | None = None
 _names = itertools.count(1)
 # Second octet of each transit VPC's 10.x.0.0/16 (tenant VPCs use 172.16.0.0/16).
 _transit_octets = itertools.cycle(range(100, 256))
+
+
+def documented_buckets() -> dict[str, tuple[float, float]]:
+    """AWS's documented throttling bucket, (burst, refill rate per second), of every
+    action the operator budgets: the operator's own default budget (budget.DEFAULTS,
+    from the EC2 API reference's "Request throttling" and CloudWatch's quotas), so the
+    sandbox and the operator read one table."""
+    return {api: (bucket.burst, bucket.rate) for api, bucket in BUDGET_DEFAULTS.items()}
 
 
 class AwsSandbox:
@@ -619,6 +628,12 @@ class AwsSandbox:
         _check_operation(operation)
         with _CONTROL.lock:
             _CONTROL.limits[operation] = _Bucket(burst, rate, burst, time.monotonic())
+
+    def limit_as_documented(self) -> None:
+        """Throttle every action of :func:`documented_buckets` as AWS documents it (a
+        bucket per action, each starting full), answering as :meth:`limit` does."""
+        for operation, (burst, rate) in documented_buckets().items():
+            self.limit(operation, burst, rate)
 
     def throttled_counts(self) -> dict[str, int]:
         """Throttle answers given (RequestLimitExceeded, Throttling), by action name."""
