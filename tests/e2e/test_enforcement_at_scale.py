@@ -22,23 +22,6 @@ LIMIT_MB = 56480
 ENDPOINTS = 12
 METERING_SECONDS = 0.3
 START = datetime(2026, 11, 28, 14, 10, tzinfo=UTC)
-# EC2's request buckets (burst, refill per second) for the calls the operator makes, as
-# the EC2 API reference "Request throttling" documents them.
-DOCUMENTED = {
-    "CreateVpcEndpoint": (4, 0.3),
-    "ModifyVpcEndpoint": (4, 0.3),
-    "DeleteVpcEndpoints": (4, 0.3),
-    "AcceptVpcEndpointConnections": (10, 1),
-    "RejectVpcEndpointConnections": (10, 1),
-    "AuthorizeSecurityGroupIngress": (50, 5),
-    "RevokeSecurityGroupIngress": (50, 5),
-    "CreateSecurityGroup": (50, 5),
-    "DeleteSecurityGroup": (50, 5),
-    "CreateTags": (100, 10),
-    "DescribeVpcEndpoints": (100, 20),
-    "DescribeSecurityGroups": (100, 20),
-    "DescribeVpcEndpointServices": (100, 20),
-}
 
 
 @pytest.fixture
@@ -69,8 +52,7 @@ def test_twelve_endpoints_are_closed_in_one_metering_interval_and_reported_only_
         stack.kube.apply(outbound(name, service.service_name))
     endpoints = [wait_phase(stack, "acme", n, "Ready", timeout=60)["vpcEndpointId"] for n in names]
     assert all(stack.aws.endpoint_lets_traffic_in(v) for v in endpoints)
-    for action, (burst, rate) in DOCUMENTED.items():
-        stack.aws.limit(action, burst, rate)
+    stack.aws.limit_as_documented()  # every action the operator makes, as AWS documents
     stack.aws.reset_call_counts()
 
     assert stack.config is not None
