@@ -35,8 +35,8 @@ def test_demo_walks_the_seed_tenant_to_ready(capsys: pytest.CaptureFixture[str])
     assert "metering: acme used 39000 MB of its hourly outbound limit of 56480 MB" in out
     assert "Outbound traffic is blocked until " in out
     assert "They are blocked until " in out  # the credential says when it reopens
-    assert "now has only the blocked security group sg-" in out
-    assert "has its security groups back: sg-" in out
+    assert "has no ingress rule left, so vpce-" in out
+    assert "has its rules back (those of sg-" in out
     assert "done: blocked at the hourly limit, reopened at the top of the hour" in out
     assert "PrivateConnectOutboundCalloutHourlyLimitMB: max 56480, remaining 56480" in out
     assert "ModifyVpcEndpoint 4" in out and "PutMetricData" not in out

@@ -114,8 +114,15 @@ class TenantGroups:
 
     # -- the plan ---------------------------------------------------------------------------
 
-    def enforce(self, wanted: Iterable[tuple[str, str]], on_done: Callable[[], None]) -> int:
-        """Start the plan's work unless some is still under way; the number of actions."""
+    def enforce(
+        self,
+        wanted: Iterable[tuple[str, str]],
+        held: Iterable[str],
+        on_done: Callable[[], None],
+    ) -> int:
+        """Start the plan's work unless some is still under way; the number of actions.
+        `wanted`: (tenant, VPC) pairs whose group stays although no endpoint holds it
+        yet; `held`: groups a recorded create names."""
         if self._work is not None and not self._work.done():
             return 0
         endpoints = self._view.all_endpoints()
@@ -125,7 +132,7 @@ class TenantGroups:
             open_rules=self.open_rules(),
             blocked_until=partial(self._runtime.meter.blocked_until, now=now),
             wanted=frozenset({*planner.wanted_groups(endpoints), *wanted}),
-            in_use=frozenset(planner.groups_in_use(endpoints)),
+            in_use=frozenset({*planner.groups_in_use(endpoints), *held}),
         )
         actions = planner.plan(seen)
         if actions:

@@ -149,6 +149,8 @@ def _age(snapshot: ObjectSnapshot) -> tuple[str, str, str]:
     return (snapshot.created, snapshot.namespace, snapshot.name)
 
 
+# AWS's answers meaning a security group named in the request does not exist.
+_GROUP_GONE = frozenset({"InvalidGroup.NotFound", "InvalidSecurityGroupID.NotFound"})
 # AWS's answers meaning "this VPC takes no more endpoints": its quota, or a subnet with
 # no free address (each endpoint takes one address in each of its subnets).
 _VPC_FULL = frozenset({"VpcEndpointLimitExceeded", "InsufficientFreeAddressesInSubnet"})
@@ -206,7 +208,6 @@ class OutboundManager:
         # Per pass: (tenant, VPC) → its tenant group's id, and the groups as listed.
         self._group_ids: dict[tuple[str, str], str] = {}
         self._listed_groups: dict[str, SecurityGroup] = {}
-        self._tenant_of: dict[str, str] = {}  # owner uid → namespace, of this pass
         # Owner uid -> the VPC its create was sent to, until the endpoint is listed: a
         # retry (a lost answer) goes to the same VPC with the same ClientToken.
         self._placed: dict[str, str] = {}
@@ -219,8 +220,6 @@ class OutboundManager:
         """One decision per object, oldest first (new endpoints take transit capacity in
         that order); each object's AWS work is its own."""
         endpoints = context.view.all_endpoints()
-        self._tenant_of = {s.uid: s.namespace for s in snapshots}
-        self._see_groups(context, endpoints, set(self._tenant_of.values()))
         present = {s.uid for s in snapshots}
         self._placed = {uid: vpc for uid, vpc in self._placed.items() if uid in present}
         self._placed.update(self._recorded_placements(snapshots))
@@ -232,21 +231,24 @@ class OutboundManager:
         self._placements = Placements(self.capacity(endpoints), by_vpc)
         return PassPlan([(s, self.decide(s, context)) for s in sorted(snapshots, key=_age)])
 
-    def _see_groups(
-        self, context: PassContext, endpoints: Sequence[Endpoint], tenants: set[str]
-    ) -> None:
-        """The pass's view of the tenant groups, and what metering learns from AWS's
-        listing: the blocks the groups (and older endpoints) record, and per blocked
-        tenant how many of its endpoints AWS still lists letting traffic in."""
+    def see_groups(self, snapshots: Sequence[ObjectSnapshot]) -> None:
+        """At the start of a pass, before anything acts on the groups: the pass's view of
+        the tenant groups, and what metering learns from AWS's listing: the blocks the
+        groups (and older endpoints) record (a new process knows them before its first
+        cycle), and per blocked tenant how many of its endpoints AWS still lists
+        letting traffic in."""
         now, meter = self._now(), self._runtime.meter
-        current = context.view.all_groups()
+        view = self._runtime.views[self._region]
+        endpoints = view.all_endpoints()
+        tenants = {s.namespace for s in snapshots}
+        current = view.all_groups()
         self._group_ids = {(g.tenant, g.vpc_id): g.id for g in current.values() if g.tenant}
-        self._listed_groups = context.view.listed_groups()
+        self._listed_groups = view.listed_groups()
         blocks = enforcement.tagged_blocks(self._listed_groups.values(), now)
         for tenant, until in _tagged_blocks(endpoints).items():
             blocks[tenant] = max(until, blocks.get(tenant, until))
         meter.tags_seen(self._region, blocks)
-        listed_at = context.view.groups_taken_at
+        listed_at = view.groups_taken_at
         if listed_at is None:
             return
         still_open = enforcement.open_endpoints(
@@ -258,14 +260,23 @@ class OutboundManager:
         present |= tenants
         meter.enforcement_seen(self._region, still_open, present, listed_at)
 
-    def wanted_groups(self) -> set[tuple[str, str]]:
-        """The (tenant, VPC) pairs about to get an endpoint (placed creates): their
-        groups stay even before an endpoint holds them."""
-        return {
-            (self._tenant_of[uid], vpc)
-            for uid, vpc in self._placed.items()
-            if uid in self._tenant_of
-        }
+    def wanted_groups(
+        self, snapshots: Sequence[ObjectSnapshot]
+    ) -> tuple[set[tuple[str, str]], set[str]]:
+        """What the tenant groups must keep although no endpoint holds them yet: the
+        (tenant, VPC) pairs of creates placed, or recorded as sent (a resend after a
+        lost answer, also by a new process), and the groups those records name."""
+        pairs: set[tuple[str, str]] = set()
+        groups: set[str] = set()
+        for snapshot in snapshots:
+            placed = self._placed.get(snapshot.uid)
+            if placed:
+                pairs.add((snapshot.namespace, placed))
+            pending = pending_create(snapshot.status)
+            if pending is not None:
+                pairs.add((snapshot.namespace, pending.vpc_id))
+                groups.update(pending.security_groups)
+        return pairs, groups
 
     def _recorded_placements(self, snapshots: Sequence[ObjectSnapshot]) -> dict[str, str]:
         """The VPCs of creates recorded in status as sent but unanswered (after a restart,
@@ -709,10 +720,17 @@ class OutboundManager:
             service_name=request.spec.serviceName,
             platform_principal=self._runtime.config.regions[self._region].platformPrincipal,
         )
-        # Blocking or reopening never stalls the connection: AWS still serves it. Nor does
-        # a recorded create AWS knows by its token: its endpoint is found by its tag.
+        # Moving onto its tenant group never stalls the connection: AWS still serves it.
+        # Nor does a recorded create AWS knows by its token (its endpoint is found by its
+        # tag), nor one whose tenant group is gone (deleted by hand, say): made again.
         resending = error.code == _TOKEN_SEEN and request.pending is not None
-        terminal = rule.kind is ErrorKind.TERMINAL and not job.gating_only and not resending
+        regrouping = self._tenant_group_gone(job, error)
+        terminal = (
+            rule.kind is ErrorKind.TERMINAL
+            and not job.gating_only
+            and not resending
+            and not regrouping
+        )
         problem = Problem(rule.reason, describe(error, context), terminal)
         if rule.platform:
             self._health.failed(self._region, rule, error)
@@ -724,6 +742,25 @@ class OutboundManager:
         # finalizer now could leave an endpoint behind that nobody tracks any more.
         failure = Failure.TERMINAL if terminal and not request.deleting else Failure.RECOVERABLE
         return WorkResult(patch, failure)
+
+    def _tenant_group_gone(self, job: _Job, error: AwsCallError) -> bool:
+        """AWS refused a create or a move because a group is gone, and that group is a
+        tenant group (not one of the config's): it is forgotten, so the next try makes
+        the tenant's group again (a config group gone is the admin's to fix)."""
+        if error.code not in _GROUP_GONE:
+            return False
+        named: set[str] = set()
+        for action in job.plan.actions:
+            create = action.create if isinstance(action, ResolveCreate) else action
+            if isinstance(create, CreateEndpoint):
+                named.update(create.security_groups)
+                named -= set(self.groups.legacy_groups(create.vpc_id))
+            elif isinstance(action, AdoptTenantGroup) and action.tenant_group:
+                named.add(action.tenant_group)
+        for group in named:
+            self._runtime.views[self._region].forget_group(group)
+        self.groups.relist = True
+        return bool(named)
 
     def unobserved(self, snapshot: ObjectSnapshot, problem: Problem) -> dict[str, Any] | None:
         """AWS could not be listed: a connection seen before keeps its phase and says it is

@@ -198,7 +198,7 @@ class RegionReconciler:
                 # Also when the listing is reused: a sync asks AWS again at once.
                 await self._learn_services(work)
                 # Before the pass's status writes: a block must not wait behind them.
-                self._enforce()
+                self._enforce(work)
                 await self._decide_all(work, report)
         else:
             await self._report_quotas(report)
@@ -259,10 +259,12 @@ class RegionReconciler:
         except AwsCallError as exc:
             logger.warning("Could not list the security groups of %s: %s", self.region, exc)
 
-    def _enforce(self) -> None:
+    def _enforce(self, work: Work) -> None:
         """Start the tenant groups' work the plan asks for (blocks, reopens)."""
-        wanted = self._outbound.wanted_groups()
-        self._outbound.groups.enforce(wanted, on_done=lambda: self.kick(0.0))
+        outbound = [s for manager, s in work if manager is self._outbound]
+        self._outbound.see_groups(outbound)
+        wanted, held = self._outbound.wanted_groups(outbound)
+        self._outbound.groups.enforce(wanted, held, on_done=lambda: self.kick(0.0))
 
     def _may_reach(self, spec: Mapping[str, Any]) -> bool:
         home = spec.get("serviceRegion") or self.region

@@ -220,7 +220,46 @@ def _campaign(results: Results) -> str:
     )
 
 
+def _calls(calls: Mapping[str, Any]) -> str:
+    made = ", ".join(f"{n} {code(a)}" for a, n in calls["by_action"].items() if "Describe" not in a)
+    throttled = sum(calls["throttled"].values())
+    return (made or "none") + (f" ({throttled} throttled, sent again)" if throttled else "")
+
+
+def _enforcement(results: Results) -> str:
+    rows = [
+        [
+            _n(run["tenants"]),
+            _n(run["endpoints"]),
+            _n(run["transit_vpcs"]),
+            f"{run['crossing_to_all_closed_seconds']:g} s",
+            f"{run['crossing_to_quota_blocked_seconds']:g} s",
+            _calls(run["block_aws_calls"]),
+            f"{run['hour_to_all_reopened_seconds']:g} s",
+            _calls(run["reopen_aws_calls"]),
+        ]
+        for run in results["results"]
+    ]
+    columns = (
+        "tenants",
+        "endpoints",
+        "transit VPCs",
+        "crossing → every endpoint closed",
+        "→ quota says blocked",
+        "block's calls",
+        "top of the hour → every endpoint open",
+        "reopen's calls",
+    )
+    metering = results["results"][0]["metering_interval_seconds"] if results["results"] else 0
+    return (
+        table(columns, rows)
+        + f"Under EC2's documented request buckets (enforced by the sandbox); metering "
+        f"interval {metering:g} s. " + _measured(results) + "\n"
+    )
+
+
 _RENDERERS: dict[str, tuple[str, Callable[[Results], str]]] = {
+    "enforcement.md": ("results-enforcement.json", _enforcement),
     "outbound.md": ("results-outbound.json", _outbound),
     "throttled.md": ("results-throttled.json", _throttled),
     "inbound.md": ("results-inbound.json", _inbound),

@@ -282,12 +282,14 @@ class HourlyLimit:
             f"limit of {limit} MB (CloudWatch BytesProcessed, one metric per endpoint)"
         )
         self._send(vpce, service, limit - first, "the same workload")
-        if not self._until(lambda: self._groups(vpce) == [self._blocked_group()]):
+        if not self._until(lambda: not self.stack.aws.endpoint_lets_traffic_in(vpce)):
             return False
-        until = self.stack.aws.endpoint_tags(vpce).get("causeway.dev/blocked-until")
+        group = self._tenant_group(vpce)
+        until = self.stack.aws.resource_tags(group).get("causeway.dev/blocked-until")
         self.progress.say(
-            f"AWS: {vpce} now has only the blocked security group {self._blocked_group()} "
-            f"(tag causeway.dev/blocked-until={until})"
+            f"AWS: {TENANT_NAMESPACE}'s security group {group} has no ingress rule left, so "
+            f"{vpce} lets nothing in (tag causeway.dev/blocked-until={until}; one call, "
+            "however many endpoints the tenant has)"
         )
         if not self._until(lambda: bool(self._status(CREDENTIALS, credential).get("blockedUntil"))):
             return False
@@ -295,10 +297,11 @@ class HourlyLimit:
         next_hour = self.clock().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         self.progress.say(f"clock: jumps to {next_hour:%H:%M}Z, the top of the next UTC hour")
         self.clock.jump_to(next_hour + timedelta(seconds=1))
-        if not self._until(lambda: self._groups(vpce) == self._open_groups()):
+        if not self._until(lambda: self.stack.aws.endpoint_lets_traffic_in(vpce)):
             return False
         self.progress.say(
-            f"AWS: {vpce} has its security groups back: {', '.join(self._open_groups())}"
+            f"AWS: {TENANT_NAMESPACE}'s security group {group} has its rules back (those of "
+            f"{', '.join(self._open_groups())}): {vpce} lets traffic in again"
         )
         new_window = _timestamp(next_hour + timedelta(hours=1))
         if not self._until(
@@ -342,12 +345,9 @@ class HourlyLimit:
         found = self.stack.kube.get(plural, TENANT_NAMESPACE, body["metadata"]["name"]) or {}
         return dict(found.get("status") or {})
 
-    def _groups(self, vpce: str) -> list[str]:
-        return sorted(self.stack.aws.endpoint_security_groups(vpce))
-
-    def _blocked_group(self) -> str:
-        assert self.stack.config is not None
-        return str(self.stack.config.regions[self.stack.region].pool[0].blockedSecurityGroupId)
+    def _tenant_group(self, vpce: str) -> str:
+        """The endpoint's one group: its tenant's own, made by Causeway."""
+        return self.stack.aws.endpoint_security_groups(vpce)[0]
 
     def _open_groups(self) -> list[str]:
         assert self.stack.config is not None
