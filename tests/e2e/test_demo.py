@@ -39,7 +39,10 @@ def test_demo_walks_the_seed_tenant_to_ready(capsys: pytest.CaptureFixture[str])
     assert "has its rules back (those of sg-" in out
     assert "done: blocked at the hourly limit, reopened at the top of the hour" in out
     assert "PrivateConnectOutboundCalloutHourlyLimitMB: max 56480, remaining 56480" in out
-    assert "ModifyVpcEndpoint 4" in out and "PutMetricData" not in out
+    # The block and the reopen: one call each on the tenant group (and one authorize when
+    # the group was made), no endpoint modified.
+    assert "RevokeSecurityGroupIngress 1" in out and "AuthorizeSecurityGroupIngress 2" in out
+    assert "ModifyVpcEndpoint" not in out and "PutMetricData" not in out
     assert "AWS calls by the tenant: 2 accept calls\n" in out
     assert "AcceptVpcEndpointConnections 1," in out  # the operator's, for the inbound one
     assert "arn:aws:iam::111111111111:role/causeway-outbound" in out  # the example config's
