@@ -31,13 +31,15 @@ WORKERS = 8
 
 
 class OpenRulesUnknownError(AwsCallError):
-    """A tenant group cannot be made yet: the open rules of its VPC are not listed."""
+    """A tenant group cannot be made: the config's open groups of its VPC are not among
+    the VPC's groups AWS lists (deleted, or in another VPC): the admin must fix it."""
 
     def __init__(self, vpc_id: str) -> None:
         super().__init__(
             "CreateSecurityGroup",
             "OpenRulesUnknown",
-            f"the open security groups of transit VPC {vpc_id} were not listed yet",
+            f"the open security groups the config names for transit VPC {vpc_id} are not "
+            "among the groups AWS lists in that VPC",
         )
 
 
@@ -96,7 +98,10 @@ class TenantGroups:
             if found is not None:
                 return found.id
             rules = self.open_rules().get(vpc_id)
-            if rules is None:
+            if rules is None:  # not listed yet (a pass that reused an older listing)
+                await self.list_now()
+                rules = self.open_rules().get(vpc_id)
+            if rules is None:  # listed, and the config's open groups are not in that VPC
                 raise OpenRulesUnknownError(vpc_id)
             until = self._runtime.meter.blocked_until(tenant, self._runtime.clock())
             api = self._api()
@@ -111,6 +116,18 @@ class TenantGroups:
             self._view.record_groups([made])
             logger.info("Made security group %s for tenant %s in %s", made.id, tenant, vpc_id)
             return made.id
+
+    async def list_now(self) -> None:
+        """List the transit VPCs' groups now, every page within the budget."""
+        taken_at = self._runtime.monotonic()
+        listed: list[SecurityGroup] = []
+        token: str | None = None
+        while True:
+            page, token = await self._call("DescribeSecurityGroups", partial(self.page, token))
+            listed.extend(page)
+            if not token:
+                break
+        self._view.groups_listed(listed, taken_at)
 
     # -- the plan ---------------------------------------------------------------------------
 
