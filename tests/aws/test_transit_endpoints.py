@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 
 from causeway.aws.endpoints import TransitEndpoints
@@ -189,18 +190,30 @@ def test_throttling_is_translated(sandbox: AwsSandbox, transit: TransitEndpoints
     assert caught.value.code == "RequestLimitExceeded"
 
 
-def test_a_block_is_a_tag_and_a_group_swap_and_both_are_undone(
+def test_an_endpoint_blocked_by_an_earlier_version_is_read_and_moved_by_one_swap(
     sandbox: AwsSandbox,
     transit: TransitEndpoints,
     service: TenantService,
     region_config: RegionConfig,
 ) -> None:
+    """Before tenant groups a block tagged the endpoint and swapped its groups: the tag is
+    still read (the block stands until its time) and one swap moves the groups."""
     endpoint = create(transit, service, owner("blocked"))
     assert endpoint.security_groups == tuple(region_config.securityGroupIds)
     assert endpoint.owner_namespace == "acme" and endpoint.blocked_until is None
     blocked = str(region_config.blockedSecurityGroupId)
     until = datetime(2026, 11, 28, 15, tzinfo=UTC)
-    transit.mark_blocked(endpoint.id, until)
+    ec2 = boto3.client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=sandbox.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    ec2.create_tags(
+        Resources=[endpoint.id],
+        Tags=[{"Key": "causeway.dev/blocked-until", "Value": "2026-11-28T15:00:00Z"}],
+    )
     transit.swap_groups(endpoint.id, [blocked], endpoint.security_groups)
     (seen,) = transit.by_ids([endpoint.id])
     assert seen.security_groups == (blocked,) and seen.blocked_until == until
@@ -208,7 +221,7 @@ def test_a_block_is_a_tag_and_a_group_swap_and_both_are_undone(
         sandbox.endpoint_tags(endpoint.id)["causeway.dev/blocked-until"] == "2026-11-28T15:00:00Z"
     )
     transit.swap_groups(endpoint.id, region_config.securityGroupIds, [blocked])
-    transit.unmark_blocked(endpoint.id)
+    ec2.delete_tags(Resources=[endpoint.id], Tags=[{"Key": "causeway.dev/blocked-until"}])
     (reopened,) = transit.by_ids([endpoint.id])
     assert reopened.security_groups == tuple(region_config.securityGroupIds)
     assert reopened.blocked_until is None

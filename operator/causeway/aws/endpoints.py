@@ -1,8 +1,9 @@
 """Interface endpoints in a region's pool of transit VPCs: create in a given VPC of the
 pool (idempotent, tagged with the owner), find by owner tag or id, list every managed
 endpoint of the region in pages (whatever the number of VPCs, including VPCs removed
-from the config that still hold endpoints), delete; and block or reopen one for its
-tenant's hourly limit (swap its security groups, and record the block in a tag)."""
+from the config that still hold endpoints), delete, extend into more subnets, and swap
+security groups (moving an endpoint made before tenant groups onto its tenant's; the
+block tag such an endpoint may carry is still read)."""
 
 from __future__ import annotations
 
@@ -147,22 +148,9 @@ class TransitEndpoints:
             )
         return list(ids)
 
-    def mark_blocked(self, vpce_id: str, until: datetime) -> None:
-        """Record in AWS that the endpoint is blocked until `until` (before blocking it,
-        so a restart between the two still knows to block)."""
-        with aws_call("CreateTags"):
-            self._ec2.create_tags(
-                Resources=[vpce_id], Tags=[{"Key": TAG_BLOCKED_UNTIL, "Value": tag_time(until)}]
-            )
-
-    def unmark_blocked(self, vpce_id: str) -> None:
-        """Remove the block's record (after reopening the endpoint)."""
-        with aws_call("DeleteTags"):
-            self._ec2.delete_tags(Resources=[vpce_id], Tags=[{"Key": TAG_BLOCKED_UNTIL}])
-
     def swap_groups(self, vpce_id: str, add: Sequence[str], remove: Sequence[str]) -> None:
-        """Replace security groups of the endpoint in one call: traffic follows the
-        groups it has, so this blocks or reopens it."""
+        """Replace security groups of the endpoint in one call (an endpoint made before
+        tenant groups moves onto its tenant's: the groups change together)."""
         with aws_call("ModifyVpcEndpoint"):
             self._ec2.modify_vpc_endpoint(
                 VpcEndpointId=vpce_id,
