@@ -5,9 +5,11 @@ its tenant group is gone makes the group again instead of stalling."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from causeway.api import CONNECTION_QUOTA, FINALIZER, OUTBOUND
+from causeway.controllers.enforcement import TenantGroups
 from causeway.controllers.region import RegionReconciler
 from causeway.domain import SecurityGroup
 from fakes import REGION_CONFIG, FakeKube, FakeRuntime, FakeTransit, quota
@@ -83,3 +85,14 @@ async def test_a_create_refused_for_a_tenant_group_gone_makes_it_again() -> None
     (made,) = transit.requests[-1:]
     assert made["groups"] and made["groups"][0] != GROUP
     assert runtime.groups.groups[made["groups"][0]].tenant == "acme"
+
+
+async def test_groups_made_before_any_listing_share_one_listing() -> None:
+    """A pass that reused a listing without the groups: the first group made lists them,
+    once, for every tenant's group made meanwhile."""
+    runtime = FakeRuntime(FakeTransit(), FakeKube())
+    groups = TenantGroups(runtime, REGION)
+    made = await asyncio.gather(*(groups.ensure(t, VPC) for t in ("acme", "globex", "initech")))
+    assert len(set(made)) == 3
+    assert runtime.groups.calls.count("DescribeSecurityGroups") == 1
+    assert runtime.groups.calls.count("CreateSecurityGroup") == 3

@@ -51,6 +51,7 @@ class TenantGroups:
         self._region = region
         self._view = runtime.views[region]
         self._making: dict[tuple[str, str], asyncio.Lock] = {}
+        self._listing = asyncio.Lock()  # one listing for every group made meanwhile
         self._work: asyncio.Task[None] | None = None
         self._threads = ThreadPoolExecutor(WORKERS, thread_name_prefix=f"causeway-groups-{region}")
         self.relist = False  # acted since the groups were listed: list them again now
@@ -99,7 +100,7 @@ class TenantGroups:
                 return found.id
             rules = self.open_rules().get(vpc_id)
             if rules is None:  # not listed yet (a pass that reused an older listing)
-                await self.list_now()
+                await self.list_now(self._runtime.monotonic())
                 rules = self.open_rules().get(vpc_id)
             if rules is None:  # listed, and the config's open groups are not in that VPC
                 raise OpenRulesUnknownError(vpc_id)
@@ -117,8 +118,16 @@ class TenantGroups:
             logger.info("Made security group %s for tenant %s in %s", made.id, tenant, vpc_id)
             return made.id
 
-    async def list_now(self) -> None:
-        """List the transit VPCs' groups now, every page within the budget."""
+    async def list_now(self, asked_at: float) -> None:
+        """List the transit VPCs' groups, every page within the budget, unless a listing
+        started since `asked_at` (the tenants' groups made in one pass share one)."""
+        async with self._listing:
+            listed_at = self._view.groups_taken_at
+            if listed_at is not None and listed_at >= asked_at:
+                return
+            await self._list()
+
+    async def _list(self) -> None:
         taken_at = self._runtime.monotonic()
         listed: list[SecurityGroup] = []
         token: str | None = None
