@@ -185,7 +185,9 @@ class TenantGroups:
             else:
                 await self._delete(action)
         except FencedError:
-            raise
+            # Stopping, or no longer leading: the next leader takes it from AWS's state.
+            # (Raised, it would end the task in an exception kopf raises again as it stops.)
+            logger.debug("Security group %s of tenant %s: not sent", action.group_id, action.tenant)
         except AwsCallError as exc:
             rule = classify(exc)
             logger.warning(

@@ -32,6 +32,7 @@ from causeway.controllers.entitlements import allocations
 from causeway.controllers.waiting import until
 from causeway.domain import Direction, MeteredEndpoint
 from causeway.errors import AwsCallError, ErrorContext, classify, describe
+from causeway.fence import FencedError
 from causeway.reconcile.admission import QuotaUse
 from causeway.reconcile.metering import Periods, Series, outbound_blocked_until, periods, tally
 from causeway.reconcile.phases import normalize
@@ -104,6 +105,9 @@ class MeteringController:
     async def cycle_safely(self) -> CycleReport:
         try:
             report = await self.cycle()
+        except FencedError as exc:  # stopping, or no longer leading: nothing to measure
+            logger.info("Metering cycle stopped: %s", exc)
+            report = CycleReport(skipped="not acting")
         except Exception:
             logger.exception("Metering cycle failed unexpectedly; retrying next interval")
             report = CycleReport(skipped="unexpected error", failed=True)
@@ -227,10 +231,15 @@ class MeteringController:
             by_region[endpoint.region].append(endpoint)
         hourly: dict[str, Hourly] = {}
         failed: dict[str, Problem] = {}
+        stopped: list[FencedError] = []
 
         async def one(region: str, endpoints: list[MeteredEndpoint]) -> None:
             try:
                 hourly.update(await self._read_region(region, endpoints, at, report))
+            except FencedError as exc:
+                # Stopping, or no longer leading: raised below, in the cycle's own task (a
+                # child task ending in an exception is raised again by kopf as it stops).
+                stopped.append(exc)
             except AwsCallError as exc:
                 rule = classify(exc)
                 message = describe(exc, ErrorContext(region=region))
@@ -238,6 +247,8 @@ class MeteringController:
                 report.failed_regions[region] = rule.reason
 
         await asyncio.gather(*(one(r, e) for r, e in sorted(by_region.items())))
+        if stopped:
+            raise stopped[0]
         return hourly, failed
 
     async def _read_region(
