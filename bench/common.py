@@ -20,6 +20,27 @@ POLL_INTERVAL_S = 2.0
 STEADY_POLLS = 5
 
 
+def outbound(
+    namespace: str, name: str, service: str, *, provisioned: bool = True
+) -> dict[str, Any]:
+    """An OutboundConnection in REGION to `service`."""
+    spec: dict[str, Any] = {"region": REGION, "serviceName": service}
+    if not provisioned:
+        spec["provisioned"] = False
+    return {
+        "apiVersion": "causeway.dev/v1alpha1",
+        "kind": "OutboundConnection",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def connect(stack: Any, namespace: str, name: str) -> None:
+    """A new OutboundConnection to a new, instantly-available endpoint service."""
+    service = stack.aws.create_tenant_service(acceptance_required=False)
+    stack.kube.apply(outbound(namespace, name, service.service_name))
+
+
 def wait_until(probe: Callable[[], bool], timeout: float, what: str, step: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

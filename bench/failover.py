@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from causeway.sandbox.stack import SandboxStack
-from common import REGION, wait_until
+from common import REGION, connect, wait_until
 
 NAMESPACE = "bench"
 OUTBOUND = "outboundconnections"
@@ -72,18 +72,6 @@ def rss_mib(pid: int, field: str) -> float:
     return float("nan")
 
 
-def connect(stack: SandboxStack, name: str) -> None:
-    service = stack.aws.create_tenant_service(acceptance_required=False)
-    stack.kube.apply(
-        {
-            "apiVersion": "causeway.dev/v1alpha1",
-            "kind": "OutboundConnection",
-            "metadata": {"name": name, "namespace": NAMESPACE},
-            "spec": {"region": REGION, "serviceName": service.service_name},
-        }
-    )
-
-
 def is_ready(stack: SandboxStack, name: str) -> bool:
     body = stack.kube.get(OUTBOUND, NAMESPACE, name) or {}
     return (body.get("status") or {}).get("phase") == "Ready"
@@ -97,7 +85,7 @@ def one_run(pair: Pair, how: signal.Signals, label: str) -> dict[str, float]:
     process = pair.processes[leader]
     started = time.monotonic()
     process.send_signal(how)
-    connect(pair.stack, label)
+    connect(pair.stack, NAMESPACE, label)
     wait_until(lambda: pair.holder() == standby, 60, f"{standby} to lead", step=0.02)
     acquired = time.monotonic() - started
     wait_until(lambda: is_ready(pair.stack, label), 60, f"{label} to be Ready", step=0.02)
@@ -130,7 +118,7 @@ def run(n: int, runs: int) -> dict[str, Any]:
             second = pair.start()
             names = [f"steady-{i:04d}" for i in range(n)]
             for name in names:
-                connect(stack, name)
+                connect(stack, NAMESPACE, name)
             wait_until(lambda: all(is_ready(stack, x) for x in names), 600, "all Ready", 0.5)
             wait_until(lambda: pair.standing_by(second), 60, "the standby")
             time.sleep(10)  # a few polls of steady state before measuring memory

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from causeway.sandbox.stack import SandboxStack
-from common import REGION, peak_rss_mib, run_all, stop, wait_until
+from common import REGION, connect, outbound, peak_rss_mib, run_all, stop, wait_until
 
 NAMESPACE = "bench"
 OUTBOUND = "outboundconnections"
@@ -43,24 +43,7 @@ SERVICE = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
 
 def idle(i: int) -> dict[str, Any]:
     """A connection with nothing to do in AWS (not provisioned)."""
-    return {
-        "apiVersion": "causeway.dev/v1alpha1",
-        "kind": "OutboundConnection",
-        "metadata": {"name": f"conn-{i:05}", "namespace": NAMESPACE},
-        "spec": {"region": REGION, "serviceName": SERVICE, "provisioned": False},
-    }
-
-
-def connect(stack: SandboxStack, name: str) -> None:
-    service = stack.aws.create_tenant_service(acceptance_required=False)
-    stack.kube.apply(
-        {
-            "apiVersion": "causeway.dev/v1alpha1",
-            "kind": "OutboundConnection",
-            "metadata": {"name": name, "namespace": NAMESPACE},
-            "spec": {"region": REGION, "serviceName": service.service_name},
-        }
-    )
+    return outbound(NAMESPACE, f"conn-{i:05}", SERVICE, provisioned=False)
 
 
 def creates(stack: SandboxStack) -> int:
@@ -136,7 +119,7 @@ def measure(n: int) -> dict[str, Any]:
             first.wait(30)
 
             # Restart → first action on a new object.
-            connect(stack, "new-after-restart")
+            connect(stack, NAMESPACE, "new-after-restart")
             before = creates(stack)
             starting = Starting(stack, workdir / "pod-1b", "pod-1", timeout)
             wait_until(lambda: creates(stack) > before, timeout, "the new object's create", 0.02)
@@ -160,7 +143,7 @@ def measure(n: int) -> dict[str, Any]:
             before = creates(stack)
             signalled = time.monotonic()
             leader.send_signal(signal.SIGTERM)
-            connect(stack, "new-during-update")
+            connect(stack, NAMESPACE, "new-during-update")
             wait_until(lambda: holder(stack) == "pod-2", 60, "pod-2 to lead", 0.02)
             lease_s = time.monotonic() - signalled
             wait_until(lambda: creates(stack) > before, 60, "the new leader's create", 0.02)
