@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -279,20 +279,31 @@ class FakeKube:
 
 
 class FakeServiceQuotas:
-    """Stands in for the Service Quotas client: the endpoints-per-VPC quota, or the
-    AWS error code `fail` (every call recorded)."""
+    """Stands in for the Service Quotas client: the endpoints-per-VPC quota `value`, the
+    security-group quotas at AWS's defaults (or as `values` says, by code), or the AWS
+    error code `fail` (every endpoints-quota call counted in `calls`)."""
 
-    def __init__(self, value: float = 50.0, fail: str | None = None) -> None:
+    GROUP_DEFAULTS: ClassVar[dict[str, float]] = {
+        "L-0EA8095F": 60.0,
+        "L-2AFB9258": 5.0,
+        "L-E79EC296": 2500.0,
+    }
+
+    def __init__(
+        self, value: float = 50.0, fail: str | None = None, values: Mapping[str, float] = {}
+    ) -> None:
         self.value = value
+        self.values = {**self.GROUP_DEFAULTS, **values}
         self.fail = fail
         self.calls = 0
 
     def get_service_quota(self, ServiceCode: str, QuotaCode: str) -> dict[str, Any]:  # noqa: N803
-        self.calls += 1
+        self.calls += QuotaCode not in self.values
         if self.fail:
             error = {"Error": {"Code": self.fail, "Message": "injected"}}
             raise ClientError(error, "GetServiceQuota")  # type: ignore[arg-type]
-        return {"Quota": {"ServiceCode": ServiceCode, "QuotaCode": QuotaCode, "Value": self.value}}
+        value = self.values.get(QuotaCode, self.value)
+        return {"Quota": {"ServiceCode": ServiceCode, "QuotaCode": QuotaCode, "Value": value}}
 
 
 class FakeNetwork:
@@ -310,6 +321,7 @@ class FakeNetwork:
         self.zones = dict(zones or {})
         self.fail = fail
         self.calls: list[str] = []
+        self.in_region: dict[str, SecurityGroup] = {}
 
     def _vpcs(self, operation: str, ids: Sequence[str]) -> dict[str, str]:
         self.calls.append(operation)
@@ -323,6 +335,11 @@ class FakeNetwork:
 
     def group_vpcs(self, group_ids: Sequence[str]) -> dict[str, str]:
         return self._vpcs("DescribeSecurityGroups", group_ids)
+
+    def region_groups(self) -> dict[str, SecurityGroup]:
+        """The Region's groups as `in_region` sets them (default: none)."""
+        self.calls.append("DescribeSecurityGroups")
+        return dict(self.in_region)
 
 
 class FakeServices:

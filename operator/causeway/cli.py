@@ -245,35 +245,48 @@ def _check_config(args: argparse.Namespace) -> int:
         sys.stdout.write(f"  {name}: {region.pool_summary()}\n")
     if not args.aws:
         return 0
-    lines = _pool_problems(config)
+    lines, notes = _pool_problems(config)
     for line in lines:
         sys.stderr.write(f"causeway: {line}\n")
+    for note in notes:
+        sys.stderr.write(f"causeway: warning: {note}\n")
     if not lines:
-        sys.stdout.write("  AWS: every transit subnet and group is where the config says\n")
+        sys.stdout.write(
+            "  AWS: every transit subnet and group is where the config says, and each "
+            "VPC's open rules fit in a tenant security group\n"
+        )
     return 1 if lines else 0
 
 
-def _pool_problems(config: OperatorConfig) -> list[str]:
+def _pool_problems(config: OperatorConfig) -> tuple[list[str], list[str]]:
     """What AWS says is wrong with each region's transit pool (the operator's start-up
-    check, asked from the command line): one line per problem, keyed by config path."""
+    check, asked from the command line): one line per problem, keyed by config path,
+    and the warnings (little room for security groups, a move that may not fit)."""
     from causeway.aws.network import TransitNetwork  # noqa: PLC0415
+    from causeway.aws.quotas import group_quotas  # noqa: PLC0415
     from causeway.aws.session import ClientFactory  # noqa: PLC0415
     from causeway.errors import AwsCallError  # noqa: PLC0415
+    from causeway.reconcile.group_quotas import rule_problems, warnings  # noqa: PLC0415
     from causeway.reconcile.network import every_group, every_subnet  # noqa: PLC0415
     from causeway.reconcile.zones import pool_problems  # noqa: PLC0415
 
-    clients, lines = ClientFactory(), []
+    clients, lines, notes = ClientFactory(), [], []
     for name, region in sorted(config.regions.items()):
         network = TransitNetwork(clients.client("ec2", name))
         try:
             facts = network.subnets(every_subnet(region))
             groups = network.group_vpcs(every_group(region))
+            quotas = group_quotas(clients.client("service-quotas", name))
+            in_region = network.region_groups()
         except AwsCallError as exc:
             lines.append(f"regions.{name}: could not ask AWS ({exc.code}: {exc.message})")
             continue
         subnets = {subnet: (fact.vpc_id, fact.zone_id) for subnet, fact in facts.items()}
         lines += [f"regions.{name}.{p}" for p in pool_problems(region, subnets, groups)]
-    return lines
+        rules_of = {g: s.rules for g, s in in_region.items()}
+        lines += [f"regions.{name}.{p}" for p in rule_problems(region, rules_of, quotas)]
+        notes += [f"regions.{name}: {w}" for w in warnings(region, len(in_region), quotas)]
+    return lines, notes
 
 
 def _add_regions(commands: _Commands) -> None:

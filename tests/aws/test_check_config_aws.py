@@ -77,3 +77,35 @@ def test_two_subnets_in_one_zone_and_a_foreign_subnet_are_named(
         f"regions.{REGION}.transitVpcs.1.subnetIds: {elsewhere['subnetIds'][2]} belongs to "
         f"{elsewhere['vpcId']}, not {second['vpcId']}" in errors
     )
+
+
+def test_open_rules_no_tenant_group_can_hold_are_named(
+    sandbox: AwsSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two open groups of 35 rules each: each fits AWS's 60, but a tenant's group holds
+    their union, 71 rules (the sandbox's own rule included)."""
+    transit = sandbox.create_transit_vpc()
+    ec2 = sandbox.client("ec2", REGION)
+    groups = [sandbox.create_open_group(transit["vpcId"]) for _ in range(2)]
+    for index, group in enumerate(groups):
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "IpRanges": [{"CidrIp": f"172.{16 + index}.{i}.0/24"} for i in range(35)],
+                }
+            ],
+        )
+    assert check(sandbox, tmp_path, monkeypatch, [{**transit, "securityGroupIds": groups}]) == 1
+    errors = capsys.readouterr().err
+    assert (
+        f"regions.{REGION}.transitVpcs.0.securityGroupIds: their ingress rules, which each "
+        "tenant's security group holds together, are 71 IPv4 and 0 IPv6 rules; the account "
+        "allows 60 per group and IP version (Service Quotas vpc L-0EA8095F)"
+    ) in errors

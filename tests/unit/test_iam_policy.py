@@ -375,8 +375,14 @@ def test_a_pool_grants_every_vpc_subnet_and_group_and_reads_the_quota_only_when_
             assert f"arn:aws:ec2:us-east-1:*:subnet/{subnet}" in network
         for group in (f"sg-0000000{n}", f"sg-0000009{n}"):
             assert f"arn:aws:ec2:us-east-1:*:security-group/{group}" in network
+    group_quotas = [
+        f"arn:aws:servicequotas:us-east-1:*:vpc/{code}"
+        for code in ("L-0EA8095F", "L-2AFB9258", "L-E79EC296")
+    ]
     (quota,) = statements_for(document, "servicequotas:GetServiceQuota")
-    assert quota["Resource"] == ["arn:aws:servicequotas:us-east-1:*:vpc/L-29B6F2EB"]
+    assert quota["Resource"] == ["arn:aws:servicequotas:us-east-1:*:vpc/L-29B6F2EB", *group_quotas]
 
+    # Capacity from the config: only the security-group quotas are read.
     capped = parse_config({"regions": {"us-east-1": region(entry(1, maxEndpoints=40))}})
-    assert "servicequotas:GetServiceQuota" not in actions_of(policy_document(capped))
+    (quota,) = statements_for(policy_document(capped), "servicequotas:GetServiceQuota")
+    assert quota["Resource"] == group_quotas

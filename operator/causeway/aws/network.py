@@ -1,6 +1,7 @@
 """Which VPC and Availability Zone each configured transit subnet is in, and which VPC
 each security group belongs to: one batched Describe call per kind, for the start-up
-check of the transit VPC pool (and the zones endpoints are created in)."""
+check of the transit VPC pool (and the zones endpoints are created in); and every
+security group of the Region (paged), for the check of the security-group quotas."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from causeway.aws.groups import to_group
 from causeway.aws.session import aws_call
+from causeway.domain import SecurityGroup
+
+REGION_PAGE = 1000  # DescribeSecurityGroups' largest page
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,21 @@ def group_vpcs(ec2: Any, group_ids: Sequence[str]) -> dict[str, str]:
     return {g["GroupId"]: g.get("VpcId", "") for g in reply.get("SecurityGroups", [])}
 
 
+def region_groups(ec2: Any) -> dict[str, SecurityGroup]:
+    """Every security group of the Region, by id: ceil(N/1000) calls, as often as the
+    start-up check runs (what the quota of groups per Region counts)."""
+    groups: dict[str, SecurityGroup] = {}
+    token: str | None = None
+    while True:
+        page = {"MaxResults": REGION_PAGE, **({"NextToken": token} if token else {})}
+        with aws_call("DescribeSecurityGroups"):
+            reply = ec2.describe_security_groups(**page)
+        groups |= {g["GroupId"]: to_group(g) for g in reply.get("SecurityGroups", [])}
+        token = reply.get("NextToken")
+        if not token:
+            return groups
+
+
 class TransitNetwork:
     """The region's EC2 client, asked about subnets and security groups."""
 
@@ -47,3 +67,6 @@ class TransitNetwork:
 
     def group_vpcs(self, group_ids: Sequence[str]) -> dict[str, str]:
         return group_vpcs(self._ec2, group_ids)
+
+    def region_groups(self) -> dict[str, SecurityGroup]:
+        return region_groups(self._ec2)

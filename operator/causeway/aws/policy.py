@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from causeway.aws.quotas import ENDPOINTS_PER_VPC_QUOTA, SERVICE_CODE
+from causeway.aws.quotas import ENDPOINTS_PER_VPC_QUOTA, GROUP_QUOTAS, SERVICE_CODE
 from causeway.aws.regions import partition_of
 from causeway.config import OperatorConfig, RegionConfig
 from causeway.domain import (
@@ -167,15 +167,16 @@ def policy_document(config: OperatorConfig) -> dict[str, Any]:
         for name, region in regions
         if region.inboundServiceId
     ]
-    quota_regions = [name for name, region in regions if _reads_quota(region)]
-    if quota_regions:
-        statements.append(
-            _statement(
-                "ReadTheEndpointsPerVpcQuota",
-                ["servicequotas:GetServiceQuota"],
-                [_quota_arn(name) for name in quota_regions],
-            )
-        )
+    # The security-group quotas are read in every Region (the start-up check of what
+    # tenant groups need); the endpoints-per-VPC one where a VPC has no maxEndpoints.
+    quotas = [
+        _quota_arn(name, code)
+        for name, region in regions
+        for code in (*((ENDPOINTS_PER_VPC_QUOTA,) if _reads_quota(region) else ()), *GROUP_QUOTAS)
+    ]
+    statements.append(
+        _statement("ReadTheVpcQuotasItPlansBy", ["servicequotas:GetServiceQuota"], quotas)
+    )
     if services:
         statements.append(
             _statement(
@@ -238,11 +239,8 @@ def _reads_quota(region: RegionConfig) -> bool:
     return any(vpc.maxEndpoints is None for vpc in region.pool)
 
 
-def _quota_arn(region: str) -> str:
-    return (
-        f"arn:{partition_of(region)}:servicequotas:{region}:*:"
-        f"{SERVICE_CODE}/{ENDPOINTS_PER_VPC_QUOTA}"
-    )
+def _quota_arn(region: str, code: str) -> str:
+    return f"arn:{partition_of(region)}:servicequotas:{region}:*:{SERVICE_CODE}/{code}"
 
 
 def _arn(region: str, resource: str) -> str:
