@@ -38,7 +38,7 @@ FINALIZER = api.FINALIZER
 LoginFn = Callable[..., Awaitable[kopf.ConnectionInfo | None] | kopf.ConnectionInfo | None]
 
 # A graceful stop (the first SIGTERM: a rolling update, a drain) must end well inside
-# the pod's terminationGracePeriodSeconds (the chart leaves Kubernetes' default, 30 s):
+# the pod's terminationGracePeriodSeconds (the chart sets 30 s, its schema at least 15):
 # at the signal the AWS budget closes (queued calls fail at once, unsent); the calls
 # already sent get IN_FLIGHT_SECONDS to answer and have their results written; then
 # the Lease is handed back (at most leadership.RELEASE_SECONDS) and the process exits:

@@ -276,6 +276,8 @@ def test_two_replicas_elect_a_leader_and_roll_one_at_a_time(render: Render) -> N
     env = {e["name"]: e.get("valueFrom") for e in _container(manifests)["env"]}
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    # Room for the graceful stop (budget closed, 5 s in flight, Lease handed back).
+    assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 30
     budget = only(manifests, "PodDisruptionBudget")
     assert budget["spec"]["minAvailable"] == 1
     assert budget["spec"]["selector"] == spec["selector"]
@@ -740,6 +742,11 @@ def test_regions_of_every_partition_pass_the_schema(helm: Helm, region: str) -> 
         ),
         ("pull policy", {"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy"),
         ("crds.install a string", {"crds": {"install": "yes"}}, "crds.install"),
+        (
+            "a grace period shorter than a graceful stop",
+            {"terminationGracePeriodSeconds": 5},
+            "terminationGracePeriodSeconds",
+        ),
         (
             "argocd flag a string",
             {"argocd": {"healthChecks": {"enabled": "no"}}},
