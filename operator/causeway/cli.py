@@ -391,9 +391,15 @@ def _status(args: argparse.Namespace) -> int:
         current_namespace,
         list_leader_leases,
         list_objects,
+        list_operator_pods,
     )
     from causeway.report.document import status_document  # noqa: PLC0415
-    from causeway.report.leader import leader_entries, leader_lines  # noqa: PLC0415
+    from causeway.report.leader import (  # noqa: PLC0415
+        leader_entries,
+        leader_lines,
+        replica_entries,
+        replica_lines,
+    )
     from causeway.report.status import STATUS_KINDS, render_status  # noqa: PLC0415
 
     connection = load_cluster()
@@ -409,17 +415,22 @@ def _status(args: argparse.Namespace) -> int:
     namespace = None if args.all_namespaces else args.namespace or current_namespace()
     found = list_objects(connection, STATUS_KINDS, namespace, timeout=args.request_timeout)
     leases = list_leader_leases(connection, timeout=args.request_timeout)
+    lease_namespaces = [str((lease.get("metadata") or {}).get("namespace", "")) for lease in leases]
+    pods = list_operator_pods(connection, lease_namespaces, timeout=args.request_timeout)
     rows = transit_rows(config, found.get(OUTBOUND.plural, ())) if config else None
     if args.output == "json":
-        document = status_document(found, namespace) | {"operator": leader_entries(leases)}
+        document = status_document(found, namespace) | {
+            "operator": leader_entries(leases),
+            "replicas": replica_entries(leases, pods),
+        }
         if rows is not None:
             document["transitVpcs"] = transit_json(rows)
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         now = utc_now()
-        lines = leader_lines(leases, now)
+        lines = leader_lines(leases, now) + replica_lines(leases, pods, now)
         sys.stdout.write(render_status(found, namespace, now))
-        if lines:  # which replica acts (only if this user may read the Leases)
+        if lines:  # which replica acts, and which are synced (if this user may read them)
             sys.stdout.write("\n" + "\n".join(lines) + "\n")
         if rows is not None:
             sys.stdout.write("\nTransit VPCs\n" + transit_table(rows))

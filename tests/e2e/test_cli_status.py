@@ -287,6 +287,7 @@ def test_status_as_json_holds_the_same_findings(
         "quotas": [],
         "namespacesWithoutQuota": ["beta"],
         "operator": [],  # the operator here runs in-process, without leader election
+        "replicas": [],  # and without pods
     }
 
 

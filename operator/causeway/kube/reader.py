@@ -6,6 +6,7 @@ was asked, as the start-up checks in `connection` do."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -91,6 +92,32 @@ def list_leader_leases(connection: ClusterConnection, *, timeout: float) -> list
     except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError):
         return []
     return [dict(item) for item in (found or {}).get("items") or []]
+
+
+OPERATOR_POD_SELECTOR = "app.kubernetes.io/part-of=causeway"
+
+
+def list_operator_pods(
+    connection: ClusterConnection, namespaces: Sequence[str], *, timeout: float
+) -> list[dict[str, Any]]:
+    """The operator's pods in these namespaces (those of its Leases): each one's
+    readiness says whether its index is synced. Empty where this user may not list
+    pods or they cannot be read now: the rest of the status does not depend on them."""
+    pods: list[dict[str, Any]] = []
+    client = _reader(connection).api_client
+    core = kubernetes.client.CoreV1Api(client)
+    for namespace in sorted(set(namespaces)):
+        try:
+            found: Any = core.list_namespaced_pod(
+                namespace,
+                label_selector=OPERATOR_POD_SELECTOR,
+                _request_timeout=timeout,
+                _preload_content=False,
+            )
+        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError):
+            continue
+        pods += json.loads(found.data).get("items") or []
+    return pods
 
 
 def _reader(connection: ClusterConnection) -> Any:
