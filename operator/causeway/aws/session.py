@@ -91,6 +91,9 @@ class ClientFactory:
             service, region_name=region, config=config, endpoint_url=self._endpoint_url
         )
         client.meta.events.register("before-call", self._fenced(service))
+        # Asked again as each attempt leaves (after credentials, signing and retries'
+        # sleeps): a call let through before the deadline is not sent after it.
+        client.meta.events.register("before-send", self._fenced_send(service))
         client.meta.events.register("after-call", self._answered(service, region))
         client.meta.events.register("after-call-error", self._unanswered(service, region))
         return client
@@ -104,6 +107,12 @@ class ClientFactory:
             self.fence.check(f"{service}:{model.name}")
 
         return before_call
+
+    def _fenced_send(self, service: str) -> Callable[..., None]:
+        def before_send(event_name: str, **_: Any) -> None:
+            self.fence.check(f"{service}:{event_name.rsplit('.', 1)[-1]}")
+
+        return before_send
 
     def _answered(self, service: str, region: str) -> Callable[..., None]:
         def after_call(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
