@@ -439,3 +439,23 @@ def test_limit_as_documented_throttles_each_action_in_its_own_bucket(
     finally:
         with sandbox_control._CONTROL.lock:
             sandbox_control._CONTROL.limits.clear()
+
+
+def test_a_group_an_endpoint_uses_cannot_be_deleted_until_the_endpoint_is(
+    sandbox: AwsSandbox, platform: dict[str, Any], ec2: Any
+) -> None:
+    """DeleteSecurityGroup: DependencyViolation while a network interface (here an
+    interface endpoint's) uses the group, as AWS answers; deleted once it does not."""
+    group = ec2.create_security_group(
+        GroupName="in-use", Description="held by an endpoint", VpcId=platform["transitVpcId"]
+    )["GroupId"]
+    service = sandbox.create_tenant_service(REGION)
+    endpoint = _endpoint(ec2, {**platform, "securityGroupIds": [group]}, service)
+    with pytest.raises(ClientError) as refused:
+        ec2.delete_security_group(GroupId=group)
+    assert _error(refused) == ("DependencyViolation", 400)
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+    ec2.delete_security_group(GroupId=group)
+    assert not ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group]}])[
+        "SecurityGroups"
+    ]

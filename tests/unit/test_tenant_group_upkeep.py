@@ -96,3 +96,41 @@ async def test_groups_made_before_any_listing_share_one_listing() -> None:
     assert len(set(made)) == 3
     assert runtime.groups.calls.count("DescribeSecurityGroups") == 1
     assert runtime.groups.calls.count("CreateSecurityGroup") == 3
+
+
+def with_status(**status: Any) -> dict[str, Any]:
+    body = connection()
+    body["status"] = status
+    return body
+
+
+async def test_a_group_is_kept_while_a_status_names_an_endpoint_the_listing_lacks() -> None:
+    """EC2 lists a new endpoint only after a while: a listing without it must not make
+    its tenant group look unused (the campaign's find: the group was deleted under an
+    endpoint created seconds before, by a restarted operator)."""
+    body = with_status(
+        phase="PendingAcceptance", vpcEndpointId="vpce-0123456789abcdef0", transitVpcId=VPC
+    )
+    transit = FakeTransit()
+    runtime = runtime_with(body, transit)
+    await passes(runtime, 2)
+    assert "DeleteSecurityGroup" not in runtime.groups.calls
+    assert "CreateVpcEndpoint" not in transit.calls  # nor replaced: the listing may lag
+
+
+async def test_a_group_is_kept_for_a_connection_still_to_be_placed() -> None:
+    """Its create will take the group the listing shows: deleting it in the same pass
+    would send the create with a group AWS no longer has."""
+    transit = FakeTransit(fail={"CreateVpcEndpoint": "InternalError"})
+    runtime = runtime_with(connection(), transit)
+    await passes(runtime, 2)
+    assert "DeleteSecurityGroup" not in runtime.groups.calls
+
+
+async def test_a_group_no_connection_of_its_tenant_needs_is_deleted() -> None:
+    body = with_status(phase="Unprovisioned")
+    body["spec"]["provisioned"] = False
+    runtime = runtime_with(body, FakeTransit())
+    await passes(runtime, 2)
+    assert "DeleteSecurityGroup" in runtime.groups.calls
+    assert GROUP not in runtime.groups.groups

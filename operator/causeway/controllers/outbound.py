@@ -263,16 +263,27 @@ class OutboundManager:
     def wanted_groups(
         self, snapshots: Sequence[ObjectSnapshot]
     ) -> tuple[set[tuple[str, str]], set[str]]:
-        """What the tenant groups must keep although no endpoint holds them yet: the
-        (tenant, VPC) pairs of creates placed, or recorded as sent (a resend after a
-        lost answer, also by a new process), and the groups those records name."""
+        """What the tenant groups must keep although AWS's listing shows no endpoint
+        holding them (EC2 lists a new endpoint only after a while): the (tenant, VPC)
+        pairs of connections whose status names an endpoint there, of creates placed or
+        recorded as sent (a resend after a lost answer, also by a new process), and,
+        for a tenant with a connection still to be placed, every VPC of the pool (its
+        create takes the group the listing shows there); and the groups the recorded
+        creates name."""
         pairs: set[tuple[str, str]] = set()
         groups: set[str] = set()
+        pool = [vpc.vpcId for vpc in self._runtime.config.regions[self._region].pool]
         for snapshot in snapshots:
+            status = snapshot.status
+            tracked_vpc = status.get("transitVpcId")
+            if status.get("vpcEndpointId") and isinstance(tracked_vpc, str):
+                pairs.add((snapshot.namespace, tracked_vpc))
+            elif not snapshot.deleting and snapshot.spec.get("provisioned", True) is not False:
+                pairs.update((snapshot.namespace, vpc) for vpc in pool)
             placed = self._placed.get(snapshot.uid)
             if placed:
                 pairs.add((snapshot.namespace, placed))
-            pending = pending_create(snapshot.status)
+            pending = pending_create(status)
             if pending is not None:
                 pairs.add((snapshot.namespace, pending.vpc_id))
                 groups.update(pending.security_groups)

@@ -8,7 +8,8 @@ Describe/Accept/RejectVpcEndpointConnections; and cross-Region PrivateLink (EC2 
 reference: CreateVpcEndpoint ServiceRegion, DescribeVpcEndpointServices ServiceRegions,
 ServiceDetail and VpcEndpoint ServiceRegion, ServiceConfiguration SupportedRegions and
 RemoteAccessEnabled; PrivateLink guide, "Cross-Region access" of endpoint services): an
-endpoint in one Region to a service of another that lists it among its SupportedRegions."""
+endpoint in one Region to a service of another that lists it among its SupportedRegions;
+and DeleteSecurityGroup refused (DependencyViolation) while an endpoint uses the group."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ import time
 from typing import Any, Final
 
 from moto.ec2.exceptions import (
+    DependencyViolationError,
     EC2ClientError,
     InvalidNextToken,
     InvalidParameter,
     InvalidServiceName,
 )
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ec2.models.vpc_service_configuration import (
     VPCServiceConfiguration,
     VPCServiceConfigurationBackend,
@@ -245,6 +248,22 @@ def _check_zones(
                 "VPC endpoint subnets should be in different availability zones supported "
                 "by the VPC endpoint service.",
             )
+
+
+_original_delete_security_group = SecurityGroupBackend.delete_security_group
+
+
+def _delete_security_group(
+    backend: Any, name: str | None = None, group_id: str | None = None
+) -> None:
+    """DeleteSecurityGroup (EC2 API reference): AWS refuses with DependencyViolation
+    while the group is associated with a network interface, which an interface
+    endpoint's groups are until the endpoint is deleted. moto deletes it regardless."""
+    if group_id:
+        for endpoint in backend.vpc_end_points.values():
+            if group_id in (endpoint.security_group_ids or []) and endpoint.state != "deleted":
+                raise DependencyViolationError(f"resource {group_id} has a dependent object")
+    _original_delete_security_group(backend, name=name, group_id=group_id)
 
 
 _original_modify_vpc_endpoint = VPCBackend.modify_vpc_endpoint

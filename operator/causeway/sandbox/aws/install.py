@@ -11,6 +11,7 @@ from moto.cloudwatch.models import CloudWatchBackend
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.ec2.models import vpc_service_configuration as moto_service_configs
 from moto.ec2.models import vpcs as moto_vpcs
+from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.ec2.models.vpc_service_configuration import (
     VPCServiceConfigurationBackend,
 )
@@ -21,6 +22,7 @@ from moto.servicequotas.models import ServiceQuotasBackend
 from causeway.sandbox.aws.backend import (
     _accept_vpc_endpoint_connections,
     _create_vpc_endpoint,
+    _delete_security_group,
     _describe_vpc_endpoint_connections,
     _describe_vpc_endpoint_services,
     _get_service_quota,
@@ -59,6 +61,7 @@ def install() -> None:
         moto_vpcs.VPCEndPoint = SandboxVpcEndpoint  # type: ignore[misc]
         VPCBackend.create_vpc_endpoint = _create_vpc_endpoint  # type: ignore[assignment,method-assign]
         VPCBackend.modify_vpc_endpoint = _modify_vpc_endpoint  # type: ignore[assignment,method-assign]
+        SecurityGroupBackend.delete_security_group = _delete_security_group  # type: ignore[assignment,method-assign]
         VPCBackend.describe_vpc_endpoint_services = _describe_vpc_endpoint_services  # type: ignore[assignment,method-assign]
         ServiceQuotasBackend.get_service_quota = _get_service_quota(  # type: ignore[method-assign]
             ServiceQuotasBackend.get_service_quota
