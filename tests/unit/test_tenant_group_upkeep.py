@@ -109,7 +109,10 @@ async def test_a_group_is_kept_while_a_status_names_an_endpoint_the_listing_lack
     its tenant group look unused (the campaign's find: the group was deleted under an
     endpoint created seconds before, by a restarted operator)."""
     body = with_status(
-        phase="PendingAcceptance", vpcEndpointId="vpce-0123456789abcdef0", transitVpcId=VPC
+        phase="PendingAcceptance",
+        vpcEndpointId="vpce-0123456789abcdef0",
+        transitVpcId=VPC,
+        lastSyncTime="2026-11-22T09:59:58Z",  # shown 2 s ago: the listing may lag
     )
     transit = FakeTransit()
     runtime = runtime_with(body, transit)
@@ -133,4 +136,14 @@ async def test_a_group_no_connection_of_its_tenant_needs_is_deleted() -> None:
     runtime = runtime_with(body, FakeTransit())
     await passes(runtime, 2)
     assert "DeleteSecurityGroup" in runtime.groups.calls
+    assert GROUP not in runtime.groups.groups
+
+
+async def test_a_connection_whose_endpoint_ended_holds_no_group() -> None:
+    """It waits for its tenant's sync; the next create makes the group again."""
+    body = with_status(
+        phase="DeletedRemotely", vpcEndpointId="vpce-0123456789abcdef0", transitVpcId=VPC
+    )
+    runtime = runtime_with(body, FakeTransit())
+    await passes(runtime, 2)
     assert GROUP not in runtime.groups.groups

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from causeway.api import OUTBOUND, OutboundConnectionSpec
+from causeway.api import OUTBOUND, OutboundConnectionSpec, Phase
 from causeway.aws.endpoints import TransitEndpoints
 from causeway.controllers.budget import OnWait
 from causeway.controllers.decisions import (
@@ -275,10 +275,11 @@ class OutboundManager:
         pool = [vpc.vpcId for vpc in self._runtime.config.regions[self._region].pool]
         for snapshot in snapshots:
             status = snapshot.status
-            tracked_vpc = status.get("transitVpcId")
-            if status.get("vpcEndpointId") and isinstance(tracked_vpc, str):
-                pairs.add((snapshot.namespace, tracked_vpc))
-            elif not snapshot.deleting and snapshot.spec.get("provisioned", True) is not False:
+            tracked_vpc, phase = status.get("transitVpcId"), status.get("phase")
+            if status.get("vpcEndpointId") and phase in _HOLDING_PHASES:
+                if isinstance(tracked_vpc, str):
+                    pairs.add((snapshot.namespace, tracked_vpc))
+            elif _to_be_placed(snapshot):
                 pairs.update((snapshot.namespace, vpc) for vpc in pool)
             placed = self._placed.get(snapshot.uid)
             if placed:
@@ -861,6 +862,29 @@ class OutboundManager:
 
     def _endpoints(self) -> TransitEndpoints:
         return self._runtime.transit_endpoints(self._region)
+
+
+# Phases in which the endpoint the status names is live (or being torn down): its
+# tenant group is still on it, whatever a lagging listing shows.
+_HOLDING_PHASES = frozenset(
+    p.value
+    for p in (
+        Phase.PENDING_ACCEPTANCE,
+        Phase.PENDING_ACTIVATION,
+        Phase.READY,
+        Phase.TEARDOWN_IN_PROGRESS,
+    )
+)
+
+
+def _to_be_placed(snapshot: ObjectSnapshot) -> bool:
+    """Provisioned, not being deleted, and waiting for an endpoint (none named, or its
+    status shows it waiting): a create may come in any VPC of the pool. A connection
+    whose endpoint ended waits for its tenant's sync instead, holding no group."""
+    if snapshot.deleting or snapshot.spec.get("provisioned", True) is False:
+        return False
+    status = snapshot.status
+    return not status.get("vpcEndpointId") or status.get("phase") in planner.WAITING_PHASES
 
 
 def _settled_now(owned: Sequence[Endpoint]) -> bool:
