@@ -8,7 +8,9 @@ It follows client-go's leaderelection algorithm and defaults (lease 15 s, renew
 deadline 10 s, retry 2 s):
 - Two candidates can never both hold the Lease: every acquire and renew is a write
   conditioned on the resourceVersion this process read (the API server answers 409 to
-  a stale one), and a create of a Lease that exists is refused.
+  a stale one), and a create of a Lease that exists is refused. A refused renew is a
+  failed renew, as in client-go: the next round reads the Lease again and only a
+  holder other than this process is a loss (an annotation edited meanwhile is not).
 - Expiry is judged only on the local monotonic clock: a standby takes a held Lease only
   after it has seen the same record, unchanged, for a whole lease duration. The
   renewTime written in the Lease is for people; wall clocks of two nodes are never
@@ -222,9 +224,10 @@ class Elector:
         try:
             stored = write(record)
         except LeaseConflictError:
-            self._observed = None  # read again next round: someone else wrote
-            if self.role is Role.LEADER:
-                self._lose()
+            # Someone else wrote since the read (as client-go, no verdict yet): the next
+            # round reads the Lease again and loses if another holds it. Meanwhile a
+            # leader acts only until its renew deadline, as after any failed renew.
+            self._observed = None
             return
         with self._lock:
             if self.role is Role.LOST:  # the deadline passed while this write was under way

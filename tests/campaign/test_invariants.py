@@ -18,7 +18,24 @@ from causeway.sandbox.campaign.world import MB, Credential, Inbound, Outbound, T
 NOW = datetime(2026, 12, 2, 10, 30, tzinfo=UTC)
 SERVICE = TenantService("vpce-svc-1", "com.amazonaws.vpce.us-east-1.vpce-svc-1")
 KEY = "campaign-secret-0123456789abcdef"
-OPEN_GROUP, BLOCKED_GROUP = "sg-open", "sg-blocked"
+OPEN_GROUP, TENANT_GROUP = "sg-open", "sg-acme"
+VPC = "vpc-transit"
+RULE = {
+    "IpProtocol": "tcp",
+    "FromPort": 443,
+    "ToPort": 443,
+    "IpRanges": [{"CidrIp": "10.0.0.0/16"}],
+}
+
+
+def group(group_id: str, *, tenant: str | None = None, open_: bool = True) -> dict[str, Any]:
+    tags = {"causeway.dev/kind": "TenantSecurityGroup", "causeway.dev/owner-namespace": tenant}
+    return {
+        "GroupId": group_id,
+        "VpcId": VPC,
+        "IpPermissions": [copy.deepcopy(RULE)] if open_ else [],
+        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()] if tenant else [],
+    }
 
 
 def meta(name: str, uid: str, *, generation: int = 1, **extra: Any) -> dict[str, Any]:
@@ -93,8 +110,12 @@ def consistent() -> tuple[Snapshot, World]:
     endpoint = {
         "VpcEndpointId": "vpce-p1",
         "State": "available",
-        "Tags": [{"Key": "causeway.dev/owner-uid", "Value": "u-out"}],
-        "Groups": [{"GroupId": OPEN_GROUP}],
+        "VpcId": VPC,
+        "Tags": [
+            {"Key": "causeway.dev/owner-uid", "Value": "u-out"},
+            {"Key": "causeway.dev/owner-namespace", "Value": "acme"},
+        ],
+        "Groups": [{"GroupId": TENANT_GROUP}],
     }
     request = {
         "VpcEndpointId": "vpce-t1",
@@ -110,7 +131,8 @@ def consistent() -> tuple[Snapshot, World]:
         secrets={("acme", "cred-out"): published},
         logs="Published Secret cred-out (Ready)",
         now=NOW,
-        blocked_group=BLOCKED_GROUP,
+        groups={OPEN_GROUP: group(OPEN_GROUP), TENANT_GROUP: group(TENANT_GROUP, tenant="acme")},
+        open_groups={VPC: (OPEN_GROUP,)},
     )
     return snap, world
 
@@ -172,6 +194,34 @@ def not_blocked(snap: Snapshot, world: World) -> None:
     snap.objects["connectionquotas"][0]["status"]["used"]["hourlyOutboundBytes"] = 60_000 * MB
 
 
+def blocked_but_open(snap: Snapshot, world: World) -> None:
+    not_blocked(snap, world)
+    snap.objects["connectionquotas"][0]["status"]["conditions"] = [
+        {"type": "OutboundBlocked", "status": "True"}
+    ]
+
+
+def open_but_closed(snap: Snapshot, world: World) -> None:
+    snap.groups[TENANT_GROUP]["IpPermissions"] = []
+
+
+def on_another_tenants_group(snap: Snapshot, world: World) -> None:
+    snap.groups["sg-globex"] = group("sg-globex", tenant="globex")
+    snap.endpoints[0]["Groups"] = [{"GroupId": "sg-globex"}]
+
+
+def left_on_the_shared_group(snap: Snapshot, world: World) -> None:
+    snap.endpoints[0]["Groups"].append({"GroupId": OPEN_GROUP})
+
+
+def group_left_behind(snap: Snapshot, world: World) -> None:
+    snap.groups["sg-old"] = group("sg-old", tenant="acme")
+
+
+def rules_not_followed(snap: Snapshot, world: World) -> None:
+    snap.groups[OPEN_GROUP]["IpPermissions"][0]["FromPort"] = 8443
+
+
 def stale_key(snap: Snapshot, world: World) -> None:
     world.credentials[("acme", "cred")].value = "campaign-secret-rotated"
 
@@ -199,6 +249,13 @@ def unobserved(snap: Snapshot, world: World) -> None:
         (over_licensed, "licenses", "for 0 licenses"),
         (usage_reset, "metering", "shows 0 MB outbound this hour; sent 100 MB"),
         (not_blocked, "metering", "OutboundBlocked=False"),
+        (not_blocked, "metering", "lets traffic in while blocked"),
+        (blocked_but_open, "metering", "lets traffic in while blocked"),
+        (open_but_closed, "metering", "lets no traffic in while open"),
+        (on_another_tenants_group, "tenant_groups", "the tenant group of globex"),
+        (left_on_the_shared_group, "tenant_groups", "not its tenant group alone"),
+        (group_left_behind, "tenant_groups", "sg-old of acme is left with no endpoint"),
+        (rules_not_followed, "tenant_groups", "not the config's open rules"),
         (stale_key, "credentials", "does not hold the current key"),
         (leaked_in_log, "no_secret_leaks", "secret material in the operator's logs"),
         (stuck_deleting, "deletions_finish", "still being deleted"),

@@ -19,3 +19,8 @@ def test_the_rough_profile_fails_more_and_says_so_in_its_replay() -> None:
     assert rough.replay_command().endswith("--rough")
     assert rough.aws_rate > plain.aws_rate and rough.kube_write_rate > plain.kube_write_rate
     assert (rough.seed, rough.steps, rough.kill_rate) == (plain.seed, plain.steps, plain.kill_rate)
+
+
+def test_the_standby_profile_says_so_in_its_replay() -> None:
+    standby = Settings(seed=7, steps=30, standby=True)
+    assert standby.replay_command().endswith("--kill-rate 0.35 --standby")

@@ -169,24 +169,50 @@ def test_expiry_is_judged_on_the_local_clock_never_the_lease_wall_time(
         clocks.advance(2)
 
 
-def test_leader_that_loses_a_race_on_the_resource_version_loses_leadership(
-    store: FakeLeaseStore, clocks: Clocks
-) -> None:
-    a = elector(store, "a", clocks)
-    a.attempt()
+def race_on_the_next_renew(store: FakeLeaseStore, **change: str) -> None:
+    """Someone writes the Lease between the leader's read and its write."""
     real_get = store.get
 
     def get_then_someone_writes() -> LeaseRecord | None:
         seen = real_get()
         assert store.lease is not None
-        store._store(replace(store.lease, holder="intruder"))  # a write between get and put
+        store._store(replace(store.lease, **change))
+        store.get = real_get  # type: ignore[method-assign]
         return seen
 
     store.get = get_then_someone_writes  # type: ignore[method-assign]
+
+
+def test_leader_that_loses_a_race_on_the_resource_version_loses_leadership(
+    store: FakeLeaseStore, clocks: Clocks
+) -> None:
+    """As client-go: the refused renew is a failed renew (the leader acts until its
+    deadline at most); the next read shows the Lease taken, and that is the loss."""
+    a = elector(store, "a", clocks)
+    a.attempt()
+    race_on_the_next_renew(store, holder="intruder")
+    clocks.advance(2)
+    assert a.attempt().role is Role.LEADER
+    assert a.may_act()  # its last renew is 2 s old, within the deadline
     clocks.advance(2)
     outcome = a.attempt()
     assert (outcome.role, outcome.changed) == (Role.LOST, True)
     assert not a.may_act()
+
+
+def test_a_write_that_leaves_the_holder_keeps_leadership(
+    store: FakeLeaseStore, clocks: Clocks
+) -> None:
+    """A conflict that is not a takeover (an annotation edited by hand, or the sandbox's
+    injected 409) costs one renew round, not the leadership."""
+    a = elector(store, "a", clocks)
+    a.attempt()
+    race_on_the_next_renew(store, config_hash="edited")
+    clocks.advance(2)
+    a.attempt()
+    clocks.advance(2)
+    assert a.attempt().role is Role.LEADER
+    assert store.lease is not None and store.lease.holder == "a" and a.may_act()
 
 
 def test_two_candidates_racing_for_a_new_lease_make_one_leader(

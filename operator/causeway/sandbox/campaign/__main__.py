@@ -36,13 +36,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rough", action="store_true", help="the long benchmark's profile (more faults)"
     )
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="two replicas electing a leader: the leader is SIGKILLed or SIGTERMed",
+    )
     parser.add_argument("--workdir", type=Path, help="where operator logs go (default: a temp dir)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every step")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     settings = Settings(
-        seed=seed, steps=args.steps, quiet_every=args.quiet_every, kill_rate=args.kill_rate
+        seed=seed,
+        steps=args.steps,
+        quiet_every=args.quiet_every,
+        kill_rate=args.kill_rate,
+        standby=args.standby,
     )
     if args.rough:
         settings = settings.roughly()

@@ -8,7 +8,10 @@ for one request), inbound acceptance (only for a listed account, only while want
 rejected after teardown), source ranges (one per accepted connection, none shared or
 leaked, stable), licenses (never more granted than licensed except by lowering, free
 ones given, oldest first), metering (usage equals the bytes sent this hour: no reset,
-no double count; a tenant at its limit blocked, else open), credentials (published
+no double count; a tenant at its limit blocked, else open, judged by whether its
+endpoints' security groups let traffic in), tenant security groups (each endpoint on
+its own tenant's group alone, none on another tenant's, none left behind, an open
+tenant's holding the config's open rules), credentials (published
 Secrets match their source; none left behind), no secret value in any status, Event
 or operator log line, phases as AWS says, and no object stuck in deletion."""
 
@@ -20,9 +23,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from causeway.sandbox.campaign.enforcement import (
+    lets_traffic_in,
+    read_endpoints,
+    read_groups,
+    rules,
+    settled_groups,
+    transit_vpcs,
+)
 from causeway.sandbox.campaign.workload import (
     CREDENTIALS,
-    HOURLY_LIMIT_MB,
     INBOUND,
     OUTBOUND,
     QUOTAS,
@@ -64,7 +74,8 @@ class Snapshot:
     secrets: dict[tuple[str, str], dict[str, Any]]
     logs: str
     now: datetime
-    blocked_group: str  # the region's group with no rules, for a tenant at its limit
+    groups: dict[str, dict[str, Any]]  # the transit VPCs' security groups, by id
+    open_groups: dict[str, tuple[str, ...]]  # the config's open groups, by transit VPC
 
     def live(self, plural: str) -> list[dict[str, Any]]:
         return [o for o in self.objects[plural] if not o["metadata"].get("deletionTimestamp")]
@@ -77,13 +88,7 @@ def snapshot(stack: SandboxStack, logs: Iterable[Path]) -> Snapshot:
     assert stack.config is not None
     region = stack.config.regions[stack.region]
     ec2 = stack.aws.client()
-    transit = {vpc.vpcId for vpc in region.pool}
-    endpoints = [
-        e
-        for page in ec2.get_paginator("describe_vpc_endpoints").paginate()
-        for e in page["VpcEndpoints"]
-        if e["VpcId"] in transit
-    ]
+    endpoints = read_endpoints(stack, transit_vpcs(stack))
     requests = {
         c["VpcEndpointId"]: c
         for page in ec2.get_paginator("describe_vpc_endpoint_connections").paginate(
@@ -103,7 +108,8 @@ def snapshot(stack: SandboxStack, logs: Iterable[Path]) -> Snapshot:
         secrets=secrets,
         logs="\n".join(p.read_text(errors="replace") for p in logs if p.exists()),
         now=datetime.now(UTC),
-        blocked_group=str(region.pool[0].blockedSecurityGroupId),
+        groups=read_groups(stack, transit_vpcs(stack)),
+        open_groups={vpc.vpcId: tuple(vpc.securityGroupIds) for vpc in region.pool},
     )
 
 
@@ -362,16 +368,12 @@ def _claimed_by_other(body: Mapping[str, Any], snap: Snapshot) -> bool:
 
 def metering(snap: Snapshot, world: World, before: Memory, after: Memory) -> list[str]:
     """Usage this hour equals the bytes sent this hour (no reset, no double count) and
-    never goes down within the hour; at the limit the tenant is blocked (its live
-    endpoints hold only the blocked group), below it open."""
+    never goes down within the hour; at the limit the tenant is blocked (none of its
+    live endpoints lets traffic in), below it open (each of them does)."""
     problems: list[str] = []
     hour = hour_of(snap.now)
     quotas = {b["metadata"]["namespace"]: b for b in snap.live(QUOTAS)}
-    groups_by_owner = {
-        _tags(e).get(TAG_UID): sorted(g["GroupId"] for g in e.get("Groups", []))
-        for e in snap.endpoints
-        if e["State"] in LIVE
-    }
+    endpoint_of = {_tags(e).get(TAG_UID): e for e in snap.endpoints if e["State"] in LIVE}
     outbound_by_ns: dict[str, list[str]] = {}
     for body in snap.live(OUTBOUND):
         outbound_by_ns.setdefault(body["metadata"]["namespace"], []).append(_uid(body))
@@ -389,7 +391,7 @@ def metering(snap: Snapshot, world: World, before: Memory, after: Memory) -> lis
                 f"{namespace}'s usage went down within the hour: {previous[1]} -> {used}"
             )
         after.used[namespace] = (hour, used)
-        blocked = sent >= HOURLY_LIMIT_MB * MB
+        blocked = world.blocked(namespace, snap.now)
         shown = any(
             c.get("type") == "OutboundBlocked" and c.get("status") == "True"
             for c in status.get("conditions") or []
@@ -397,13 +399,26 @@ def metering(snap: Snapshot, world: World, before: Memory, after: Memory) -> lis
         if shown != blocked:
             problems.append(f"{namespace} OutboundBlocked={shown} with {sent // MB} MB sent")
         for uid in outbound_by_ns.get(namespace, []):
-            groups = groups_by_owner.get(uid)
-            if groups is not None and (groups == [snap.blocked_group]) != blocked:
+            endpoint = endpoint_of.get(uid)
+            if endpoint is not None and lets_traffic_in(endpoint, snap.groups) == blocked:
                 problems.append(
-                    f"{namespace}'s endpoint of {uid} has groups {groups} while "
+                    f"{namespace}'s endpoint {endpoint['VpcEndpointId']} "
+                    f"{'lets traffic in' if blocked else 'lets no traffic in'} while "
                     f"{'blocked' if blocked else 'open'}"
                 )
     return problems
+
+
+def tenant_groups(snap: Snapshot, world: World, before: Memory, after: Memory) -> list[str]:
+    """Each live endpoint on its own tenant's group alone (endpoints moved off shared
+    groups), none on another tenant's, no tenant group left behind, and an open
+    tenant's group holding exactly the config's open rules of its VPC."""
+    open_rules = {
+        vpc: frozenset().union(*(rules(snap.groups.get(g, {})) for g in ids))
+        for vpc, ids in snap.open_groups.items()
+    }
+    open_tenants = {n for n in world.tenants if not world.blocked(n, snap.now)}
+    return settled_groups(snap.endpoints, snap.groups, open_rules, open_tenants)
 
 
 # credentials, secrets, finalizers ------------------------------------------------------
@@ -509,6 +524,7 @@ CHECKS: tuple[Check, ...] = (
     source_ranges,
     licenses,
     metering,
+    tenant_groups,
     credentials,
     no_secret_leaks,
     statuses_current,

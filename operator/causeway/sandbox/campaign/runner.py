@@ -9,9 +9,7 @@ A violation raises InvariantViolationError naming the seed, the step and the las
 from __future__ import annotations
 
 import random
-import signal
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -19,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from causeway.sandbox import faults
+from causeway.sandbox.campaign.enforcement import blocked_means_closed, sample
 from causeway.sandbox.campaign.invariants import CHECKS, Memory, snapshot
-from causeway.sandbox.campaign.workload import TENANTS, Workload
+from causeway.sandbox.campaign.replicas import STOP_WITHIN, OperatorProcess, Replicas
+from causeway.sandbox.campaign.workload import QUOTAS, TENANTS, Workload
 from causeway.sandbox.campaign.world import World
 from causeway.sandbox.faults import FaultPlan
 from causeway.sandbox.stack import SandboxStack
@@ -35,6 +35,10 @@ MUTATIONS = (
     "ModifyVpcEndpoint",
     "CreateTags",
     "DeleteTags",
+    "CreateSecurityGroup",
+    "AuthorizeSecurityGroupIngress",
+    "RevokeSecurityGroupIngress",
+    "DeleteSecurityGroup",
 )  # the config's floor: the operator runs as `causeway run` would
 
 
@@ -72,6 +76,9 @@ class Settings:
     converge_timeout: float = 150.0
 
     rough: bool = False  # the long benchmark's profile (see `roughly`)
+    # Two replicas electing a leader: kills land on the leader, as SIGKILL or SIGTERM,
+    # and it comes back as the same pod (a container restart) or as a new one.
+    standby: bool = False
 
     def roughly(self) -> Settings:
         """The long benchmark's profile: shorter pauses, faults on a larger share of
@@ -93,6 +100,7 @@ class Settings:
             f"python -m causeway.sandbox.campaign --seed {self.seed} --steps {self.steps} "
             f"--quiet-every {self.quiet_every} --kill-rate {self.kill_rate:g}"
             + (" --rough" if self.rough else "")
+            + (" --standby" if self.standby else "")
         )
 
     def plan(self) -> FaultPlan:
@@ -119,6 +127,11 @@ class Report:
     faults: dict[str, int] = field(default_factory=dict)
     quiet_periods: int = 0
     checks_passed: int = 0
+    samples: int = 0  # reads at every step of what must hold at every moment
+    blocks: int = 0  # tenants pushed past their hourly limit
+    moves: int = 0  # endpoints put back on shared groups for the operator to move
+    terminations: int = 0  # graceful stops (SIGTERM) of the leader, with a standby
+    stop_seconds: list[float] = field(default_factory=list)  # SIGTERM to exit
     converge_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -129,9 +142,13 @@ class Report:
     def summary(self) -> str:
         times = self.converge_seconds or [0.0]
         return (
-            f"seed {self.seed}: {self.steps} steps, {self.kills} kills survived, "
+            f"seed {self.seed}: {self.steps} steps, {self.kills} kills"
+            + (f" and {self.terminations} SIGTERMs" if self.terminations else "")
+            + " survived, "
             f"{self.faults_total} faults injected, {self.checks_passed} invariant checks "
-            f"passed in {self.quiet_periods} quiet periods; converged in "
+            f"passed in {self.quiet_periods} quiet periods, {self.samples} samples of the "
+            f"block taken between steps ({self.blocks} blocks, {self.moves} endpoints to "
+            f"move onto tenant groups); converged in "
             f"{statistics.median(times):.1f} s median, {max(times):.1f} s max; "
             f"{self.seconds:.0f} s in all; faults: {self.faults}"
         )
@@ -142,43 +159,6 @@ class Report:
 
 class InvariantViolationError(AssertionError):
     """An invariant did not hold after a quiet period (or the operator died by itself)."""
-
-
-class OperatorProcess:
-    """`causeway run` in its own process, killed with SIGKILL and started again."""
-
-    def __init__(self, stack: SandboxStack, workdir: Path) -> None:
-        self._stack = stack
-        self._workdir = workdir
-        self._process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-        self.logs: list[Path] = []
-
-    def start(self) -> None:
-        self.starts += 1
-        folder = self._workdir / f"operator-{self.starts}"
-        self.logs.append(folder / "operator.log")
-        self._process = self._stack.start_operator_process(folder, ready_timeout=60)
-
-    def kill(self) -> None:
-        if self._process is not None:
-            self._process.send_signal(signal.SIGKILL)
-            self._process.wait(30)
-            self._process = None
-
-    def exited(self) -> int | None:
-        """The exit code of an operator that ended by itself, else None."""
-        return None if self._process is None else self._process.poll()
-
-    def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(10)
 
 
 class Campaign:
@@ -204,11 +184,11 @@ class Campaign:
                 metering_seconds=METERING_SECONDS,
                 transit_vpcs=1,  # the pool form, whose open groups a step changes
             ) as stack:
-                operator = OperatorProcess(stack, self.workdir)
+                replicas = Replicas(stack, self.workdir, standby=settings.standby)
                 try:
-                    self._run(stack, operator, plan)
+                    self._run(stack, replicas, plan)
                 finally:
-                    operator.stop()
+                    replicas.stop()
         finally:
             faults.install(None)
             self.report.faults = plan.tally()
@@ -216,14 +196,14 @@ class Campaign:
         self.say(self.report.summary())
         return self.report
 
-    def _run(self, stack: SandboxStack, operator: OperatorProcess, plan: FaultPlan) -> None:
+    def _run(self, stack: SandboxStack, replicas: Replicas, plan: FaultPlan) -> None:
         settings = self.settings
         workload_rng = random.Random(f"{settings.seed}:workload")
         kills = random.Random(f"{settings.seed}:kills")
         world = World()
         workload = Workload(stack, world)
         workload.set_up(workload_rng)
-        operator.start()
+        replicas.start()
         memory = Memory()
         for step in range(1, settings.steps + 1):
             plan.active = True
@@ -231,35 +211,74 @@ class Campaign:
             self._history.append(line)
             if self.verbose:
                 self.say(line)
+            self._sample(stack, step)
             if workload.restart_wanted:  # the config changed: SIGKILL, so nothing drains
                 workload.restart_wanted = False
-                self._check_alive(operator, step)
-                operator.kill()
-                self.report.kills += 1
-                self._history.append(f"step {step}: SIGKILL, restart with the new config")
-                operator.start()
-            elif kills.random() < settings.kill_rate:
+                for process in replicas.processes:
+                    self._disrupt(replicas, process, step, "restart with the new config", kills)
+            elif workload.kill_wanted or kills.random() < settings.kill_rate:
+                workload.kill_wanted = False  # its work (a block, a move) is under way
                 time.sleep(kills.uniform(0, settings.kill_within))
-                self._check_alive(operator, step)
-                operator.kill()
-                self.report.kills += 1
-                self._history.append(f"step {step}: SIGKILL, restart")
-                operator.start()
+                self._sample(stack, step)
+                self._disrupt(replicas, replicas.acting(), step, "restart", kills)
             else:
                 time.sleep(kills.uniform(0, settings.pause))
+                self._sample(stack, step)
             self.report.steps = step
+            self.report.blocks = sum(world.blocks.values())
+            self.report.moves = workload.moves
             if step % settings.quiet_every == 0 or step == settings.steps:
-                memory = self._quiet(stack, operator, plan, (world, memory), step)
+                memory = self._quiet(stack, replicas, plan, (world, memory), step)
 
-    def _check_alive(self, operator: OperatorProcess, step: int) -> None:
-        code = operator.exited()
-        if code is not None:
-            raise self._failure(step, [f"the operator exited by itself with {code}"])
+    def _disrupt(
+        self,
+        replicas: Replicas,
+        process: OperatorProcess,
+        step: int,
+        what: str,
+        rng: random.Random,
+    ) -> None:
+        """SIGKILL the process and start it again; with a standby, half the time a
+        SIGTERM instead (a rolling update, a drain), and half the time it comes back as a
+        new pod. A graceful stop must end within STOP_WITHIN and exit 0."""
+        self._check_alive(replicas, step)
+        name = process.replica or "the operator"
+        if process.replica is not None and rng.random() < 0.5:
+            seconds, code = process.terminate()
+            self.report.terminations += 1
+            self.report.stop_seconds.append(round(seconds, 2))
+            self._history.append(f"step {step}: SIGTERM {name} ({seconds:.1f} s), {what}")
+            if code != 0 or seconds > STOP_WITHIN:
+                raise self._failure(
+                    step,
+                    [f"{name} stopped {seconds:.1f} s after SIGTERM with exit code {code}"],
+                    during=True,
+                )
+        else:
+            process.kill()
+            self.report.kills += 1
+            self._history.append(f"step {step}: SIGKILL {name}, {what}")
+        if process.replica is not None and rng.random() < 0.5:
+            process.renamed()
+        process.start()
+
+    def _sample(self, stack: SandboxStack, step: int) -> None:
+        """The invariants that hold at every moment, faults or not: a tenant the quota
+        says is blocked lets no traffic in; no tenant's group on another's endpoint."""
+        problems = blocked_means_closed(sample(stack, QUOTAS))
+        self.report.samples += 1
+        if problems:
+            raise self._failure(step, problems, during=True)
+
+    def _check_alive(self, replicas: Replicas, step: int) -> None:
+        problems = replicas.exited()
+        if problems:
+            raise self._failure(step, problems)
 
     def _quiet(
         self,
         stack: SandboxStack,
-        operator: OperatorProcess,
+        replicas: Replicas,
         plan: FaultPlan,
         record: tuple[World, Memory],
         step: int,
@@ -271,14 +290,14 @@ class Campaign:
         began = time.monotonic()
         deadline = began + self.settings.converge_timeout
         while True:
-            self._check_alive(operator, step)
+            self._check_alive(replicas, step)
             after = Memory()
-            snap = snapshot(stack, operator.logs)
+            snap = snapshot(stack, replicas.logs)
             problems = [
                 f"{check.__name__}: {problem}"
                 for check in CHECKS
                 for problem in check(snap, world, memory, after)
-            ]
+            ] + [f"leadership: {p}" for p in replicas.lease_problems()]
             if not problems:
                 break
             if time.monotonic() > deadline:
@@ -294,13 +313,19 @@ class Campaign:
         )
         return after
 
-    def _failure(self, step: int, problems: list[str]) -> InvariantViolationError:
+    def _failure(
+        self, step: int, problems: list[str], *, during: bool = False
+    ) -> InvariantViolationError:
         settings = self.settings
         recent = "\n  ".join(self._history[-12:])
         found = "\n  ".join(problems[:20])
+        when = (
+            "while faults are on"
+            if during
+            else f"after {settings.converge_timeout:g} s without faults"
+        )
         return InvariantViolationError(
-            f"seed {settings.seed}, step {step}: invariants do not hold after "
-            f"{settings.converge_timeout:g} s without faults:\n  {found}\n"
+            f"seed {settings.seed}, step {step}: invariants do not hold {when}:\n  {found}\n"
             f"last steps:\n  {recent}\n"
             f"replay: {settings.replay_command()}; "
             f"operator logs in {self.workdir}"

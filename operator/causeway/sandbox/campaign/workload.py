@@ -9,18 +9,31 @@ deleting their endpoints; licenses raised and lowered; accounts added and remove
 credentials created, rotated and deleted; traffic pushed on ready endpoints, some of
 it past the hourly limit; the admin changing the transit VPC's open security groups in
 the config, which the operator reads when restarted (SIGKILLed at once, so a create
-recorded but unanswered under the old config is sent again under the new one)."""
+recorded but unanswered under the old config is sent again under the new one); and an
+endpoint put back on the shared groups as the version before tenant security groups
+left it. A step whose work the operator must survive a kill in (a crossing of the
+limit, such a move) asks the runner for a SIGKILL soon after."""
 
 from __future__ import annotations
 
 import itertools
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from botocore.exceptions import ClientError
+
 from causeway.api import API_VERSION
-from causeway.sandbox.campaign.world import MB, Credential, Inbound, Outbound, Tenant, World
+from causeway.sandbox.campaign.world import (
+    HOURLY_LIMIT_BYTES,
+    MB,
+    Credential,
+    Inbound,
+    Outbound,
+    Tenant,
+    World,
+)
 from causeway.sandbox.kube import KubeSandboxError
 from causeway.sandbox.stack import SandboxStack
 
@@ -31,7 +44,7 @@ QUOTAS: Final = "connectionquotas"
 
 TENANTS: Final = ("acme", "globex", "initech")
 SERVICES_PER_TENANT: Final = 2
-HOURLY_LIMIT_MB: Final = 56480
+HOURLY_LIMIT_MB: Final = HOURLY_LIMIT_BYTES // MB
 
 Step = Callable[["Workload", random.Random], str]
 
@@ -44,6 +57,8 @@ class Workload:
         self.world = world
         self._names = itertools.count(1)
         self.restart_wanted = False  # a config change: the runner restarts the operator
+        self.kill_wanted = False  # a step whose work the operator must survive a kill in
+        self.moves = 0  # endpoints put back on shared groups (the upgrade path, again)
         self._original_groups: list[str] | None = None
 
     # setup -------------------------------------------------------------------------
@@ -135,6 +150,47 @@ class Workload:
         stack.change_pool(lambda vpcs: [{**vpcs[0], "securityGroupIds": groups}])
         self.restart_wanted = True
         return f"config: transit VPC {vpc.vpcId} opens with {', '.join(groups)}; restart"
+
+    def as_an_earlier_version_left_it(self, rng: random.Random) -> str:
+        """An endpoint put back on the shared groups, as the version before tenant groups
+        left it (the open groups, or the blocked group and its tag for a tenant at its
+        limit): the operator must move it onto its tenant's group without letting a
+        blocked tenant's traffic in, and is SIGKILLed soon after, mid-move."""
+        stack = self.stack
+        assert stack.config is not None
+        (vpc,) = stack.config.regions[stack.region].pool
+        ready = [
+            (o, vpce)
+            for o in self.world.live_outbound()
+            if (vpce := self._status(OUTBOUND, o.namespace, o.name).get("vpcEndpointId"))
+        ]
+        if not ready:
+            return "as an earlier version left it: no endpoint"
+        target, vpce = rng.choice(ready)
+        blocked = self.world.blocked(target.namespace, datetime.now(UTC))
+        if blocked and vpc.blockedSecurityGroupId is None:
+            return "as an earlier version left it: no blocked group configured"
+        shared = [str(vpc.blockedSecurityGroupId)] if blocked else list(vpc.securityGroupIds)
+        ec2 = stack.aws.client()
+        try:
+            (endpoint,) = ec2.describe_vpc_endpoints(VpcEndpointIds=[vpce])["VpcEndpoints"]
+            held = [g["GroupId"] for g in endpoint.get("Groups", [])]
+            ec2.modify_vpc_endpoint(
+                VpcEndpointId=vpce,
+                AddSecurityGroupIds=shared,
+                RemoveSecurityGroupIds=[g for g in held if g not in shared],
+            )
+            if blocked:
+                until = _hour(datetime.now(UTC)) + timedelta(hours=1)
+                value = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+                ec2.create_tags(
+                    Resources=[vpce], Tags=[{"Key": "causeway.dev/blocked-until", "Value": value}]
+                )
+        except ClientError as error:  # deleted meanwhile: nothing to put back
+            return f"as an earlier version left it: {vpce} {error.response['Error']['Code']}"
+        self.kill_wanted = True
+        self.moves += 1
+        return f"{vpce} of {target.namespace}/{target.name} back on shared groups {shared}"
 
     def tenant_answers_outbound(self, rng: random.Random) -> str:
         """A tenant accepts (mostly) or rejects a request waiting on one of its services."""
@@ -292,6 +348,7 @@ class Workload:
         self.world.traffic[(target.namespace, _hour(now))] += megabytes * MB
         if before < HOURLY_LIMIT_MB * MB <= before + megabytes * MB:
             self.world.blocks[target.namespace] += 1
+            self.kill_wanted = True  # a kill while the block is under way
         return f"{megabytes} MB through {vpce} of {target.namespace}/{target.name}"
 
     # helpers -----------------------------------------------------------------------
@@ -357,4 +414,5 @@ _STEPS: Final[tuple[tuple[Step, float], ...]] = (
     (Workload.delete_credential, 1),
     (Workload.push_traffic, 2),
     (Workload.change_open_groups, 1.5),
+    (Workload.as_an_earlier_version_left_it, 1),
 )

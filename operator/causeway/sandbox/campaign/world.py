@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from causeway.sandbox.aws import TenantService
 
 MB = 10**6
+HOURLY_LIMIT_BYTES = 56480 * MB  # the quota's one data pack (seed 000)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -88,3 +89,7 @@ class World:
 
     def used_this_hour(self, namespace: str, now: datetime) -> int:
         return self.traffic.get((namespace, hour_of(now)), 0)
+
+    def blocked(self, namespace: str, now: datetime) -> bool:
+        """At its hourly limit this hour: its outbound traffic must be stopped."""
+        return self.used_this_hour(namespace, now) >= HOURLY_LIMIT_BYTES
