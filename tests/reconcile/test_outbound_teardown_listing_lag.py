@@ -56,3 +56,20 @@ def test_teardown_deletes_the_tracked_endpoint_even_when_unlisted(
     the_plan = planner.plan(request(**changes), owned)
     assert list(the_plan.actions) == ([DeleteEndpoints(deleted)] if deleted else [])
     assert the_plan.settled is settled
+
+
+FAILED_DELETE = planner.Problem("AwsUnavailable", "DeleteVpcEndpoints failed: InternalError", False)
+
+
+@pytest.mark.parametrize("changes", [{"deleting": True}, {"provisioned": False}])
+def test_a_failed_delete_of_an_unlisted_endpoint_keeps_naming_it(changes: dict[str, Any]) -> None:
+    """The campaign's find (seeds 3 --standby and 11): the delete of an endpoint created
+    seconds before was answered 500, and the status written for that failure dropped the
+    id the listing lacked; the next pass found nothing to delete and released the object."""
+    failed = planner.outcome(request(tracked_id="vpce-1", **changes), [], FAILED_DELETE)
+    assert failed.phase is planner.Phase.TEARDOWN_IN_PROGRESS
+    assert failed.fields["vpcEndpointId"] == "vpce-1"
+    # Confirmed (the delete succeeded, or AWS said it is gone): the status lets it go.
+    done = planner.outcome(request(tracked_id="vpce-1", **changes), [])
+    assert done.phase is planner.Phase.UNPROVISIONED
+    assert done.fields["vpcEndpointId"] is None

@@ -403,6 +403,10 @@ def outcome(
     With `guard` (the time, at least), a live endpoint's block is shown: a blocked
     connection stays Ready (AWS serves it) and says it is blocked, and until when."""
     phase, endpoint = _phase(request, owned)
+    if problem is not None and phase is Phase.UNPROVISIONED:
+        unconfirmed = _teardown_unconfirmed(request, owned)
+        if unconfirmed is not None:
+            phase, endpoint = Phase.TEARDOWN_IN_PROGRESS, unconfirmed
     lagging = endpoint is not None and endpoint is request.shown  # see listing_may_lag
     if lagging and endpoint is not None and problem is None:
         problem = _not_listed(endpoint, phase)
@@ -575,6 +579,20 @@ def _phase(request: OutboundRequest, owned: Sequence[Endpoint]) -> tuple[Phase, 
             return phase_for_state(lagging.state), lagging
         return Phase.DELETED_REMOTELY, Endpoint(request.tracked_id, GONE, request.spec.serviceName)
     return Phase.ALLOCATING, None
+
+
+def _teardown_unconfirmed(request: OutboundRequest, owned: Sequence[Endpoint]) -> Endpoint | None:
+    """The tracked endpoint of a teardown that failed before AWS confirmed it gone, while
+    the listing lacks it (EC2 lists a new endpoint only after a while): the status keeps
+    naming it, so the next pass deletes it by id. Dropped from the status, the next pass
+    would find nothing to delete and release the object: the endpoint orphaned (the
+    campaign's find, a delete answered 500 seconds after the create)."""
+    tracked = request.tracked_id
+    if request.wants_endpoint or tracked is None or any(e.id == tracked for e in owned):
+        return None
+    shown = request.shown if request.shown is not None and request.shown.id == tracked else None
+    vpc_id = shown.vpc_id if shown is not None else ""
+    return Endpoint(tracked, "deleting", request.spec.serviceName, vpc_id=vpc_id)
 
 
 # The AWS state of an endpoint a status shows in this phase.
