@@ -5,29 +5,16 @@ through just before the renew deadline is not sent after it, whatever came betwe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
+from aws.test_call_records import REGION, sandbox, session
 from causeway.aws.session import CallRecord, ClientFactory
 from causeway.fence import FencedError
 from causeway.sandbox.aws import AwsSandbox
 
-REGION = "us-east-1"
-
-
-def session() -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[AwsSandbox]:
-    with AwsSandbox(region=REGION) as box:
-        yield box
+__all__ = ["sandbox"]  # the module's AWS sandbox fixture, shared with the call records'
 
 
 def groups_named(sandbox: AwsSandbox, name: str) -> list[Any]:

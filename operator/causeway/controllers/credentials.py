@@ -37,6 +37,10 @@ logger = logging.getLogger("causeway.credentials")
 HASH_ANNOTATION = "causeway.dev/content-sha256"
 CREDENTIAL_LABEL = "causeway.dev/credential"
 CONCURRENCY = 8
+# A credential whose evaluation failed on the way (its status write, its Secret's read or
+# publish answered 500, say) is evaluated again this soon: nothing else may change to
+# trigger it (the campaign's find: a credential left without any status).
+RETRY_SECONDS = 5.0
 
 Key = tuple[str, str]  # namespace, name
 Follow = Callable[[set[str]], None]  # the namespaces whose Secrets to watch
@@ -144,6 +148,11 @@ class CredentialController:
     def _credentials(self, namespace: str) -> list[ObjectSnapshot]:
         return self._runtime.index[NAMED_CREDENTIAL].in_namespace(namespace)
 
+    def _retry_later(self, key: Key, *, touch: bool) -> None:
+        if touch:
+            self._touch.add(key)
+        asyncio.get_running_loop().call_later(RETRY_SECONDS, self._enqueue, [key])
+
     def _enqueue(self, keys: Any) -> None:
         before = len(self._pending)
         self._pending.update(keys)
@@ -168,7 +177,8 @@ class CredentialController:
                 result = await self.evaluate(*key)
             except Exception:  # one credential's trouble must not stop the others
                 log = object_logger(logger, kind="NamedCredential", namespace=key[0], name=key[1])
-                log.warning("Could not evaluate the credential; retried on its next change")
+                log.warning("Could not evaluate the credential; trying again in %gs", RETRY_SECONDS)
+                self._retry_later(key, touch=True)
                 result = Result.ERROR
             if result is not None:
                 elapsed = self._runtime.monotonic() - started
@@ -224,8 +234,8 @@ class CredentialController:
             now=self._runtime.clock(),
             touch=touch,
         )
-        if patch:
-            await self._writer.write(NAMED_CREDENTIAL, snapshot, patch)
+        if patch and not await self._writer.write(NAMED_CREDENTIAL, snapshot, patch):
+            self._retry_later((snapshot.namespace, snapshot.name), touch=touch)
 
     def _connection(self, namespace: str, name: str) -> Connection | None:
         found = self._runtime.index[OUTBOUND].get(namespace, name)
@@ -276,7 +286,8 @@ class CredentialController:
         except SecretAccessDeniedError:
             raise
         except SecretApiError as exc:  # its message holds no value
-            self._log(snapshot).warning("%s; retried on the next change", exc)
+            self._log(snapshot).warning("%s; trying again in %gs", exc, RETRY_SECONDS)
+            self._retry_later((snapshot.namespace, snapshot.name), touch=False)
         return result
 
     async def _invalid(self, snapshot: ObjectSnapshot, detail: str, touch: bool) -> None:
