@@ -46,7 +46,7 @@ def test_every_invariant_holds_through_kills_and_faults(seed: int, tmp_path: Pat
 # 3: a refused Lease renew lost leadership outright; an endpoint orphaned by a failed
 # delete of an endpoint the listing did not show yet.
 STANDBY_SEED = 3
-STANDBY_STEPS = 30
+STANDBY_STEPS = 20
 
 
 @pytest.mark.timeout(600)

@@ -2,7 +2,8 @@
 earlier version (on the transit VPC's shared open groups, its id in the connection's
 status) is moved onto its tenant's group by the running operator in one
 ModifyVpcEndpoint, and lets traffic in at every moment of the move (sampled
-throughout); a tenant's group is on its own endpoints only."""
+throughout); a tenant's group is on its own endpoints only, and is deleted once its
+tenant's last connection in that VPC is."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from causeway.domain import Owner, client_token
 from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack
-from e2e.helpers import OUTBOUND, outbound, uid_of, wait_phase
+from e2e.helpers import OUTBOUND, eventually, outbound, uid_of, wait_phase
 
 TENANTS = ("acme", "globex")
 TENANT_GROUP_TAG = "causeway.dev/kind"
@@ -93,3 +94,15 @@ def test_endpoints_of_an_earlier_version_move_onto_their_tenant_group_keeping_tr
     calls = stack.aws.call_counts()
     assert calls.get("ModifyVpcEndpoint") == len(TENANTS)  # one move per endpoint
     assert not calls.get("CreateVpcEndpoint")
+
+    # The tenant's last connection there goes: its endpoint, then its group.
+    stack.kube.delete(OUTBOUND, "acme", "legacy")
+    eventually(lambda: not group_exists(stack, tenant_groups["acme"]), what="acme's group gone")
+    assert group_exists(stack, tenant_groups["globex"])  # the other tenant's stays
+
+
+def group_exists(stack: SandboxStack, group_id: str) -> bool:
+    found = stack.aws.client().describe_security_groups(
+        Filters=[{"Name": "group-id", "Values": [group_id]}]
+    )
+    return bool(found["SecurityGroups"])
