@@ -220,7 +220,8 @@ def test_service_not_allow_listed_stalls_without_hammering_aws(stack: SandboxSta
     status = wait_phase(stack, "acme", "not-allowed", "Unprovisioned")
     stalled = condition(status, "Stalled")
     assert (stalled["status"], stalled["reason"]) == ("True", "ServiceNotAllowed")
-    warnings = events_about(stack, "not-allowed")
+    # The Event follows the status write it reports: wait for it, do not race it.
+    warnings = eventually(lambda: events_about(stack, "not-allowed"), what="the Warning Event")
     assert [(e["type"], e["reason"]) for e in warnings] == [("Warning", "Unprovisioned")]
     assert stack.config is not None
     assert stack.config.regions["us-east-1"].platformPrincipal in stalled["message"]

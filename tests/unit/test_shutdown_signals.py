@@ -154,7 +154,9 @@ async def test_a_graceful_stop_is_bounded_and_then_releases_the_lease(
     Signals(stop, budget, leadership, exit_process=exit_process).received(signal.SIGTERM)
     await wind_down(controllers, 0.3)
     await leadership.release(timeout=1)
-    assert time.monotonic() - started < 2
+    # Bounded by the in-flight grace (0.3 s here), not the queue (5,000 s at 1 a second);
+    # the bound is loose so a busy machine cannot fail it.
+    assert time.monotonic() - started < 60
     assert all(task.done() for task in queued) and controllers[0].done()
     assert "1 controllers had not finished their work in flight" in caplog.text
     assert store.lease is not None and store.lease.holder == ""
