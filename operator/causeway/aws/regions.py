@@ -26,6 +26,7 @@ def known_regions() -> frozenset[str]:
     )
 
 
+@cache
 def partition_of(region: str) -> str:
     """The partition (aws, aws-cn, aws-us-gov, aws-iso*, aws-eusc, ...) of `region`, as
     botocore's endpoint data places it (a name no partition claims falls in aws)."""
