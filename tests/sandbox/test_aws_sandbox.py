@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -364,6 +365,15 @@ def test_call_counts(sandbox: AwsSandbox, platform: dict[str, Any], ec2: Any) ->
     for _ in range(3):
         _state(ec2, vpce_id)
     assert sandbox.call_counts() == {"CreateVpcEndpoint": 1, "DescribeVpcEndpoints": 3}
+
+
+def test_a_new_sandbox_forgets_every_count_of_the_last_one() -> None:
+    # Calls by access key outlived their sandbox: the next test's replica of the same
+    # name seemed to have made the last one's creates.
+    control = sandbox_control._Control()
+    control.record("CreateVpcEndpoint", access_key="pod-b")
+    control.clear()
+    assert control.counts == Counter() and control.counts_by_key == Counter()
 
 
 def test_install_is_idempotent(sandbox: AwsSandbox, platform: dict[str, Any], ec2: Any) -> None:

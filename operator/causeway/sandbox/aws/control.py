@@ -118,6 +118,7 @@ class _Control:
     def clear(self) -> None:
         with self.lock:
             self.counts.clear()
+            self.counts_by_key.clear()
             self.metrics_requested = 0
             self.failures.clear()
             self.outages.clear()
