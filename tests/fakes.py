@@ -234,13 +234,15 @@ class FakeConnections:
 
 
 class FakeKube:
-    """Records status patches; the named objects' writes fail."""
+    """Records status patches and finalizers added; the named objects' writes fail."""
 
     def __init__(self, failing: Iterable[str] = ()) -> None:
         self.patches: list[tuple[str, dict[str, Any]]] = []
         self.events: list[tuple[str, str]] = []
         self.failing = set(failing)
         self.cluster_objects: dict[str, dict[str, Any]] = {}
+        self.guarded: list[tuple[str, str, tuple[str, ...]]] = []
+        self.stale: set[str] = set()
 
     def patch_status(
         self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]
@@ -249,6 +251,19 @@ class FakeKube:
             raise RuntimeError("API server said no")
         self.patches.append((name, dict(status)))
         return ""  # no resourceVersion: the index folds the write in without waiting
+
+    def add_finalizer(
+        self,
+        kind: KindInfo,
+        namespace: str,
+        name: str,
+        *,
+        resource_version: str,
+        finalizers: Sequence[str],
+    ) -> bool:
+        """Recorded in `guarded`; refused (as a 409) for the names in `stale`."""
+        self.guarded.append((name, resource_version, tuple(finalizers)))
+        return name not in self.stale
 
     def record_event(self, ref: Any, *, reason: str, **_: Any) -> None:
         self.events.append((ref.name, reason))

@@ -110,3 +110,38 @@ def test_an_immutable_field_cannot_change(api: HttpClient) -> None:
     )
     assert refused.status == 422 and "serviceName is immutable" in refused.body["message"]
     api.call("DELETE", f"{OUTBOUNDS}/fixed")
+
+
+def test_a_merge_patch_naming_a_resource_version_is_a_precondition(api: HttpClient) -> None:
+    # How the reconciler adds its finalizer (KubeApi.add_finalizer): a merge patch
+    # replaces the whole list, so one made from a stale read must be refused, not
+    # drop a finalizer another controller added meanwhile.
+    created = api.call("POST", OUTBOUNDS, outbound("guarded"))
+    assert created is not None
+    read_at = created["metadata"]["resourceVersion"]
+    audit = {"metadata": {"finalizers": ["example.com/audit"]}}
+    api.call("PATCH", f"{OUTBOUNDS}/guarded", audit, content_type="application/merge-patch+json")
+    stale = {"metadata": {"resourceVersion": read_at, "finalizers": ["causeway.dev/teardown"]}}
+    refused = refusal(
+        api, "PATCH", f"{OUTBOUNDS}/guarded", stale, content_type="application/merge-patch+json"
+    )
+    assert refused.status == 409
+    body = api.call("GET", f"{OUTBOUNDS}/guarded")
+    assert body is not None and body["metadata"]["finalizers"] == ["example.com/audit"]
+    current = {
+        "metadata": {
+            "resourceVersion": body["metadata"]["resourceVersion"],
+            "finalizers": ["example.com/audit", "causeway.dev/teardown"],
+        }
+    }
+    api.call("PATCH", f"{OUTBOUNDS}/guarded", current, content_type="application/merge-patch+json")
+    body = api.call("GET", f"{OUTBOUNDS}/guarded")
+    assert body is not None
+    assert body["metadata"]["finalizers"] == ["example.com/audit", "causeway.dev/teardown"]
+    api.call(
+        "PATCH",
+        f"{OUTBOUNDS}/guarded",
+        {"metadata": {"finalizers": None}},
+        content_type="application/merge-patch+json",
+    )
+    api.call("DELETE", f"{OUTBOUNDS}/guarded")

@@ -1,5 +1,5 @@
 """causeway.kube against the sandbox API server: status merge patches touch only
-status, a vanished object is not an error, a cluster object's name has one holder,
+status, a finalizer is added only to what was read, a vanished object is not an error, a cluster object's name has one holder,
 and Events name their object."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from causeway.api import ALL_KINDS, OUTBOUND, SOURCE_RANGE_ALLOCATION, allocation_name
+from causeway.api import ALL_KINDS, FINALIZER, OUTBOUND, SOURCE_RANGE_ALLOCATION, allocation_name
 from causeway.crdgen import crd_for
 from causeway.kube import KubeApi, ObjectRef
 from causeway.sandbox.kube import ThreadedKubeSandbox, kinds_from_crds
@@ -45,6 +45,34 @@ def test_patch_status_changes_only_status(kube: ThreadedKubeSandbox) -> None:
     assert body["status"] == {"phase": "Ready"}  # null removes a field (merge patch)
     assert body["spec"] == created["spec"]
     assert body["metadata"]["generation"] == 1
+
+
+def test_add_finalizer_keeps_the_others_and_refuses_a_stale_read(
+    kube: ThreadedKubeSandbox,
+) -> None:
+    created = kube.apply(
+        {
+            "apiVersion": "causeway.dev/v1alpha1",
+            "kind": "OutboundConnection",
+            "metadata": {"name": "guarded", "namespace": "acme", "finalizers": ["a.io/x"]},
+            "spec": {"region": "us-east-1", "serviceName": SERVICE_NAME},
+        }
+    )
+    api = KubeApi(kube.kube_configuration())
+    version = created["metadata"]["resourceVersion"]
+    api.patch_status(OUTBOUND, "acme", "guarded", {"phase": "Allocating"})  # a write since
+    assert not api.add_finalizer(
+        OUTBOUND, "acme", "guarded", resource_version=version, finalizers=["a.io/x"]
+    )
+    body = kube.get("outboundconnections", "acme", "guarded")
+    assert body is not None and body["metadata"]["finalizers"] == ["a.io/x"]
+    current = body["metadata"]["resourceVersion"]
+    assert api.add_finalizer(
+        OUTBOUND, "acme", "guarded", resource_version=current, finalizers=["a.io/x"]
+    )
+    body = kube.get("outboundconnections", "acme", "guarded")
+    assert body is not None and body["metadata"]["finalizers"] == ["a.io/x", FINALIZER]
+    assert not api.add_finalizer(OUTBOUND, "acme", "gone", resource_version="1", finalizers=[])
 
 
 def test_patch_status_of_a_deleted_object_is_ignored(kube: ThreadedKubeSandbox) -> None:

@@ -134,19 +134,40 @@ async def test_nothing_is_created_for_an_object_without_the_finalizer_yet() -> N
     # the region's pass created the endpoint anyway, and the object deleted before kopf
     # retried went at once, leaving the endpoint behind.
     reconciler, runtime = reconciler_with(obj("fresh", finalizers=[]))
+    runtime.kube.stale.add("fresh")  # the object changed since: the API server says 409
     await full_pass(reconciler)
     assert runtime.transit.calls == ["DescribeVpcEndpoints"]
-    # Its status is written on every pass meanwhile: kopf retries a failed finalizer
-    # patch only when the object changes again (campaign seed 1018 --rough).
+    # Its status is written on every pass meanwhile, and the finalizer asked for again.
     assert runtime.kube.last("fresh")["phase"] == "Allocating"
     before = len(runtime.kube.patches)
     runtime.now += 5
     runtime.clock = lambda: datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
     await full_pass(reconciler)
     assert len(runtime.kube.patches) == before + 1
-    runtime.index[OUTBOUND].observe(None, obj("fresh"))  # kopf's finalizer arrives
+    assert [name for name, *_ in runtime.kube.guarded] == ["fresh", "fresh"]
+    runtime.index[OUTBOUND].observe(None, obj("fresh"))  # the finalizer arrives
     await full_pass(reconciler)
     assert runtime.transit.calls.count("CreateVpcEndpoint") == 1
+    assert len(runtime.kube.guarded) == 2  # guarded: not asked again
+
+
+async def test_the_pass_adds_the_finalizer_itself_keeping_any_other() -> None:
+    # After a restart kopf resumes every object it lists before it reaches a new one
+    # (some 10,000 handler runs at scale): the pass does not wait for it.
+    body = obj("new", finalizers=["example.com/audit"], resourceVersion="41")
+    reconciler, runtime = reconciler_with(body)
+    await full_pass(reconciler)
+    assert runtime.kube.guarded == [("new", "41", ("example.com/audit",))]
+    assert runtime.transit.calls == ["DescribeVpcEndpoints"]  # not before it is there
+
+
+async def test_nothing_is_guarded_that_needs_nothing_made() -> None:
+    unprovisioned = obj("idle", finalizers=[])
+    unprovisioned["spec"]["provisioned"] = False
+    deleting = obj("going", finalizers=[], deletionTimestamp="2026-11-22T09:30:00Z")
+    reconciler, runtime = reconciler_with(unprovisioned, deleting)
+    await full_pass(reconciler)
+    assert runtime.kube.guarded == []
 
 
 async def test_an_older_object_still_unguarded_keeps_its_place_in_line_for_capacity() -> None:
@@ -161,7 +182,7 @@ async def test_an_older_object_still_unguarded_keeps_its_place_in_line_for_capac
     waiting = runtime.kube.last("younger")
     assert condition(waiting, "Stalled")["reason"] == "TransitCapacityExhausted"
     assert runtime.kube.last("older")["phase"] == "Allocating"
-    runtime.index[OUTBOUND].observe(None, obj("older"))  # kopf's finalizer arrives
+    runtime.index[OUTBOUND].observe(None, obj("older"))  # the finalizer arrives
     await full_pass(reconciler)
     (created,) = runtime.transit.endpoints
     assert created.owner_uid == "uid-older"
@@ -297,7 +318,8 @@ async def test_nothing_is_accepted_for_an_inbound_connection_without_the_finaliz
     await full_pass(reconciler)
     assert [call for call, _ in connections.calls] == ["DescribeVpcEndpointConnections"]
     assert runtime.kube.cluster_objects == {}  # no source range either
-    assert runtime.kube.last("in")["phase"]  # a status write, so kopf sees the object again
+    assert runtime.kube.last("in")["phase"]  # what it waits for, written
+    assert [name for name, *_ in runtime.kube.guarded] == ["in"]  # the pass guards it
 
     runtime.index[INBOUND].observe(None, inbound([FINALIZER]))
     await full_pass(reconciler)

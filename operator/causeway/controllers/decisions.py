@@ -45,6 +45,7 @@ class Decision:
     settled: bool = False
     awaiting_aws: bool = False
     deferred: bool = False  # work is due but must wait (under way, or backing off)
+    guard: bool = False  # add Causeway's finalizer first: AWS work is due for it
 
 
 @dataclass(frozen=True)

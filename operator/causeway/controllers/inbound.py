@@ -163,10 +163,11 @@ class InboundManager:
         facts = InboundFacts(context.view.connection(request.endpoint_id), verdict, ranges)
         the_plan = planner.plan(request, facts, first_free(self._pool, taken))
         if not snapshot.guarded and any(_acquires(a) for a in the_plan.actions):
-            # kopf adds the finalizer first. A status write each pass until it has: kopf
-            # retries a failed finalizer patch only when the object changes again.
+            # The finalizer first (this pass adds it; kopf too, once it gets to the
+            # object), with a status write each pass until it is there.
             waiting = planner.outcome(request, facts, self._context)
-            return Decision(self._patch(request, waiting, snapshot.status, touch=True)), None
+            patch = self._patch(request, waiting, snapshot.status, touch=True)
+            return Decision(patch, guard=True), None
         if the_plan.actions:
             if self._runtime.monotonic() < memory.retry_at:
                 return Decision(deferred=True), None

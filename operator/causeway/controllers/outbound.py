@@ -407,15 +407,16 @@ class OutboundManager:
             # AWS would refuse: no AWS call until what it depends on changes.
             return Decision(self._patch(request, refused, snapshot.status, touch=memory.touch))
         if creates and not snapshot.guarded:
-            # kopf adds the finalizer first. A status write each pass until it has: kopf
-            # retries a failed finalizer patch only when the object changes again. kopf
-            # guards objects in no particular order, so the connection holds its place in
-            # line meanwhile: a younger one guarded sooner must not take its slot.
+            # The finalizer first (this pass adds it; kopf too, once it gets to the
+            # object), with a status write each pass until it is there. Objects are
+            # guarded in no particular order, so the connection holds its place in line
+            # meanwhile: a younger one guarded sooner must not take its slot.
             if self._slot(snapshot.uid, zones) is not None:
                 waiting = planner.outcome(request, owned, verdict=verdict, guard=guard)
             else:
                 waiting = planner.waiting_for_capacity(request)
-            return Decision(self._patch(request, waiting, snapshot.status, touch=True))
+            patch = self._patch(request, waiting, snapshot.status, touch=True)
+            return Decision(patch, guard=True)
         if not creates:
             self._placed.pop(snapshot.uid, None)
         if the_plan.actions:

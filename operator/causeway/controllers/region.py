@@ -385,6 +385,8 @@ class RegionReconciler:
 
             self._start(manager, Batch((snapshot,), alone), report)
             return []
+        if decision.guard:
+            return [self._guard(manager, snapshot, decision.patch)]
         if decision.patch:
             return [self._timed_write(manager, snapshot, decision.patch)]
         result = Result.REQUEUE if decision.deferred else Result.SUCCESS
@@ -399,6 +401,16 @@ class RegionReconciler:
         elapsed = self._runtime.monotonic() - started
         self._runtime.metrics.reconciled(manager.kind, Result.SUCCESS, elapsed)
         return written
+
+    async def _guard(
+        self, manager: Manager, snapshot: ObjectSnapshot, patch: Mapping[str, Any] | None
+    ) -> bool:
+        """The finalizer first (its resourceVersion is the snapshot's), then the status;
+        the finalizer's watch event brings the next pass, which makes it in AWS."""
+        await self._writer.guard(manager.kind, snapshot)
+        if not patch:
+            return False
+        return await self._timed_write(manager, snapshot, patch)
 
     def _consume(self, snapshots: tuple[ObjectSnapshot, ...]) -> None:
         """What kopf asked for (a re-check, a sync) is being acted on now."""

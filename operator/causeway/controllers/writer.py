@@ -1,7 +1,8 @@
 """Writing what the controllers decided back to the cluster: a status merge patch (best
 effort: the next pass writes it again), folded into the index at once, and an Event
 when the phase changes (a Warning when it stalls), so `kubectl describe` shows the
-history. Shared by the region reconcilers and the credential controller."""
+history; Causeway's finalizer on a connection about to be made in AWS. Shared by the
+region reconcilers and the credential controller."""
 
 from __future__ import annotations
 
@@ -56,6 +57,30 @@ class StatusWriter:
             message = str(patch.get("message", ""))
             await self.event(kind, snapshot, str(patch["phase"]), message, warning=stalled)
         return True
+
+    async def guard(self, kind: KindInfo, snapshot: ObjectSnapshot) -> bool:
+        """Add Causeway's finalizer to the object as the index holds it; False when it
+        could not (changed since, gone, refused: the next pass tries again). kopf adds
+        it too, on first sight of the object; after a restart it first resumes every
+        object it lists (about 10,000 handler runs at scale), so a connection applied
+        meanwhile would otherwise wait for all of them before anything is made."""
+        log = object_logger(
+            logger, kind=kind.kind, namespace=snapshot.namespace, name=snapshot.name
+        )
+        finalizers = tuple(snapshot.body.get("metadata", {}).get("finalizers") or ())
+        async with self._slots:
+            try:
+                return await asyncio.to_thread(
+                    self._kube.add_finalizer,
+                    kind,
+                    snapshot.namespace,
+                    snapshot.name,
+                    resource_version=snapshot.resource_version,
+                    finalizers=finalizers,
+                )
+            except Exception as exc:
+                log.warning("Adding the finalizer failed, retrying next pass: %s", exc)
+                return False
 
     async def event(
         self,

@@ -72,7 +72,8 @@ class ObjectSnapshot:
     @property
     def guarded(self) -> bool:
         """Whether it carries Causeway's finalizer: its deletion waits for the teardown.
-        kopf adds it on first sight; until then nothing may be made in AWS for it."""
+        The reconciler adds it before anything is made in AWS for the object (kopf too,
+        on first sight); until then nothing is."""
         return FINALIZER in (self._meta.get("finalizers") or ())
 
     @property

@@ -1,19 +1,20 @@
 """Writes to the cluster from outside kopf's handlers: status patches (the region
-reconcilers), Events on phase transitions, and the operator's own cluster-scoped
-objects (SourceRangeAllocations)."""
+reconcilers), Causeway's finalizer on a connection about to be made in AWS, Events on
+phase transitions, and the operator's own cluster-scoped objects
+(SourceRangeAllocations)."""
 
 from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import kubernetes
 
-from causeway.api import API_VERSION, GROUP, VERSION, KindInfo
+from causeway.api import API_VERSION, FINALIZER, GROUP, VERSION, KindInfo
 from causeway.fence import Fence
 from causeway.kube.client import operator_client
 from causeway.kube.objects import ObjectsApi
@@ -98,6 +99,32 @@ class KubeApi:
                 return None
             raise
         return str(((written or {}).get("metadata") or {}).get("resourceVersion") or "")
+
+    def add_finalizer(
+        self,
+        kind: KindInfo,
+        namespace: str,
+        name: str,
+        *,
+        resource_version: str,
+        finalizers: Sequence[str],
+    ) -> bool:
+        """Add Causeway's finalizer to `finalizers` (the object's list at
+        `resource_version`); False when the object changed since or is gone. A merge
+        patch replaces the whole list, so the resourceVersion in it is the API server's
+        precondition: a finalizer another controller added meanwhile is never dropped."""
+        self.fence.check(f"add the finalizer to {kind.plural} {namespace}/{name}")
+        wanted = [*finalizers, FINALIZER] if FINALIZER not in finalizers else list(finalizers)
+        body = {"metadata": {"resourceVersion": resource_version, "finalizers": wanted}}
+        try:
+            self._custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, kind.plural, name, body, _content_type=MERGE_PATCH
+            )
+        except kubernetes.client.ApiException as exc:
+            if exc.status in (404, 409):
+                return False
+            raise
+        return True
 
     def create_cluster_object(
         self, kind: KindInfo, body: Mapping[str, Any]
