@@ -151,14 +151,18 @@ async def test_nothing_is_created_for_an_object_without_the_finalizer_yet() -> N
     assert len(runtime.kube.guarded) == 2  # guarded: not asked again
 
 
-async def test_the_pass_adds_the_finalizer_itself_keeping_any_other() -> None:
+async def test_the_pass_adds_the_finalizer_itself_and_then_creates() -> None:
     # After a restart kopf resumes every object it lists before it reaches a new one
-    # (some 10,000 handler runs at scale): the pass does not wait for it.
+    # (some 10,000 at scale): the pass does not wait for it, nor for a second pass.
     body = obj("new", finalizers=["example.com/audit"], resourceVersion="41")
     reconciler, runtime = reconciler_with(body)
     await full_pass(reconciler)
     assert runtime.kube.guarded == [("new", "41", ("example.com/audit",))]
-    assert runtime.transit.calls == ["DescribeVpcEndpoints"]  # not before it is there
+    assert runtime.transit.calls == ["DescribeVpcEndpoints", "CreateVpcEndpoint"]
+    assert runtime.kube.last("new")["vpcEndpointId"]  # the create's status, not a wait
+    assert [phase for name, p in runtime.kube.patches if (phase := p.get("phase"))] == [
+        "PendingAcceptance"
+    ]
 
 
 async def test_nothing_is_guarded_that_needs_nothing_made() -> None:
@@ -176,6 +180,7 @@ async def test_an_older_object_still_unguarded_keeps_its_place_in_line_for_capac
     older = obj("older", finalizers=[])
     younger = obj("younger", creationTimestamp="2026-11-22T09:00:01Z")
     reconciler, runtime = reconciler_with(older, younger)
+    runtime.kube.stale.add("older")  # its finalizer cannot be added yet
     runtime.config = one_vpc_pool(max_endpoints=1)
     await full_pass(reconciler)
     assert runtime.transit.calls == ["DescribeVpcEndpoints"]  # no slot for the younger

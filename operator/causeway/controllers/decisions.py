@@ -45,7 +45,9 @@ class Decision:
     settled: bool = False
     awaiting_aws: bool = False
     deferred: bool = False  # work is due but must wait (under way, or backing off)
-    guard: bool = False  # add Causeway's finalizer first: AWS work is due for it
+    # Add Causeway's finalizer first: AWS work is due for the object. Once the API
+    # server took it, the work starts; else `patch` is written (what it waits for).
+    guard: bool = False
 
 
 @dataclass(frozen=True)

@@ -406,17 +406,12 @@ class OutboundManager:
         if refused is not None:
             # AWS would refuse: no AWS call until what it depends on changes.
             return Decision(self._patch(request, refused, snapshot.status, touch=memory.touch))
-        if creates and not snapshot.guarded:
-            # The finalizer first (this pass adds it; kopf too, once it gets to the
-            # object), with a status write each pass until it is there. Objects are
-            # guarded in no particular order, so the connection holds its place in line
-            # meanwhile: a younger one guarded sooner must not take its slot.
-            if self._slot(snapshot.uid, zones) is not None:
-                waiting = planner.outcome(request, owned, verdict=verdict, guard=guard)
-            else:
-                waiting = planner.waiting_for_capacity(request)
-            patch = self._patch(request, waiting, snapshot.status, touch=True)
-            return Decision(patch, guard=True)
+        # A create needs Causeway's finalizer first: the pass adds it (kopf too, once it
+        # gets to the object) and, once the API server took it, starts the create; else
+        # the status says what it waits for. Objects are guarded in no particular
+        # order, so the connection holds its place in line meanwhile: a younger one
+        # guarded sooner must not take its slot.
+        unguarded = creates and not snapshot.guarded
         if not creates:
             self._placed.pop(snapshot.uid, None)
         if the_plan.actions:
@@ -427,10 +422,15 @@ class OutboundManager:
                 if placed is None:
                     # No AWS call while it waits, and no write either unless it changed.
                     waiting = planner.waiting_for_capacity(request)
-                    patch = self._patch(request, waiting, snapshot.status, touch=memory.touch)
-                    return Decision(patch)
+                    touch = memory.touch or unguarded
+                    patch = self._patch(request, waiting, snapshot.status, touch=touch)
+                    return Decision(patch, guard=unguarded)
                 the_plan, guard = placed
             job = _Job(snapshot, the_plan, context.for_work, request, guard)
+            if unguarded:
+                waiting = planner.outcome(request, owned, verdict=verdict, guard=guard)
+                patch = self._patch(request, waiting, snapshot.status, touch=True)
+                return Decision(patch, work=lambda: self._work(job), guard=True)
             return Decision(work=lambda: self._work(job))
         result = planner.outcome(request, owned, verdict=verdict, guard=guard)
         answered = planner.pending_answered(request.pending, owned)

@@ -109,6 +109,7 @@ class RegionReconciler:
         self._strays_reported: set[str] = set()
         self._budget_reported_at = -math.inf
         self.last_report: PassReport | None = None
+        self.passed = asyncio.Event()  # a first pass is over
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -138,6 +139,7 @@ class RegionReconciler:
             if self._kick_at is not None and self._kick_at <= now:
                 self._kick_at = None
             report = await self.pass_safely(fresh=periodic)
+            self.passed.set()
             self._rested_at = self._runtime.monotonic() + REST_FACTOR * report.duration
             if periodic:
                 self._report_budget()
@@ -377,16 +379,11 @@ class RegionReconciler:
         if decision.settled:
             self._runtime.memories.teardown_finished(snapshot.uid)
         report.awaiting_aws |= decision.awaiting_aws
-        if decision.work is not None:
-            run = decision.work
-
-            async def alone() -> Mapping[str, WorkResult]:
-                return {snapshot.uid: await run()}
-
-            self._start(manager, Batch((snapshot,), alone), report)
-            return []
         if decision.guard:
-            return [self._guard(manager, snapshot, decision.patch)]
+            return [self._guard(manager, snapshot, decision, report)]
+        if decision.work is not None:
+            self._start_alone(manager, snapshot, decision.work, report)
+            return []
         if decision.patch:
             return [self._timed_write(manager, snapshot, decision.patch)]
         result = Result.REQUEUE if decision.deferred else Result.SUCCESS
@@ -403,14 +400,28 @@ class RegionReconciler:
         return written
 
     async def _guard(
-        self, manager: Manager, snapshot: ObjectSnapshot, patch: Mapping[str, Any] | None
+        self, manager: Manager, snapshot: ObjectSnapshot, decision: Decision, report: PassReport
     ) -> bool:
-        """The finalizer first (its resourceVersion is the snapshot's), then the status;
-        the finalizer's watch event brings the next pass, which makes it in AWS."""
-        await self._writer.guard(manager.kind, snapshot)
-        if not patch:
+        """The finalizer first (its resourceVersion is the snapshot's); then the work in
+        this same pass, or, when the finalizer could not be added, the status."""
+        if await self._writer.guard(manager.kind, snapshot) and decision.work is not None:
+            self._start_alone(manager, snapshot, decision.work, report)
             return False
-        return await self._timed_write(manager, snapshot, patch)
+        if not decision.patch:
+            return False
+        return await self._timed_write(manager, snapshot, decision.patch)
+
+    def _start_alone(
+        self,
+        manager: Manager,
+        snapshot: ObjectSnapshot,
+        run: Callable[[], Awaitable[WorkResult]],
+        report: PassReport,
+    ) -> None:
+        async def alone() -> Mapping[str, WorkResult]:
+            return {snapshot.uid: await run()}
+
+        self._start(manager, Batch((snapshot,), alone), report)
 
     def _consume(self, snapshots: tuple[ObjectSnapshot, ...]) -> None:
         """What kopf asked for (a re-check, a sync) is being acted on now."""
