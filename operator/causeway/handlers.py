@@ -1,12 +1,20 @@
 """kopf registration only. kopf holds each connection's finalizer until its teardown
-is done and tells the region reconciler that an object changed (a created, changed or
-resumed object is touched: its next pass writes its sync time); the reconciler makes
-every decision. kopf's bodies never go into the cluster index: its informers
-(causeway.index.informer) alone keep it, from their own watch, so two streams never
-race in it; they also kick a region when one of its objects changes.
+is done and tells the region reconciler that an object was created or changed (a
+changed one is touched: its next pass writes its sync time); the reconciler makes
+every decision.
+kopf's bodies never go into the cluster index: its informers (causeway.index.informer)
+alone keep it, from their own watch, so two streams never race in it; they also kick
+a region when one of its objects changes.
+
+No resume handlers: at a start every object is in the index before anything acts and
+the first passes look at all of them, so a resume handler only cost one kopf handler
+run (and two log lines) per object before kopf reached a new one: some 10,000 at
+scale. kopf still adds finalizers, sees what changed while no operator ran (its
+last-handled state) and runs deletion handlers.
 
 The one exception is an object no region reconciler will ever see (its region is not
-served): its Stalled status is written here, since no AWS is involved.
+served): its Stalled status is written here (and, for those already there at a
+start, by causeway.controllers.unserved), since no AWS is involved.
 
 Every handler is async: kopf runs sync handlers in worker threads, while the index's
 readers, the operator's memory and the reconcilers' wake-ups belong to the event loop."""
@@ -27,9 +35,9 @@ from causeway.api import (
     VERSION,
     KindInfo,
 )
-from causeway.conditions import Progress, kstatus, merge, timestamp
 from causeway.controllers import retired
 from causeway.controllers.credentials import CredentialController
+from causeway.controllers.unserved import unserved_status
 from causeway.reconcile.outbound import SYNC_ANNOTATION
 from causeway.runtime import Runtime
 
@@ -52,10 +60,14 @@ def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind
     ) -> None:
         region = str((body.get("spec") or {}).get("region", ""))
         if not runtime.serves(region):
-            patch.status.update(_unknown_region(runtime, body, region))
+            patch.status.update(unserved_status(runtime, body, region))
             return
         memory = runtime.memories[str(body["metadata"]["uid"])]
-        memory.touch = reason != kopf.Reason.RESUME.value  # a restart rewrites nothing
+        # A change is answered with a sync time even when nothing else moved. Not a
+        # creation: kopf may reach an object long after the passes settled it (its
+        # first start on a cluster, or one killed before kopf got to every object), and
+        # a new object's first status is written anyway.
+        memory.touch = reason == kopf.Reason.UPDATE.value
         if old is not None and _sync_value(old) != _sync_value(new):
             memory.sync_requested = True
         runtime.kick(region)
@@ -71,7 +83,7 @@ def _register_connection(registry: kopf.OperatorRegistry, runtime: Runtime, kind
         runtime.kick(region)
         await done  # the reconciler resolves it once nothing is left in AWS
 
-    for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
+    for on in (kopf.on.create, kopf.on.update):
         on(*resource, registry=registry, id="reconcile")(changed)
     kopf.on.delete(*resource, registry=registry, id="teardown")(teardown)
 
@@ -84,9 +96,9 @@ def _register_credential(
     resource = (GROUP, VERSION, NAMED_CREDENTIAL.plural)
 
     async def changed(*, body: kopf.Body, reason: str, **_: Any) -> None:
-        credentials.credential_changed(*_key(body), touch=reason != kopf.Reason.RESUME.value)
+        credentials.credential_changed(*_key(body), touch=reason == kopf.Reason.UPDATE.value)
 
-    for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
+    for on in (kopf.on.create, kopf.on.update):
         on(*resource, registry=registry, id="credential")(changed)
 
 
@@ -103,7 +115,7 @@ def _register_quota(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
     async def changed(**_: Any) -> None:
         runtime.kick_all()
 
-    for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
+    for on in (kopf.on.create, kopf.on.update):
         on(*resource, registry=registry, id="quota")(changed)
 
 
@@ -112,32 +124,3 @@ def _sync_value(essence: Any) -> str | None:
     annotations = ((essence or {}).get("metadata") or {}).get("annotations") or {}
     value = annotations.get(SYNC_ANNOTATION)
     return None if value is None else str(value)
-
-
-def _unknown_region(runtime: Runtime, body: Mapping[str, Any], region: str) -> dict[str, Any]:
-    offered = ", ".join(sorted(runtime.config.regions)) or "none"
-    message = (
-        f"Region {region or '(none)'} is not served by this platform (regions offered: "
-        f"{offered}). Recreate the connection in an offered region."
-    )
-    previous = body.get("status") or {}
-    endpoint = previous.get("vpcEndpointId")
-    if endpoint:
-        message += (
-            f" Its endpoint {endpoint}, made while the platform served {region}, is "
-            "deleted when this object is deleted."
-        )
-    generation = int((body.get("metadata") or {}).get("generation") or 1)
-    now = runtime.clock()
-    return {
-        "phase": "Unprovisioned",
-        "message": message,
-        "observedGeneration": generation,
-        "lastSyncTime": timestamp(now),
-        "conditions": merge(
-            previous.get("conditions") or [],
-            kstatus(Progress.STALLED, "UnknownRegion", message),
-            generation=generation,
-            now=now,
-        ),
-    }

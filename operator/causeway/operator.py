@@ -25,6 +25,9 @@ from causeway.controllers.leadership import Leadership
 from causeway.controllers.metering import MeteringController
 from causeway.controllers.region import RegionReconciler
 from causeway.controllers.secret_watches import SecretWatches
+from causeway.controllers.unserved import report_unserved
+from causeway.controllers.waiting import until
+from causeway.controllers.writer import StatusWriter
 from causeway.health import HealthServer
 from causeway.index import ObjectSnapshot
 from causeway.index.informer import ClusterInformers
@@ -48,6 +51,8 @@ LoginFn = Callable[..., Awaitable[kopf.ConnectionInfo | None] | kopf.ConnectionI
 IN_FLIGHT_SECONDS = 5.0
 # A second signal: the Lease is still handed back, if held, waiting at most this long.
 SECOND_SIGNAL_RELEASE_SECONDS = 2.0
+# kopf starts once every region has passed once, or after this long whatever happens.
+KOPF_AFTER_FIRST_PASS_SECONDS = 30.0
 
 
 def build_settings(*, finalizer: str = FINALIZER) -> kopf.OperatorSettings:
@@ -91,10 +96,10 @@ def build_registry(
 # need kopf: its informers (causeway.index.informer) list and watch every kind from the
 # start, on a standby too, so a standby is warm (and Ready) within seconds and keeps
 # its index across the takeover; on acquiring the Lease the controllers start at once
-# on it and kopf starts beside them (its resume handlers rewrite nothing). Behind
-# kopf, every AWS call and every Kubernetes write of Causeway's own goes through the
-# fence (causeway.fence), which the election closes the moment the renew deadline
-# passes.
+# on it and kopf starts once every region has passed once (no resume handlers: the
+# passes look at every object). Behind kopf, every AWS call and every Kubernetes
+# write of Causeway's own goes through the fence (causeway.fence), which the election
+# closes the moment the renew deadline passes.
 
 
 async def run_operator(
@@ -277,8 +282,15 @@ async def _act(
     # The controllers stop together with kopf, not after it: kopf, stopping, waits up to
     # 5 s for every task started while it ran (the controllers' own waits among them),
     # which would hold up the Lease's release by as much.
-    tasks = _start_controllers(runtime, credentials, acting_over)
+    tasks, first_passes = _start_controllers(runtime, credentials, acting_over)
     try:
+        # kopf starts once every region has had its first pass: listing every object,
+        # kopf then works through each of them on this loop (about 1 ms apiece), and the
+        # first pass, which acts on whatever changed while no replica acted, would
+        # share the loop with it.
+        await until(acting_over, first_passes, timeout=KOPF_AFTER_FIRST_PASS_SECONDS)
+        if acting_over.is_set():
+            return
         await kopf_run.run(
             build_registry(runtime, credentials, kopf_run.login), build_settings(), acting_over
         )
@@ -323,17 +335,26 @@ async def wind_down(tasks: list[asyncio.Task[None]], seconds: float) -> None:
 
 def _start_controllers(
     runtime: Runtime, credentials: CredentialController, stopped: asyncio.Event
-) -> list[asyncio.Task[None]]:
+) -> tuple[list[asyncio.Task[None]], Awaitable[object]]:
+    """The controllers' tasks, and what is done once every region has passed once."""
     tasks = []
+    reconcilers = []
     for region in runtime.config.regions:
         reconciler = RegionReconciler(runtime, region)
+        reconcilers.append(reconciler)
         runtime.on_kick(region, reconciler.kick)
         tasks.append(asyncio.create_task(reconciler.run(stopped), name=f"region-{region}"))
     tasks.append(asyncio.create_task(credentials.run(stopped), name="credentials"))
+    writer = StatusWriter(runtime.kube, runtime.index, runtime.clock)
+    tasks.append(asyncio.create_task(_report_unserved(runtime, writer), name="unserved"))
     metering = MeteringController(runtime)
     runtime.on_metering_kick(metering.kick)
     tasks.append(asyncio.create_task(metering.run(stopped), name="metering"))
-    return tasks
+    return tasks, asyncio.gather(*(r.passed.wait() for r in reconcilers))
+
+
+async def _report_unserved(runtime: Runtime, writer: StatusWriter) -> None:
+    await report_unserved(runtime, writer)  # a write refused is written by the next start
 
 
 class _KopfRun:

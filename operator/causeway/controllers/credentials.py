@@ -164,6 +164,11 @@ class CredentialController:
     async def run(self, stopped: asyncio.Event) -> None:
         slots = asyncio.Semaphore(CONCURRENCY)
         await until(stopped, self._runtime.index.ready.wait())
+        # Acting starts with every credential: the index holds them all by now.
+        held = self._runtime.index[NAMED_CREDENTIAL].all()
+        self._enqueue(c.key for c in held)
+        if self._follow is not None:
+            self._follow({c.namespace for c in held})
         while not stopped.is_set():
             await until(stopped, self._wake.wait())
             self._wake.clear()
