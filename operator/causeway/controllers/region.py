@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from causeway.api import SOURCE_RANGE_ALLOCATION
 from causeway.aws.services import NAMES_PER_CALL
+from causeway.controllers.budget import BudgetClosedError
 from causeway.controllers.capacity import QuotaReader
 from causeway.controllers.decisions import (
     Batch,
@@ -110,6 +111,7 @@ class RegionReconciler:
         self._budget_reported_at = -math.inf
         self.last_report: PassReport | None = None
         self.passed = asyncio.Event()  # a first pass is over
+        self._unsent = 0  # objects whose AWS work the closing budget refused
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -144,6 +146,13 @@ class RegionReconciler:
             if periodic:
                 self._report_budget()
         await self.drain()
+        if self._unsent:
+            logger.info(
+                "AWS work for %d objects in %s not sent: the operator is stopping (the "
+                "next leader takes it up)",
+                self._unsent,
+                self.region,
+            )
 
     def _report_budget(self) -> None:
         """While calls queue for AWS capacity, say so now and then (INFO, not a warning:
@@ -441,6 +450,9 @@ class RegionReconciler:
         started = self._runtime.monotonic()
         try:
             results = await batch.run()
+        except BudgetClosedError:
+            self._unsent += len(batch.snapshots)  # stopping: said once, at the end
+            results = {}
         except FencedError as exc:
             logger.warning("AWS work in %s not started: %s", self.region, exc)
             results = {}
