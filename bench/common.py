@@ -69,6 +69,27 @@ def rss_mib(pid: int) -> float:
     return _status_mib(pid, "VmRSS:")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time the process has used (user and system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, timeout: float, busy_below: float = 0.5, window: float = 2.0) -> None:
+    """Until the process used less than `busy_below` of a core over each of two
+    consecutive windows: an operator done with what its start brought, back to its
+    polls (at 10,000 objects a pass takes about a second every few)."""
+    quiet, deadline = 0, time.monotonic() + timeout
+    used = cpu_seconds(pid)
+    while quiet < 2:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"process {pid} still busy after {timeout:g} s")
+        time.sleep(window)
+        now = cpu_seconds(pid)
+        quiet = quiet + 1 if now - used < busy_below * window else 0
+        used = now
+
+
 def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field):

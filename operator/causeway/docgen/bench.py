@@ -167,6 +167,47 @@ def _failover(results: Results) -> str:
     )
 
 
+def _restart(results: Results) -> str:
+    restarts, updates = [], []
+    for run in results["results"]:
+        restart, update = run["restart"], run["rolling_update"]
+        objects = _n(run["objects"])
+        restarts.append(
+            [
+                objects,
+                f"{restart['start_to_ready_seconds']:g} s",
+                f"{restart['start_to_create_sent_seconds']:g} s",
+                f"{restart['peak_rss_mib']:g} MiB",
+            ]
+        )
+        updates.append(
+            [
+                objects,
+                f"{update['standby_start_to_ready_seconds']:g} s",
+                f"{update['sigterm_to_lease_acquired_seconds']:g} s",
+                f"{update['sigterm_to_first_create_seconds']:g} s",
+                f"{update['new_leader_peak_rss_mib']:g} MiB",
+            ]
+        )
+    return (
+        "Restart (kill -9; the operator starts again and takes the Lease at once):\n"
+        + table(("objects", "start → Ready", "start → first create", "peak RSS"), restarts)
+        + "Rolling update (a new pod, Ready, then SIGTERM to the leader):\n"
+        + table(
+            (
+                "objects",
+                "new pod start → Ready",
+                "SIGTERM → Lease taken",
+                "SIGTERM → new leader's create",
+                "new leader's peak RSS",
+            ),
+            updates,
+        )
+        + _measured(results)
+        + "\n"
+    )
+
+
 def _placement(results: Results) -> str:
     rows = [
         [
@@ -265,6 +306,7 @@ _RENDERERS: dict[str, tuple[str, Callable[[Results], str]]] = {
     "inbound.md": ("results-inbound.json", _inbound),
     "metering.md": ("results-metering.json", _metering),
     "failover.md": ("results-failover.json", _failover),
+    "restart.md": ("results-restart.json", _restart),
     "placement.md": ("results-placement.json", _placement),
     "campaign.md": ("results-campaign.json", _campaign),
 }
