@@ -230,11 +230,15 @@ def test_a_standby_started_late_is_ready_once_synced_and_acts_within_5s_of_sigte
     leader.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
     stack.kube.apply(outbound("after-handover", service.service_name))
-    eventually(
-        lambda: aws_calls_of(stack, "pod-b").get("CreateVpcEndpoint"),
-        timeout=max(0.0, signalled + 5 - time.monotonic()),
-        what="pod-b's create for a connection applied at the SIGTERM, within 5 s of it",
-    )
+    try:
+        eventually(
+            lambda: aws_calls_of(stack, "pod-b").get("CreateVpcEndpoint"),
+            timeout=max(0.0, signalled + 5 - time.monotonic()),
+            what="pod-b's create for a connection applied at the SIGTERM, within 5 s of it",
+        )
+    except AssertionError as exc:
+        tails = {name: replicas.log(name)[-3000:] for name in ("pod-a", "pod-b")}
+        raise AssertionError(f"{exc}\n{tails['pod-a']}\n---\n{tails['pod-b']}") from None
     assert leader.wait(30) == 0, replicas.log("pod-a")
     assert f"Released Lease {lease_of(stack)}" in replicas.log("pod-a")
     holder_b = wait_leader(stack, "pod-b", timeout=1)

@@ -165,6 +165,18 @@ async def test_the_pass_adds_the_finalizer_itself_and_then_creates() -> None:
     ]
 
 
+async def test_a_connection_holding_an_endpoint_without_the_finalizer_is_guarded() -> None:
+    # Made by an earlier version, or its finalizer stripped by hand: deleting it before
+    # kopf gets to it (kopf starts after the first pass) would leave the endpoint.
+    transit = FakeTransit([endpoint("legacy", "vpce-1", "available")])
+    reconciler, runtime = reconciler_with(
+        obj("legacy", "vpce-1", "Ready", finalizers=[], resourceVersion="7"), transit=transit
+    )
+    await full_pass(reconciler)
+    assert runtime.kube.guarded == [("legacy", "7", ())]
+    assert transit.calls == ["DescribeVpcEndpoints"]
+
+
 async def test_nothing_is_guarded_that_needs_nothing_made() -> None:
     unprovisioned = obj("idle", finalizers=[])
     unprovisioned["spec"]["provisioned"] = False

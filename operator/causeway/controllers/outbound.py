@@ -406,12 +406,13 @@ class OutboundManager:
         if refused is not None:
             # AWS would refuse: no AWS call until what it depends on changes.
             return Decision(self._patch(request, refused, snapshot.status, touch=memory.touch))
-        # A create needs Causeway's finalizer first: the pass adds it (kopf too, once it
-        # gets to the object) and, once the API server took it, starts the create; else
-        # the status says what it waits for. Objects are guarded in no particular
-        # order, so the connection holds its place in line meanwhile: a younger one
-        # guarded sooner must not take its slot.
-        unguarded = creates and not snapshot.guarded
+        # Whatever is made, or to be made, in AWS for a connection needs Causeway's
+        # finalizer first, or deleting the object would leave it behind: the pass adds
+        # it (kopf too, once it gets to the object) and, once the API server took it,
+        # starts the work; else the status says what it waits for. Objects are guarded
+        # in no particular order, so the connection holds its place in line meanwhile:
+        # a younger one guarded sooner must not take its slot.
+        unguarded = (creates or bool(owned)) and not (snapshot.guarded or snapshot.deleting)
         if not creates:
             self._placed.pop(snapshot.uid, None)
         if the_plan.actions:
@@ -436,7 +437,7 @@ class OutboundManager:
         answered = planner.pending_answered(request.pending, owned)
         patch = self._patch(request, result, snapshot.status, touch=memory.touch, answered=answered)
         settled = request.deleting and the_plan.settled
-        return Decision(patch, settled=settled, awaiting_aws=not the_plan.settled)
+        return Decision(patch, settled=settled, awaiting_aws=not the_plan.settled, guard=unguarded)
 
     def _place(
         self,
