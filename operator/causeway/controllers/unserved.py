@@ -8,6 +8,7 @@ cost of one handler run per object at every start."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -63,15 +64,15 @@ def says_unserved(status: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
 async def report_unserved(runtime: Runtime, writer: StatusWriter) -> int:
     """Write the status of every connection in an unserved Region that does not say so
     yet; how many were written."""
-    written = 0
+    writes = []
     for kind in (OUTBOUND, INBOUND):
         for snapshot in runtime.index[kind].all():
             if runtime.serves(snapshot.region) or snapshot.deleting:
                 continue
             wanted = unserved_status(runtime, snapshot.body, snapshot.region)
-            if says_unserved(snapshot.status, wanted):
-                continue
-            written += await writer.write(kind, snapshot, wanted)
+            if not says_unserved(snapshot.status, wanted):
+                writes.append(writer.write(kind, snapshot, wanted))
+    written = sum(await asyncio.gather(*writes))  # the writer's slots bound them
     if written:
         logger.info("%d connections in Regions not served here told so", written)
     return written

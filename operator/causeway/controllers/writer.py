@@ -61,9 +61,9 @@ class StatusWriter:
     async def guard(self, kind: KindInfo, snapshot: ObjectSnapshot) -> bool:
         """Add Causeway's finalizer to the object as the index holds it; False when it
         could not (changed since, gone, refused: the next pass tries again). kopf adds
-        it too, on first sight of the object; after a restart it first resumes every
-        object it lists (about 10,000 handler runs at scale), so a connection applied
-        meanwhile would otherwise wait for all of them before anything is made."""
+        it too, on first sight of the object, but after a start it first works through
+        every object it lists (about 10,000 at scale): a connection applied meanwhile
+        would otherwise wait for all of them before anything is made."""
         log = object_logger(
             logger, kind=kind.kind, namespace=snapshot.namespace, name=snapshot.name
         )
