@@ -246,7 +246,9 @@ async def _serve_health(runtime: Runtime, url: str | None) -> HealthServer | Non
         return None
     server = HealthServer(
         url,
-        ready=lambda: runtime.index.synced,
+        # The loop's flag, not the informers' `synced`: it is set just after the "index
+        # synced" line is logged, so a probe that answers Ready never precedes that line.
+        ready=runtime.index.ready.is_set,
         details=lambda: runtime.index.ages(runtime.monotonic()),
     )
     await server.start()

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import urllib.error
 import urllib.request
+from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from causeway.api import CONNECTION_QUOTA, OUTBOUND
 from causeway.controllers.credentials import CredentialController
 from causeway.health import HealthServer, readiness_url
 from causeway.index import ClusterIndex, ObjectSnapshot, kept
-from causeway.operator import IndexHooks
+from causeway.operator import IndexHooks, _serve_health, _synced
 from fakes import FakeRuntime, FakeTransit, quota
 
 
@@ -85,3 +89,25 @@ def test_only_changes_beyond_the_status_kick() -> None:
     assert not runtime.memories["u1"].sync_requested  # forgotten: a fresh memory
     hooks.changed(CONNECTION_QUOTA, "DELETED", None, snapshot(quota()))
     assert kicks == ["us-east-1"] * 3  # licenses are judged cluster-wide
+
+
+async def test_the_operator_answers_ready_only_after_it_logged_the_index_synced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The informers' threads mark the index synced before the loop logs it; a probe
+    answering in between would let a rolling update (or a test reading the log) see a
+    Ready pod whose log does not yet say so."""
+    runtime = SimpleNamespace(index=ClusterIndex([OUTBOUND]), monotonic=lambda: 0.0)
+    runtime.index[OUTBOUND].replace([])
+    runtime.index[OUTBOUND].mark_synced(0.0)
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
+    server = await _serve_health(runtime, liveness)  # type: ignore[arg-type]
+    assert server is not None
+    try:
+        assert (await asyncio.to_thread(get, readiness_url(liveness)))[0] == 503
+        with caplog.at_level(logging.INFO, logger="causeway.index"):
+            _synced(runtime)  # type: ignore[arg-type]
+        assert "Cluster index synced: 0 objects" in caplog.text
+        assert (await asyncio.to_thread(get, readiness_url(liveness)))[0] == 200
+    finally:
+        await server.stop()
