@@ -5,6 +5,8 @@ rewriting what the tenant sees, and teardown holding the finalizer until AWS is 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -466,3 +468,27 @@ def test_aws_work_keeps_only_what_it_needs_of_its_pass() -> None:
     assert work is context.for_work  # one per pass
     assert (work.view, work.write, work.record) == (context.view, write, write)
     assert admission not in vars(work).values()
+
+
+async def test_work_the_closed_budget_refused_at_a_stop_is_said_once_per_region(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SIGTERM with creates queued: each is refused unsent (the next leader takes it up);
+    the log says so in one line for the Region, not a warning per object."""
+    transit = FakeTransit()
+    reconciler, runtime = reconciler_with(obj("a"), obj("b"), obj("c"), transit=transit)
+    runtime.index.ready.set()
+    runtime.budget.lane(REGION, "CreateVpcEndpoint").close()  # the listing got through
+    stopped = asyncio.Event()
+    with caplog.at_level(logging.INFO, logger="causeway"):
+        running = asyncio.create_task(reconciler.run(stopped))
+        await asyncio.wait_for(reconciler.passed.wait(), timeout=5)
+        stopped.set()
+        await asyncio.wait_for(running, timeout=5)
+    unsent = [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()]
+    assert unsent == [
+        "AWS work for 3 objects in us-east-1 not sent: the operator is stopping (the next "
+        "leader takes it up)"
+    ]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert transit.created == 0
