@@ -1,6 +1,7 @@
 """Test-wide hygiene: the CLI configures logging (root handlers and levels) as a real
 process does; every test gets the logging setup it started with back afterwards.
-And the session's real Kubernetes control plane, for the tests that use one."""
+And the session's real Kubernetes control plane, for the tests that use one; and the
+judging of the operator's permissions against what the whole run saw it do."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from permission_usage import (  # noqa: F401 (hooks: the operator's permissions, judged)
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_testnodedown,
+)
 from realkube.controlplane import ControlPlane, asset_directory, missing_assets
 from realkube.session import RealCluster
 
