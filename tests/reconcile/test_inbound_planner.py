@@ -263,3 +263,20 @@ def test_the_dns_record_names_the_zone_the_record_and_the_endpoint() -> None:
     }
     assert "status.dnsRecord" in result.message
     assert planner.outcome(request(), facts("pending"), CONTEXT).fields["dnsRecord"] is None
+
+
+@pytest.mark.parametrize(
+    ("state", "accepted"),
+    [
+        (None, False),  # no request (yet, or gone)
+        ("pendingAcceptance", False),
+        ("pending", True),  # accepted, being provisioned
+        ("available", True),
+        ("rejected", False),
+        ("deleted", False),
+        ("failed", False),
+    ],
+)
+def test_which_requests_let_the_tenant_in(state: str | None, accepted: bool) -> None:
+    observed = None if state is None else ConnectionRequest("vpce-0a", "111122223333", state)
+    assert planner.accepted(observed) is accepted

@@ -18,6 +18,7 @@ from causeway.api import (
     INBOUND,
     OUTBOUND,
     OWNER_LABEL,
+    SOURCE_RANGE_ALLOCATION,
     AllocationOwner,
     allocation_body,
     allocation_name,
@@ -492,3 +493,25 @@ async def test_work_the_closed_budget_refused_at_a_stop_is_said_once_per_region(
     ]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert transit.created == 0
+
+
+async def test_an_accepted_inbound_connection_without_the_finalizer_is_guarded() -> None:
+    # Accepted by an earlier version, or its finalizer stripped: deleted before kopf got
+    # to it, the tenant's endpoint would stay accepted (and routed) with nobody's object
+    # behind it. Nothing is left to do in AWS, so nothing else is sent.
+    endpoint_id = "vpce-0aaaaaaaaaaaaaaaa"
+    accepted = ConnectionRequest(endpoint_id, "111122223333", "available")
+    connections = FakeConnections([accepted])
+    runtime = FakeRuntime(FakeTransit(), FakeKube(), connections)
+    runtime.index[CONNECTION_QUOTA].observe(None, quota(accounts=["111122223333"]))
+    cidr = first_free(REGION_CONFIG["sourceIpPool"], ())
+    assert cidr is not None
+    allocation = runtime.kube.cluster_objects[existing_allocation(runtime, cidr, "uid-in")]
+    runtime.index[SOURCE_RANGE_ALLOCATION].observe(None, allocation)  # the range it holds
+    body = obj("in", finalizers=[], resourceVersion="12")
+    body["spec"] = {"region": REGION, "vpcEndpointId": endpoint_id}
+    body["status"] = {"phase": "Ready", "sourceIpRanges": [cidr]}
+    runtime.index[INBOUND].observe(None, body)
+    await full_pass(RegionReconciler(runtime, REGION))
+    assert runtime.kube.guarded == [("in", "12", ())]
+    assert [call for call, _ in connections.calls] == ["DescribeVpcEndpointConnections"]

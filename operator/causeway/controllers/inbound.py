@@ -162,7 +162,8 @@ class InboundManager:
         )
         facts = InboundFacts(context.view.connection(request.endpoint_id), verdict, ranges)
         the_plan = planner.plan(request, facts, first_free(self._pool, taken))
-        if not snapshot.guarded and any(_acquires(a) for a in the_plan.actions):
+        unguarded = not (snapshot.guarded or snapshot.deleting)
+        if unguarded and any(_acquires(a) for a in the_plan.actions):
             # The finalizer first (this pass adds it; kopf too, once it gets to the
             # object), with a status write each pass until it is there.
             waiting = planner.outcome(request, facts, self._context)
@@ -176,7 +177,11 @@ class InboundManager:
         result = planner.outcome(request, facts, self._context, problem)
         patch = self._patch(request, result, snapshot.status, touch=memory.touch)
         settled = request.deleting and the_plan.settled
-        return Decision(patch, settled=settled), None
+        # Holding a range or an accepted request without the finalizer (accepted by an
+        # earlier version, or the finalizer stripped): guarded too, or deleting the object
+        # would leave the tenant's endpoint accepted with nothing behind it.
+        holds = bool(ranges) or planner.accepted(facts.observed)
+        return Decision(patch, settled=settled, guard=unguarded and holds), None
 
     # -- doing (one batch per pass) ------------------------------------------------------
 

@@ -95,6 +95,11 @@ def _state(observed: ConnectionRequest | None) -> str:
     return observed.state.lower() if observed is not None else "gone"
 
 
+def accepted(observed: ConnectionRequest | None) -> bool:
+    """The request is accepted (or on its way to it): the tenant's endpoint is let in."""
+    return _state(observed) in ACCEPTED
+
+
 def plan(request: InboundRequest, facts: InboundFacts, free_range: str | None) -> InboundPlan:
     """The actions for one InboundConnection. `facts.ranges` are oldest first;
     `free_range`: the range it would get now, if it needs one."""
