@@ -20,6 +20,7 @@ from unittest.mock import ANY
 import pytest
 
 from causeway.cli import main
+from causeway.operator import KOPF_PREFIX
 from causeway.sandbox.kube.backend import KubeBackendFactory
 from causeway.sandbox.stack import SandboxStack, replica_access_key
 from e2e.helpers import OUTBOUND, eventually, live_endpoints_of, outbound, uid_of, wait_phase
@@ -112,10 +113,21 @@ def connect(stack: SandboxStack, names: list[str]) -> None:
         stack.kube.apply(outbound(name, service.service_name))
 
 
+KOPF_HANDLED = f"{KOPF_PREFIX}/last-handled-configuration"
+
+
 def settled(stack: SandboxStack) -> int:
-    """How many OutboundConnections in acme carry a phase (the leader wrote them)."""
+    """How many OutboundConnections in acme carry a phase (the leader wrote them) and
+    kopf's record of having handled them: a leader back to its polls, as a rolling
+    update meets one that has run a while (kopf, stopped while it works through new
+    objects, first lets its workers finish, which holds the Lease's release)."""
     listed = stack.kube.list("outboundconnections", "acme")
-    return sum(1 for body in listed if (body.get("status") or {}).get("phase"))
+    return sum(
+        1
+        for body in listed
+        if (body.get("status") or {}).get("phase")
+        and KOPF_HANDLED in (body["metadata"].get("annotations") or {})
+    )
 
 
 def wait_ready(stack: SandboxStack, names: list[str], timeout: float = 60) -> None:
