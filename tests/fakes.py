@@ -17,6 +17,7 @@ from causeway.aws.session import ClientFactory
 from causeway.config import parse_config
 from causeway.domain import ConnectionRequest, Endpoint, SecurityGroup, ServiceZones
 from causeway.errors import AwsCallError
+from causeway.kube import StaleObjectError
 from causeway.runtime import Runtime
 from causeway.sandbox.stack import UNPACED_BUDGET, budget_config
 
@@ -243,12 +244,27 @@ class FakeKube:
         self.cluster_objects: dict[str, dict[str, Any]] = {}
         self.guarded: list[tuple[str, str, tuple[str, ...]]] = []
         self.stale: set[str] = set()
+        self.changed: set[str] = set()  # status writes refused: changed since read
+        self.refused: list[tuple[str, str | None]] = []
+        self.conditioned: list[tuple[str, str | None]] = []  # each write's resourceVersion
 
     def patch_status(
-        self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]
+        self,
+        kind: KindInfo,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        *,
+        resource_version: str | None = None,
     ) -> str | None:
+        """Recorded in `patches`; refused as changed since (a 409) for the names in
+        `changed`, with the version it was conditioned on in `refused`."""
         if name in self.failing:
             raise RuntimeError("API server said no")
+        if name in self.changed:
+            self.refused.append((name, resource_version))
+            raise StaleObjectError(name)
+        self.conditioned.append((name, resource_version))
         self.patches.append((name, dict(status)))
         return ""  # no resourceVersion: the index folds the write in without waiting
 
@@ -260,10 +276,12 @@ class FakeKube:
         *,
         resource_version: str,
         finalizers: Sequence[str],
-    ) -> bool:
+    ) -> str | None:
         """Recorded in `guarded`; refused (as a 409) for the names in `stale`."""
         self.guarded.append((name, resource_version, tuple(finalizers)))
-        return name not in self.stale
+        if name in self.stale:
+            return None
+        return f"{resource_version}+finalizer" if resource_version else ""
 
     def record_event(self, ref: Any, *, reason: str, **_: Any) -> None:
         self.events.append((ref.name, reason))

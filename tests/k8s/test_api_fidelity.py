@@ -145,3 +145,29 @@ def test_a_merge_patch_naming_a_resource_version_is_a_precondition(api: HttpClie
         content_type="application/merge-patch+json",
     )
     api.call("DELETE", f"{OUTBOUNDS}/guarded")
+
+
+def test_a_status_merge_patch_naming_a_resource_version_is_a_precondition(
+    api: HttpClient,
+) -> None:
+    # How the reconciler writes status (KubeApi.patch_status): with the resourceVersion
+    # its index holds, so a write decided on an older object (a deposed leader's, made
+    # before it learnt of the new leader's) is refused rather than laid over the newer.
+    created = api.call("POST", OUTBOUNDS, outbound("status-guarded"))
+    assert created is not None
+    read_at = created["metadata"]["resourceVersion"]
+    path = f"{OUTBOUNDS}/status-guarded/status"
+    newer = {"status": {"phase": "Ready"}}
+    written = api.call("PATCH", path, newer, content_type="application/merge-patch+json")
+    assert written is not None
+    stale = {"metadata": {"resourceVersion": read_at}, "status": {"phase": "Allocating"}}
+    refused = refusal(api, "PATCH", path, stale, content_type="application/merge-patch+json")
+    assert refused.status == 409
+    current = {
+        "metadata": {"resourceVersion": written["metadata"]["resourceVersion"]},
+        "status": {"phase": "PendingAcceptance"},
+    }
+    api.call("PATCH", path, current, content_type="application/merge-patch+json")
+    body = api.call("GET", f"{OUTBOUNDS}/status-guarded")
+    assert body is not None and body["status"]["phase"] == "PendingAcceptance"
+    api.call("DELETE", f"{OUTBOUNDS}/status-guarded")

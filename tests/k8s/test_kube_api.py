@@ -1,5 +1,5 @@
 """causeway.kube against the sandbox API server: status merge patches touch only
-status, a finalizer is added only to what was read, a vanished object is not an error, a cluster object's name has one holder,
+status and are refused on an object changed since the version they name, a finalizer is added only to what was read, a vanished object is not an error, a cluster object's name has one holder,
 and Events name their object."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from causeway.api import ALL_KINDS, FINALIZER, OUTBOUND, SOURCE_RANGE_ALLOCATION, allocation_name
 from causeway.crdgen import crd_for
-from causeway.kube import KubeApi, ObjectRef
+from causeway.kube import KubeApi, ObjectRef, StaleObjectError
 from causeway.sandbox.kube import ThreadedKubeSandbox, kinds_from_crds
 from fakes import SERVICE_NAME
 
@@ -67,12 +67,36 @@ def test_add_finalizer_keeps_the_others_and_refuses_a_stale_read(
     body = kube.get("outboundconnections", "acme", "guarded")
     assert body is not None and body["metadata"]["finalizers"] == ["a.io/x"]
     current = body["metadata"]["resourceVersion"]
-    assert api.add_finalizer(
+    written = api.add_finalizer(
         OUTBOUND, "acme", "guarded", resource_version=current, finalizers=["a.io/x"]
     )
     body = kube.get("outboundconnections", "acme", "guarded")
     assert body is not None and body["metadata"]["finalizers"] == ["a.io/x", FINALIZER]
+    assert written == body["metadata"]["resourceVersion"]  # what the next write names
     assert not api.add_finalizer(OUTBOUND, "acme", "gone", resource_version="1", finalizers=[])
+
+
+def test_patch_status_is_refused_on_an_object_changed_since(kube: ThreadedKubeSandbox) -> None:
+    created = kube.apply(
+        {
+            "apiVersion": "causeway.dev/v1alpha1",
+            "kind": "OutboundConnection",
+            "metadata": {"name": "conditioned", "namespace": "acme"},
+            "spec": {"region": "us-east-1", "serviceName": SERVICE_NAME},
+        }
+    )
+    api = KubeApi(kube.kube_configuration())
+    read_at = created["metadata"]["resourceVersion"]
+    newer = api.patch_status(
+        OUTBOUND, "acme", "conditioned", {"phase": "Ready"}, resource_version=read_at
+    )
+    assert newer and newer != read_at
+    with pytest.raises(StaleObjectError):
+        api.patch_status(
+            OUTBOUND, "acme", "conditioned", {"phase": "Allocating"}, resource_version=read_at
+        )
+    body = kube.get("outboundconnections", "acme", "conditioned")
+    assert body is not None and body["status"]["phase"] == "Ready"
 
 
 def test_patch_status_of_a_deleted_object_is_ignored(kube: ThreadedKubeSandbox) -> None:

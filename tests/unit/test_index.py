@@ -31,13 +31,17 @@ def test_an_event_older_than_our_write_keeps_our_status_but_takes_the_rest() -> 
     index = KindIndex()
     index.observe(None, body("1", {"phase": "Creating"}))
     index.remember_status("acme", "db", {"phase": "Ready"}, "3")
+    found = index.get("acme", "db")
+    assert found is not None and found.resource_version == "3"  # the next write's condition
     index.observe(None, body("2", {"phase": "Creating"}, region="eu-west-1"))  # late
     found = index.get("acme", "db")
     assert found is not None
+    # Version 3 is version 2 with our status written over it: the next write is
+    # conditioned on 3, which is what the API server holds.
     assert (found.status["phase"], found.region, found.resource_version) == (
         "Ready",
         "eu-west-1",
-        "2",
+        "3",
     )
 
     index.observe(None, body("3", {"phase": "Ready"}))  # our write's own event
@@ -144,3 +148,18 @@ def test_objects_share_their_keys_and_short_values_but_keep_their_content() -> N
         a.status["conditions"][0]["lastTransitionTime"]
         is b.status["conditions"][0]["lastTransitionTime"]
     )
+
+
+def test_the_finalizers_we_wrote_and_their_version_are_held_at_once() -> None:
+    index = KindIndex()
+    index.observe(None, body("1", {"phase": "Allocating"}))
+    index.remember_finalizers("acme", "db", ["example.com/audit", "causeway.dev/teardown"], "2")
+    found = index.get("acme", "db")
+    assert found is not None
+    assert (found.resource_version, found.guarded, found.status["phase"]) == (
+        "2",
+        True,
+        "Allocating",
+    )
+    index.remember_finalizers("acme", "gone", ["causeway.dev/teardown"], "9")  # not held
+    assert index.get("acme", "gone") is None

@@ -27,7 +27,7 @@ from causeway.api import (
 from causeway.controllers.decisions import PassContext
 from causeway.controllers.memory import ObjectMemories
 from causeway.controllers.observation import RegionView
-from causeway.controllers.region import RegionReconciler
+from causeway.controllers.region import STALE_WRITE_RETRY_SECONDS, RegionReconciler
 from causeway.domain import ConnectionRequest, Endpoint
 from causeway.reconcile.admission import Admission
 from causeway.reconcile.ranges import first_free
@@ -162,6 +162,8 @@ async def test_the_pass_adds_the_finalizer_itself_and_then_creates() -> None:
     await full_pass(reconciler)
     assert runtime.kube.guarded == [("new", "41", ("example.com/audit",))]
     assert runtime.transit.calls == ["DescribeVpcEndpoints", "CreateVpcEndpoint"]
+    # Every status write after it is conditioned on the version the finalizer made.
+    assert {v for name, v in runtime.kube.conditioned if name == "new"} == {"41+finalizer"}
     assert runtime.kube.last("new")["vpcEndpointId"]  # the create's status, not a wait
     assert [phase for name, p in runtime.kube.patches if (phase := p.get("phase"))] == [
         "PendingAcceptance"
@@ -515,3 +517,24 @@ async def test_an_accepted_inbound_connection_without_the_finalizer_is_guarded()
     await full_pass(RegionReconciler(runtime, REGION))
     assert runtime.kube.guarded == [("in", "12", ())]
     assert [call for call, _ in connections.calls] == ["DescribeVpcEndpointConnections"]
+
+
+async def test_a_status_write_refused_as_stale_is_decided_again_on_the_newer_object() -> None:
+    # A write is conditioned on the version the index holds: one decided on an older
+    # object (a deposed leader's, or before kopf's bookkeeping landed) is refused, and
+    # the next pass, soon, decides again once the watch has brought the newer one.
+    idle = obj("idle", resourceVersion="5")
+    idle["spec"]["provisioned"] = False
+    reconciler, runtime = reconciler_with(idle)
+    runtime.kube.changed.add("idle")
+    await full_pass(reconciler)
+    assert runtime.kube.refused == [("idle", "5")]
+    assert [name for name, _ in runtime.kube.patches if name == "idle"] == []
+    assert reconciler.kicked_within(STALE_WRITE_RETRY_SECONDS)
+    runtime.kube.changed.clear()
+    newer = obj("idle", resourceVersion="6", annotations={"example.com/note": "x"})
+    newer["spec"]["provisioned"] = False
+    runtime.index[OUTBOUND].observe(None, newer)
+    await full_pass(reconciler)
+    assert [c for c in runtime.kube.conditioned if c[0] == "idle"] == [("idle", "6")]
+    assert runtime.kube.last("idle")["phase"] == "Unprovisioned"

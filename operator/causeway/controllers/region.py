@@ -57,6 +57,7 @@ LISTING_REUSE_SECONDS = 5.0  # how old a listing a kicked pass may reuse
 MISSING_REQUEST_RELIST_SECONDS = 0.5  # …when it does not show an endpoint a tenant named
 KICK_COALESCE_SECONDS = 0.2  # kicks this close together share one pass
 TRANSITION_RECHECK_SECONDS = 2.0  # while AWS completes a transition we started
+STALE_WRITE_RETRY_SECONDS = 0.5  # a status write refused as stale: the watch catches up
 BUDGET_REPORT_SECONDS = 30.0  # how often a queue for AWS capacity is reported
 # After a pass, the next waits this many times as long as the pass took: with thousands
 # of objects (a pass then takes a good fraction of a second) and AWS work ending many
@@ -104,9 +105,11 @@ class RegionReconciler:
         self._kick_at: float | None = None
         self._rested_at = -math.inf  # when the next pass may start (REST_FACTOR)
         self._work: set[asyncio.Task[None]] = set()
-        self._writer = StatusWriter(runtime.kube, runtime.index, runtime.clock)
+        # A write refused because the object changed since it was read is decided again
+        # on the newer object: the next pass comes once the watch has brought it.
+        self._writer = StatusWriter(runtime.kube, runtime.index, runtime.clock, self._stale)
         self._write = self._writer.write
-        self._recorder = StatusWriter(runtime.kube, runtime.index, runtime.clock)
+        self._recorder = StatusWriter(runtime.kube, runtime.index, runtime.clock, self._stale)
         self._strays_reported: set[str] = set()
         self._budget_reported_at = -math.inf
         self.last_report: PassReport | None = None
@@ -114,6 +117,14 @@ class RegionReconciler:
         self._unsent = 0  # objects whose AWS work the closing budget refused
 
     # -- scheduling ------------------------------------------------------------------------
+
+    def _stale(self) -> None:
+        self.kick(STALE_WRITE_RETRY_SECONDS)
+
+    def kicked_within(self, seconds: float) -> bool:
+        """A pass is due within `seconds` (a kick pending), whatever the poll interval."""
+        due = self._kick_at
+        return due is not None and due <= self._runtime.monotonic() + seconds
 
     def kick(self, delay: float = 0.0) -> None:
         """Ask for a pass within `delay` seconds (kicks coalesce into one pass)."""

@@ -1,20 +1,22 @@
 """Writing what the controllers decided back to the cluster: a status merge patch (best
-effort: the next pass writes it again), folded into the index at once, and an Event
-when the phase changes (a Warning when it stalls), so `kubectl describe` shows the
-history; Causeway's finalizer on a connection about to be made in AWS. Shared by the
-region reconcilers and the credential controller."""
+effort: the next pass writes it again) conditioned on the resourceVersion the index
+holds, folded into the index at once, and an Event when the phase changes (a Warning
+when it stalls), so `kubectl describe` shows the history; Causeway's finalizer on a
+connection about to be made in AWS. Shared by the region reconcilers and the
+credential controller."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from causeway.api import KindInfo
+from causeway.api import FINALIZER, KindInfo
 from causeway.clock import Clock
 from causeway.index import ClusterIndex, ObjectSnapshot
-from causeway.kube import KubeApi, ObjectRef
+from causeway.kube import KubeApi, ObjectRef, StaleObjectError
 from causeway.logs import object_logger
 
 logger = logging.getLogger("causeway.status")
@@ -24,24 +26,50 @@ WRITE_CONCURRENCY = 16
 class StatusWriter:
     """Status patches and Events for every kind."""
 
-    def __init__(self, kube: KubeApi, index: ClusterIndex, clock: Clock) -> None:
+    def __init__(
+        self,
+        kube: KubeApi,
+        index: ClusterIndex,
+        clock: Clock,
+        on_stale: Callable[[], None] | None = None,
+    ) -> None:
         self._kube = kube
         self._index = index
         self._clock = clock
+        self._on_stale = on_stale
         self._slots = asyncio.Semaphore(WRITE_CONCURRENCY)
 
     async def write(
         self, kind: KindInfo, snapshot: ObjectSnapshot, patch: Mapping[str, Any]
     ) -> bool:
-        """Write a status patch; False when it could not (logged; the next pass retries)."""
+        """Write a status patch, conditioned on the object as the index holds it now (our
+        own earlier writes included); False when it could not (the next pass retries;
+        `on_stale` is called when the object had changed, so that pass comes soon)."""
         log = object_logger(
             logger, kind=kind.kind, namespace=snapshot.namespace, name=snapshot.name
         )
+        current = self._index[kind].get(snapshot.namespace, snapshot.name)
+        if current is None or current.uid != snapshot.uid:
+            current = snapshot  # gone or made anew: the write is refused (404 or 409)
         async with self._slots:
             try:
                 written = await asyncio.to_thread(
-                    self._kube.patch_status, kind, snapshot.namespace, snapshot.name, patch
+                    functools.partial(
+                        self._kube.patch_status,
+                        kind,
+                        snapshot.namespace,
+                        snapshot.name,
+                        patch,
+                        resource_version=current.resource_version,
+                    )
                 )
+            except StaleObjectError:
+                # Changed since (kopf's bookkeeping, the tenant, another replica): decided
+                # again on the newer object once the watch brings it.
+                log.debug("Status not written: the object changed since it was read")
+                if self._on_stale is not None:
+                    self._on_stale()
+                return False
             except Exception as exc:  # the next pass computes and writes it again
                 log.warning("Status update failed, retrying next pass: %s", exc)
                 return False
@@ -70,7 +98,7 @@ class StatusWriter:
         finalizers = tuple(snapshot.body.get("metadata", {}).get("finalizers") or ())
         async with self._slots:
             try:
-                return await asyncio.to_thread(
+                written = await asyncio.to_thread(
                     self._kube.add_finalizer,
                     kind,
                     snapshot.namespace,
@@ -81,6 +109,14 @@ class StatusWriter:
             except Exception as exc:
                 log.warning("Adding the finalizer failed, retrying next pass: %s", exc)
                 return False
+        if written is None:
+            return False
+        if written:
+            wanted = finalizers if FINALIZER in finalizers else (*finalizers, FINALIZER)
+            self._index[kind].remember_finalizers(
+                snapshot.namespace, snapshot.name, wanted, written
+            )
+        return True
 
     async def event(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,9 +98,16 @@ class ObjectSnapshot:
             self.annotations,
         )
 
-    def with_status(self, status: Mapping[str, Any]) -> ObjectSnapshot:
-        """This object with a status merge patch applied, as the API server applies it."""
-        return ObjectSnapshot({**self.body, "status": compact(merge_patch(self.status, status))})
+    def with_status(
+        self, status: Mapping[str, Any], resource_version: str | None = None
+    ) -> ObjectSnapshot:
+        """This object with a status merge patch applied, as the API server applies it
+        (and the resourceVersion it answered the write with, when known: the next write
+        is conditioned on it)."""
+        body = {**self.body, "status": compact(merge_patch(self.status, status))}
+        if resource_version:
+            body["metadata"] = {**self._meta, "resourceVersion": resource_version}
+        return ObjectSnapshot(body)
 
 
 # What the index does not keep of an object: the API server's field ownership records
@@ -208,7 +215,15 @@ class KindIndex:
             self._note_version(key, snapshot.resource_version)
             current = self._objects.get(key)
             if current is not None and self._is_before_our_write(snapshot):
-                snapshot = ObjectSnapshot({**snapshot.body, "status": current.status})
+                # Older than our write: its status, and the version our next write is
+                # conditioned on, are ours.
+                meta = {
+                    **snapshot.body.get("metadata", {}),
+                    "resourceVersion": current.resource_version,
+                }
+                snapshot = ObjectSnapshot(
+                    {**snapshot.body, "metadata": meta, "status": current.status}
+                )
             self._objects[key] = snapshot
             return current
 
@@ -226,9 +241,26 @@ class KindIndex:
             current = self._objects.get(key)
             if current is None:
                 return
-            self._objects[key] = current.with_status(status)
+            self._objects[key] = current.with_status(status, resource_version)
             if resource_version and resource_version not in self._recent.get(key, ()):
                 self._awaited[key] = (current.uid, resource_version)
+
+    def remember_finalizers(
+        self, namespace: str, name: str, finalizers: Sequence[str], resource_version: str
+    ) -> None:
+        """Fold the finalizers we just wrote (with the version the API server answered)
+        into the snapshot, ahead of its watch event: the status write that follows in
+        the same pass is conditioned on that version."""
+        with self._lock:
+            current = self._objects.get((namespace, name))
+            if current is None:
+                return
+            meta = {
+                **current.body.get("metadata", {}),
+                "finalizers": list(finalizers),
+                "resourceVersion": resource_version,
+            }
+            self._objects[(namespace, name)] = ObjectSnapshot({**current.body, "metadata": meta})
 
     def _note_version(self, key: tuple[str, str], version: str) -> None:
         if version:

@@ -3,7 +3,7 @@
 status and records Events from outside kopf's handlers; `secrets` reads, publishes and
 watches the Secrets NamedCredentials use."""
 
-from causeway.kube.api import KubeApi, ObjectRef
+from causeway.kube.api import KubeApi, ObjectRef, StaleObjectError
 from causeway.kube.connection import (
     ClusterConnection,
     KubeConfigError,
@@ -30,6 +30,7 @@ __all__ = [
     "SecretApiError",
     "SecretContent",
     "SecretsApi",
+    "StaleObjectError",
     "check_cluster",
     "load_cluster",
 ]

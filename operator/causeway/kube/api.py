@@ -1,7 +1,7 @@
 """Writes to the cluster from outside kopf's handlers: status patches (the region
-reconcilers), Causeway's finalizer on a connection about to be made in AWS, Events on
-phase transitions, and the operator's own cluster-scoped objects
-(SourceRangeAllocations)."""
+reconcilers; each conditioned on the resourceVersion it was decided on), Causeway's
+finalizer on a connection about to be made in AWS, Events on phase transitions, and
+the operator's own cluster-scoped objects (SourceRangeAllocations)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ MERGE_PATCH = "application/merge-patch+json"
 
 
 COMPONENT = "causeway"
+
+
+class StaleObjectError(Exception):
+    """A write's resourceVersion precondition failed: the object changed since the
+    version the write was decided on (409 Conflict). Decide again on the newer one."""
 
 
 @dataclass(frozen=True)
@@ -82,21 +87,32 @@ class KubeApi:
         )
 
     def patch_status(
-        self, kind: KindInfo, namespace: str, name: str, status: Mapping[str, Any]
+        self,
+        kind: KindInfo,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        *,
+        resource_version: str | None = None,
     ) -> str | None:
         """Merge-patch the status subresource; the resourceVersion the API server gave the
-        write, or None when the object is gone (nothing written). The region reconciler
-        is the only writer of an object's status and writes one object at a time, so no
-        precondition is needed."""
+        write, or None when the object is gone (nothing written). `resource_version`:
+        the version the write was decided on, a precondition: the API server refuses the
+        write (StaleObjectError) if the object has changed since, so a write decided on
+        an older object (a deposed leader's) never lands over a newer one."""
         self.fence.check(f"write status of {kind.plural} {namespace}/{name}")
         body: dict[str, Any] = {"status": dict(status)}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             written: Any = self._custom.patch_namespaced_custom_object_status(
                 GROUP, VERSION, namespace, kind.plural, name, body, _content_type=MERGE_PATCH
             )
         except kubernetes.client.ApiException as exc:
-            if exc.status in (404, 409):
+            if exc.status == 404:
                 return None
+            if exc.status == 409:
+                raise StaleObjectError(f"{kind.plural} {namespace}/{name}") from None
             raise
         return str(((written or {}).get("metadata") or {}).get("resourceVersion") or "")
 
@@ -108,23 +124,24 @@ class KubeApi:
         *,
         resource_version: str,
         finalizers: Sequence[str],
-    ) -> bool:
+    ) -> str | None:
         """Add Causeway's finalizer to `finalizers` (the object's list at
-        `resource_version`); False when the object changed since or is gone. A merge
+        `resource_version`); the resourceVersion the API server gave the write, or None
+        when the object changed since or is gone. A merge
         patch replaces the whole list, so the resourceVersion in it is the API server's
         precondition: a finalizer another controller added meanwhile is never dropped."""
         self.fence.check(f"add the finalizer to {kind.plural} {namespace}/{name}")
         wanted = [*finalizers, FINALIZER] if FINALIZER not in finalizers else list(finalizers)
         body = {"metadata": {"resourceVersion": resource_version, "finalizers": wanted}}
         try:
-            self._custom.patch_namespaced_custom_object(
+            written: Any = self._custom.patch_namespaced_custom_object(
                 GROUP, VERSION, namespace, kind.plural, name, body, _content_type=MERGE_PATCH
             )
         except kubernetes.client.ApiException as exc:
             if exc.status in (404, 409):
-                return False
+                return None
             raise
-        return True
+        return str(((written or {}).get("metadata") or {}).get("resourceVersion") or "")
 
     def create_cluster_object(
         self, kind: KindInfo, body: Mapping[str, Any]
