@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -23,15 +24,17 @@ def kube() -> Iterator[ThreadedKubeSandbox]:
         yield sandbox
 
 
+def outbound(name: str, **meta: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "causeway.dev/v1alpha1",
+        "kind": "OutboundConnection",
+        "metadata": {"name": name, "namespace": "acme", **meta},
+        "spec": {"region": "us-east-1", "serviceName": SERVICE_NAME},
+    }
+
+
 def test_patch_status_changes_only_status(kube: ThreadedKubeSandbox) -> None:
-    created = kube.apply(
-        {
-            "apiVersion": "causeway.dev/v1alpha1",
-            "kind": "OutboundConnection",
-            "metadata": {"name": "inventory", "namespace": "acme"},
-            "spec": {"region": "us-east-1", "serviceName": SERVICE_NAME},
-        }
-    )
+    created = kube.apply(outbound("inventory"))
     api = KubeApi(kube.kube_configuration())
     first = api.patch_status(
         OUTBOUND, "acme", "inventory", {"phase": "Ready", "vpcEndpointId": "vpce-0123456789abcdef0"}
@@ -50,14 +53,7 @@ def test_patch_status_changes_only_status(kube: ThreadedKubeSandbox) -> None:
 def test_add_finalizer_keeps_the_others_and_refuses_a_stale_read(
     kube: ThreadedKubeSandbox,
 ) -> None:
-    created = kube.apply(
-        {
-            "apiVersion": "causeway.dev/v1alpha1",
-            "kind": "OutboundConnection",
-            "metadata": {"name": "guarded", "namespace": "acme", "finalizers": ["a.io/x"]},
-            "spec": {"region": "us-east-1", "serviceName": SERVICE_NAME},
-        }
-    )
+    created = kube.apply(outbound("guarded", finalizers=["a.io/x"]))
     api = KubeApi(kube.kube_configuration())
     version = created["metadata"]["resourceVersion"]
     api.patch_status(OUTBOUND, "acme", "guarded", {"phase": "Allocating"})  # a write since
@@ -77,14 +73,7 @@ def test_add_finalizer_keeps_the_others_and_refuses_a_stale_read(
 
 
 def test_patch_status_is_refused_on_an_object_changed_since(kube: ThreadedKubeSandbox) -> None:
-    created = kube.apply(
-        {
-            "apiVersion": "causeway.dev/v1alpha1",
-            "kind": "OutboundConnection",
-            "metadata": {"name": "conditioned", "namespace": "acme"},
-            "spec": {"region": "us-east-1", "serviceName": SERVICE_NAME},
-        }
-    )
+    created = kube.apply(outbound("conditioned"))
     api = KubeApi(kube.kube_configuration())
     read_at = created["metadata"]["resourceVersion"]
     newer = api.patch_status(
