@@ -1,5 +1,5 @@
 """Writes to the cluster from outside kopf's handlers: status patches (the region
-reconcilers; each conditioned on the resourceVersion it was decided on), Causeway's
+reconcilers; each conditioned on the resourceVersion the writer last saw), Causeway's
 finalizer on a connection about to be made in AWS, Events on phase transitions, and
 the operator's own cluster-scoped objects (SourceRangeAllocations)."""
 
@@ -28,7 +28,7 @@ COMPONENT = "causeway"
 
 class StaleObjectError(Exception):
     """A write's resourceVersion precondition failed: the object changed since the
-    version the write was decided on (409 Conflict). Decide again on the newer one."""
+    version the writer last saw (409 Conflict). Decide again on the newer one."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,9 @@ class KubeApi:
     ) -> str | None:
         """Merge-patch the status subresource; the resourceVersion the API server gave the
         write, or None when the object is gone (nothing written). `resource_version`:
-        the version the write was decided on, a precondition: the API server refuses the
-        write (StaleObjectError) if the object has changed since, so a write decided on
-        an older object (a deposed leader's) never lands over a newer one."""
+        the version the writer last saw, a precondition: the API server refuses the write
+        (StaleObjectError) if the object has changed since, so a write made from an
+        older view (a deposed leader's) never lands over a newer one."""
         self.fence.check(f"write status of {kind.plural} {namespace}/{name}")
         body: dict[str, Any] = {"status": dict(status)}
         if resource_version:
