@@ -12,7 +12,15 @@ from causeway.api.allocation import (
     allocation_name,
     allocation_owner_uid,
 )
-from causeway.api.common import API_VERSION, FINALIZER, GROUP, VERSION, Condition, Phase
+from causeway.api.common import (
+    API_VERSION,
+    FINALIZER,
+    GROUP,
+    VERSION,
+    Condition,
+    Phase,
+    with_finalizer,
+)
 from causeway.api.credential import NAMED_CREDENTIAL
 from causeway.api.inbound import INBOUND
 from causeway.api.kinds import Column, KindInfo
@@ -49,4 +57,5 @@ __all__ = [
     "allocation_body",
     "allocation_name",
     "allocation_owner_uid",
+    "with_finalizer",
 ]

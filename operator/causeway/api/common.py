@@ -7,6 +7,7 @@ generated CRDs (API-server checks) always agree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -19,6 +20,12 @@ API_VERSION = f"{GROUP}/{VERSION}"
 # Held on every connection until its AWS side is gone; nothing is created or accepted
 # in AWS for an object that does not carry it yet (its deletion would not wait).
 FINALIZER = f"{GROUP}/teardown"
+
+
+def with_finalizer(finalizers: Sequence[str]) -> list[str]:
+    """An object's finalizers with Causeway's added (last), if not there yet."""
+    return list(finalizers) if FINALIZER in finalizers else [*finalizers, FINALIZER]
+
 
 # Loose on purpose (partitions come and go: eusc-de-east-1, us-isob-east-1): the
 # operator checks a region against botocore's partition data and says so in status.

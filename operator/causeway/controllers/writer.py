@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from causeway.api import FINALIZER, KindInfo
+from causeway.api import KindInfo, with_finalizer
 from causeway.clock import Clock
 from causeway.index import ClusterIndex, ObjectSnapshot
 from causeway.kube import KubeApi, ObjectRef, StaleObjectError
@@ -112,9 +112,8 @@ class StatusWriter:
         if written is None:
             return False
         if written:
-            wanted = finalizers if FINALIZER in finalizers else (*finalizers, FINALIZER)
             self._index[kind].remember_finalizers(
-                snapshot.namespace, snapshot.name, wanted, written
+                snapshot.namespace, snapshot.name, with_finalizer(finalizers), written
             )
         return True
 

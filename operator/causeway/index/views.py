@@ -104,10 +104,14 @@ class ObjectSnapshot:
         """This object with a status merge patch applied, as the API server applies it
         (and the resourceVersion it answered the write with, when known: the next write
         is conditioned on it)."""
-        body = {**self.body, "status": compact(merge_patch(self.status, status))}
-        if resource_version:
-            body["metadata"] = {**self._meta, "resourceVersion": resource_version}
-        return ObjectSnapshot(body)
+        patched = ObjectSnapshot({**self.body, "status": compact(merge_patch(self.status, status))})
+        return (
+            patched.with_metadata(resourceVersion=resource_version) if resource_version else patched
+        )
+
+    def with_metadata(self, **fields: Any) -> ObjectSnapshot:
+        """This object with these metadata fields replaced."""
+        return ObjectSnapshot({**self.body, "metadata": {**self._meta, **fields}})
 
 
 # What the index does not keep of an object: the API server's field ownership records
@@ -217,13 +221,9 @@ class KindIndex:
             if current is not None and self._is_before_our_write(snapshot):
                 # Older than our write: its status, and the version our next write is
                 # conditioned on, are ours.
-                meta = {
-                    **snapshot.body.get("metadata", {}),
-                    "resourceVersion": current.resource_version,
-                }
                 snapshot = ObjectSnapshot(
-                    {**snapshot.body, "metadata": meta, "status": current.status}
-                )
+                    {**snapshot.body, "status": current.status}
+                ).with_metadata(resourceVersion=current.resource_version)
             self._objects[key] = snapshot
             return current
 
@@ -255,12 +255,9 @@ class KindIndex:
             current = self._objects.get((namespace, name))
             if current is None:
                 return
-            meta = {
-                **current.body.get("metadata", {}),
-                "finalizers": list(finalizers),
-                "resourceVersion": resource_version,
-            }
-            self._objects[(namespace, name)] = ObjectSnapshot({**current.body, "metadata": meta})
+            self._objects[(namespace, name)] = current.with_metadata(
+                finalizers=list(finalizers), resourceVersion=resource_version
+            )
 
     def _note_version(self, key: tuple[str, str], version: str) -> None:
         if version:

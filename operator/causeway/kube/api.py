@@ -14,7 +14,7 @@ from typing import Any
 
 import kubernetes
 
-from causeway.api import API_VERSION, FINALIZER, GROUP, VERSION, KindInfo
+from causeway.api import API_VERSION, GROUP, VERSION, KindInfo, with_finalizer
 from causeway.fence import Fence
 from causeway.kube.client import operator_client
 from causeway.kube.objects import ObjectsApi
@@ -114,7 +114,7 @@ class KubeApi:
             if exc.status == 409:
                 raise StaleObjectError(f"{kind.plural} {namespace}/{name}") from None
             raise
-        return str(((written or {}).get("metadata") or {}).get("resourceVersion") or "")
+        return _version_of(written)
 
     def add_finalizer(
         self,
@@ -131,7 +131,7 @@ class KubeApi:
         patch replaces the whole list, so the resourceVersion in it is the API server's
         precondition: a finalizer another controller added meanwhile is never dropped."""
         self.fence.check(f"add the finalizer to {kind.plural} {namespace}/{name}")
-        wanted = [*finalizers, FINALIZER] if FINALIZER not in finalizers else list(finalizers)
+        wanted = with_finalizer(finalizers)
         body = {"metadata": {"resourceVersion": resource_version, "finalizers": wanted}}
         try:
             written: Any = self._custom.patch_namespaced_custom_object(
@@ -141,7 +141,7 @@ class KubeApi:
             if exc.status in (404, 409):
                 return None
             raise
-        return str(((written or {}).get("metadata") or {}).get("resourceVersion") or "")
+        return _version_of(written)
 
     def create_cluster_object(
         self, kind: KindInfo, body: Mapping[str, Any]
@@ -176,3 +176,8 @@ class KubeApi:
                 return False
             raise
         return True
+
+
+def _version_of(written: Any) -> str:
+    """The resourceVersion in the API server's answer to a write ("" if it has none)."""
+    return str(((written or {}).get("metadata") or {}).get("resourceVersion") or "")

@@ -130,7 +130,7 @@ def _plan_teardown(
     """Reject what it accepted (only what it owns: its allocation names it), then give
     the ranges back. A request it never accepted is left alone."""
     actions: list[Action] = []
-    if ranges and _state(observed) in ACCEPTED:
+    if ranges and accepted(observed):
         actions.append(RejectRequest(request.endpoint_id))
     if ranges:
         actions.append(ReleaseRanges(tuple(ranges)))
