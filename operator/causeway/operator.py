@@ -25,20 +25,20 @@ from causeway.controllers.leadership import Leadership
 from causeway.controllers.metering import MeteringController
 from causeway.controllers.region import RegionReconciler
 from causeway.controllers.secret_watches import SecretWatches
+from causeway.controllers.stopping import StopTimer, report_slow_stop
 from causeway.controllers.unserved import report_unserved
 from causeway.controllers.waiting import until
 from causeway.controllers.writer import StatusWriter
 from causeway.health import HealthServer
 from causeway.index import ObjectSnapshot
 from causeway.index.informer import ClusterInformers
+from causeway.kopf_run import KopfRun, LoginFn, cancel_leftovers
 from causeway.runtime import Runtime
 
 # Must differ from causeway.dev: kopf drops annotations under its storage prefix from
 # the diff, and then it would not see a new causeway.dev/sync value.
 KOPF_PREFIX = "kopf.causeway.dev"
 FINALIZER = api.FINALIZER
-
-LoginFn = Callable[..., Awaitable[kopf.ConnectionInfo | None] | kopf.ConnectionInfo | None]
 
 # A graceful stop (the first SIGTERM: a rolling update, a drain) must end well inside
 # the pod's terminationGracePeriodSeconds (the chart sets 30 s, its schema at least 15):
@@ -49,6 +49,9 @@ LoginFn = Callable[..., Awaitable[kopf.ConnectionInfo | None] | kopf.ConnectionI
 # before it was sent and is idempotent (ClientTokens, owner tags), so the next leader
 # adopts its result.
 IN_FLIGHT_SECONDS = 5.0
+# What is left on the loop of kopf's run once the work in flight has had its time is
+# cancelled, and given this long to end.
+LEFTOVER_SECONDS = 1.0
 # A second signal: the Lease is still handed back, if held, waiting at most this long.
 SECOND_SIGNAL_RELEASE_SECONDS = 2.0
 # kopf starts once every region has passed once, or after this long whatever happens.
@@ -122,6 +125,8 @@ async def run_operator(
     stopped (the Lease is then released) or until it is lost (LeadershipLostError)."""
     stopped = asyncio.Event()
     stop_watch = asyncio.create_task(_follow(stop_flag, stopped), name="operator stop flag")
+    timer = StopTimer(runtime.monotonic)
+    slow_stop = asyncio.create_task(report_slow_stop(timer), name="slow stop report")
     signals = Signals(stopped, runtime.budget, leadership)
     if handle_signals:
         signals.take_over()
@@ -130,7 +135,7 @@ async def run_operator(
     hooks = IndexHooks(runtime, credentials)
     informers = _start_informers(runtime, hooks)
     health = await _serve_health(runtime, liveness_endpoint)
-    kopf_run = _KopfRun(login, ready_flag, signals if handle_signals else None)
+    kopf_run = KopfRun(login, ready_flag, signals.take_over if handle_signals else None)
     election_task = None
     try:
         await _any_of(stopped, runtime.index.ready)
@@ -139,7 +144,7 @@ async def run_operator(
         if leadership is None:
             runtime.metrics.leader(leading=True)
             hooks.acting = True
-            await _act(runtime, credentials, kopf_run, stopped, None)
+            await _act(runtime, credentials, kopf_run, stopped, None, timer=timer)
             return
         runtime.fence(leadership.may_act)
         runtime.metrics.leader(leading=False)
@@ -151,8 +156,9 @@ async def run_operator(
             await _any_of(stopped, leadership.acquired, leadership.lost)
         if leadership.acquired.is_set() and not (stopped.is_set() or leadership.lost.is_set()):
             hooks.acting = True
-            await _act(runtime, credentials, kopf_run, stopped, leadership)
+            await _act(runtime, credentials, kopf_run, stopped, leadership, timer=timer)
     finally:
+        timer.begin()
         stop_watch.cancel()
         secret_watches.stop()
         informers.stop()
@@ -161,12 +167,21 @@ async def run_operator(
         if election_task is not None:
             election_task.cancel()
             await asyncio.gather(election_task, return_exceptions=True)
-    if leadership is None:
-        return
-    if leadership.lost.is_set():
+        timer.step("watches")
+        await _hand_back(leadership, timer)
+        slow_stop.cancel()
+    if leadership is not None and leadership.lost.is_set():
         raise LeadershipLostError(f"lost the leader Lease {leadership.lease}")
-    if leadership.acquired.is_set():
+
+
+async def _hand_back(leadership: Leadership | None, timer: StopTimer) -> None:
+    """The stop's last step: the Lease handed back if this replica leads; then say how
+    long the stop took."""
+    if leadership is not None and leadership.acquired.is_set() and not leadership.lost.is_set():
         await leadership.release()
+        timer.step("Lease handed back")
+    timer.finished = True
+    logging.getLogger("causeway.operator").info("Stopped in %s", timer.summary())
 
 
 class IndexHooks:
@@ -268,9 +283,11 @@ class LeadershipLostError(Exception):
 async def _act(
     runtime: Runtime,
     credentials: CredentialController,
-    kopf_run: _KopfRun,
+    kopf_run: KopfRun,
     stopped: asyncio.Event,
     leadership: Leadership | None,
+    *,
+    timer: StopTimer,
 ) -> None:
     """The acting operator: controllers plus kopf with every handler, until stopped or
     (with leadership) the Lease is lost; then no more AWS calls, and those in flight get
@@ -279,11 +296,9 @@ async def _act(
     runtime.budget.open()
     ends = (stopped,) if leadership is None else (stopped, leadership.lost)
     over = asyncio.create_task(
-        _stop_acting(acting_over, runtime.budget, *ends), name="acting until"
+        _stop_acting(acting_over, runtime.budget, timer, *ends), name="acting until"
     )
-    # The controllers stop together with kopf, not after it: kopf, stopping, waits up to
-    # 5 s for every task started while it ran (the controllers' own waits among them),
-    # which would hold up the Lease's release by as much.
+    # The controllers stop together with kopf, not after it: the Lease waits for both.
     tasks, first_passes = _start_controllers(runtime, credentials, acting_over)
     try:
         # kopf starts once every region has had its first pass: listing every object,
@@ -296,21 +311,29 @@ async def _act(
         await kopf_run.run(
             build_registry(runtime, credentials, kopf_run.login), build_settings(), acting_over
         )
+        timer.step("kopf")
     finally:
         now = asyncio.get_running_loop().time()
-        # The grace counts from the stop itself: kopf, stopping, already waited for the
-        # work it saw start.
+        # The grace counts from the stop itself, which kopf's stop ran beside.
         stopping_at = over.result() if over.done() else now
         over.cancel()
         acting_over.set()
         runtime.budget.close()
         await wind_down(tasks, max(0.0, stopping_at + IN_FLIGHT_SECONDS - now))
+        timer.step("work in flight")
+        # What kopf's run left behind (its strays; a controller's fire-and-forget
+        # helpers) ends now: nothing of it may outlive the Lease.
+        await cancel_leftovers(kopf_run.leftovers(), LEFTOVER_SECONDS)
+        timer.step("leftovers")
 
 
-async def _stop_acting(acting_over: asyncio.Event, budget: Budget, *events: asyncio.Event) -> float:
+async def _stop_acting(
+    acting_over: asyncio.Event, budget: Budget, timer: StopTimer, *events: asyncio.Event
+) -> float:
     """As soon as any of `events` is set: acting is over, and the AWS budget closes at
     once (its queue fails now), not once kopf has stopped. Returns when (loop time)."""
     await _any_of(*events)
+    timer.begin()
     acting_over.set()
     budget.close()
     return asyncio.get_running_loop().time()
@@ -359,40 +382,6 @@ async def _report_unserved(runtime: Runtime, writer: StatusWriter) -> None:
     await report_unserved(runtime, writer)  # a write refused is written by the next start
 
 
-class _KopfRun:
-    """Runs kopf (while acting) with the same login and signal handling."""
-
-    def __init__(
-        self,
-        login: LoginFn | None,
-        ready_flag: asyncio.Event | threading.Event | None,
-        signals: Signals | None,
-    ) -> None:
-        self.login = login
-        self._ready_flag = ready_flag
-        self._signals = signals
-
-    async def run(
-        self, registry: kopf.OperatorRegistry, settings: kopf.OperatorSettings, stop: asyncio.Event
-    ) -> None:
-        kopf_ready = asyncio.Event()
-        started = asyncio.create_task(
-            _when_ready(kopf_ready, self._ready_flag, self._signals),
-            name="operator readiness",
-        )
-        try:
-            await kopf.operator(
-                registry=registry,
-                settings=settings,
-                clusterwide=True,
-                standalone=True,
-                stop_flag=stop,
-                ready_flag=kopf_ready,
-            )
-        finally:
-            started.cancel()
-
-
 async def _follow(flag: asyncio.Event | threading.Event | None, stopped: asyncio.Event) -> None:
     """Mirror the caller's stop flag (either kind) onto the loop's own event."""
     if flag is None:
@@ -430,20 +419,6 @@ def _watch_secrets(runtime: Runtime, credentials: CredentialController) -> Secre
     watches = SecretWatches(runtime.kube.secrets, changed, access)
     credentials.watch_secrets_with(watches.follow)
     return watches
-
-
-async def _when_ready(
-    kopf_ready: asyncio.Event,
-    ready_flag: asyncio.Event | threading.Event | None,
-    signals: Signals | None,
-) -> None:
-    """Once kopf is up: tell the caller, and take SIGINT/SIGTERM over from kopf (whose
-    handler fails with InvalidStateError on a second signal)."""
-    await kopf_ready.wait()
-    if signals is not None:
-        signals.take_over()
-    if ready_flag is not None:
-        ready_flag.set()
 
 
 def exit_now(signum: int) -> NoReturn:

@@ -16,6 +16,7 @@ import kubernetes.client
 import kubernetes.config
 import pytest
 
+from causeway.kopf_run import KopfRun, cancel_leftovers
 from causeway.sandbox.kube import (
     KubeSandbox,
     KubeSandboxError,
@@ -451,3 +452,54 @@ async def test_real_kopf_operator_handles_create_and_finalizer_delete(
         await asyncio.to_thread(thread.join, 15)
     assert not thread.is_alive()
     assert not failures
+
+
+async def test_kopf_run_stops_kopf_without_waiting_for_what_a_handler_left_running(
+    sandbox: KubeSandbox,
+) -> None:
+    # kopf.operator, stopping, waits 5 s for every task created while it ran, then
+    # cancels it; KopfRun stops kopf's roots and hands such tasks back instead.
+    registry = kopf.OperatorRegistry()
+    strays: list[asyncio.Task[None]] = []
+    kopf.on.login(registry=registry)(lambda **_: sandbox.kopf_connection())
+
+    @kopf.on.create(GROUP, VERSION, PLURAL, id="created", registry=registry)
+    async def created(**_: Any) -> None:
+        strays.append(asyncio.create_task(asyncio.sleep(60), name="left running"))
+
+    settings = kopf.OperatorSettings()
+    settings.scanning.disabled = True
+    stop_flag, ready_flag = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    async def run_and_stop() -> None:
+        stop = asyncio.Event()
+        kopf_run = KopfRun(login=None, ready_flag=ready_flag)
+        running = asyncio.create_task(kopf_run.run(registry, settings, stop))
+        await asyncio.to_thread(stop_flag.wait)
+        stop.set()
+        await running
+        outcome["stray running when kopf returned"] = bool(strays) and not strays[0].done()
+        left = kopf_run.leftovers()
+        outcome["stray left over"] = bool(strays) and strays[0] in left
+        await cancel_leftovers(left, timeout=1)
+        outcome["stray cancelled"] = bool(strays) and strays[0].cancelled()
+
+    thread = threading.Thread(target=asyncio.run, args=(run_and_stop(),), daemon=True)
+    thread.start()
+    try:
+        assert await asyncio.to_thread(ready_flag.wait, 10)
+        await sandbox.apply(widget())
+        await eventually(lambda: _answer(bool(strays)))
+    finally:
+        stop_flag.set()
+        await asyncio.to_thread(thread.join, 15)
+    assert outcome == {
+        "stray running when kopf returned": True,
+        "stray left over": True,
+        "stray cancelled": True,
+    }
+
+
+async def _answer(value: bool) -> bool:
+    return value

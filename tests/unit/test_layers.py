@@ -16,7 +16,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "boto3": ("aws/", SANDBOX),
     "botocore": ("aws/", SANDBOX),
     "kubernetes": ("kube/", SANDBOX),
-    "kopf": ("handlers.py", "operator.py", SANDBOX),
+    "kopf": ("handlers.py", "operator.py", "kopf_run.py", SANDBOX),
     "moto": (SANDBOX,),
     "kmock": (SANDBOX,),
 }

@@ -89,8 +89,8 @@ class Leadership:
                 retry = min(retry, STANDBY_READ_SECONDS)
                 retry *= 1 + random.random() * READ_JITTER
             next_attempt = loop.time() + retry
-            # Plain sleeps, no helper tasks: kopf, stopping, waits for every task created
-            # while it ran, and this loop outlives each kopf run.
+            # Plain sleeps, no helper tasks: a stop cancels every task created while kopf
+            # ran (causeway.kopf_run), and this loop outlives the acting.
             while not stopped.is_set() and not self.lost.is_set() and loop.time() < next_attempt:
                 await asyncio.sleep(TICK)
                 self.check_deadline()
