@@ -27,7 +27,8 @@ from causeway.api import (
 from causeway.controllers.decisions import PassContext
 from causeway.controllers.memory import ObjectMemories
 from causeway.controllers.observation import RegionView
-from causeway.controllers.region import STALE_WRITE_RETRY_SECONDS, RegionReconciler
+from causeway.controllers.region import RegionReconciler
+from causeway.controllers.writer import STALE_WRITE_RETRY_SECONDS
 from causeway.domain import ConnectionRequest, Endpoint
 from causeway.reconcile.admission import Admission
 from causeway.reconcile.ranges import first_free
@@ -538,3 +539,18 @@ async def test_a_status_write_refused_as_stale_is_decided_again_on_the_newer_obj
     await full_pass(reconciler)
     assert [c for c in runtime.kube.conditioned if c[0] == "idle"] == [("idle", "6")]
     assert runtime.kube.last("idle")["phase"] == "Unprovisioned"
+
+
+async def test_a_quota_status_refused_as_stale_asks_every_region_for_a_pass_soon() -> None:
+    # The admin edited the quota (or kopf's bookkeeping landed) after the index read it:
+    # the quota's status is written again by the passes this asks for, not at the next
+    # poll, which may be minutes away.
+    reconciler, runtime = reconciler_with()
+    runtime.on_kick(REGION, reconciler.kick)
+    runtime.kube.changed.add("acme")
+    await full_pass(reconciler)
+    assert [name for name, _ in runtime.kube.refused] == ["acme"]
+    assert reconciler.kicked_within(STALE_WRITE_RETRY_SECONDS)
+    runtime.kube.changed.clear()
+    await full_pass(reconciler)
+    assert runtime.kube.last("acme")["observedGeneration"] == 1

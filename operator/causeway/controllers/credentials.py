@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from causeway.api import API_VERSION, NAMED_CREDENTIAL, OUTBOUND
 from causeway.api.credential import NamedCredentialSpec
 from causeway.controllers.waiting import until
-from causeway.controllers.writer import StatusWriter
+from causeway.controllers.writer import STALE_WRITE_RETRY_SECONDS, StatusWriter, Written
 from causeway.index import ObjectSnapshot
 from causeway.kube import SecretAccessDeniedError, SecretApiError, SecretContent
 from causeway.logs import object_logger
@@ -148,10 +148,10 @@ class CredentialController:
     def _credentials(self, namespace: str) -> list[ObjectSnapshot]:
         return self._runtime.index[NAMED_CREDENTIAL].in_namespace(namespace)
 
-    def _retry_later(self, key: Key, *, touch: bool) -> None:
+    def _retry_later(self, key: Key, *, touch: bool, seconds: float = RETRY_SECONDS) -> None:
         if touch:
             self._touch.add(key)
-        asyncio.get_running_loop().call_later(RETRY_SECONDS, self._enqueue, [key])
+        asyncio.get_running_loop().call_later(seconds, self._enqueue, [key])
 
     def _enqueue(self, keys: Any) -> None:
         before = len(self._pending)
@@ -239,8 +239,15 @@ class CredentialController:
             now=self._runtime.clock(),
             touch=touch,
         )
-        if patch and not await self._writer.write(NAMED_CREDENTIAL, snapshot, patch):
-            self._retry_later((snapshot.namespace, snapshot.name), touch=touch)
+        if not patch:
+            return
+        outcome = await self._writer.write_outcome(NAMED_CREDENTIAL, snapshot, patch)
+        if outcome is Written.STALE:
+            # Changed since it was read (kopf's bookkeeping on a new credential, a spec
+            # change): decided again on the newer object once the watch brings it.
+            self._retry_later(snapshot.key, touch=touch, seconds=STALE_WRITE_RETRY_SECONDS)
+        elif outcome is Written.FAILED:
+            self._retry_later(snapshot.key, touch=touch)
 
     def _connection(self, namespace: str, name: str) -> Connection | None:
         found = self._runtime.index[OUTBOUND].get(namespace, name)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from causeway.api import CONNECTION_QUOTA
-from causeway.controllers.writer import StatusWriter
+from causeway.controllers.writer import STALE_WRITE_RETRY_SECONDS, StatusWriter
 from causeway.index import ObjectSnapshot
 from causeway.reconcile.admission import QuotaUse
 from causeway.reconcile.metering import Allowance, allowance
@@ -28,7 +28,14 @@ class QuotaReporter:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._writer = StatusWriter(runtime.kube, runtime.index, runtime.clock)
+        # A write refused as stale (the admin edited the quota, kopf's bookkeeping landed
+        # after the read) is made again by the passes this asks for, soon.
+        self._writer = StatusWriter(
+            runtime.kube,
+            runtime.index,
+            runtime.clock,
+            on_stale=lambda: runtime.kick_all(STALE_WRITE_RETRY_SECONDS),
+        )
         self._lock = asyncio.Lock()
 
     def allowance(self, use: QuotaUse | None) -> Allowance:

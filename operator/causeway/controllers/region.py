@@ -41,7 +41,7 @@ from causeway.controllers.observation import RegionObservation
 from causeway.controllers.outbound import OutboundManager
 from causeway.controllers.pool_check import PoolCheck
 from causeway.controllers.waiting import until
-from causeway.controllers.writer import StatusWriter
+from causeway.controllers.writer import STALE_WRITE_RETRY_SECONDS, StatusWriter
 from causeway.errors import AwsCallError, ErrorContext, classify, describe
 from causeway.fence import FencedError
 from causeway.index import ObjectSnapshot
@@ -57,7 +57,6 @@ LISTING_REUSE_SECONDS = 5.0  # how old a listing a kicked pass may reuse
 MISSING_REQUEST_RELIST_SECONDS = 0.5  # …when it does not show an endpoint a tenant named
 KICK_COALESCE_SECONDS = 0.2  # kicks this close together share one pass
 TRANSITION_RECHECK_SECONDS = 2.0  # while AWS completes a transition we started
-STALE_WRITE_RETRY_SECONDS = 0.5  # a status write refused as stale: the watch catches up
 BUDGET_REPORT_SECONDS = 30.0  # how often a queue for AWS capacity is reported
 # After a pass, the next waits this many times as long as the pass took: with thousands
 # of objects (a pass then takes a good fraction of a second) and AWS work ending many

@@ -24,6 +24,7 @@ class StopTimer:
     def __init__(self, monotonic: Callable[[], float]) -> None:
         self._monotonic = monotonic
         self.began_at: float | None = None
+        self.began = asyncio.Event()
         self._last = 0.0
         self._steps: list[tuple[str, float]] = []
         self.finished = False
@@ -31,6 +32,7 @@ class StopTimer:
     def begin(self) -> None:
         if self.began_at is None:
             self.began_at = self._last = self._monotonic()
+            self.began.set()
 
     def step(self, name: str) -> None:
         """Close the step `name` now (ignored before `begin`: no stop under way)."""
@@ -68,8 +70,7 @@ async def report_slow_stop(
     """Once a stop has begun and is still under way `seconds` later, log what it waits
     on. Plain sleeps, no helper tasks: a stop cancels every task created while kopf
     ran (causeway.kopf_run), and this one, started before, reports on them."""
-    while timer.began_at is None:
-        await asyncio.sleep(tick)
+    await timer.began.wait()
     loop = asyncio.get_running_loop()
     started = loop.time()
     while not timer.finished and loop.time() - started < seconds:

@@ -8,6 +8,7 @@ credential controller."""
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import logging
 from collections.abc import Callable, Mapping
@@ -21,6 +22,17 @@ from causeway.logs import object_logger
 
 logger = logging.getLogger("causeway.status")
 WRITE_CONCURRENCY = 16
+# A status write refused because the object changed since it was read is decided again
+# this soon: the watch brings the newer object within moments.
+STALE_WRITE_RETRY_SECONDS = 0.5
+
+
+class Written(enum.Enum):
+    """What became of a status write."""
+
+    WRITTEN = "written"
+    STALE = "stale"  # the object changed since: decide again once the watch brings it
+    FAILED = "failed"  # refused, gone or unanswered: the next pass writes it again
 
 
 class StatusWriter:
@@ -45,6 +57,15 @@ class StatusWriter:
         """Write a status patch, conditioned on the object as the index holds it now (our
         own earlier writes included); False when it could not (the next pass retries;
         `on_stale` is called when the object had changed, so that pass comes soon)."""
+        outcome = await self.write_outcome(kind, snapshot, patch)
+        if outcome is Written.STALE and self._on_stale is not None:
+            self._on_stale()
+        return outcome is Written.WRITTEN
+
+    async def write_outcome(
+        self, kind: KindInfo, snapshot: ObjectSnapshot, patch: Mapping[str, Any]
+    ) -> Written:
+        """`write`, saying why a write did not land (and calling no `on_stale`)."""
         log = object_logger(
             logger, kind=kind.kind, namespace=snapshot.namespace, name=snapshot.name
         )
@@ -67,14 +88,12 @@ class StatusWriter:
                 # Changed since (kopf's bookkeeping, the tenant, another replica): decided
                 # again on the newer object once the watch brings it.
                 log.debug("Status not written: the object changed since it was read")
-                if self._on_stale is not None:
-                    self._on_stale()
-                return False
+                return Written.STALE
             except Exception as exc:  # the next pass computes and writes it again
                 log.warning("Status update failed, retrying next pass: %s", exc)
-                return False
+                return Written.FAILED
         if written is None:
-            return False
+            return Written.FAILED
         self._index[kind].remember_status(snapshot.namespace, snapshot.name, patch, written)
         if "phase" in patch:
             log.info("Phase now %s", patch["phase"])
@@ -84,7 +103,7 @@ class StatusWriter:
             )
             message = str(patch.get("message", ""))
             await self.event(kind, snapshot, str(patch["phase"]), message, warning=stalled)
-        return True
+        return Written.WRITTEN
 
     async def guard(self, kind: KindInfo, snapshot: ObjectSnapshot) -> bool:
         """Add Causeway's finalizer to the object as the index holds it; False when it
