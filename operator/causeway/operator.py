@@ -141,6 +141,8 @@ async def run_operator(
     hooks = IndexHooks(runtime, credentials)
     informers = _start_informers(runtime, hooks)
     health = await _serve_health(runtime, liveness_endpoint)
+    # Once kopf is up, SIGINT/SIGTERM are taken back from kopf, whose own handler fails
+    # (InvalidStateError) on a second signal.
     kopf_run = KopfRun(login, ready_flag, signals.take_over if handle_signals else None)
     election_task = None
     try:
