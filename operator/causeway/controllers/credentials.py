@@ -84,6 +84,10 @@ class CredentialController:
         self._secrets = _SecretCache()
         self._touch: set[Key] = set()
         self._denied: set[str] = set()  # namespaces refusing the operator Secrets
+        # How often each namespace's watch has said its Secrets are usable again: an
+        # evaluation refused by a read that began before the last such word must not
+        # mark the namespace refused again (the watch would not say it twice).
+        self._allowed_count: dict[str, int] = {}
         self._follow: Follow | None = None
 
     def watch_secrets_with(self, follow: Follow) -> None:
@@ -108,6 +112,7 @@ class CredentialController:
             return
         if allowed:
             self._denied.discard(namespace)
+            self._allowed_count[namespace] = self._allowed_count.get(namespace, 0) + 1
             logger.info("Secrets in namespace %s are usable again", namespace)
         else:
             self._denied_in(namespace)
@@ -204,6 +209,7 @@ class CredentialController:
             return Result.ERROR  # only a spec change can help
         connection = self._connection(namespace, spec.outboundConnection)
         uses_secrets = spec.authentication.secretRef is not None or bool(spec.publishSecret)
+        allowed_count = self._allowed_count.get(namespace, 0)
         try:
             if uses_secrets and namespace in self._denied:
                 raise SecretAccessDeniedError(f"Secrets of {namespace}: refused before")
@@ -214,6 +220,12 @@ class CredentialController:
                 seen = _Seen(snapshot, spec, target, connection, secret)
                 result = await self._publish(seen, result)
         except SecretAccessDeniedError:
+            if self._allowed_count.get(namespace, 0) != allowed_count:
+                # Refused by a read made before the namespace became usable again.
+                if touch:
+                    self._touch.add((namespace, name))
+                self._enqueue([(namespace, name)])
+                return Result.REQUEUE
             self._denied_in(namespace)
             denied = rules.secret_access_denied(namespace)
             await self._write(snapshot, denied, target, connection, touch=touch)
