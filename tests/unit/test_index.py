@@ -163,3 +163,33 @@ def test_the_finalizers_we_wrote_and_their_version_are_held_at_once() -> None:
     )
     index.remember_finalizers("acme", "gone", ["causeway.dev/teardown"], "9")  # not held
     assert index.get("acme", "gone") is None
+
+
+def test_a_write_whose_event_and_a_newer_one_came_first_sets_nothing_back() -> None:
+    # Our status write was answered with version 3; before the answer was folded in,
+    # the watch brought 3 and then 4 (kopf's bookkeeping, just after). Folding the answer
+    # in would set the index back to 3: every later write, conditioned on 3, would be
+    # refused as stale, and no event would come to bring 4 again (a CI rehearsal's
+    # deleted connection whose writes were refused every pass).
+    index = KindIndex()
+    index.observe(None, body("1", {"phase": "Creating"}))
+    index.observe(None, body("3", {"phase": "Ready"}))
+    index.observe(None, body("4", {"phase": "Ready"}, region="eu-west-1"))
+    index.remember_status("acme", "db", {"phase": "Ready"}, "3")
+    found = index.get("acme", "db")
+    assert found is not None and (found.resource_version, found.region) == ("4", "eu-west-1")
+    index.observe(None, body("5", {"phase": "Deleting"}))
+    assert phase(index) == "Deleting"
+
+
+def test_finalizers_whose_event_and_a_newer_one_came_first_set_nothing_back() -> None:
+    index = KindIndex()
+    index.observe(None, body("1", {"phase": "Allocating"}))
+    index.observe(None, body("2", {"phase": "Allocating"}))  # the finalizer patch's event
+    index.observe(None, body("3", {"phase": "Creating"}))  # and the next change
+    index.remember_finalizers("acme", "db", ["causeway.dev/teardown"], "2")
+    found = index.get("acme", "db")
+    assert found is not None and (found.resource_version, found.status["phase"]) == (
+        "3",
+        "Creating",
+    )

@@ -239,10 +239,10 @@ class KindIndex:
         key = (namespace, name)
         with self._lock:
             current = self._objects.get(key)
-            if current is None:
+            if current is None or self._seen(key, resource_version):
                 return
             self._objects[key] = current.with_status(status, resource_version)
-            if resource_version and resource_version not in self._recent.get(key, ()):
+            if resource_version:
                 self._awaited[key] = (current.uid, resource_version)
 
     def remember_finalizers(
@@ -253,11 +253,19 @@ class KindIndex:
         the same pass is conditioned on that version."""
         with self._lock:
             current = self._objects.get((namespace, name))
-            if current is None:
+            if current is None or self._seen((namespace, name), resource_version):
                 return
             self._objects[(namespace, name)] = current.with_metadata(
                 finalizers=list(finalizers), resourceVersion=resource_version
             )
+
+    def _seen(self, key: tuple[str, str], version: str | None) -> bool:
+        """Whether the watch already brought the version a write of ours was answered
+        with: the index then holds that write, or newer (a change made just after it,
+        kopf's bookkeeping say), and folding the write in would set the version back to
+        one the API server has moved past: every later write conditioned on it would be
+        refused as stale, with no event left to bring the newer one."""
+        return bool(version) and version in self._recent.get(key, ())
 
     def _note_version(self, key: tuple[str, str], version: str) -> None:
         if version:
