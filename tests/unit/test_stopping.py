@@ -61,9 +61,10 @@ async def test_a_stop_that_finishes_in_time_reports_nothing(
 ) -> None:
     timer = StopTimer(Clock())
     caplog.set_level(logging.WARNING, "causeway.operator")
-    report = asyncio.create_task(report_slow_stop(timer, seconds=0.2, tick=0.01))
+    # The stop finishes long before `seconds` could pass, however slow the loop.
+    report = asyncio.create_task(report_slow_stop(timer, seconds=60, tick=0.01))
     timer.begin()
-    await asyncio.sleep(0.03)
+    await asyncio.sleep(0)
     timer.finished = True
     await asyncio.wait_for(report, 1)
     assert not caplog.records
